@@ -1,0 +1,110 @@
+"""The `inferstack` command line.
+
+Commands import what they need when they run, so `inferstack serve` works in
+the runtime image (no Pulumi) and `inferstack plan` works without the runtime.
+Target and runtime packages add their own commands through `register(app)`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.tree import Tree
+
+from inferstack.components.errors import InferstackError, SpecError
+
+app = typer.Typer(
+    name="inferstack",
+    help="Deploy a trained model to SageMaker, Azure ML, GKE or local Docker from one spec.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+console = Console()
+err_console = Console(stderr=True)
+
+# Modules that contribute commands with a `register(app)` function.
+COMMAND_MODULES = (
+    "inferstack.runtime.cli",
+    "inferstack.components.image_cli",
+    "inferstack.components.doctor",
+)
+
+EXIT_SPEC_ERROR = 2
+
+
+def fail(message: str, code: int = 1) -> typer.Exit:
+    """Print `message` as an error and return the Exit to raise."""
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    return typer.Exit(code)
+
+
+@app.command()
+def plan(
+    stack: Annotated[str, typer.Argument(help="Stack name, e.g. local or prod-aws.")],
+    as_json: Annotated[bool, typer.Option("--json", help="Print the resources as JSON.")] = False,
+    project: Annotated[
+        Path | None, typer.Option(help="Project folder (default: nearest with Pulumi.yaml).")
+    ] = None,
+) -> None:
+    """Offline plan: run the stack program under Pulumi's mocks and list its resources."""
+    from inferstack.components.plan import run_plan
+
+    try:
+        result = run_plan(stack, project)
+    except SpecError as err:
+        raise fail(str(err), EXIT_SPEC_ERROR) from None
+    except InferstackError as err:
+        raise fail(str(err), EXIT_SPEC_ERROR) from None
+    if as_json:
+        print(json.dumps([r.as_json() for r in result.resources], indent=2, default=str))
+        return
+    console.print(
+        f"[bold]Offline plan of stack {stack}[/] (Pulumi mock runtime; not `pulumi preview`: "
+        "no engine, provider or cloud was contacted)"
+    )
+    console.print(_tree(result))
+    console.print(f"{len(result.resources)} resources")
+    for key, value in result.outputs.items():
+        console.print(f"  output [cyan]{key}[/]: {value}")
+
+
+def _tree(result: object) -> Tree:
+    from inferstack.components.plan import Plan
+
+    assert isinstance(result, Plan)
+    root = Tree(f"stack {result.stack}")
+    nodes: dict[str, Tree] = {}
+    for resource in result.resources:
+        parent = nodes.get(resource.parent or "", root)
+        nodes[resource.name] = parent.add(f"[green]{resource.type}[/] {resource.name}")
+    return root
+
+
+def _register_commands() -> None:
+    for module_name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(module_name)
+        except ModuleNotFoundError as err:
+            # A module missing from this checkout, or its extra not installed.
+            if err.name and (err.name == module_name or not err.name.startswith("inferstack")):
+                continue
+            raise
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point of the `inferstack` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,83 @@
+"""Reading the deployment spec from stack config, a YAML file or a mapping."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from inferstack.components.errors import CONFIG_KEY, SpecError, StackNotFoundError
+from inferstack.components.spec import DeploymentSpec
+
+PROJECT_FILE = "Pulumi.yaml"
+
+
+def load_spec(data: Any, source: str = CONFIG_KEY) -> DeploymentSpec:
+    """Validate `data` (a mapping from config or code) into a `DeploymentSpec`."""
+    if not isinstance(data, Mapping):
+        raise SpecError([f"deployment: expected a mapping of settings, got {type(data).__name__}"],
+                        source)
+    try:
+        return DeploymentSpec.model_validate(dict(data))
+    except ValidationError as err:
+        raise SpecError.from_validation(err, source) from None
+
+
+def spec_from_pulumi_config() -> DeploymentSpec:
+    """The spec of the running stack, read from `inferstack:deployment`."""
+    import pulumi
+
+    config = pulumi.Config("inferstack")
+    data = config.get_object("deployment")
+    if data is None:
+        raise SpecError([f"{CONFIG_KEY} is not set in this stack's config"],
+                        f"Pulumi.{pulumi.get_stack()}.yaml")
+    return load_spec(data, f"Pulumi.{pulumi.get_stack()}.yaml")
+
+
+def find_project_root(start: Path | None = None) -> Path:
+    """The nearest folder at or above `start` holding Pulumi.yaml."""
+    here = (start or Path.cwd()).resolve()
+    for folder in (here, *here.parents):
+        if (folder / PROJECT_FILE).is_file():
+            return folder
+    raise StackNotFoundError(f"no {PROJECT_FILE} found in {here} or any parent folder")
+
+
+def stack_config_dir(root: Path) -> Path:
+    """Where the project keeps Pulumi.<stack>.yaml (its stackConfigDir)."""
+    project = yaml.safe_load((root / PROJECT_FILE).read_text()) or {}
+    return root / project.get("stackConfigDir", ".")
+
+
+def stack_names(root: Path) -> list[str]:
+    """The stacks that have a config file in the project."""
+    return sorted(p.name[len("Pulumi."):-len(".yaml")]
+                  for p in stack_config_dir(root).glob("Pulumi.*.yaml"))
+
+
+def read_stack_config(root: Path, stack: str) -> dict[str, Any]:
+    """The `config:` mapping of stack `stack`, as Pulumi would read it."""
+    path = stack_config_dir(root) / f"Pulumi.{stack}.yaml"
+    if not path.is_file():
+        known = ", ".join(stack_names(root)) or "none"
+        raise StackNotFoundError(f"no stack {stack!r}: {path} does not exist (stacks: {known})")
+    try:
+        document = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise SpecError([f"not valid YAML: {err}"], str(path.relative_to(root))) from None
+    config = document.get("config", {}) if isinstance(document, dict) else None
+    if not isinstance(config, dict):
+        raise SpecError(["config: expected a mapping"], str(path.relative_to(root)))
+    return config
+
+
+def resolve_artifact(artifact: str, root: Path) -> str:
+    """An artifact path made absolute against the project root; URIs unchanged."""
+    if "://" in artifact:
+        return artifact
+    path = Path(artifact)
+    return str(path if path.is_absolute() else (root / path).resolve())

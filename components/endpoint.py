@@ -1,0 +1,76 @@
+"""The one seam between the cloud-neutral spec and the targets.
+
+`TARGET_COMPONENTS` maps each target to the `ComponentResource` that builds it,
+as a dotted path imported on use, so a stack for `local` never imports the AWS
+SDK. Every target component takes `(name, spec, opts)` and exposes the outputs
+of `InferenceEndpoint`.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+from typing import TYPE_CHECKING, Protocol
+
+from inferstack.components.errors import TargetNotImplementedError
+
+if TYPE_CHECKING:
+    import pulumi
+
+    from inferstack.components.spec import DeploymentSpec
+
+TARGET_COMPONENTS: dict[str, str | None] = {
+    "local": "inferstack.components.local.endpoint:LocalEndpoint",
+    "aws": "inferstack.components.aws.endpoint:AwsEndpoint",
+    "azure": None,
+    "gcp": None,
+}
+
+
+class InferenceEndpoint(Protocol):
+    """The outputs every target's endpoint component exports."""
+
+    url: pulumi.Output[str]
+    """Base URL of the API callers use."""
+    api_key: pulumi.Output[str]
+    """The caller API key, a secret ("" when the gateway does not use keys)."""
+    dashboard_url: pulumi.Output[str]
+    """Where the metrics dashboard is ("" when there is none)."""
+
+
+def implemented_targets() -> list[str]:
+    """The targets whose component module is present in this installation."""
+    return [t for t, path in TARGET_COMPONENTS.items()
+            if path and importlib.util.find_spec(path.partition(":")[0]) is not None]
+
+
+def component_class(target: str) -> type:
+    """The component class for `target`, or `TargetNotImplementedError`."""
+    path = TARGET_COMPONENTS.get(target)
+    if path is None:
+        raise TargetNotImplementedError(
+            f"target {target!r} is not implemented yet; implemented targets: "
+            f"{', '.join(implemented_targets()) or 'none'}"
+        )
+    module_name, _, class_name = path.partition(":")
+    try:
+        module = importlib.import_module(module_name)
+    except ModuleNotFoundError as err:
+        if err.name and err.name.startswith("inferstack.components"):
+            raise TargetNotImplementedError(
+                f"target {target!r} is not implemented yet; implemented targets: "
+                f"{', '.join(implemented_targets()) or 'none'}"
+            ) from err
+        raise TargetNotImplementedError(
+            f"target {target!r} needs the package {err.name!r}: "
+            f"pip install 'inferstack[{target}]'"
+        ) from err
+    return getattr(module, class_name)
+
+
+def create_endpoint(
+    name: str, spec: DeploymentSpec, opts: pulumi.ResourceOptions | None = None
+) -> InferenceEndpoint:
+    """Declare the endpoint for `spec` on its target and return its component."""
+    cls = component_class(spec.target)
+    return cls(name, spec, opts)

@@ -1,0 +1,200 @@
+"""The offline plan: run the real stack program under Pulumi's mock runtime.
+
+`run_plan(stack)` reads `stacks/Pulumi.<stack>.yaml`, runs `stacks/__main__.py`
+with that config against `PlanMocks`, and records every resource the program
+declares (type, name, parent, inputs) and every stack output. Secrets are
+masked. This is not `pulumi preview`: no engine, provider or cloud is involved.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+import json
+import logging
+import os
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from inferstack.components.config import find_project_root, read_stack_config
+from inferstack.components.errors import InferstackError
+
+SECRET_MASK = "[secret]"
+STACK_PROGRAM = "stacks/__main__.py"
+
+
+@dataclass(frozen=True)
+class PlannedResource:
+    """One resource the stack program declared."""
+
+    type: str
+    name: str
+    parent: str | None
+    inputs: dict[str, Any]
+    custom: bool
+    urn: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"type": self.type, "name": self.name, "parent": self.parent,
+                "inputs": self.inputs}
+
+
+@dataclass
+class Plan:
+    """What the stack program declared, in declaration order."""
+
+    stack: str
+    resources: list[PlannedResource] = field(default_factory=list)
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    def of_type(self, type_: str) -> list[PlannedResource]:
+        """The resources whose type token is `type_`."""
+        return [r for r in self.resources if r.type == type_]
+
+
+class PlanError(InferstackError):
+    """The stack program failed under the mocks."""
+
+
+def mask_secrets(value: Any) -> Any:
+    """`value` with every Pulumi secret replaced by `[secret]`."""
+    from pulumi.runtime import rpc
+
+    if rpc.is_rpc_secret(value):
+        return SECRET_MASK
+    if isinstance(value, dict):
+        return {k: mask_secrets(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [mask_secrets(v) for v in value]
+    if type(value).__module__.startswith("pulumi"):
+        return repr(value)
+    return value
+
+
+def _recording_monitor(mocks: Any) -> Any:
+    from pulumi.runtime import rpc
+    from pulumi.runtime.mocks import MockMonitor
+
+    class RecordingMonitor(MockMonitor):
+        def __init__(self) -> None:
+            super().__init__(mocks)
+            self.records: list[tuple[Any, str, bool, dict]] = []
+
+        def RegisterResource(self, request: Any) -> Any:  # noqa: N802 (gRPC name)
+            response = super().RegisterResource(request)
+            inputs = rpc.deserialize_properties(request.object)
+            self.records.append((request, response.urn, bool(request.custom), inputs))
+            return response
+
+    return RecordingMonitor()
+
+
+def _config_values(stack_config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:
+    values: dict[str, str] = {}
+    secrets: list[str] = []
+    for key, value in stack_config.items():
+        if isinstance(value, dict) and set(value) == {"secure"}:
+            values[key] = "offline-plan-secret"
+            secrets.append(key)
+        elif isinstance(value, str):
+            values[key] = value
+        else:
+            values[key] = json.dumps(value)
+    return values, secrets
+
+
+class _ErrorLog(logging.Handler):
+    def __init__(self) -> None:
+        super().__init__(logging.ERROR)
+        self.messages: list[str] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.messages.append(record.getMessage())
+
+
+def run_plan(stack: str, root: Path | None = None, program: Path | None = None) -> Plan:
+    """Run the stack program for `stack` under the mocks and return what it declared."""
+    root = find_project_root(root)
+    config = read_stack_config(root, stack)
+    program = program or root / STACK_PROGRAM
+    # A fresh context per plan: Pulumi keeps its settings in context variables.
+    return contextvars.Context().run(_run, stack, root, config, program)
+
+
+def _run(stack: str, root: Path, config: dict[str, Any], program: Path) -> Plan:
+    import pulumi
+    from pulumi.runtime.stack import run_pulumi_func
+    from pulumi.runtime.sync_await import _sync_await
+
+    from inferstack.components.mocks import PlanMocks
+
+    mocks = PlanMocks()
+    monitor = _recording_monitor(mocks)
+    errors = _ErrorLog()
+    logger = logging.getLogger(f"inferstack.plan.{stack}")
+    logger.addHandler(errors)
+    logger.propagate = False
+    values, secret_keys = _config_values(config)
+    pulumi.runtime.set_all_config(values, secret_keys)
+    pulumi.runtime.set_mocks(mocks, project=_project_name(root), stack=stack, preview=False,
+                             monitor=monitor, logger=logger)
+    try:
+        with _working_dir(program.parent):
+            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program),
+                                                               run_name="__main__")))
+        outputs = _resolve_outputs()
+    except pulumi.RunError as err:
+        raise PlanError(str(err)) from None
+    finally:
+        logger.removeHandler(errors)
+    if errors.messages:
+        raise PlanError("\n".join(errors.messages))
+    return Plan(stack, _resources(monitor.records), outputs)
+
+
+def _resolve_outputs() -> dict[str, Any]:
+    import pulumi
+    from pulumi.runtime.sync_await import _sync_await
+
+    root_resource = pulumi.runtime.get_root_resource()
+    outputs: dict[str, Any] = {}
+    for key, value in getattr(root_resource, "outputs", {}).items():
+        output = pulumi.Output.from_input(value)
+        secret = _sync_await(output.is_secret())
+        outputs[key] = SECRET_MASK if secret else mask_secrets(_sync_await(output.future()))
+    return outputs
+
+
+def _resources(records: list[tuple[Any, str, bool, dict]]) -> list[PlannedResource]:
+    names = {urn: request.name for request, urn, _, _ in records
+             if request.type != "pulumi:pulumi:Stack"}
+    return [
+        PlannedResource(
+            type=request.type,
+            name=request.name,
+            parent=names.get(request.parent),
+            inputs=mask_secrets(inputs),
+            custom=custom,
+            urn=urn,
+        )
+        for request, urn, custom, inputs in records
+        if request.type != "pulumi:pulumi:Stack"
+    ]
+
+
+def _project_name(root: Path) -> str:
+    import yaml
+
+    return str((yaml.safe_load((root / "Pulumi.yaml").read_text()) or {}).get("name", "project"))
+
+
+@contextlib.contextmanager
+def _working_dir(path: Path):  # type: ignore[no-untyped-def]
+    previous = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(previous)

@@ -1,0 +1,289 @@
+"""The target-agnostic deployment spec.
+
+One `DeploymentSpec` describes a model deployment; each target folder turns it
+into native resources. Models are frozen and refuse unknown keys. Rules that
+involve more than one field (and the target's capabilities from
+`inferstack.components.targets`) run in `DeploymentSpec`'s validator, so an
+impossible deployment fails before any resource is declared.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from typing import Annotated, Literal, Self
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from inferstack.components.targets import TARGET_NAMES, Accelerator, TargetName, profile
+
+Framework = Literal["sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "custom"]
+Environment = Literal["dev", "staging", "prod"]
+AuthMode = Literal["api_key", "jwt", "iam", "none"]
+RolloutStrategy = Literal["all_at_once", "canary", "linear", "blue_green"]
+ScalingMetric = Literal["invocations_per_instance", "gpu_utilization", "cpu_utilization"]
+FeatureDtype = Literal["float32", "float64", "int32", "int64", "bool", "string"]
+
+_NAME = r"^[a-z][a-z0-9-]{0,39}$"
+_SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
+_ARTIFACT_SCHEMES = ("s3://", "gs://", "azureml://")
+# CloudWatch accepts only these retention periods; the other targets accept any.
+LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
+
+Name = Annotated[str, Field(pattern=_NAME, description="lower-case letters, digits, '-'")]
+Percent = Annotated[float, Field(ge=0, le=100)]
+
+
+class _Spec(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
+
+
+class FeatureSpec(_Spec):
+    """One input feature: its name and dtype."""
+
+    name: str = Field(min_length=1, description="Feature name as the model sees it.")
+    dtype: FeatureDtype = Field("float32", description="Element type.")
+
+
+class ModelSpec(_Spec):
+    """The model to serve: identity, framework and where its artifact lives."""
+
+    name: Name = Field(description="Model name; also names the endpoint's resources.")
+    version: str = Field(pattern=_SEMVER, description="Semantic version, e.g. 1.4.0.")
+    framework: Framework = Field(description="Serving framework of the artifact.")
+    artifact: str = Field(
+        description="A bundle folder (local path, relative to the project root) or an "
+        "archive URI (s3://, gs://, azureml://).",
+    )
+    input_schema: tuple[FeatureSpec, ...] | None = Field(
+        None, description="Input features; taken from the bundle when omitted."
+    )
+    reference_profile: str | None = Field(
+        None, description="Path or URI of the reference profile used for drift detection."
+    )
+
+    @field_validator("artifact")
+    @classmethod
+    def _artifact_location(cls, value: str) -> str:
+        if not value:
+            raise ValueError("must not be empty")
+        if "://" in value and not value.startswith(_ARTIFACT_SCHEMES):
+            raise ValueError(
+                f"unsupported scheme in {value!r}; use a local path or one of "
+                f"{', '.join(_ARTIFACT_SCHEMES)}"
+            )
+        return value
+
+
+class InstanceTypeOverrides(_Spec):
+    """Per-target instance (or node machine) type, replacing the table's default."""
+
+    aws: str | None = Field(None, description="SageMaker instance type, e.g. ml.g5.2xlarge.")
+    azure: str | None = Field(None, description="Azure VM size, e.g. Standard_NC4as_T4_v3.")
+    gcp: str | None = Field(None, description="GCE machine type of the GPU node pool.")
+
+
+class ComputeSpec(_Spec):
+    """Accelerator, instance type and spot capacity."""
+
+    accelerator: Accelerator = Field("none", description="GPU kind, or none for CPU.")
+    gpu_count: int = Field(1, ge=1, le=8, description="GPUs per replica when accelerated.")
+    instance_type: InstanceTypeOverrides = Field(
+        default_factory=InstanceTypeOverrides, description="Per-target overrides."
+    )
+    spot: bool = Field(False, description="Use spot capacity where the target has it.")
+    on_demand_base: int = Field(
+        1, ge=0, description="Replicas always on on-demand capacity when spot is on."
+    )
+
+
+class ScheduledWindow(_Spec):
+    """A recurring window that pins the replica range, e.g. dev at its minimum at night."""
+
+    name: Name = Field(description="Name of the scheduled action.")
+    cron: str = Field(description="Cron expression (5 fields, UTC unless timezone is set).")
+    min_replicas: int = Field(ge=0, description="Minimum replicas inside the window.")
+    max_replicas: int = Field(ge=0, description="Maximum replicas inside the window.")
+    timezone: str = Field("UTC", description="IANA time zone of the cron expression.")
+
+    @field_validator("cron")
+    @classmethod
+    def _five_fields(cls, value: str) -> str:
+        if len(value.split()) != 5:
+            raise ValueError(f"expected 5 cron fields (min hour day month weekday), got {value!r}")
+        return value
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) is greater than max_replicas "
+                f"({self.max_replicas})"
+            )
+        return self
+
+
+class ScalingSpec(_Spec):
+    """Replica range, the metric autoscaling tracks, cooldowns and scheduled windows."""
+
+    min_replicas: int = Field(1, ge=0, description="Fewest replicas (0 where supported).")
+    max_replicas: int = Field(1, ge=1, le=100, description="Most replicas.")
+    target_metric: ScalingMetric = Field(
+        "invocations_per_instance", description="Metric target tracking holds at target_value."
+    )
+    target_value: float = Field(100.0, gt=0, description="Value of target_metric to hold.")
+    scale_in_cooldown_s: int = Field(300, ge=0, description="Seconds between scale-ins.")
+    scale_out_cooldown_s: int = Field(60, ge=0, description="Seconds between scale-outs.")
+    schedules: tuple[ScheduledWindow, ...] = Field((), description="Scheduled windows.")
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) is greater than max_replicas "
+                f"({self.max_replicas})"
+            )
+        return self
+
+
+class JwtSpec(_Spec):
+    """The token issuer the gateway trusts when auth is jwt."""
+
+    issuer: str = Field(pattern=r"^https://", description="Issuer URL (https).")
+    audience: str = Field(min_length=1, description="Expected audience claim.")
+
+
+class GatewaySpec(_Spec):
+    """The API in front of the endpoint: auth, throttling, network and TLS."""
+
+    auth: AuthMode = Field("api_key", description="How callers authenticate.")
+    jwt: JwtSpec | None = Field(None, description="Required when auth is jwt.")
+    rate_limit_rps: float = Field(100.0, gt=0, description="Steady-state requests per second.")
+    burst: int = Field(200, ge=1, description="Requests allowed above the rate in a burst.")
+    quota_per_day: int | None = Field(None, ge=1, description="Requests per key per day.")
+    allowed_cidrs: tuple[str, ...] = Field((), description="Source CIDRs allowed; empty = any.")
+    tls: bool = Field(True, description="Serve HTTPS only.")
+    waf: bool = Field(False, description="Attach a web application firewall where supported.")
+
+    @field_validator("allowed_cidrs")
+    @classmethod
+    def _cidrs(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for cidr in value:
+            try:
+                ipaddress.ip_network(cidr, strict=False)
+            except ValueError as err:
+                raise ValueError(f"{cidr!r} is not a CIDR block") from err
+        return value
+
+    @model_validator(mode="after")
+    def _jwt_settings(self) -> Self:
+        if self.auth == "jwt" and self.jwt is None:
+            raise ValueError("auth is jwt but gateway.jwt (issuer, audience) is missing")
+        if self.burst < self.rate_limit_rps:
+            raise ValueError(
+                f"burst ({self.burst}) must be at least rate_limit_rps ({self.rate_limit_rps})"
+            )
+        return self
+
+
+class AlarmThresholds(_Spec):
+    """When alarms fire."""
+
+    p99_latency_ms: float = Field(500.0, gt=0, description="Model latency p99, milliseconds.")
+    error_rate_5xx_percent: Percent = Field(1.0, description="Share of 5xx responses.")
+    error_rate_4xx_percent: Percent = Field(10.0, description="Share of 4xx responses.")
+    drift_score: float = Field(0.2, gt=0, description="Population stability index alarm level.")
+    cpu_utilization_percent: Percent = Field(85.0, description="Instance CPU utilisation.")
+    gpu_utilization_percent: Percent = Field(90.0, description="GPU utilisation.")
+    memory_utilization_percent: Percent = Field(90.0, description="Instance memory use.")
+
+
+class ObservabilitySpec(_Spec):
+    """Logs, alarms, notifications, dashboard and data capture."""
+
+    log_retention_days: int = Field(30, description="Days logs are kept.")
+    alarms: AlarmThresholds = Field(default_factory=AlarmThresholds, description="Thresholds.")
+    notify_emails: tuple[str, ...] = Field((), description="Addresses alarms notify.")
+    dashboard: bool = Field(True, description="Create a metrics dashboard.")
+    data_capture_percent: Percent = Field(0.0, description="Share of requests captured.")
+
+    @field_validator("log_retention_days")
+    @classmethod
+    def _retention(cls, value: int) -> int:
+        if value not in LOG_RETENTION_DAYS:
+            allowed = ", ".join(map(str, LOG_RETENTION_DAYS))
+            raise ValueError(f"{value} is not an allowed retention; use one of {allowed}")
+        return value
+
+    @field_validator("notify_emails")
+    @classmethod
+    def _emails(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for email in value:
+            if not re.fullmatch(r"[^@\s]+@[^@\s]+\.[^@\s]+", email):
+                raise ValueError(f"{email!r} is not an e-mail address")
+        return value
+
+
+class VariantSpec(_Spec):
+    """An extra production variant for A/B tests: its own model version and weight."""
+
+    name: Name = Field(description="Variant name.")
+    model_version: str = Field(pattern=_SEMVER, description="Model version it serves.")
+    artifact: str | None = Field(None, description="Artifact of that version; default: model's.")
+    weight: float = Field(ge=0, description="Relative traffic weight.")
+    replicas: int = Field(1, ge=1, description="Initial replicas of this variant.")
+
+
+class RolloutSpec(_Spec):
+    """How a new version replaces the old one, and A/B variants."""
+
+    strategy: RolloutStrategy = Field("all_at_once", description="Traffic shifting strategy.")
+    canary_percent: float = Field(10.0, gt=0, lt=100, description="Canary traffic share.")
+    linear_step_percent: float = Field(20.0, gt=0, lt=100, description="Linear step size.")
+    bake_time_s: int = Field(600, ge=0, le=3600, description="Seconds to watch alarms per step.")
+    auto_rollback: bool = Field(True, description="Roll back when rollback alarms fire.")
+    primary_weight: float = Field(1.0, ge=0, description="Weight of the main variant in A/B.")
+    variants: tuple[VariantSpec, ...] = Field((), description="Extra A/B variants.")
+
+    @model_validator(mode="after")
+    def _weights(self) -> Self:
+        names = [v.name for v in self.variants]
+        if len(set(names)) != len(names):
+            raise ValueError(f"variant names must be unique, got {names}")
+        if self.variants and self.primary_weight + sum(v.weight for v in self.variants) <= 0:
+            raise ValueError("variant weights (primary_weight + variants) must sum to > 0")
+        return self
+
+
+class DeploymentSpec(_Spec):
+    """A complete model deployment on one target."""
+
+    target: TargetName = Field(description=f"One of {', '.join(TARGET_NAMES)}.")
+    environment: Environment = Field("dev", description="Environment; prod tightens rules.")
+    region: str | None = Field(None, description="Cloud region; default from the target table.")
+    model: ModelSpec = Field(description="The model.")
+    compute: ComputeSpec = Field(default_factory=ComputeSpec, description="Capacity.")
+    scaling: ScalingSpec = Field(default_factory=ScalingSpec, description="Autoscaling.")
+    gateway: GatewaySpec = Field(default_factory=GatewaySpec, description="API gateway.")
+    observability: ObservabilitySpec = Field(
+        default_factory=ObservabilitySpec, description="Logs, alarms, dashboard."
+    )
+    rollout: RolloutSpec = Field(default_factory=RolloutSpec, description="Rollout.")
+    tags: dict[str, str] = Field(default_factory=dict, description="Tags on every resource.")
+
+    @model_validator(mode="after")
+    def _fits_target(self) -> Self:
+        from inferstack.components.spec_rules import check_target_rules
+
+        check_target_rules(self)
+        return self
+
+    @property
+    def resolved_region(self) -> str | None:
+        """The region to deploy to: the spec's, else the target's default."""
+        return self.region or profile(self.target).default_region
+
+    def instance_type(self) -> str:
+        """The instance type for this target: the override, else the table's default."""
+        override = getattr(self.compute.instance_type, self.target, None)
+        return override or profile(self.target).instance_types[self.compute.accelerator]

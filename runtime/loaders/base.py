@@ -1,0 +1,82 @@
+"""The one interface every framework's loader implements."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferstack.runtime.errors import BundleError, MissingExtraError
+from inferstack.runtime.manifest import Manifest, OutputSchema
+
+
+class Predictor:
+    """A loaded model behind the runtime's contract.
+
+    The server calls ``load`` once, then for every merged batch
+    ``postprocess(predict(preprocess(x)))`` where ``x`` is a numpy array of shape
+    ``(rows, *input.shape)`` already validated against the bundle's schema. The result
+    must have one entry per row (a numpy array or a list). Subclasses override
+    ``load`` and ``predict``; ``preprocess`` and ``postprocess`` default to identity.
+    A custom predictor may raise ``InvalidInput`` for a row it cannot score: the server
+    then answers that request alone with 400 and its batch mates normally.
+    """
+
+    framework: str = "custom"
+    manifest: Manifest
+
+    def load(self, bundle_dir: Path) -> None:
+        """Load the artifact from ``bundle_dir``; ``self.manifest`` is already set."""
+
+    def preprocess(self, inputs: np.ndarray) -> Any:
+        """Turn the validated batch into what ``predict`` takes."""
+        return inputs
+
+    def predict(self, inputs: Any) -> Any:
+        """Run the model on a batch."""
+        raise NotImplementedError
+
+    def postprocess(self, outputs: Any) -> Any:
+        """Turn the model's raw outputs into one JSON-able entry per row."""
+        return outputs
+
+    def default_output(self) -> OutputSchema:
+        """The output a bundle gets when its author does not say (used by ``bundle``)."""
+        return OutputSchema(kind="raw")
+
+    def expected_width(self) -> int | None:
+        """Number of input cells per row the model expects, when it can tell."""
+        return None
+
+
+def artifact_path(bundle_dir: Path, manifest: Manifest) -> Path:
+    """The artifact's path, checked to exist."""
+    if manifest.artifact is None:
+        raise BundleError("bundle has no 'artifact'")
+    path = Path(bundle_dir) / manifest.artifact
+    if not path.exists():
+        raise BundleError(f"artifact '{manifest.artifact}' not found in bundle '{bundle_dir}'")
+    return path
+
+
+def require(module: str, framework: str) -> Any:
+    """Import a framework package or raise ``MissingExtraError`` naming the extra."""
+    import importlib
+
+    try:
+        return importlib.import_module(module)
+    except ImportError as err:
+        raise MissingExtraError(framework, module) from err
+
+
+def as_2d(outputs: Any) -> np.ndarray:
+    """Model outputs as a numpy array with the batch dimension first."""
+    arr = np.asarray(outputs)
+    return arr.reshape(-1, 1) if arr.ndim == 0 else arr
+
+
+def binary_to_two_columns(p: np.ndarray) -> np.ndarray:
+    """``P(class 1)`` of a binary model as ``[P(0), P(1)]`` columns (sklearn's layout)."""
+    p = np.asarray(p).reshape(-1)
+    return np.stack([1.0 - p, p], axis=1)

@@ -1,0 +1,181 @@
+"""The bundle manifest, ``inferstack.yaml``: what a bundle holds and how to serve it."""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from inferstack.runtime.errors import BundleError
+
+MANIFEST_NAME = "inferstack.yaml"
+Framework = Literal["sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "custom"]
+FRAMEWORKS: tuple[str, ...] = ("sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "custom")
+DType = Literal["float32", "float64", "int32", "int64", "bool", "string"]
+OutputKind = Literal["probabilities", "label", "value", "raw"]
+_SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
+
+
+class _Frozen(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Feature(_Frozen):
+    """One input column."""
+
+    name: str = Field(min_length=1, max_length=128)
+    dtype: DType = "float64"
+
+
+class InputSchema(_Frozen):
+    """The rows a request carries: named features, or an unnamed tensor ``shape``."""
+
+    features: tuple[Feature, ...] | None = None
+    shape: tuple[Annotated[int, Field(ge=1)], ...] | None = None
+    dtype: DType = "float64"
+    allow_nan: bool = False
+
+    @field_validator("features", mode="before")
+    @classmethod
+    def _names_to_features(cls, value: Any) -> Any:
+        if isinstance(value, list | tuple):
+            return [{"name": v} if isinstance(v, str) else v for v in value]
+        return value
+
+    @model_validator(mode="after")
+    def _consistent(self) -> InputSchema:
+        if self.features is None and self.shape is None:
+            raise ValueError("input needs 'features' or 'shape'")
+        if self.features is not None:
+            names = [f.name for f in self.features]
+            if len(set(names)) != len(names):
+                raise ValueError("input.features has duplicate names")
+            if self.shape is not None and math.prod(self.shape) != len(names):
+                raise ValueError(f"input.shape {list(self.shape)} does not hold {len(names)} features")
+        return self
+
+    @property
+    def row_shape(self) -> tuple[int, ...]:
+        """Shape of one row (without the batch dimension)."""
+        if self.shape is not None:
+            return self.shape
+        return (len(self.features or ()),)
+
+    @property
+    def width(self) -> int:
+        """Number of scalar cells in one row."""
+        return math.prod(self.row_shape)
+
+    @property
+    def names(self) -> list[str]:
+        """Feature names; ``x0..xN`` for an unnamed tensor."""
+        if self.features is not None:
+            return [f.name for f in self.features]
+        return [f"x{i}" for i in range(self.width)]
+
+    @property
+    def dtypes(self) -> list[str]:
+        """Per-cell dtypes, in feature order."""
+        if self.features is not None:
+            return [f.dtype for f in self.features]
+        return [self.dtype] * self.width
+
+
+class OutputSchema(_Frozen):
+    """What the model returns per row."""
+
+    kind: OutputKind = "raw"
+    names: tuple[str, ...] | None = None
+
+
+class Batching(_Frozen):
+    """Adaptive batching bounds (environment variables override them)."""
+
+    max_batch_size: int = Field(default=64, ge=1, le=65536)
+    max_wait_ms: float = Field(default=1.0, ge=0, le=10_000)
+
+
+class FeatureProfile(_Frozen):
+    """Reference distribution of one feature: bin edges and the fraction in each bin."""
+
+    edges: tuple[float, ...] = Field(min_length=1)
+    fractions: tuple[float, ...]
+
+    @model_validator(mode="after")
+    def _sizes(self) -> FeatureProfile:
+        if len(self.fractions) != len(self.edges) + 1:
+            raise ValueError("fractions needs one more entry than edges")
+        if list(self.edges) != sorted(self.edges):
+            raise ValueError("edges must be sorted")
+        return self
+
+
+class Manifest(_Frozen):
+    """``inferstack.yaml``: the contents of a model bundle."""
+
+    bundle_format: Literal[1] = 1
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
+    version: str = Field(pattern=_SEMVER)
+    framework: Framework
+    artifact: str | None = None
+    predictor: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
+    description: str = ""
+    input: InputSchema
+    output: OutputSchema = OutputSchema()
+    batching: Batching = Batching()
+    reference: dict[str, FeatureProfile] | None = None
+
+    @field_validator("artifact")
+    @classmethod
+    def _relative(cls, value: str | None) -> str | None:
+        if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
+            raise ValueError("artifact must be a path inside the bundle")
+        return value
+
+    @model_validator(mode="after")
+    def _framework_needs(self) -> Manifest:
+        if self.framework == "custom" and self.predictor is None:
+            raise ValueError("framework 'custom' needs 'predictor: module:Class'")
+        if self.framework != "custom" and self.artifact is None:
+            raise ValueError(f"framework '{self.framework}' needs 'artifact'")
+        if self.reference is not None:
+            unknown = set(self.reference) - set(self.input.names)
+            if unknown:
+                raise ValueError(f"reference names unknown features: {sorted(unknown)}")
+        return self
+
+
+def parse_manifest(data: Any, source: str = MANIFEST_NAME) -> Manifest:
+    """Validate a manifest mapping; errors name the offending key."""
+    try:
+        return Manifest.model_validate(data)
+    except ValidationError as err:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in e['loc']) or '(root)'}: {e['msg']}" for e in err.errors()
+        )
+        raise BundleError(f"{source}: {problems}") from err
+
+
+def read_manifest(bundle_dir: str | Path) -> Manifest:
+    """Read and validate ``BUNDLE_DIR/inferstack.yaml``."""
+    path = Path(bundle_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise BundleError(f"no {MANIFEST_NAME} in bundle directory '{bundle_dir}'")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as err:
+        raise BundleError(f"{path}: not valid YAML: {err}") from err
+    if not isinstance(data, dict):
+        raise BundleError(f"{path}: expected a mapping at the top level")
+    return parse_manifest(data, str(path))
+
+
+def write_manifest(manifest: Manifest, bundle_dir: str | Path) -> Path:
+    """Write ``inferstack.yaml`` into ``bundle_dir``."""
+    path = Path(bundle_dir) / MANIFEST_NAME
+    data = manifest.model_dump(mode="json", exclude_none=True)
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return path

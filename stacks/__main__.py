@@ -1,0 +1,30 @@
+"""The inferstack stack program: one deployment spec from config, one endpoint.
+
+`pulumi up -s <stack>` runs this with `stacks/Pulumi.<stack>.yaml`; `inferstack
+plan <stack>` runs it unchanged under Pulumi's mock runtime.
+"""
+
+import pulumi
+
+from inferstack.components.config import find_project_root, resolve_artifact, spec_from_pulumi_config
+from inferstack.components.endpoint import create_endpoint
+from inferstack.components.errors import InferstackError
+
+
+def main() -> None:
+    try:
+        spec = spec_from_pulumi_config()
+        root = find_project_root()
+        model = spec.model.model_copy(
+            update={"artifact": resolve_artifact(spec.model.artifact, root)}
+        )
+        endpoint = create_endpoint(spec.model.name, spec.model_copy(update={"model": model}))
+    except InferstackError as err:
+        # RunError prints the message alone, without a traceback.
+        raise pulumi.RunError(str(err)) from err
+    pulumi.export("endpoint_url", endpoint.url)
+    pulumi.export("api_key", pulumi.Output.secret(endpoint.api_key))
+    pulumi.export("dashboard_url", endpoint.dashboard_url)
+
+
+main()
