@@ -21,7 +21,7 @@ from typing import Any
 from inferstack.components.config import find_project_root, read_stack_config
 from inferstack.components.errors import InferstackError
 
-SECRET_MASK = "[secret]"
+SECRET_MASK = "[secret]"  # noqa: S105 (a placeholder, not a password)
 STACK_PROGRAM = "stacks/__main__.py"
 
 
@@ -86,9 +86,25 @@ def _recording_monitor(mocks: Any) -> Any:
             response = super().RegisterResource(request)
             inputs = rpc.deserialize_properties(request.object)
             self.records.append((request, response.urn, bool(request.custom), inputs))
+            if request.additionalSecretOutputs:
+                response = _mark_secret_outputs(response, request.additionalSecretOutputs)
             return response
 
     return RecordingMonitor()
+
+
+def _mark_secret_outputs(response: Any, names: Any) -> Any:
+    """Do what the engine does for `additional_secret_outputs`: return them as secrets."""
+    from pulumi.runtime import rpc
+    from pulumi.runtime.proto import resource_pb2
+    from pulumi.runtime.sync_await import _sync_await
+
+    state = rpc.deserialize_properties(response.object)
+    for name in names:
+        if name in state and not rpc.is_rpc_secret(state[name]):
+            state[name] = rpc.wrap_rpc_secret(state[name])
+    obj = _sync_await(rpc.serialize_properties(state, {}, keep_output_values=False))
+    return resource_pb2.RegisterResourceResponse(urn=response.urn, id=response.id, object=obj)
 
 
 def _config_values(stack_config: dict[str, Any]) -> tuple[dict[str, str], list[str]]:

@@ -6,7 +6,11 @@ plan <stack>` runs it unchanged under Pulumi's mock runtime.
 
 import pulumi
 
-from inferstack.components.config import find_project_root, resolve_artifact, spec_from_pulumi_config
+from inferstack.components.config import (
+    find_project_root,
+    resolve_artifact,
+    spec_from_pulumi_config,
+)
 from inferstack.components.endpoint import create_endpoint
 from inferstack.components.errors import InferstackError
 

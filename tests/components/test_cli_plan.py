@@ -1,0 +1,99 @@
+"""`inferstack plan` on broken stack files: exit 2 and one line naming the field."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from tests.conftest import ROOT
+
+
+def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "inferstack.components.cli", *args],
+        capture_output=True, text=True, cwd=cwd, timeout=120, check=False,
+    )
+
+
+def broken_project(tmp_path: Path, stack: str, edit: Any) -> Path:
+    """A copy of the project whose `stack` config was changed by `edit(deployment)`."""
+    shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
+    shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
+    path = tmp_path / "stacks" / f"Pulumi.{stack}.yaml"
+    document = yaml.safe_load(path.read_text())
+    edit(document["config"]["inferstack:deployment"])
+    path.write_text(yaml.safe_dump(document))
+    return tmp_path
+
+
+def _set(path: str, value: Any) -> Any:
+    def edit(deployment: dict[str, Any]) -> None:
+        *parents, leaf = path.split(".")
+        node = deployment
+        for key in parents:
+            node = node.setdefault(key, {})
+        node[leaf] = value
+    return edit
+
+
+@pytest.mark.parametrize(
+    ("stack", "edit", "expected"),
+    [
+        ("prod-aws", _set("compute.gpus", 2), "deployment.compute.gpus: unknown key"),
+        ("prod-aws", _set("scaling.min_replicas", 9),
+         "deployment.scaling: min_replicas (9) is greater than max_replicas (8)"),
+        ("prod-aws", _set("compute.accelerator", "nvidia-k80"),
+         "deployment.compute.accelerator: Input should be 'none', 'nvidia-t4'"),
+        ("prod-aws", _set("gateway.auth", "none"),
+         "deployment.gateway.auth: 'none' is not allowed in prod"),
+        ("prod-azure", _set("gateway.auth", "none"),
+         "deployment.gateway.auth: 'none' is not allowed in prod"),
+        ("local", _set("compute.accelerator", "gpu"),
+         "deployment.compute.accelerator: Input should be"),
+    ],
+)
+def test_broken_stack_config_exits_2_with_one_line(
+    tmp_path: Path, stack: str, edit: Any, expected: str
+) -> None:
+    project = broken_project(tmp_path, stack, edit)
+    result = run_cli("plan", stack, "--project", str(project))
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert f"Pulumi.{stack}.yaml: {expected}" in lines[0]
+    assert "Traceback" not in result.stderr
+
+
+def test_unknown_stack_lists_the_known_ones() -> None:
+    result = run_cli("plan", "staging-mars")
+    assert result.returncode == 2
+    assert "no stack 'staging-mars'" in result.stderr
+    assert "prod-aws" in result.stderr
+
+
+def test_invalid_yaml_is_reported(tmp_path: Path) -> None:
+    project = broken_project(tmp_path, "local", lambda d: None)
+    (project / "stacks" / "Pulumi.local.yaml").write_text("config: [unclosed\n")
+    result = run_cli("plan", "local", "--project", str(project))
+    assert result.returncode == 2
+    assert "not valid YAML" in result.stderr
+
+
+def test_targets_without_a_component_say_so() -> None:
+    result = run_cli("plan", "prod-gke")
+    assert result.returncode == 2
+    assert "target 'gcp' is not implemented yet" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_help_lists_every_command_with_one_line() -> None:
+    result = run_cli("--help")
+    assert result.returncode == 0
+    for command in ("plan", "doctor", "outputs"):
+        assert command in result.stdout
