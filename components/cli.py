@@ -10,13 +10,17 @@ from __future__ import annotations
 import importlib
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
 from rich.tree import Tree
 
-from inferstack.components.errors import InferstackError, SpecError
+from inferstack.components.errors import InferstackError
+
+if TYPE_CHECKING:
+    from inferstack.components.plan import Plan
+    from inferstack.policies import Violation
 
 app = typer.Typer(
     name="inferstack",
@@ -36,6 +40,7 @@ COMMAND_MODULES = (
 )
 
 EXIT_SPEC_ERROR = 2
+EXIT_POLICY_VIOLATION = 3
 
 
 def fail(message: str, code: int = 1) -> typer.Exit:
@@ -51,19 +56,35 @@ def plan(
     project: Annotated[
         Path | None, typer.Option(help="Project folder (default: nearest with Pulumi.yaml).")
     ] = None,
+    policies: Annotated[
+        bool, typer.Option(help="Check the plan against the inferstack policy pack.")
+    ] = True,
 ) -> None:
     """Offline plan: run the stack program under Pulumi's mocks and list its resources."""
     from inferstack.components.plan import run_plan
 
     try:
         result = run_plan(stack, project)
-    except SpecError as err:
-        raise fail(str(err), EXIT_SPEC_ERROR) from None
     except InferstackError as err:
         raise fail(str(err), EXIT_SPEC_ERROR) from None
+    violations = _policy_violations(result) if policies else []
     if as_json:
         print(json.dumps([r.as_json() for r in result.resources], indent=2, default=str))
-        return
+    else:
+        _print_plan(stack, result)
+    for violation in violations:
+        err_console.print(f"[yellow]policy[/] {violation}", highlight=False, soft_wrap=True)
+    if any(v.enforcement == "mandatory" for v in violations):
+        raise fail("the plan breaks mandatory policies (see above)", EXIT_POLICY_VIOLATION)
+
+
+def _policy_violations(result: Plan) -> list[Violation]:
+    from inferstack.policies import Subject, evaluate
+
+    return evaluate(Subject(r.type, r.name, r.inputs, r.urn) for r in result.resources)
+
+
+def _print_plan(stack: str, result: Plan) -> None:
     console.print(
         f"[bold]Offline plan of stack {stack}[/] (Pulumi mock runtime; not `pulumi preview`: "
         "no engine, provider or cloud was contacted)"
@@ -74,10 +95,7 @@ def plan(
         console.print(f"  output [cyan]{key}[/]: {value}")
 
 
-def _tree(result: object) -> Tree:
-    from inferstack.components.plan import Plan
-
-    assert isinstance(result, Plan)
+def _tree(result: Plan) -> Tree:
     root = Tree(f"stack {result.stack}")
     nodes: dict[str, Tree] = {}
     for resource in result.resources:

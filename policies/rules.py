@@ -1,0 +1,190 @@
+"""Policy rules as plain functions over a stack's resources.
+
+Each rule takes every resource of a stack and yields `Violation`s. The same
+rules back the CrossGuard pack (`policies/__main__.py`, run by `pulumi preview
+--policy-pack policies`) and the offline check of `inferstack plan`, so what CI
+enforces offline is what the engine enforces on a real preview.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Literal
+
+Enforcement = Literal["mandatory", "advisory"]
+
+# pulumi-aws renamed several S3 resources in v7; accept both tokens.
+S3_BUCKETS = ("aws:s3/bucket:Bucket", "aws:s3/bucketV2:BucketV2")
+S3_ENCRYPTION = (
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "aws:s3/bucketServerSideEncryptionConfigurationV2:BucketServerSideEncryptionConfigurationV2",
+)
+S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
+IAM_POLICY_TYPES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
+# Actions that AWS does not scope to a resource, so "Resource": "*" is their only form.
+UNSCOPED_ACTIONS = frozenset({
+    "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "sagemaker:ListEndpoints",
+    "logs:DescribeLogGroups", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
+    "kms:ListAliases", "s3:ListAllMyBuckets",
+})
+AUTHORIZED_METHODS = ("AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS", "JWT")
+
+
+@dataclass(frozen=True)
+class Subject:
+    """A resource as the rules see it: type token, name, properties and URN."""
+
+    type: str
+    name: str
+    props: Mapping[str, Any]
+    urn: str = ""
+
+
+@dataclass(frozen=True)
+class Violation:
+    """One broken rule, naming the resource at fault when there is one."""
+
+    policy: str
+    message: str
+    enforcement: Enforcement
+    resource: str | None = None
+
+    def __str__(self) -> str:
+        where = f" [{self.resource}]" if self.resource else ""
+        return f"{self.enforcement} {self.policy}{where}: {self.message}"
+
+
+Check = Callable[[list[Subject]], Iterable[tuple[str, str | None]]]
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A named policy with its enforcement level and the check that finds violations."""
+
+    name: str
+    description: str
+    enforcement: Enforcement
+    check: Check
+
+
+def _of(resources: list[Subject], types: Iterable[str] | str) -> list[Subject]:
+    wanted = (types,) if isinstance(types, str) else tuple(types)
+    return [r for r in resources if r.type in wanted]
+
+
+def s3_encrypted_with_kms(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    buckets = _of(resources, S3_BUCKETS)
+    kms_configs = [
+        c for c in _of(resources, S3_ENCRYPTION)
+        if any((rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
+               == "aws:kms" for rule in c.props.get("rules", []))
+    ]
+    if len(kms_configs) < len(buckets):
+        yield (f"{len(buckets)} S3 buckets but only {len(kms_configs)} default-encrypt with "
+               "aws:kms", None)
+
+
+def s3_public_access_blocked(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
+    buckets = _of(resources, S3_BUCKETS)
+    blocks = [b for b in _of(resources, S3_PUBLIC_ACCESS_BLOCK)
+              if all(b.props.get(f) is True for f in flags)]
+    if len(blocks) < len(buckets):
+        yield (f"{len(buckets)} S3 buckets but only {len(blocks)} public access blocks with "
+               f"all of {', '.join(flags)}", None)
+
+
+def sagemaker_encrypted(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    for config in _of(resources, "aws:sagemaker/endpointConfiguration:EndpointConfiguration"):
+        if not config.props.get("kmsKeyArn"):
+            yield ("endpoint configuration has no kmsKeyArn: volumes are not encrypted with "
+                   "the stack's key", config.name)
+
+
+def api_methods_authorized(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    for method in _of(resources, "aws:apigateway/method:Method"):
+        if method.props.get("httpMethod") == "OPTIONS":
+            continue
+        if not method.props.get("apiKeyRequired") and (
+            method.props.get("authorization") not in AUTHORIZED_METHODS
+        ):
+            yield ("method is open: set apiKeyRequired or an IAM/JWT authorizer", method.name)
+
+
+def log_retention_set(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    for group in _of(resources, "aws:cloudwatch/logGroup:LogGroup"):
+        if not group.props.get("retentionInDays"):
+            yield "log group keeps logs forever: set retentionInDays", group.name
+
+
+def iam_least_privilege(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    for policy in _of(resources, IAM_POLICY_TYPES):
+        document = policy.props.get("policy")
+        if isinstance(document, str):
+            try:
+                document = json.loads(document)
+            except json.JSONDecodeError:
+                yield "policy document is not JSON", policy.name
+                continue
+        for statement in _statements(document):
+            if statement.get("Effect", "Allow") != "Allow":
+                continue
+            actions = _as_list(statement.get("Action"))
+            if any(a == "*" or a.endswith(":*") for a in actions):
+                yield f"wildcard action in {actions}", policy.name
+            resources_ = _as_list(statement.get("Resource"))
+            if "*" in resources_ and not set(actions) <= UNSCOPED_ACTIONS:
+                scoped = sorted(set(actions) - UNSCOPED_ACTIONS)
+                yield f"Resource '*' for actions that can be scoped: {scoped}", policy.name
+
+
+def local_ports_on_loopback(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    for container in _of(resources, "docker:index/container:Container"):
+        for port in container.props.get("ports") or []:
+            if port.get("ip") not in ("127.0.0.1", "::1"):
+                where = port.get("ip") or "all interfaces"
+                yield (f"port {port.get('external')} is published on {where}"
+                       "; publish local endpoints on 127.0.0.1", container.name)
+
+
+def _statements(document: Any) -> list[dict[str, Any]]:
+    if not isinstance(document, dict):
+        return []
+    statements = document.get("Statement", [])
+    return [statements] if isinstance(statements, dict) else list(statements)
+
+
+def _as_list(value: Any) -> list[str]:
+    if value is None:
+        return []
+    return [value] if isinstance(value, str) else list(value)
+
+
+RULES: tuple[Rule, ...] = (
+    Rule("s3-encrypted-with-kms", "S3 buckets default-encrypt with a KMS key.", "mandatory",
+         s3_encrypted_with_kms),
+    Rule("s3-no-public-access", "S3 buckets block every form of public access.", "mandatory",
+         s3_public_access_blocked),
+    Rule("sagemaker-kms", "SageMaker endpoint configurations encrypt with a KMS key.",
+         "mandatory", sagemaker_encrypted),
+    Rule("api-auth-required", "Every API Gateway method needs a key or an authorizer.",
+         "mandatory", api_methods_authorized),
+    Rule("log-retention", "CloudWatch log groups set a retention.", "mandatory",
+         log_retention_set),
+    Rule("iam-least-privilege", "IAM policies name actions and scope resources.", "mandatory",
+         iam_least_privilege),
+    Rule("local-loopback-only", "Local containers publish ports on 127.0.0.1 only.",
+         "mandatory", local_ports_on_loopback),
+)
+
+
+def evaluate(resources: Iterable[Subject], rules: Iterable[Rule] = RULES) -> list[Violation]:
+    """Every violation of `rules` among `resources`."""
+    subjects = list(resources)
+    return [
+        Violation(rule.name, message, rule.enforcement, resource)
+        for rule in rules
+        for message, resource in rule.check(subjects)
+    ]

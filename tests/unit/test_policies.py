@@ -1,0 +1,142 @@
+"""The policy rules on hand-made resources: each rule catches its fault and passes the fix."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from inferstack.policies import RULES, Subject, evaluate
+
+BUCKET = Subject("aws:s3/bucket:Bucket", "artifacts", {})
+KMS_SSE = Subject(
+    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
+    "artifacts-sse",
+    {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms",
+                                                       "kmsMasterKeyId": "arn:key"}}]},
+)
+BLOCK = Subject("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "artifacts-pab",
+                {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
+                 "restrictPublicBuckets": True})
+
+
+def names(resources: list[Subject]) -> list[str]:
+    return [v.policy for v in evaluate(resources)]
+
+
+def iam(statement: dict[str, Any]) -> Subject:
+    document = {"Version": "2012-10-17", "Statement": [statement]}
+    return Subject("aws:iam/rolePolicy:RolePolicy", "role-policy",
+                   {"policy": json.dumps(document)})
+
+
+def test_a_secure_bucket_passes() -> None:
+    assert names([BUCKET, KMS_SSE, BLOCK]) == []
+
+
+def test_bucket_without_kms_encryption_fails() -> None:
+    aes = Subject(KMS_SSE.type, "sse", {"rules": [
+        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]})
+    assert names([BUCKET, aes, BLOCK]) == ["s3-encrypted-with-kms"]
+
+
+def test_bucket_without_public_access_block_fails() -> None:
+    half = Subject(BLOCK.type, "pab", {**BLOCK.props, "restrictPublicBuckets": False})
+    assert names([BUCKET, KMS_SSE, half]) == ["s3-no-public-access"]
+
+
+def test_endpoint_config_without_kms_fails() -> None:
+    token = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+    assert names([Subject(token, "cfg", {"kmsKeyArn": "arn:key"})]) == []
+    violations = evaluate([Subject(token, "cfg", {})])
+    assert [(v.policy, v.resource) for v in violations] == [("sagemaker-kms", "cfg")]
+
+
+@pytest.mark.parametrize(
+    ("props", "ok"),
+    [
+        ({"httpMethod": "POST", "authorization": "NONE", "apiKeyRequired": True}, True),
+        ({"httpMethod": "POST", "authorization": "AWS_IAM"}, True),
+        ({"httpMethod": "OPTIONS", "authorization": "NONE"}, True),
+        ({"httpMethod": "POST", "authorization": "NONE"}, False),
+    ],
+)
+def test_api_methods_need_a_key_or_authorizer(props: dict[str, Any], ok: bool) -> None:
+    found = names([Subject("aws:apigateway/method:Method", "invoke", props)])
+    assert found == ([] if ok else ["api-auth-required"])
+
+
+def test_log_groups_need_retention() -> None:
+    token = "aws:cloudwatch/logGroup:LogGroup"
+    assert names([Subject(token, "logs", {"retentionInDays": 30})]) == []
+    assert names([Subject(token, "logs", {})]) == ["log-retention"]
+
+
+def test_iam_scoped_policy_passes() -> None:
+    assert names([iam({"Effect": "Allow", "Action": ["s3:GetObject"],
+                       "Resource": ["arn:aws:s3:::bucket/models/*"]})]) == []
+    assert names([iam({"Effect": "Allow", "Action": "ecr:GetAuthorizationToken",
+                       "Resource": "*"})]) == []
+
+
+@pytest.mark.parametrize(
+    ("statement", "hint"),
+    [
+        ({"Effect": "Allow", "Action": "*", "Resource": "arn:x"}, "wildcard action"),
+        ({"Effect": "Allow", "Action": "s3:*", "Resource": "arn:x"}, "wildcard action"),
+        ({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}, "can be scoped"),
+    ],
+)
+def test_iam_wildcards_fail(statement: dict[str, Any], hint: str) -> None:
+    violations = evaluate([iam(statement)])
+    assert [v.policy for v in violations] == ["iam-least-privilege"]
+    assert hint in violations[0].message
+
+
+def test_iam_deny_statements_may_use_wildcards() -> None:
+    assert names([iam({"Effect": "Deny", "Action": "s3:*", "Resource": "*"})]) == []
+
+
+def test_local_ports_must_be_on_loopback() -> None:
+    token = "docker:index/container:Container"
+    assert names([Subject(token, "c", {"ports": [{"internal": 8080, "external": 8080,
+                                                   "ip": "127.0.0.1"}]})]) == []
+    violations = evaluate([Subject(token, "c", {"ports": [{"internal": 8080,
+                                                            "external": 8080}]})])
+    assert [v.policy for v in violations] == ["local-loopback-only"]
+    assert "all interfaces" in violations[0].message
+
+
+def test_rule_names_are_unique_and_described() -> None:
+    assert len({r.name for r in RULES}) == len(RULES)
+    assert all(r.description.endswith(".") for r in RULES)
+
+
+def test_crossguard_pack_reports_through_pulumi_policy(
+    monkeypatch: pytest.MonkeyPatch, project_root: Any
+) -> None:
+    """Load policies/__main__.py as the Pulumi CLI would, without its blocking gRPC server."""
+    import runpy
+
+    import pulumi_policy
+
+    packs: list[dict[str, Any]] = []
+    monkeypatch.setattr(pulumi_policy, "PolicyPack", lambda **kw: packs.append(kw))
+    runpy.run_path(str(project_root / "policies" / "__main__.py"))
+    (pack,) = packs
+    assert pack["name"] == "inferstack"
+    by_name = {p.name: p for p in pack["policies"]}
+    assert set(by_name) == {r.name for r in RULES}
+
+    resource = pulumi_policy.PolicyResource(
+        resource_type="aws:cloudwatch/logGroup:LogGroup", props={}, urn="urn:logs",
+        name="logs", opts=None, provider=None, parent=None, dependencies=[],  # type: ignore[arg-type]
+        property_dependencies={},
+    )
+    reported: list[tuple[str, str | None]] = []
+    by_name["log-retention"].validate(
+        pulumi_policy.StackValidationArgs([resource]),
+        lambda message, urn=None: reported.append((message, urn)),
+    )
+    assert reported == [("log group keeps logs forever: set retentionInDays", "urn:logs")]
