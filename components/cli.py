@@ -37,6 +37,7 @@ COMMAND_MODULES = (
     "inferstack.runtime.cli",
     "inferstack.components.image_cli",
     "inferstack.components.doctor",
+    "inferstack.components.spec_docs",
 )
 
 EXIT_SPEC_ERROR = 2
