@@ -14,6 +14,7 @@ import json
 import logging
 import os
 import runpy
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -134,12 +135,33 @@ def run_plan(stack: str, root: Path | None = None, program: Path | None = None) 
     """Run the stack program for `stack` under the mocks and return what it declared."""
     root = find_project_root(root)
     config = read_stack_config(root, stack)
-    program = program or root / STACK_PROGRAM
-    # A fresh context per plan: Pulumi keeps its settings in context variables.
-    return contextvars.Context().run(_run, stack, root, config, program)
+    path = program or root / STACK_PROGRAM
+
+    def run_stack_program() -> None:
+        with _working_dir(path.parent):
+            runpy.run_path(str(path), run_name="__main__")
+
+    return run_under_mocks(run_stack_program, stack=stack, project=_project_name(root),
+                           config=config)
 
 
-def _run(stack: str, root: Path, config: dict[str, Any], program: Path) -> Plan:
+def run_under_mocks(
+    program: Callable[[], object],
+    *,
+    stack: str = "dev",
+    project: str = "inferstack",
+    config: dict[str, Any] | None = None,
+) -> Plan:
+    """Run any Pulumi `program` under `PlanMocks` and return what it declared.
+
+    For tests and for users' own tests of code that builds inferstack components.
+    """
+    # A fresh context per run: Pulumi keeps its settings in context variables.
+    return contextvars.Context().run(_run, program, stack, project, config or {})
+
+
+def _run(program: Callable[[], object], stack: str, project: str,
+         config: dict[str, Any]) -> Plan:
     import pulumi
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
@@ -154,12 +176,10 @@ def _run(stack: str, root: Path, config: dict[str, Any], program: Path) -> Plan:
     logger.propagate = False
     values, secret_keys = _config_values(config)
     pulumi.runtime.set_all_config(values, secret_keys)
-    pulumi.runtime.set_mocks(mocks, project=_project_name(root), stack=stack, preview=False,
+    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False,
                              monitor=monitor, logger=logger)
     try:
-        with _working_dir(program.parent):
-            _sync_await(run_pulumi_func(lambda: runpy.run_path(str(program),
-                                                               run_name="__main__")))
+        _sync_await(run_pulumi_func(program))
         outputs = _resolve_outputs()
     except pulumi.RunError as err:
         raise PlanError(str(err)) from None
