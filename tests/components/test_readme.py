@@ -1,0 +1,47 @@
+"""The README's promises: its code runs under the mocks, its tables match the project."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+
+import pytest
+
+from inferstack.components.config import stack_names
+from inferstack.components.plan import run_under_mocks
+from tests.conftest import ROOT
+
+README = (ROOT / "README.md").read_text()
+
+
+def snippets(tag: str) -> list[str]:
+    return re.findall(rf"<!-- readme-test: {tag} -->\n```python\n(.*?)```", README, re.S)
+
+
+def test_the_import_example_declares_an_endpoint() -> None:
+    (code,) = snippets("mocks")
+    assert len(code.strip().splitlines()) <= 16
+    plan = run_under_mocks(lambda: exec(compile(code, "README.md", "exec"), {}))
+    types = {r.type for r in plan.resources}
+    assert "aws:sagemaker/endpoint:Endpoint" in types
+    assert plan.outputs["url"].startswith("https://")
+
+
+def test_every_stack_is_described() -> None:
+    described = set(re.findall(r"^\| `([a-z0-9-]+)` \| ", README, re.M))
+    assert set(stack_names(ROOT)) <= described
+
+
+@pytest.mark.parametrize("command", re.findall(r"^\| `inferstack (\w+)", README, re.M))
+def test_every_cli_command_in_the_table_exists(command: str) -> None:
+    result = subprocess.run([sys.executable, "-m", "inferstack.components.cli", command,
+                             "--help"], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
+
+
+def test_quickstart_shows_the_two_commands_first() -> None:
+    quickstart = README.split("## Quickstart", 1)[1]
+    first_block = quickstart.split("```bash\n", 1)[1].split("```", 1)[0]
+    assert [line.split()[:2] for line in first_block.strip().splitlines()] == [
+        ["make", "up"], ["make", "test"]]
