@@ -1,0 +1,52 @@
+"""`make up` on a machine without the Pulumi CLI or Docker stops first and says what to do."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+
+def bare_path(tmp_path: Path) -> str:
+    """A PATH with python and make but neither pulumi nor docker."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    for tool in ("make", "sh", "bash", "mkdir", "touch", "env"):
+        found = shutil.which(tool)
+        if found:
+            (bin_dir / tool).symlink_to(found)
+    (bin_dir / "python3").symlink_to(sys.executable)
+    return str(bin_dir)
+
+
+def test_doctor_names_what_is_missing(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "inferstack.components.cli", "doctor", "--for-up"],
+        capture_output=True, text=True, check=False, cwd=ROOT,
+        env={**os.environ, "PATH": bare_path(tmp_path), "COLUMNS": "200"},
+    )
+    assert result.returncode == 1
+    assert "make up cannot continue; nothing was created" in result.stdout
+    assert "`pulumi` not found on PATH" in result.stdout
+    assert "get.pulumi.com" in result.stdout
+    assert "`docker` not found on PATH" in result.stdout
+
+
+@pytest.mark.skipif(shutil.which("pulumi") is not None, reason="this machine has the Pulumi CLI")
+def test_make_up_stops_before_deploying_without_pulumi(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    result = subprocess.run(
+        ["make", "--no-print-directory", "up", f"PULUMI_BACKEND_URL=file://{state}"],
+        capture_output=True, text=True, check=False, cwd=ROOT, timeout=600,
+        env={**os.environ, "PATH": bare_path(tmp_path) + ":" + str(ROOT / ".venv" / "bin"),
+             "COLUMNS": "200"},
+    )
+    assert result.returncode != 0
+    assert "`pulumi` not found on PATH" in result.stdout
+    assert not state.exists()
