@@ -13,7 +13,8 @@ Hierarchy (each class fixes ``status_code`` and a short machine ``code``)::
     ├── UnsupportedMediaType (415, "unsupported_media_type")
     ├── ModelNotReady (503, "not_ready")          model still loading or failed to load
     ├── RequestTimeout (504, "timeout")           request took longer than the timeout
-    └── PredictionError (500, "prediction_failed") the model raised on valid input
+    ├── PredictionError (500, "prediction_failed") the model raised on valid input
+    └── ConfigError (500, "invalid_config")      a runtime setting is invalid
 
 The HTTP layer turns any ``InferstackError`` into ``{"error": {"code", "message"}}``
 with its status (see ``inferstack.runtime.http.error_response``); anything else is a
@@ -117,3 +118,10 @@ class PredictionError(InferstackError):
 
     status_code = 500
     code = "prediction_failed"
+
+
+class ConfigError(InferstackError):
+    """A runtime setting is invalid (for example an unreadable API key file)."""
+
+    status_code = 500
+    code = "invalid_config"

@@ -54,7 +54,9 @@ class InputSchema(_Frozen):
             if len(set(names)) != len(names):
                 raise ValueError("input.features has duplicate names")
             if self.shape is not None and math.prod(self.shape) != len(names):
-                raise ValueError(f"input.shape {list(self.shape)} does not hold {len(names)} features")
+                raise ValueError(
+                    f"input.shape {list(self.shape)} does not hold {len(names)} features"
+                )
         return self
 
     @property
@@ -123,6 +125,7 @@ class Manifest(_Frozen):
     artifact: str | None = None
     predictor: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
     description: str = ""
+    skops_trusted: tuple[str, ...] = ()
     input: InputSchema
     output: OutputSchema = OutputSchema()
     batching: Batching = Batching()
@@ -177,5 +180,10 @@ def write_manifest(manifest: Manifest, bundle_dir: str | Path) -> Path:
     """Write ``inferstack.yaml`` into ``bundle_dir``."""
     path = Path(bundle_dir) / MANIFEST_NAME
     data = manifest.model_dump(mode="json", exclude_none=True)
+    features = data["input"].get("features")
+    if features and all(f["dtype"] == data["input"]["dtype"] for f in features):
+        data["input"]["features"] = [f["name"] for f in features]  # compact: names only
+    if not data.get("skops_trusted"):
+        data.pop("skops_trusted", None)
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path

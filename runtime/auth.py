@@ -1,0 +1,97 @@
+"""Optional API-key auth: keys are kept only as SHA-256 hashes, compared in constant time.
+
+Keys come from ``INFERSTACK_API_KEY`` (plain, hashed at start),
+``INFERSTACK_API_KEY_HASHES`` (comma-separated hex SHA-256 digests, optionally
+prefixed ``sha256:``) and ``INFERSTACK_API_KEY_FILE`` (one key per line; a line
+``sha256:<hex>`` is a hash, any other non-comment line a plain key). Clients send
+``Authorization: Bearer <key>`` or ``X-Api-Key: <key>``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+from pathlib import Path
+
+from inferstack.runtime.errors import ConfigError, Unauthorized
+from inferstack.runtime.settings import RuntimeSettings
+
+
+def hash_key(key: str) -> str:
+    """The hex SHA-256 of an API key (what ``INFERSTACK_API_KEY_HASHES`` holds)."""
+    return hashlib.sha256(key.encode("utf-8")).hexdigest()
+
+
+def _parse_hash(text: str, source: str) -> bytes:
+    value = text.strip().removeprefix("sha256:")
+    try:
+        digest = bytes.fromhex(value)
+    except ValueError:
+        digest = b""
+    if len(digest) != 32:
+        raise ConfigError(f"{source}: '{value[:12]}...' is not a hex SHA-256 digest")
+    return digest
+
+
+def load_key_hashes(settings: RuntimeSettings) -> list[bytes]:
+    """All configured key digests; empty means auth is off."""
+    digests: list[bytes] = []
+    if settings.api_key:
+        digests.append(hashlib.sha256(settings.api_key.encode("utf-8")).digest())
+    if settings.api_key_hashes:
+        digests += [
+            _parse_hash(h, "INFERSTACK_API_KEY_HASHES")
+            for h in settings.api_key_hashes.split(",")
+            if h.strip()
+        ]
+    if settings.api_key_file is not None:
+        digests += read_key_file(settings.api_key_file)
+    return digests
+
+
+def read_key_file(path: Path) -> list[bytes]:
+    """Digests from a key file (plain keys or ``sha256:`` lines; ``#`` comments)."""
+    try:
+        lines = Path(path).read_text(encoding="utf-8").splitlines()
+    except OSError as err:
+        raise ConfigError(f"cannot read API key file '{path}': {err}") from err
+    digests = []
+    for line in lines:
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("sha256:"):
+            digests.append(_parse_hash(line, str(path)))
+        else:
+            digests.append(hashlib.sha256(line.encode("utf-8")).digest())
+    if not digests:
+        raise ConfigError(f"API key file '{path}' holds no keys")
+    return digests
+
+
+class ApiKeyAuth:
+    """Checks a request's key against the configured digests."""
+
+    def __init__(self, digests: list[bytes]) -> None:
+        self.digests = digests
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any key is configured."""
+        return bool(self.digests)
+
+    def check(self, authorization: bytes | None, x_api_key: bytes | None) -> None:
+        """Raise ``Unauthorized`` unless one header carries a configured key."""
+        key = x_api_key
+        if key is None and authorization is not None:
+            scheme, _, token = authorization.partition(b" ")
+            if scheme.lower() == b"bearer":
+                key = token.strip()
+        if not key:
+            raise Unauthorized("missing API key: send 'Authorization: Bearer <key>' or 'X-Api-Key'")
+        digest = hashlib.sha256(key).digest()
+        match = False
+        for known in self.digests:  # no early exit: time does not depend on which key matched
+            match |= hmac.compare_digest(digest, known)
+        if not match:
+            raise Unauthorized("invalid API key")

@@ -1,0 +1,194 @@
+"""Build a bundle from a model object or file, and check it loads and predicts."""
+
+from __future__ import annotations
+
+import inspect
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferstack.runtime.errors import BundleError
+from inferstack.runtime.loaders import load_predictor, loader_module
+from inferstack.runtime.manifest import (
+    FRAMEWORKS,
+    Batching,
+    InputSchema,
+    Manifest,
+    OutputSchema,
+    parse_manifest,
+    write_manifest,
+)
+from inferstack.runtime.model import ServedModel, load_bundle
+from inferstack.runtime.monitoring import profile
+
+
+def bundle(
+    model: Any,
+    *,
+    framework: str,
+    name: str,
+    version: str,
+    out: str | Path,
+    features: Sequence[str | dict[str, str]] | None = None,
+    shape: Sequence[int] | None = None,
+    dtype: str = "float64",
+    allow_nan: bool = False,
+    output: str | OutputSchema | None = None,
+    batching: Batching | dict[str, Any] | None = None,
+    reference_data: Any = None,
+    files: Sequence[str | Path] = (),
+    description: str = "",
+    overwrite: bool = False,
+) -> Path:
+    """Write a bundle to ``out`` and check it; returns ``out``.
+
+    ``model`` is a model object, a path to a saved model file, or (framework
+    ``custom``) a predictor class or ``path/to/module.py:Class``. Features default
+    to the model's own names or ``f0..fN``. ``reference_data`` (rows x features)
+    becomes the drift reference profile. Raises ``BundleError`` naming the problem.
+    """
+    if framework not in FRAMEWORKS:
+        raise BundleError(f"unknown framework '{framework}'; expected one of {list(FRAMEWORKS)}")
+    out = Path(out)
+    if out.exists() and any(out.iterdir()) and not overwrite:
+        raise BundleError(f"output directory '{out}' is not empty (use overwrite)")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    work = Path(tempfile.mkdtemp(prefix=".bundle-", dir=out.parent))
+    try:
+        artifact, predictor = _write_model(model, framework, work)
+        for extra in files:
+            shutil.copy2(extra, work / Path(extra).name)
+        base = {
+            "name": name,
+            "version": version,
+            "framework": framework,
+            "description": description,
+            "artifact": artifact,
+            "predictor": predictor,
+        }
+        served = _provisional(base, work)
+        inp = _input_schema(served, features, shape, dtype, allow_nan)
+        out_schema = _output_schema(served, output)
+        data = {
+            **base,
+            "input": inp.model_dump(exclude_none=True),
+            "output": out_schema.model_dump(),
+        }
+        if batching is not None:
+            data["batching"] = batching if isinstance(batching, dict) else batching.model_dump()
+        if reference_data is not None:
+            ref = profile(np.asarray(reference_data), inp.names)
+            data["reference"] = {k: v.model_dump() for k, v in ref.items()}
+        write_manifest(parse_manifest({k: v for k, v in data.items() if v is not None}), work)
+        load_bundle(work)
+        if out.exists():
+            shutil.rmtree(out)
+        work.rename(out)
+    finally:
+        if work.exists():
+            shutil.rmtree(work, ignore_errors=True)
+    return out
+
+
+def _write_model(model: Any, framework: str, work: Path) -> tuple[str | None, str | None]:
+    if framework == "custom":
+        return _write_custom(model, work)
+    if isinstance(model, str | Path):
+        src = Path(model)
+        if not src.is_file():
+            raise BundleError(f"model file '{src}' not found")
+        shutil.copy2(src, work / src.name)
+        return src.name, None
+    return loader_module(framework).save(model, work), None
+
+
+def _write_custom(model: Any, work: Path) -> tuple[str | None, str]:
+    if isinstance(model, type):
+        source = inspect.getsourcefile(model)
+        if source is None:
+            raise BundleError(f"cannot find the source file of {model.__name__}")
+        path, cls = Path(source), model.__name__
+    else:
+        text = str(model)
+        file, sep, cls = text.rpartition(":")
+        if not sep or not file.endswith(".py"):
+            raise BundleError("framework 'custom' takes a class or 'path/to/module.py:Class'")
+        path = Path(file)
+    if not path.is_file():
+        raise BundleError(f"predictor file '{path}' not found")
+    shutil.copy2(path, work / path.name)
+    return None, f"{path.stem}:{cls}"
+
+
+def _provisional(base: dict[str, Any], work: Path) -> ServedModel | None:
+    if base["framework"] == "custom":
+        return None
+    manifest = parse_manifest(
+        {k: v for k, v in base.items() if v is not None}
+        | {"input": {"shape": [1]}, "output": {"kind": "raw"}}
+    )
+    predictor = load_predictor(work, manifest)
+    return ServedModel(work, manifest, predictor)
+
+
+def _input_schema(
+    served: ServedModel | None,
+    features: Sequence[Any] | None,
+    shape: Sequence[int] | None,
+    dtype: str,
+    allow_nan: bool,
+) -> InputSchema:
+    if features is None and shape is None and served is not None:
+        model = getattr(served.predictor, "model", None)
+        names = getattr(model, "feature_names_in_", None)
+        width = served.predictor.expected_width()
+        if names is not None:
+            features = [str(n) for n in names]
+        elif width is not None:
+            features = [f"f{i}" for i in range(width)]
+    if features is None and shape is None:
+        raise BundleError("cannot tell the model's inputs: pass features or shape")
+    feats = (
+        None
+        if features is None
+        else [{"name": f, "dtype": dtype} if isinstance(f, str) else f for f in features]
+    )
+    raw = {
+        "features": feats,
+        "shape": list(shape) if shape else None,
+        "dtype": dtype,
+        "allow_nan": allow_nan,
+    }
+    return parse_manifest_part(
+        InputSchema, {k: v for k, v in raw.items() if v is not None}, "input"
+    )
+
+
+def _output_schema(served: ServedModel | None, output: str | OutputSchema | None) -> OutputSchema:
+    default = served.predictor.default_output() if served is not None else OutputSchema(kind="raw")
+    if output is None:
+        return default
+    if isinstance(output, OutputSchema):
+        return output
+    names = default.names if default.kind == output else None
+    return parse_manifest_part(OutputSchema, {"kind": output, "names": names}, "output")
+
+
+def parse_manifest_part(cls: Any, data: dict[str, Any], where: str) -> Any:
+    """Validate one part of a manifest, naming it in the error."""
+    from pydantic import ValidationError
+
+    try:
+        return cls.model_validate(data)
+    except ValidationError as err:
+        msg = "; ".join(f"{where}.{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in err.errors())
+        raise BundleError(msg) from err
+
+
+def validate_bundle(bundle_dir: str | Path) -> Manifest:
+    """Load a bundle and run a probe prediction; returns its manifest."""
+    return load_bundle(bundle_dir).manifest

@@ -1,0 +1,92 @@
+"""The runtime's commands for the ``inferstack`` CLI: ``serve`` and ``bundle``.
+
+``components/cli.py`` calls ``register(app)``; heavy imports happen inside commands.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+
+def register(app: typer.Typer) -> None:
+    """Add ``serve`` and ``bundle`` to a typer app."""
+    app.command("serve")(serve)
+    app.command("bundle")(bundle_cmd)
+
+
+def serve(
+    bundle_dir: Annotated[Path, typer.Argument(help="Bundle folder (holds inferstack.yaml).")],
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
+    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    api_key_file: Annotated[
+        Path | None, typer.Option(help="File of API keys or sha256: hashes, one per line.")
+    ] = None,
+) -> None:
+    """Serve a model bundle locally (no Docker), until Ctrl-C or SIGTERM."""
+    from inferstack.runtime.errors import InferstackError
+    from inferstack.runtime.manifest import read_manifest
+    from inferstack.runtime.server import serve as run_server
+    from inferstack.runtime.settings import RuntimeSettings
+
+    try:
+        read_manifest(bundle_dir)
+    except InferstackError as err:
+        typer.echo(f"error: {err.message}", err=True)
+        raise typer.Exit(2) from err
+    overrides: dict[str, object] = {
+        "bundle_dir": bundle_dir,
+        "host": host,
+        "port": port,
+        "workers": workers,
+    }
+    if api_key_file is not None:
+        overrides["api_key_file"] = api_key_file
+    run_server(RuntimeSettings(**overrides))  # type: ignore[arg-type]
+
+
+def bundle_cmd(
+    model_file: Annotated[
+        Path, typer.Argument(help="Saved model (or module.py:Class for custom).")
+    ],
+    framework: Annotated[
+        str, typer.Option(help="sklearn, xgboost, lightgbm, onnx, pytorch or custom.")
+    ],
+    name: Annotated[str, typer.Option(help="Model name (lowercase, digits, - _ .).")],
+    version: Annotated[str, typer.Option(help="Semantic version, e.g. 1.0.0.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the bundle to.")],
+    features: Annotated[
+        str | None, typer.Option(help="Comma-separated feature names (default: from the model).")
+    ] = None,
+    shape: Annotated[str | None, typer.Option(help="Per-row tensor shape, e.g. 3,32,32.")] = None,
+    dtype: Annotated[str, typer.Option(help="Input dtype.")] = "float64",
+    output: Annotated[
+        str | None,
+        typer.Option(help="probabilities, label, value or raw (default: from the model)."),
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output folder.")] = False,
+) -> None:
+    """Create a bundle from a model file and check that it loads and predicts."""
+    from inferstack.runtime.bundling import bundle
+    from inferstack.runtime.errors import InferstackError
+
+    try:
+        path = bundle(
+            str(model_file),
+            framework=framework,
+            name=name,
+            version=version,
+            out=out,
+            features=features.split(",") if features else None,
+            shape=[int(s) for s in shape.split(",")] if shape else None,
+            dtype=dtype,
+            output=output,
+            overwrite=overwrite,
+        )
+    except InferstackError as err:
+        typer.echo(f"error: {err.message}", err=True)
+        raise typer.Exit(2) from err
+    typer.echo(f"bundle written to {path}")

@@ -1,0 +1,44 @@
+"""One small module per framework behind the ``Predictor`` interface.
+
+Framework modules are imported only when a bundle needs them, so a missing optional
+package is a clear ``MissingExtraError`` instead of an import failure at start.
+"""
+
+from __future__ import annotations
+
+import importlib
+from pathlib import Path
+from typing import Any
+
+from inferstack.runtime.errors import BundleError
+from inferstack.runtime.loaders.base import Predictor
+from inferstack.runtime.manifest import Manifest
+
+# framework -> (module, predictor class)
+REGISTRY: dict[str, tuple[str, str]] = {
+    "sklearn": ("inferstack.runtime.loaders.sklearn", "SklearnPredictor"),
+    "xgboost": ("inferstack.runtime.loaders.xgboost", "XGBoostPredictor"),
+    "lightgbm": ("inferstack.runtime.loaders.lightgbm", "LightGBMPredictor"),
+    "onnx": ("inferstack.runtime.loaders.onnx", "OnnxPredictor"),
+    "pytorch": ("inferstack.runtime.loaders.pytorch", "TorchScriptPredictor"),
+    "custom": ("inferstack.runtime.loaders.custom", "CustomPredictor"),
+}
+
+
+def loader_module(framework: str) -> Any:
+    """The loader module for ``framework``."""
+    if framework not in REGISTRY:
+        raise BundleError(f"unknown framework '{framework}'; expected one of {sorted(REGISTRY)}")
+    return importlib.import_module(REGISTRY[framework][0])
+
+
+def load_predictor(bundle_dir: str | Path, manifest: Manifest) -> Predictor:
+    """Instantiate and load the predictor a bundle names."""
+    module = loader_module(manifest.framework)
+    predictor: Predictor = getattr(module, REGISTRY[manifest.framework][1])()
+    predictor.manifest = manifest
+    predictor.load(Path(bundle_dir))
+    return predictor
+
+
+__all__ = ["REGISTRY", "Predictor", "load_predictor", "loader_module"]

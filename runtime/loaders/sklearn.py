@@ -1,0 +1,139 @@
+"""scikit-learn: joblib pickles, or skops files for users who refuse pickle.
+
+Fast path: for plain ``LogisticRegression`` and linear regressors the decision
+function is computed directly with numpy. The runtime has already validated the
+batch against the bundle's schema (shape, dtype, finiteness), so scikit-learn's own
+re-validation (most of a single-row call's cost) is redundant. The fast path is only
+used when it reproduces the estimator's own output on probe rows at load time;
+every other estimator runs under ``sklearn.config_context(assume_finite=True)``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferstack.runtime.errors import BundleError
+from inferstack.runtime.loaders.base import Predictor, artifact_path, require
+from inferstack.runtime.manifest import OutputSchema
+
+_LINEAR_REGRESSORS = {"LinearRegression", "Ridge", "Lasso", "ElasticNet"}
+
+
+def save(model: Any, out_dir: Path) -> str:
+    """Write ``model`` with joblib; returns the artifact's file name."""
+    joblib = require("joblib", "sklearn")
+    joblib.dump(model, out_dir / "model.joblib")
+    return "model.joblib"
+
+
+def skops_untrusted(path: Path) -> list[str]:
+    """Types in a skops file that skops does not trust by default."""
+    sio = require("skops.io", "sklearn")
+    return list(sio.get_untrusted_types(file=path))
+
+
+def _softmax(scores: np.ndarray) -> np.ndarray:
+    scores = scores - scores.max(axis=1, keepdims=True)
+    np.exp(scores, out=scores)
+    scores /= scores.sum(axis=1, keepdims=True)
+    return scores
+
+
+def linear_fast_path(model: Any, kind: str) -> Callable[[np.ndarray], np.ndarray] | None:
+    """A numpy-only function equal to the estimator's, or ``None`` if not applicable."""
+    name = type(model).__name__
+    coef = getattr(model, "coef_", None)
+    intercept = getattr(model, "intercept_", None)
+    if not isinstance(coef, np.ndarray) or type(model).__module__.split(".")[0] != "sklearn":
+        return None
+    coef_t = np.ascontiguousarray(np.atleast_2d(coef).T)
+    bias = np.asarray(intercept, dtype=coef.dtype)
+    if name == "LogisticRegression":
+        classes = model.classes_
+        if kind == "probabilities" and len(classes) == 2:
+            return lambda x: _binary_proba(x @ coef_t + bias)
+        if kind == "probabilities":
+            return lambda x: _softmax(x @ coef_t + bias)
+        if kind == "label" and len(classes) == 2:
+            return lambda x: classes[((x @ coef_t + bias)[:, 0] > 0).astype(np.intp)]
+        if kind == "label":
+            return lambda x: classes[(x @ coef_t + bias).argmax(axis=1)]
+        return None
+    if name in _LINEAR_REGRESSORS and kind == "value":
+        if np.ndim(coef) == 1:
+            return lambda x: (x @ coef_t + bias)[:, 0]
+        return lambda x: x @ coef_t + bias
+    return None
+
+
+def _binary_proba(scores: np.ndarray) -> np.ndarray:
+    p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
+    return np.stack([1.0 - p, p], axis=1)
+
+
+class SklearnPredictor(Predictor):
+    """A scikit-learn estimator or pipeline."""
+
+    framework = "sklearn"
+    model: Any
+    fast: Callable[[np.ndarray], np.ndarray] | None = None
+
+    def load(self, bundle_dir: Path) -> None:
+        path = artifact_path(bundle_dir, self.manifest)
+        if path.suffix == ".skops":
+            untrusted = set(skops_untrusted(path)) - set(self.manifest.skops_trusted)
+            if untrusted:
+                raise BundleError(f"skops artifact has untrusted types: {sorted(untrusted)}")
+            sio = require("skops.io", "sklearn")
+            self.model = sio.load(path, trusted=list(self.manifest.skops_trusted))
+        else:
+            self.model = require("joblib", "sklearn").load(path)
+        self._method = self._pick_method(self.manifest.output.kind)
+        self.fast = self._verified_fast_path()
+
+    def _pick_method(self, kind: str) -> Callable[[Any], Any]:
+        model = self.model
+        if kind == "probabilities":
+            if not hasattr(model, "predict_proba"):
+                raise BundleError(
+                    f"{type(model).__name__} has no predict_proba for 'probabilities'"
+                )
+            return model.predict_proba  # type: ignore[no-any-return]
+        if kind == "raw" and hasattr(model, "decision_function"):
+            return model.decision_function  # type: ignore[no-any-return]
+        return model.predict  # type: ignore[no-any-return]
+
+    def _verified_fast_path(self) -> Callable[[np.ndarray], np.ndarray] | None:
+        fast = linear_fast_path(self.model, self.manifest.output.kind)
+        width = self.expected_width()
+        if fast is None or width is None:
+            return None
+        probe = np.random.default_rng(0).normal(0.0, 3.0, size=(16, width))
+        try:
+            same = np.allclose(fast(probe), self._method(probe), rtol=1e-9, atol=1e-12)
+        except (ValueError, TypeError):
+            return None
+        return fast if same else None
+
+    def predict(self, inputs: Any) -> Any:
+        if self.fast is not None:
+            return self.fast(inputs)
+        import sklearn
+
+        with sklearn.config_context(assume_finite=True):
+            return self._method(inputs)
+
+    def expected_width(self) -> int | None:
+        n = getattr(self.model, "n_features_in_", None)
+        return int(n) if n is not None else None
+
+    def default_output(self) -> OutputSchema:
+        if hasattr(self.model, "predict_proba") and hasattr(self.model, "classes_"):
+            return OutputSchema(kind="probabilities", names=tuple(map(str, self.model.classes_)))
+        if require("sklearn.base", "sklearn").is_regressor(self.model):
+            return OutputSchema(kind="value")
+        return OutputSchema(kind="raw")

@@ -1,0 +1,125 @@
+"""Prometheus metrics; names are a contract with the dashboards and alert rules.
+
+Every metric carries ``model`` and ``version`` labels. Label children are cached so a
+request costs a dict lookup, not a ``labels()`` call. With several worker processes
+``PROMETHEUS_MULTIPROC_DIR`` is set by the server and ``/metrics`` aggregates them.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from prometheus_client import (
+    CONTENT_TYPE_LATEST,
+    CollectorRegistry,
+    Counter,
+    Gauge,
+    Histogram,
+    generate_latest,
+)
+
+LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
+
+
+class Metrics:
+    """The runtime's metric families for one served model."""
+
+    content_type = CONTENT_TYPE_LATEST
+
+    def __init__(self, model: str, version: str, framework: str) -> None:
+        self.registry = CollectorRegistry()
+        self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
+        reg = None if self.multiprocess else self.registry
+        mv = ["model", "version"]
+        self.duration = Histogram(
+            "inferstack_request_duration_seconds",
+            "Request latency.",
+            [*mv, "route", "code"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
+        self.requests = Counter(
+            "inferstack_requests",
+            "Requests by route and code.",
+            [*mv, "route", "code"],
+            registry=reg,
+        )
+        self.errors = Counter(
+            "inferstack_errors",
+            "Error responses (4xx and 5xx).",
+            [*mv, "route", "code"],
+            registry=reg,
+        )
+        self.batch_size = Histogram(
+            "inferstack_batch_size", "Rows per model call.", mv, buckets=BATCH_BUCKETS, registry=reg
+        ).labels(model, version)
+        self.queue_depth = Gauge(
+            "inferstack_queue_depth",
+            "Rows waiting for the model.",
+            mv,
+            multiprocess_mode="livesum",
+            registry=reg,
+        ).labels(model, version)
+        self.inflight = Gauge(
+            "inferstack_inflight_requests",
+            "Requests being handled.",
+            mv,
+            multiprocess_mode="livesum",
+            registry=reg,
+        ).labels(model, version)
+        self.load_seconds = Gauge(
+            "inferstack_model_load_seconds",
+            "Seconds the model took to load.",
+            mv,
+            multiprocess_mode="max",
+            registry=reg,
+        ).labels(model, version)
+        self.info = Gauge(
+            "inferstack_model_info",
+            "The served model (always 1).",
+            [*mv, "framework"],
+            multiprocess_mode="max",
+            registry=reg,
+        )
+        self.info.labels(model, version, framework).set(1)
+        self.drift = Gauge(
+            "inferstack_drift_score",
+            "PSI of recent inputs against the reference profile.",
+            [*mv, "feature"],
+            multiprocess_mode="max",
+            registry=reg,
+        )
+        self._mv = (model, version)
+        self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
+
+    def observe_request(self, route: str, code: int, seconds: float) -> None:
+        """Record one answered request."""
+        child = self._children.get((route, code))
+        if child is None:
+            labels = (*self._mv, route, str(code))
+            child = (
+                self.duration.labels(*labels),
+                self.requests.labels(*labels),
+                self.errors.labels(*labels) if code >= 400 else None,
+            )
+            self._children[(route, code)] = child
+        child[0].observe(seconds)
+        child[1].inc()
+        if child[2] is not None:
+            child[2].inc()
+
+    def set_drift(self, feature: str, score: float) -> None:
+        """Publish one feature's drift score."""
+        self.drift.labels(*self._mv, feature).set(score)
+
+    def exposition(self) -> bytes:
+        """The text format served on ``/metrics``."""
+        if self.multiprocess:
+            from prometheus_client import multiprocess
+
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)
+            return generate_latest(registry)
+        return generate_latest(self.registry)

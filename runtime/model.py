@@ -1,0 +1,83 @@
+"""A loaded bundle: manifest, predictor and input decoder, usable in-process."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferstack.runtime.errors import BundleError, InferstackError
+from inferstack.runtime.loaders import Predictor, load_predictor
+from inferstack.runtime.manifest import Manifest, read_manifest
+from inferstack.runtime.schema import RowDecoder
+
+
+@dataclass
+class ServedModel:
+    """What the server serves; ``predict`` is the same path requests take, minus HTTP."""
+
+    bundle_dir: Path
+    manifest: Manifest
+    predictor: Predictor
+    load_seconds: float = 0.0
+
+    def __post_init__(self) -> None:
+        self.decoder = RowDecoder(self.manifest.input)
+
+    def run(self, batch: np.ndarray) -> Any:
+        """Run a validated batch through preprocess, predict and postprocess."""
+        p = self.predictor
+        return p.postprocess(p.predict(p.preprocess(batch)))
+
+    def predict(self, rows: Any) -> Any:
+        """Validate JSON-like ``rows`` against the schema and predict."""
+        return self.run(self.decoder.decode(rows, "instances"))
+
+
+def probe_batch(manifest: Manifest, rows: int = 2) -> np.ndarray:
+    """Rows of zeros (or reference bin values) shaped and typed like valid input."""
+    decoder = RowDecoder(manifest.input)
+    shape = (rows, *manifest.input.row_shape)
+    if decoder.np_dtype is object:
+        return np.full(shape, "", dtype=object)
+    return np.zeros(shape, dtype=decoder.np_dtype)
+
+
+def load_bundle(bundle_dir: str | Path, probe: bool = True) -> ServedModel:
+    """Load and check a bundle: the manifest, the artifact, and a probe prediction.
+
+    Raises ``BundleError`` naming the problem when the schema does not fit the model.
+    """
+    bundle_dir = Path(bundle_dir)
+    manifest = read_manifest(bundle_dir)
+    start = time.perf_counter()
+    predictor = load_predictor(bundle_dir, manifest)
+    served = ServedModel(bundle_dir, manifest, predictor, time.perf_counter() - start)
+    width = predictor.expected_width()
+    if width is not None and width != manifest.input.width:
+        raise BundleError(
+            f"input schema has {manifest.input.width} features but the model expects {width}"
+        )
+    if probe and manifest.framework != "custom":
+        check_probe(served)
+    return served
+
+
+def check_probe(served: ServedModel) -> None:
+    """Predict on a probe batch; the output must have one entry per row."""
+    batch = probe_batch(served.manifest)
+    try:
+        out = served.run(batch)
+    except InferstackError:
+        raise
+    except Exception as err:  # any framework error means the schema and model disagree
+        raise BundleError(
+            f"schema does not match the model: probe prediction failed: {err}"
+        ) from err
+    if not hasattr(out, "__len__") or len(out) != len(batch):
+        raise BundleError(
+            f"model returned {getattr(out, '__len__', lambda: '?')()} rows for {len(batch)}"
+        )

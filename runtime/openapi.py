@@ -1,0 +1,188 @@
+"""Metadata documents: the OpenAPI description and the V2 server/model metadata."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferstack.runtime.manifest import Manifest
+
+_JSON_TYPE = {
+    "float32": "number",
+    "float64": "number",
+    "int32": "integer",
+    "int64": "integer",
+    "bool": "boolean",
+    "string": "string",
+}
+_V2_TYPE = {
+    "float32": "FP32",
+    "float64": "FP64",
+    "int32": "INT32",
+    "int64": "INT64",
+    "bool": "BOOL",
+    "string": "BYTES",
+}
+RUNTIME_VERSION = "0.1.0"
+
+
+def server_metadata() -> dict[str, Any]:
+    """``GET /v2``."""
+    return {"name": "inferstack", "version": RUNTIME_VERSION, "extensions": []}
+
+
+def v2_model_metadata(manifest: Manifest) -> dict[str, Any]:
+    """``GET /v2/models/{name}``."""
+    dtypes = set(manifest.input.dtypes)
+    datatype = _V2_TYPE[dtypes.pop()] if len(dtypes) == 1 else "FP64"
+    names = manifest.output.names
+    out_shape = [-1, len(names)] if names and len(names) > 1 else [-1]
+    meta: dict[str, Any] = {
+        "name": manifest.name,
+        "versions": [manifest.version],
+        "platform": manifest.framework,
+        "inputs": [
+            {"name": "input-0", "datatype": datatype, "shape": [-1, *manifest.input.row_shape]}
+        ],
+        "outputs": [{"name": manifest.output.kind, "datatype": "FP64", "shape": out_shape}],
+        "parameters": {"features": manifest.input.names},
+    }
+    if manifest.output.names:
+        meta["parameters"]["output_names"] = list(manifest.output.names)
+    return meta
+
+
+def _row_schema(manifest: Manifest | None) -> dict[str, Any]:
+    if manifest is None:
+        return {"type": "array"}
+    inp = manifest.input
+    if len(inp.row_shape) > 1:
+        return {"type": "array", "description": f"nested array of shape {list(inp.row_shape)}"}
+    items = [
+        {"type": _JSON_TYPE[d], "title": n} for n, d in zip(inp.names, inp.dtypes, strict=True)
+    ]
+    as_list = {"type": "array", "prefixItems": items, "minItems": inp.width, "maxItems": inp.width}
+    as_object = {
+        "type": "object",
+        "additionalProperties": False,
+        "required": inp.names,
+        "properties": {
+            n: {"type": _JSON_TYPE[d]} for n, d in zip(inp.names, inp.dtypes, strict=True)
+        },
+    }
+    return {"oneOf": [as_list, as_object]}
+
+
+def _post(summary: str, schema: dict[str, Any], *, csv: bool = False) -> dict[str, Any]:
+    content: dict[str, Any] = {"application/json": {"schema": schema}}
+    if csv:
+        content["text/csv"] = {"schema": {"type": "string"}}
+    return {
+        "post": {
+            "summary": summary,
+            "requestBody": {"required": True, "content": content},
+            "responses": {
+                "200": {
+                    "description": "predictions",
+                    "content": {"application/json": {"schema": {"type": "object"}}},
+                },
+                "400": {"$ref": "#/components/responses/Error"},
+                "401": {"$ref": "#/components/responses/Error"},
+                "413": {"$ref": "#/components/responses/Error"},
+                "503": {"$ref": "#/components/responses/Error"},
+                "504": {"$ref": "#/components/responses/Error"},
+            },
+        }
+    }
+
+
+def _get(summary: str) -> dict[str, Any]:
+    return {
+        "get": {
+            "summary": summary,
+            "responses": {
+                "200": {"description": "ok"},
+                "503": {"$ref": "#/components/responses/Error"},
+            },
+        }
+    }
+
+
+def openapi_document(manifest: Manifest | None) -> dict[str, Any]:
+    """OpenAPI 3.1 description of every route, with the bundle's row schema."""
+    rows = {"type": "array", "minItems": 1, "items": _row_schema(manifest)}
+    instances = {"type": "object", "required": ["instances"], "properties": {"instances": rows}}
+    tensor = {
+        "type": "object",
+        "required": ["name", "shape", "datatype", "data"],
+        "properties": {
+            "name": {"type": "string"},
+            "shape": {"type": "array", "items": {"type": "integer"}},
+            "datatype": {
+                "type": "string",
+                "enum": list(_V2_TYPE.values())
+                + ["FP16", "INT8", "INT16", "UINT8", "UINT16", "UINT32", "UINT64"],
+            },
+            "data": {"type": "array"},
+        },
+    }
+    v2 = {
+        "type": "object",
+        "required": ["inputs"],
+        "properties": {
+            "id": {"type": "string"},
+            "inputs": {"type": "array", "minItems": 1, "items": tensor},
+        },
+    }
+    name = manifest.name if manifest else "model"
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": f"inferstack runtime: {name}",
+            "version": manifest.version if manifest else "0",
+        },
+        "paths": {
+            "/predict": _post("Predict (JSON rows)", instances),
+            "/invocations": _post("SageMaker invocations", {"oneOf": [instances, rows]}, csv=True),
+            "/score": _post("Azure ML scoring", {"type": "object", "properties": {"data": rows}}),
+            "/v2/models/{name}/infer": {
+                **_post("V2 inference", v2),
+                "parameters": [
+                    {
+                        "name": "name",
+                        "in": "path",
+                        "required": True,
+                        "schema": {"type": "string", "enum": [name]},
+                    }
+                ],
+            },
+            "/ping": _get("SageMaker health"),
+            "/live": _get("Liveness"),
+            "/ready": _get("Readiness"),
+            "/v2/health/live": _get("V2 liveness"),
+            "/v2/health/ready": _get("V2 readiness"),
+            "/metrics": _get("Prometheus metrics"),
+        },
+        "components": {
+            "responses": {
+                "Error": {
+                    "description": "error",
+                    "content": {
+                        "application/json": {
+                            "schema": {
+                                "type": "object",
+                                "properties": {
+                                    "error": {
+                                        "type": "object",
+                                        "properties": {
+                                            "code": {"type": "string"},
+                                            "message": {"type": "string"},
+                                        },
+                                    }
+                                },
+                            }
+                        }
+                    },
+                }
+            },
+        },
+    }

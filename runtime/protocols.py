@@ -1,0 +1,188 @@
+"""Request bodies of each protocol to one batch, and outputs back to its response shape.
+
+- ``/predict`` and SageMaker ``/invocations`` (JSON): ``{"instances": rows}``,
+  ``{"inputs": rows}`` or a bare list of rows; rows are lists or feature-name objects.
+- SageMaker CSV: one row per line, no header.
+- Azure ML ``/score``: ``{"data": rows}`` or ``{"input_data": rows | {"columns", "data"}}``.
+- Open Inference Protocol V2: ``{"inputs": [{"name", "shape", "datatype", "data"}]}``,
+  one tensor of shape ``[N, *row_shape]`` or one ``[N]`` tensor per named feature.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import orjson
+
+from inferstack.runtime.errors import InvalidInput
+from inferstack.runtime.schema import RowDecoder
+
+V2_TO_NP = {
+    "BOOL": np.bool_,
+    "INT8": np.int8,
+    "INT16": np.int16,
+    "INT32": np.int32,
+    "INT64": np.int64,
+    "UINT8": np.uint8,
+    "UINT16": np.uint16,
+    "UINT32": np.uint32,
+    "UINT64": np.uint64,
+    "FP16": np.float16,
+    "FP32": np.float32,
+    "FP64": np.float64,
+    "BYTES": object,
+}
+NP_TO_V2 = {np.dtype(v).str: k for k, v in V2_TO_NP.items() if v is not object}
+_PY_FOR_V2 = {"BOOL": (bool,), "BYTES": (str,)}
+JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
+
+
+def parse_json(body: bytes) -> Any:
+    """Decode a JSON body; a syntax error is a 400 naming the position."""
+    try:
+        return orjson.loads(body)
+    except orjson.JSONDecodeError as err:
+        raise InvalidInput(f"body: malformed JSON: {err}") from err
+
+
+def rows_from(obj: Any, keys: tuple[str, ...]) -> tuple[Any, str]:
+    """The rows of a JSON request and where they were found."""
+    if isinstance(obj, list):
+        return obj, "body"
+    if isinstance(obj, dict):
+        for key in keys:
+            if key in obj:
+                return obj[key], key
+        raise InvalidInput(f"body: expected one of the keys {list(keys)}")
+    raise InvalidInput("body: expected a JSON object or a list of rows")
+
+
+def decode_json(obj: Any, decoder: RowDecoder) -> np.ndarray:
+    """``/predict`` and ``/invocations`` JSON."""
+    rows, where = rows_from(obj, ("instances", "inputs"))
+    return decoder.decode(rows, where)
+
+
+def decode_azure(obj: Any, decoder: RowDecoder) -> np.ndarray:
+    """Azure ML scoring: ``data`` or ``input_data`` (MLflow split orient)."""
+    rows, where = rows_from(obj, ("input_data", "data"))
+    if isinstance(rows, dict):
+        columns, data = rows.get("columns"), rows.get("data")
+        if columns is not None:
+            if not isinstance(columns, list) or not isinstance(data, list):
+                raise InvalidInput("input_data: expected 'columns' and 'data' lists")
+            rows = [dict(zip(columns, r, strict=False)) if isinstance(r, list) else r for r in data]
+        else:
+            rows = data
+        where = f"{where}.data"
+    return decoder.decode(rows, where)
+
+
+def decode_v2(obj: Any, decoder: RowDecoder) -> np.ndarray:
+    """Open Inference Protocol V2 request tensors."""
+    if not isinstance(obj, dict) or not isinstance(obj.get("inputs"), list) or not obj["inputs"]:
+        raise InvalidInput("inputs: expected a non-empty list of tensors")
+    tensors = [_tensor(t, f"inputs[{i}]") for i, t in enumerate(obj["inputs"])]
+    if len(tensors) == 1 and (tensors[0][0] not in decoder.index or decoder.width == 1):
+        return decoder.from_array(tensors[0][1], "inputs[0]")
+    by_name = dict((name, arr) for name, arr in tensors)
+    missing = [n for n in decoder.names if n not in by_name]
+    if missing:
+        raise InvalidInput(f"inputs: missing feature tensor '{missing[0]}'")
+    unknown = [n for n in by_name if n not in decoder.index]
+    if unknown:
+        raise InvalidInput(f"inputs: unknown feature tensor '{unknown[0]}'")
+    columns = [by_name[n].reshape(len(by_name[n]), -1) for n in decoder.names]
+    if len({len(c) for c in columns}) != 1 or any(c.shape[1] != 1 for c in columns):
+        raise InvalidInput("inputs: feature tensors must all have shape [N] or [N, 1]")
+    kinds = {c.dtype.kind for c in columns}
+    dtype = object if "U" in kinds or "O" in kinds else np.result_type(*columns)
+    return decoder.from_array(np.hstack([c.astype(dtype) for c in columns]), "inputs")
+
+
+def _tensor(t: Any, where: str) -> tuple[str, np.ndarray]:
+    if not isinstance(t, dict):
+        raise InvalidInput(f"{where}: expected a tensor object")
+    name, shape, datatype, data = t.get("name"), t.get("shape"), t.get("datatype"), t.get("data")
+    if not isinstance(name, str):
+        raise InvalidInput(f"{where}.name: expected a string")
+    if (
+        not isinstance(shape, list)
+        or not all(type(d) is int and d >= 0 for d in shape)
+        or not shape
+    ):
+        raise InvalidInput(f"{where}.shape: expected a list of non-negative integers")
+    if datatype not in V2_TO_NP:
+        raise InvalidInput(
+            f"{where}.datatype: expected one of {sorted(V2_TO_NP)}, got {datatype!r}"
+        )
+    if not isinstance(data, list):
+        raise InvalidInput(f"{where}.data: expected a list")
+    flat = _flatten(data, where)
+    if len(flat) != math.prod(shape):
+        raise InvalidInput(f"{where}.data: {len(flat)} values do not fill shape {shape}")
+    allowed = _PY_FOR_V2.get(datatype, (int, float))
+    for k, v in enumerate(flat):
+        if type(v) not in allowed:
+            raise InvalidInput(f"{where}.data[{k}]: expected {datatype}, got {type(v).__name__}")
+    if datatype.startswith(("INT", "UINT")) and any(type(v) is not int for v in flat):
+        raise InvalidInput(f"{where}.data: expected integers for {datatype}")
+    try:
+        arr = np.array(flat, dtype=V2_TO_NP[datatype]).reshape(shape)
+    except (OverflowError, ValueError) as err:
+        raise InvalidInput(f"{where}.data: values do not fit {datatype}: {err}") from err
+    return name, arr
+
+
+def _flatten(data: list[Any], where: str) -> list[Any]:
+    if not data or not isinstance(data[0], list):
+        return data
+    out: list[Any] = []
+    stack = [data]
+    while stack:  # iterative: a deeply nested body cannot exhaust the recursion limit
+        item = stack.pop()
+        if isinstance(item, list):
+            stack.extend(reversed(item))
+        else:
+            out.append(item)
+    return out
+
+
+def jsonable(out: Any) -> Any:
+    """Outputs orjson can write: contiguous numeric arrays as is, others as lists."""
+    if isinstance(out, np.ndarray):
+        if out.dtype.kind in "fiub" and out.dtype.isnative:
+            return np.ascontiguousarray(out)
+        return out.tolist()
+    return out
+
+
+def encode_v2(out: Any, name: str, version: str, kind: str, request_id: Any) -> bytes:
+    """A V2 inference response with one output tensor."""
+    arr = np.asarray(out)
+    datatype = NP_TO_V2.get(arr.dtype.str, "BYTES")
+    data = arr.reshape(-1)
+    payload: dict[str, Any] = {
+        "model_name": name,
+        "model_version": version,
+        "outputs": [
+            {
+                "name": kind,
+                "datatype": datatype,
+                "shape": list(arr.shape),
+                "data": jsonable(data) if datatype != "BYTES" else [str(v) for v in data],
+            }
+        ],
+    }
+    if isinstance(request_id, str):
+        payload["id"] = request_id
+    return orjson.dumps(payload, option=JSON_OPTS)
+
+
+def encode_csv(out: Any) -> bytes:
+    """Outputs as CSV, one line per row."""
+    arr = np.asarray(out)
+    rows = arr.reshape(len(arr), -1).tolist() if arr.ndim else [[arr.item()]]
+    return "".join(",".join(map(str, r)) + "\n" for r in rows).encode()

@@ -1,0 +1,188 @@
+"""Turn request rows into one validated numpy batch, naming the field on any error."""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+
+from inferstack.runtime.errors import InvalidInput
+from inferstack.runtime.manifest import InputSchema
+
+_NP = {
+    "float32": np.float32,
+    "float64": np.float64,
+    "int32": np.int32,
+    "int64": np.int64,
+    "bool": np.bool_,
+    "string": object,
+}
+_KIND = {
+    "float32": "number",
+    "float64": "number",
+    "int32": "integer",
+    "int64": "integer",
+    "bool": "boolean",
+    "string": "string",
+}
+_PY_TYPES: dict[str, frozenset[type]] = {
+    "number": frozenset({int, float}),
+    "integer": frozenset({int, float}),
+    "boolean": frozenset({bool}),
+    "string": frozenset({str}),
+}
+
+
+def common_dtype(dtypes: list[str]) -> Any:
+    """The numpy dtype one batch array uses for these per-cell dtypes."""
+    unique = set(dtypes)
+    if len(unique) == 1:
+        return _NP[dtypes[0]]
+    if "string" in unique:
+        return object
+    return np.float64
+
+
+class RowDecoder:
+    """Validates rows (lists or feature-name dicts) against an ``InputSchema``."""
+
+    def __init__(self, schema: InputSchema) -> None:
+        self.schema = schema
+        self.names = schema.names
+        self.dtypes = schema.dtypes
+        self.kinds = [_KIND[d] for d in self.dtypes]
+        self.width = schema.width
+        self.row_shape = schema.row_shape
+        self.tabular = len(self.row_shape) == 1
+        self.np_dtype = common_dtype(self.dtypes)
+        self.index = {n: i for i, n in enumerate(self.names)}
+        allowed: set[type] = set()
+        for kind in set(self.kinds):
+            allowed |= _PY_TYPES[kind]
+        if schema.allow_nan:
+            allowed.add(type(None))
+        self.fast_types = frozenset(allowed) if len(set(self.kinds)) == 1 else frozenset()
+        self.int_cols = [i for i, k in enumerate(self.kinds) if k == "integer"]
+        self.float_cols = [i for i, k in enumerate(self.kinds) if k == "number"]
+
+    def decode(self, rows: Any, where: str) -> np.ndarray:
+        """``rows`` (a JSON list of rows) as an array of shape ``(n, *row_shape)``."""
+        if not isinstance(rows, list) or not rows:
+            raise InvalidInput(f"{where}: expected a non-empty list of rows")
+        if isinstance(rows[0], dict):
+            rows = [self._dict_row(row, f"{where}[{i}]") for i, row in enumerate(rows)]
+        if not self.tabular:
+            return self._tensor(rows, where)
+        types: set[type] = set()
+        width = self.width
+        for i, row in enumerate(rows):
+            if type(row) is not list or len(row) != width:
+                got = f"{len(row)} values" if isinstance(row, list) else type(row).__name__
+                raise InvalidInput(f"{where}[{i}]: expected a list of {width} values, got {got}")
+            types.update(map(type, row))
+        if not types <= self.fast_types:
+            self._check_cells(rows, where)
+        try:
+            arr = np.array(rows, dtype=self.np_dtype)
+        except (OverflowError, ValueError, TypeError) as err:
+            raise InvalidInput(f"{where}: values do not fit the schema's dtypes: {err}") from err
+        self.check_values(arr, where)
+        return arr
+
+    def _dict_row(self, row: Any, where: str) -> list[Any]:
+        if not isinstance(row, dict):
+            raise InvalidInput(f"{where}: expected an object of feature values")
+        unknown = [k for k in row if k not in self.index]
+        if unknown:
+            raise InvalidInput(f"{where}: unknown feature '{unknown[0]}'")
+        missing = [n for n in self.names if n not in row]
+        if missing:
+            raise InvalidInput(f"{where}: missing feature '{missing[0]}'")
+        return [row[n] for n in self.names]
+
+    def _check_cells(self, rows: list[list[Any]], where: str) -> None:
+        allow_none = self.schema.allow_nan
+        for i, row in enumerate(rows):
+            for j, value in enumerate(row):
+                kind = self.kinds[j]
+                ok = type(value) in _PY_TYPES[kind] or (value is None and allow_none)
+                if not ok:
+                    got = "null" if value is None else type(value).__name__
+                    raise InvalidInput(
+                        f"{where}[{i}][{j}] (feature '{self.names[j]}'): expected {kind}, got {got}"
+                    )
+
+    def _tensor(self, rows: list[Any], where: str) -> np.ndarray:
+        try:
+            arr = np.asarray(rows)
+        except ValueError as err:
+            raise InvalidInput(
+                f"{where}: rows are ragged, expected shape {self.row_shape}"
+            ) from err
+        return self.from_array(arr, where)
+
+    def from_array(self, arr: np.ndarray, where: str) -> np.ndarray:
+        """Check and reshape an already-built array (tensor or CSV input)."""
+        expected_kind = {"number": "fiu", "integer": "fiu", "boolean": "b", "string": "UO"}
+        kinds = "".join(expected_kind[k] for k in set(self.kinds))
+        if arr.dtype.kind not in kinds:
+            raise InvalidInput(f"{where}: expected {'/'.join(sorted(set(self.kinds)))} values")
+        if arr.ndim == 0 or arr.shape[0] == 0:
+            raise InvalidInput(f"{where}: expected at least one row")
+        if tuple(arr.shape[1:]) != self.row_shape:
+            if math.prod(arr.shape[1:]) != self.width:
+                raise InvalidInput(
+                    f"{where}: expected rows of shape {list(self.row_shape)}, got {list(arr.shape[1:])}"
+                )
+            arr = arr.reshape((arr.shape[0], *self.row_shape))
+        self.check_values(arr, where)
+        return arr if arr.dtype == self.np_dtype else arr.astype(self.np_dtype)
+
+    def check_values(self, arr: np.ndarray, where: str) -> None:
+        """Whole numbers in integer features, no NaN/inf unless ``allow_nan``."""
+        if arr.dtype.kind != "f" and arr.dtype != object:
+            return
+        flat = arr.reshape(arr.shape[0], -1)
+        if self.int_cols and arr.dtype.kind == "f":
+            cols = flat[:, self.int_cols]
+            bad = np.argwhere(cols != np.floor(cols))
+            if bad.size:
+                i, j = bad[0]
+                name = self.names[self.int_cols[j]]
+                raise InvalidInput(f"{where}[{i}] (feature '{name}'): expected an integer")
+        if not self.schema.allow_nan and arr.dtype.kind == "f":
+            finite = np.isfinite(flat)
+            if not finite.all():
+                i, j = np.argwhere(~finite)[0]
+                raise InvalidInput(
+                    f"{where}[{i}] (feature '{self.names[j]}'): NaN or infinity is not allowed"
+                )
+
+    def decode_csv(self, text: str, where: str = "body") -> np.ndarray:
+        """SageMaker's CSV: one row per line, no header."""
+        lines = [line for line in text.splitlines() if line.strip()]
+        if not lines:
+            raise InvalidInput(f"{where}: empty CSV")
+        cells = [line.split(",") for line in lines]
+        for i, row in enumerate(cells):
+            if len(row) != self.width:
+                raise InvalidInput(
+                    f"{where} line {i + 1}: expected {self.width} values, got {len(row)}"
+                )
+        if self.np_dtype is object:
+            return self.from_array(np.array(cells, dtype=object), where)
+        try:
+            arr = np.array(cells, dtype=np.float64)
+        except ValueError:
+            for i, row in enumerate(cells):
+                for j, cell in enumerate(row):
+                    try:
+                        float(cell)
+                    except ValueError:
+                        raise InvalidInput(
+                            f"{where} line {i + 1} (feature '{self.names[j]}'): "
+                            f"'{cell.strip()[:40]}' is not a number"
+                        ) from None
+            raise
+        return self.from_array(arr, where)

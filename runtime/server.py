@@ -1,0 +1,96 @@
+"""Run the app on uvicorn (httptools + uvloop); SIGTERM drains in-flight requests, exits 0."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import signal
+import tempfile
+import threading
+from collections.abc import Generator
+from typing import Any
+
+import uvicorn
+
+from inferstack.runtime.logs import configure_logging
+from inferstack.runtime.settings import RuntimeSettings
+
+log = logging.getLogger("inferstack.runtime")
+_FACTORY = "inferstack.runtime.server:app_from_env"
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server without re-raising the captured signal after the graceful drain."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Generator[None, None, None]:
+        if threading.current_thread() is not threading.main_thread():
+            yield
+            return
+        sigs = (signal.SIGINT, signal.SIGTERM)
+        original = {sig: signal.signal(sig, self.handle_exit) for sig in sigs}
+        try:
+            yield
+        finally:
+            for sig, handler in original.items():
+                signal.signal(sig, handler)
+
+
+def app_from_env() -> Any:
+    """Factory used by worker processes: settings come from the environment."""
+    from inferstack.runtime.app import create_app
+
+    settings = RuntimeSettings()
+    configure_logging(settings.log_level)
+    return create_app(settings)
+
+
+def _config(settings: RuntimeSettings, app: Any, workers: int) -> uvicorn.Config:
+    loop = "uvloop"
+    try:
+        import uvloop  # noqa: F401
+    except ImportError:
+        loop = "asyncio"
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        factory=isinstance(app, str),
+        loop=loop,
+        http="httptools",
+        lifespan="on",
+        access_log=False,
+        server_header=False,
+        log_config=None,
+        log_level=settings.log_level,
+        backlog=2048,
+        timeout_keep_alive=int(settings.timeout_keep_alive_s),
+        timeout_graceful_shutdown=(
+            int(settings.timeout_graceful_shutdown_s)
+            if settings.timeout_graceful_shutdown_s
+            else None
+        ),
+    )
+
+
+def serve(settings: RuntimeSettings | None = None) -> None:
+    """Serve ``settings.bundle_dir`` until SIGTERM/SIGINT (blocking)."""
+    settings = settings or RuntimeSettings()
+    configure_logging(settings.log_level)
+    if settings.workers == 1:
+        from inferstack.runtime.app import create_app
+
+        _Server(_config(settings, create_app(settings), 1)).run()
+        return
+    # Worker processes rebuild their settings from the environment.
+    for field, value in settings.model_dump(exclude_none=True).items():
+        os.environ[f"INFERSTACK_{field.upper()}"] = str(value)
+    if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="inferstack-metrics-")
+    config = _config(settings, _FACTORY, settings.workers)
+    sock = config.bind_socket()
+    from uvicorn.supervisors import Multiprocess
+
+    Multiprocess(config, sockets=[sock]).run()

@@ -1,0 +1,150 @@
+"""The served model's lifecycle: background load, readiness, batching and monitoring."""
+
+from __future__ import annotations
+
+import asyncio
+import itertools
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from inferstack.runtime.batcher import Batcher
+from inferstack.runtime.errors import InferstackError, ModelNotReady
+from inferstack.runtime.manifest import Manifest, read_manifest
+from inferstack.runtime.metrics import Metrics
+from inferstack.runtime.model import ServedModel, load_bundle
+from inferstack.runtime.monitoring import Capture, DriftMonitor, Observer
+from inferstack.runtime.settings import RuntimeSettings
+
+log = logging.getLogger("inferstack.runtime")
+
+
+class ModelService:
+    """Loads the bundle off the event loop and runs requests through the batcher.
+
+    Readiness is true only once the model loaded; a bundle that fails to load keeps it
+    false, and the reason is logged and kept in ``load_error``.
+    """
+
+    def __init__(self, settings: RuntimeSettings, bundle_dir: Path | None = None) -> None:
+        self.settings = settings
+        self.bundle_dir = Path(bundle_dir or settings.bundle_dir)
+        self.model: ServedModel | None = None
+        self.manifest: Manifest | None = None
+        self.load_error: str | None = None
+        self.batcher: Batcher | None = None
+        self.drift: DriftMonitor | None = None
+        self.capture: Capture | None = None
+        self._ids = itertools.count(1)
+        self._load_task: asyncio.Task[None] | None = None
+        try:
+            self.manifest = read_manifest(self.bundle_dir)
+        except InferstackError as err:
+            self.load_error = err.message
+            log.error("bundle cannot be read", extra={"error": err.message})
+        m = self.manifest
+        self.name = m.name if m else "unknown"
+        self.version = m.version if m else "unknown"
+        self.metrics = Metrics(self.name, self.version, m.framework if m else "unknown")
+
+    @property
+    def ready(self) -> bool:
+        """True once the model is loaded and the batcher runs."""
+        return self.batcher is not None
+
+    async def start(self) -> None:
+        """Begin loading in a thread; returns at once so liveness answers meanwhile."""
+        if self.manifest is not None:
+            self._load_task = asyncio.get_running_loop().create_task(self._load())
+
+    async def _load(self) -> None:
+        start = time.perf_counter()
+        try:
+            model = await asyncio.get_running_loop().run_in_executor(
+                None, load_bundle, self.bundle_dir
+            )
+        except Exception as err:  # any failure keeps readiness false
+            self.load_error = str(err)
+            log.error(
+                "model failed to load", extra={"error": str(err), "bundle": str(self.bundle_dir)}
+            )
+            return
+        self.model = model
+        self.metrics.load_seconds.set(time.perf_counter() - start)
+        self._setup_monitoring(model)
+        batching = model.manifest.batching
+        s = self.settings
+        max_wait = s.max_batch_wait_ms if s.max_batch_wait_ms is not None else batching.max_wait_ms
+        self.batcher = Batcher(
+            model.run,
+            max_batch_size=s.max_batch_size or batching.max_batch_size,
+            max_wait_s=max_wait / 1000.0,
+            on_batch=self._observe,
+            on_depth=self.metrics.queue_depth.set,
+        )
+        self.batcher.start()
+        log.info(
+            "model ready",
+            extra={
+                "model": self.name,
+                "version": self.version,
+                "load_seconds": round(time.perf_counter() - start, 3),
+            },
+        )
+
+    def _setup_monitoring(self, model: ServedModel) -> None:
+        s = self.settings
+        try:
+            if model.manifest.reference:
+                self.drift = DriftMonitor(
+                    model.manifest.reference,
+                    model.manifest.input.names,
+                    window=s.drift_window,
+                    min_rows=s.drift_min_rows,
+                )
+            if s.capture_dir is not None and s.capture_sample_rate > 0:
+                self.capture = Capture(
+                    s.capture_dir, s.capture_sample_rate, self.name, self.version
+                )
+        except Exception:  # monitoring never breaks inference
+            log.exception("monitoring setup failed; serving without it")
+
+    def _observe(self, x: np.ndarray, parts: list[Any], metas: list[Any]) -> None:
+        self.metrics.batch_size.observe(len(x))
+        if self.drift is not None or self.capture is not None:
+            Observer(self.drift, self.capture)(x, parts, metas)
+
+    async def stop(self) -> None:
+        """Finish queued work and stop the batcher."""
+        if self._load_task is not None and not self._load_task.done():
+            self._load_task.cancel()
+        if self.batcher is not None:
+            await self.batcher.close()
+
+    def submit(self, x: np.ndarray, route: str) -> asyncio.Future[Any]:
+        """Queue a validated batch; resolves to its outputs."""
+        if self.batcher is None:
+            raise ModelNotReady(self._not_ready_message())
+        meta = None
+        if self.capture is not None and self.capture.sample():
+            meta = {"id": f"{os.getpid():x}-{next(self._ids):x}", "route": route, "x": x}
+        return self.batcher.submit(x, meta)
+
+    def _not_ready_message(self) -> str:
+        if self.load_error:
+            return "model failed to load; see the server log"
+        return "model is loading"
+
+    def refresh_drift(self) -> None:
+        """Publish drift scores to the gauges (called on each scrape)."""
+        if self.drift is None:
+            return
+        try:
+            for feature, score in self.drift.scores().items():
+                self.metrics.set_drift(feature, score)
+        except Exception:  # monitoring never breaks inference
+            log.exception("drift scoring failed")
