@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 
 from pydantic import ValidationError
+from pydantic_core import ErrorDetails
 
 from inferstack.components.spec_rules import SpecRuleError
 
@@ -44,7 +45,7 @@ class TargetNotImplementedError(InferstackError):
     """The spec's target has no component yet."""
 
 
-def _describe(error: dict) -> str:
+def _describe(error: ErrorDetails) -> str:
     cause = (error.get("ctx") or {}).get("error")
     if isinstance(cause, SpecRuleError):
         return f"deployment.{cause.field}: {cause.message}"

@@ -55,9 +55,9 @@ class PlanMocks(pulumi.runtime.Mocks):
             state.update(fake(args))
         return state.pop("id", None) or f"{args.name}-id", state
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]]]:
         fake = _CALL_FAKES.get(args.token)
-        return fake(args) if fake else {}
+        return (fake(args) if fake else {}), []
 
 
 def _random_string(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:

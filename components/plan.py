@@ -44,7 +44,7 @@ class PlannedResource:
 
 @dataclass
 class Plan:
-    """What the stack program declared, in declaration order."""
+    """What the stack program declared, ordered by URN."""
 
     stack: str
     resources: list[PlannedResource] = field(default_factory=list)
@@ -146,7 +146,7 @@ def run_plan(stack: str, root: Path | None = None, program: Path | None = None) 
 
 
 def run_under_mocks(
-    program: Callable[[], object],
+    program: Callable[[], None],
     *,
     stack: str = "dev",
     project: str = "inferstack",
@@ -160,7 +160,7 @@ def run_under_mocks(
     return contextvars.Context().run(_run, program, stack, project, config or {})
 
 
-def _run(program: Callable[[], object], stack: str, project: str,
+def _run(program: Callable[[], None], stack: str, project: str,
          config: dict[str, Any]) -> Plan:
     import pulumi
     from pulumi.runtime.stack import run_pulumi_func
@@ -206,7 +206,8 @@ def _resolve_outputs() -> dict[str, Any]:
 def _resources(records: list[tuple[Any, str, bool, dict]]) -> list[PlannedResource]:
     names = {urn: request.name for request, urn, _, _ in records
              if request.type != "pulumi:pulumi:Stack"}
-    return [
+    # Registrations arrive from several threads; order by URN so plans are stable.
+    return sorted((
         PlannedResource(
             type=request.type,
             name=request.name,
@@ -217,7 +218,7 @@ def _resources(records: list[tuple[Any, str, bool, dict]]) -> list[PlannedResour
         )
         for request, urn, custom, inputs in records
         if request.type != "pulumi:pulumi:Stack"
-    ]
+    ), key=lambda r: r.urn)
 
 
 def _project_name(root: Path) -> str:

@@ -145,7 +145,8 @@ def test_auth_none_is_fine_outside_prod() -> None:
 
 
 def test_scale_to_zero_where_the_target_allows_it() -> None:
-    spec = load_spec(base(scaling__min_replicas=0, scaling__max_replicas=2))
+    spec = load_spec(base(scaling__min_replicas=0, scaling__max_replicas=2,
+                          compute__aws={"mode": "async"}))
     assert spec.scaling.min_replicas == 0
 
 
