@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.tree import Tree
 
 from inferstack.components.errors import InferstackError
@@ -46,7 +47,7 @@ EXIT_POLICY_VIOLATION = 3
 
 def fail(message: str, code: int = 1) -> typer.Exit:
     """Print `message` as an error and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     return typer.Exit(code)
 
 
@@ -74,7 +75,8 @@ def plan(
     else:
         _print_plan(stack, result)
     for violation in violations:
-        err_console.print(f"[yellow]policy[/] {violation}", highlight=False, soft_wrap=True)
+        err_console.print(f"[yellow]policy[/] {escape(str(violation))}", highlight=False,
+                          soft_wrap=True)
     if any(v.enforcement == "mandatory" for v in violations):
         raise fail("the plan breaks mandatory policies (see above)", EXIT_POLICY_VIOLATION)
 

@@ -97,3 +97,20 @@ def test_help_lists_every_command_with_one_line() -> None:
     assert result.returncode == 0
     for command in ("plan", "doctor", "outputs"):
         assert command in result.stdout
+
+
+def test_mandatory_policy_violation_exits_3(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: demo\nruntime: python\nmain: stacks/\n"
+                                          "stackConfigDir: stacks\n")
+    (tmp_path / "stacks").mkdir()
+    (tmp_path / "stacks" / "Pulumi.dev.yaml").write_text("config: {}\n")
+    (tmp_path / "stacks" / "__main__.py").write_text(
+        "import pulumi_aws as aws\naws.cloudwatch.LogGroup('forever')\n"
+    )
+    result = run_cli("plan", "dev", "--project", str(tmp_path))
+    assert result.returncode == 3, result.stderr
+    assert "mandatory log-retention [forever]: log group keeps logs forever" in result.stderr
+    assert "aws:cloudwatch/logGroup:LogGroup" in result.stdout
+
+    skipped = run_cli("plan", "dev", "--project", str(tmp_path), "--no-policies")
+    assert skipped.returncode == 0, skipped.stderr
