@@ -22,7 +22,7 @@ def snippets(tag: str) -> list[str]:
 def test_the_import_example_declares_an_endpoint() -> None:
     (code,) = snippets("mocks")
     assert len(code.strip().splitlines()) <= 16
-    plan = run_under_mocks(lambda: exec(compile(code, "README.md", "exec"), {}))
+    plan = run_under_mocks(lambda: exec(compile(code, "README.md", "exec"), {}))  # noqa: S102
     types = {r.type for r in plan.resources}
     assert "aws:sagemaker/endpoint:Endpoint" in types
     assert plan.outputs["url"].startswith("https://")
