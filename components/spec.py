@@ -22,6 +22,7 @@ Environment = Literal["dev", "staging", "prod"]
 AuthMode = Literal["api_key", "jwt", "iam", "none"]
 RolloutStrategy = Literal["all_at_once", "canary", "linear", "blue_green"]
 ScalingMetric = Literal["invocations_per_instance", "gpu_utilization", "cpu_utilization"]
+AwsInferenceMode = Literal["realtime", "serverless", "async"]
 FeatureDtype = Literal["float32", "float64", "int32", "int64", "bool", "string"]
 
 _NAME = r"^[a-z][a-z0-9-]{0,39}$"
@@ -83,6 +84,33 @@ class InstanceTypeOverrides(_Spec):
     gcp: str | None = Field(None, description="GCE machine type of the GPU node pool.")
 
 
+class AwsComputeOptions(_Spec):
+    """SageMaker-only settings: inference mode, serverless and async options, VPC."""
+
+    mode: AwsInferenceMode = Field(
+        "realtime", description="realtime (instances), serverless, or async (queued, S3 output)."
+    )
+    serverless_memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = Field(
+        4096, description="Memory of a serverless endpoint."
+    )
+    serverless_max_concurrency: int = Field(
+        20, ge=1, le=200, description="Concurrent invocations of a serverless endpoint."
+    )
+    serverless_provisioned_concurrency: int | None = Field(
+        None, ge=1, le=200, description="Warm serverless capacity (none: cold starts allowed)."
+    )
+    async_max_concurrent_per_instance: int = Field(
+        4, ge=1, le=1000, description="Concurrent requests per instance of an async endpoint."
+    )
+    subnet_ids: tuple[str, ...] = Field((), description="VPC subnets of the model containers.")
+    security_group_ids: tuple[str, ...] = Field(
+        (), description="Security groups of the model containers (with subnet_ids)."
+    )
+    network_isolation: bool = Field(
+        False, description="Deny the model container any outbound network access."
+    )
+
+
 class ComputeSpec(_Spec):
     """Accelerator, instance type and spot capacity."""
 
@@ -94,6 +122,9 @@ class ComputeSpec(_Spec):
     spot: bool = Field(False, description="Use spot capacity where the target has it.")
     on_demand_base: int = Field(
         1, ge=0, description="Replicas always on on-demand capacity when spot is on."
+    )
+    aws: AwsComputeOptions = Field(
+        default_factory=AwsComputeOptions, description="SageMaker-only settings."
     )
 
 

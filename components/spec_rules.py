@@ -7,6 +7,7 @@ dotted path of the field at fault; `inferstack.components.errors` renders it.
 
 from __future__ import annotations
 
+import re
 from typing import TYPE_CHECKING
 
 from inferstack.components.targets import profile
@@ -26,7 +27,8 @@ class SpecRuleError(ValueError):
 
 def check_target_rules(spec: DeploymentSpec) -> None:
     """Raise `SpecRuleError` for the first rule `spec` breaks on its target."""
-    for rule in (_accelerator, _instance_type, _spot, _scaling, _auth, _prod, _variants):
+    for rule in (_accelerator, _instance_type, _spot, _scaling, _auth, _prod, _variants,
+                 _aws):
         rule(spec)
 
 
@@ -132,3 +134,59 @@ def _variants(spec: DeploymentSpec) -> None:
             f"{spec.rollout.strategy} shifts traffic between two versions and cannot be "
             "combined with A/B variants; use all_at_once or blue_green with variants",
         )
+
+
+_COGNITO_ISSUER = re.compile(r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/[\w-]+_\w+$")
+
+
+def _aws(spec: DeploymentSpec) -> None:
+    """SageMaker's limits: artifact schemes, serverless and async modes, VPC, JWT issuers."""
+    if spec.target != "aws":
+        return
+    artifacts = [("model.artifact", spec.model.artifact)] + [
+        (f"rollout.variants.{i}.artifact", v.artifact)
+        for i, v in enumerate(spec.rollout.variants) if v.artifact
+    ]
+    for field, artifact in artifacts:
+        if "://" in artifact and not artifact.startswith("s3://"):
+            raise SpecRuleError(field, f"{artifact!r}: SageMaker reads a local path or s3:// only")
+    options = spec.compute.aws
+    if bool(options.subnet_ids) != bool(options.security_group_ids):
+        raise SpecRuleError(
+            "compute.aws.subnet_ids", "set subnet_ids and security_group_ids together"
+        )
+    if spec.scaling.min_replicas == 0 and options.mode == "realtime":
+        raise SpecRuleError(
+            "scaling.min_replicas",
+            "a realtime SageMaker endpoint cannot scale to zero; use 1 or more, "
+            "or compute.aws.mode: async (or serverless)",
+        )
+    if options.mode == "serverless":
+        _aws_serverless(spec)
+    jwt = spec.gateway.jwt
+    if spec.gateway.auth == "jwt" and jwt is not None and not _COGNITO_ISSUER.match(jwt.issuer):
+        raise SpecRuleError(
+            "gateway.jwt.issuer",
+            "API Gateway (REST) validates JWTs from Cognito user pools only "
+            "(https://cognito-idp.<region>.amazonaws.com/<pool id>); "
+            "use auth: iam or api_key for other issuers",
+        )
+
+
+def _aws_serverless(spec: DeploymentSpec) -> None:
+    refusals = (
+        ("compute.accelerator", spec.compute.accelerator != "none",
+         "SageMaker serverless endpoints have no GPU; set accelerator: none or mode: realtime"),
+        ("rollout.variants", bool(spec.rollout.variants),
+         "a serverless endpoint serves one variant; remove rollout.variants"),
+        ("observability.data_capture_percent", spec.observability.data_capture_percent > 0,
+         "SageMaker serverless endpoints do not capture data; set 0 or mode: realtime"),
+        ("compute.aws.subnet_ids", bool(spec.compute.aws.subnet_ids),
+         "SageMaker serverless endpoints cannot run in a VPC"),
+        ("rollout.strategy", spec.rollout.strategy in ("canary", "linear"),
+         "SageMaker serverless endpoints shift traffic all at once; "
+         "use all_at_once or blue_green"),
+    )
+    for field, broken, message in refusals:
+        if broken:
+            raise SpecRuleError(field, message)

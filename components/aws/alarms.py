@@ -1,0 +1,108 @@
+"""The CloudWatch alarms of a deployment, as plain data.
+
+`alarm_definitions` says every alarm (name, metric, threshold) from the spec and
+the fixed names; `Observability` declares them. The endpoint's latency and
+error-rate alarms double as the blue/green rollback alarms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from inferstack.components.aws.common import SAGEMAKER_NAMESPACE, Names
+from inferstack.components.spec import DeploymentSpec
+
+# API Gateway's latency includes the model's; allow this much on top of the model's p99.
+GATEWAY_OVERHEAD_MS = 100.0
+
+
+@dataclass(frozen=True)
+class AlarmDefinition:
+    """One alarm: its name, what it watches and when it fires."""
+
+    name: str
+    description: str
+    threshold: float
+    rollback: bool = False
+    """Whether a breach during a rollout rolls the endpoint back."""
+    metric: dict[str, Any] = field(default_factory=dict)
+    """MetricAlarm arguments of a single-metric alarm (namespace, metric_name, ...)."""
+    queries: list[dict[str, Any]] = field(default_factory=list)
+    """MetricAlarm `metric_queries` of a metric-math alarm."""
+
+
+def _dims(names: Names, variant: str) -> dict[str, str]:
+    return {"EndpointName": names.endpoint, "VariantName": variant}
+
+
+def _rate(names: Names, variant: str, errors: str) -> list[dict[str, Any]]:
+    def metric(id_: str, metric_name: str) -> dict[str, Any]:
+        return {"id": id_, "return_data": False, "metric": {
+            "namespace": "AWS/SageMaker", "metric_name": metric_name, "period": 60,
+            "stat": "Sum", "dimensions": _dims(names, variant)}}
+
+    return [metric("errors", errors), metric("invocations", "Invocations"),
+            {"id": "rate", "return_data": True, "label": f"{errors} %",
+             "expression": "IF(invocations > 0, 100 * errors / invocations, 0)"}]
+
+
+def alarm_definitions(spec: DeploymentSpec, names: Names) -> list[AlarmDefinition]:
+    """Every alarm of the deployment: per variant, then the gateway's."""
+    limits = spec.observability.alarms
+    instances = spec.compute.aws.mode != "serverless"
+    out: list[AlarmDefinition] = []
+    for variant in names.variants:
+        out += [
+            AlarmDefinition(
+                names.alarm("latency-p99", variant),
+                f"{variant}: model latency p99 above {limits.p99_latency_ms} ms",
+                limits.p99_latency_ms * 1000, rollback=True,  # ModelLatency is in microseconds
+                metric={"namespace": "AWS/SageMaker", "metric_name": "ModelLatency",
+                        "extended_statistic": "p99", "dimensions": _dims(names, variant)}),
+            AlarmDefinition(
+                names.alarm("5xx-rate", variant),
+                f"{variant}: more than {limits.error_rate_5xx_percent}% of invocations fail (5xx)",
+                limits.error_rate_5xx_percent, rollback=True,
+                queries=_rate(names, variant, "Invocation5XXErrors")),
+            AlarmDefinition(
+                names.alarm("4xx-rate", variant),
+                f"{variant}: more than {limits.error_rate_4xx_percent}% of requests are 4xx",
+                limits.error_rate_4xx_percent,
+                queries=_rate(names, variant, "Invocation4XXErrors")),
+        ]
+        if not instances:
+            continue
+        # Instance metrics are per instance and summed over cores/GPUs (0-100 x count).
+        usage = [("cpu", "CPUUtilization", limits.cpu_utilization_percent),
+                 ("memory", "MemoryUtilization", limits.memory_utilization_percent)]
+        if spec.compute.accelerator != "none":
+            usage.append(("gpu", "GPUUtilization",
+                          limits.gpu_utilization_percent * spec.compute.gpu_count))
+        out += [
+            AlarmDefinition(
+                names.alarm(what, variant), f"{variant}: {metric} above {threshold}",
+                threshold, metric={"namespace": SAGEMAKER_NAMESPACE, "metric_name": metric,
+                                   "statistic": "Average", "dimensions": _dims(names, variant)})
+            for what, metric, threshold in usage
+        ]
+    api = {"ApiName": names.api, "Stage": names.stage}
+    out += [
+        AlarmDefinition(
+            names.alarm("api-5xx"), f"gateway: more than {limits.error_rate_5xx_percent}% 5xx",
+            limits.error_rate_5xx_percent / 100,  # 5XXError's average is the share of 5xx
+            metric={"namespace": "AWS/ApiGateway", "metric_name": "5XXError",
+                    "statistic": "Average", "dimensions": api}),
+        AlarmDefinition(
+            names.alarm("api-latency-p99"),
+            f"gateway: latency p99 above {limits.p99_latency_ms + GATEWAY_OVERHEAD_MS} ms",
+            limits.p99_latency_ms + GATEWAY_OVERHEAD_MS,
+            metric={"namespace": "AWS/ApiGateway", "metric_name": "Latency",
+                    "extended_statistic": "p99", "dimensions": api}),
+    ]
+    return out
+
+
+def rollback_alarm_names(spec: DeploymentSpec, names: Names) -> list[str]:
+    """The alarms that roll a blue/green deployment back."""
+    return [a.name for a in alarm_definitions(spec, names) if a.rollback]

@@ -1,0 +1,123 @@
+"""Application Auto Scaling for the endpoint's variants: target tracking and schedules."""
+
+from __future__ import annotations
+
+import re
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from inferstack.components.aws.common import SAGEMAKER_NAMESPACE
+from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.sagemaker import variant_plans
+from inferstack.components.spec import DeploymentSpec
+
+DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+_WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
+
+
+def aws_cron(expression: str) -> str:
+    """A 5-field cron (min hour day month weekday, weekday 0-7 = SUN) as AWS `cron(...)`.
+
+    AWS wants six fields, a `?` in day-of-month or day-of-week, and numbers days of the
+    week 1-7 from Sunday; weekday numbers become names (MON-FRI) to avoid the off-by-one.
+    """
+    minute, hour, day, month, weekday = expression.split()
+    if day != "*" and weekday != "*":
+        raise ValueError(f"{expression!r}: AWS cron cannot restrict both day of month and "
+                         "day of week; use * in one of them")
+    weekday = re.sub(r"(?<![/\d])\d(?!\d)", lambda m: _WEEKDAYS[int(m.group())], weekday)
+    if weekday == "*":
+        weekday = "?"
+    else:
+        day = "?"
+    return f"cron({minute} {hour} {day} {month} {weekday} *)"
+
+
+def resource_id(endpoint: str, variant: str) -> str:
+    """Application Auto Scaling's id of a SageMaker variant."""
+    return f"endpoint/{endpoint}/variant/{variant}"
+
+
+def tracking_configuration(spec: DeploymentSpec, endpoint: str, variant: str) -> dict[str, Any]:
+    """The target-tracking configuration for `spec.scaling.target_metric` on one variant."""
+    scaling = spec.scaling
+    config: dict[str, Any] = {"scale_in_cooldown": scaling.scale_in_cooldown_s,
+                              "scale_out_cooldown": scaling.scale_out_cooldown_s,
+                              "target_value": scaling.target_value}
+    dimensions = [{"name": "EndpointName", "value": endpoint},
+                  {"name": "VariantName", "value": variant}]
+    if spec.compute.aws.mode == "async" and scaling.target_metric == "invocations_per_instance":
+        # Async endpoints queue requests: track the backlog per instance instead.
+        config["customized_metric_specification"] = {
+            "metric_name": "ApproximateBacklogSizePerInstance", "namespace": "AWS/SageMaker",
+            "statistic": "Average", "dimensions": [dimensions[0]]}
+    elif scaling.target_metric == "invocations_per_instance":
+        config["predefined_metric_specification"] = {
+            "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"}
+    else:
+        metric = "GPUUtilization" if scaling.target_metric == "gpu_utilization" else \
+            "CPUUtilization"
+        if metric == "GPUUtilization":
+            # SageMaker sums GPUUtilization over the instance's GPUs (0-100 x GPUs).
+            config["target_value"] = scaling.target_value * spec.compute.gpu_count
+        config["customized_metric_specification"] = {
+            "metric_name": metric, "namespace": SAGEMAKER_NAMESPACE, "statistic": "Average",
+            "dimensions": dimensions}
+    return config
+
+
+class EndpointAutoscaling(pulumi.ComponentResource):
+    """A scalable target per variant, target tracking on each, schedules on the primary."""
+
+    resource_ids: pulumi.Output[list[str]]
+    """The scalable targets' resource ids (endpoint/<name>/variant/<variant>)."""
+
+    def __init__(self, name: str, ctx: AwsContext, endpoint_name: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("inferstack:aws:EndpointAutoscaling", name, None, opts)
+        spec = ctx.spec
+        scaling = spec.scaling
+        ids: list[pulumi.Output[str]] = []
+        for i, plan in enumerate(variant_plans(spec)):
+            primary = i == 0
+            rid = pulumi.Output.from_input(endpoint_name).apply(
+                lambda e, v=plan.name: resource_id(e, v))
+            target = aws.appautoscaling.Target(
+                f"{name}-{plan.name}",
+                service_namespace="sagemaker",
+                scalable_dimension=DIMENSION,
+                resource_id=rid,
+                min_capacity=scaling.min_replicas if primary else plan.replicas,
+                max_capacity=max(scaling.max_replicas, plan.replicas),
+                tags=ctx.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            aws.appautoscaling.Policy(
+                f"{name}-{plan.name}-tracking",
+                policy_type="TargetTrackingScaling",
+                service_namespace=target.service_namespace,
+                scalable_dimension=target.scalable_dimension,
+                resource_id=target.resource_id,
+                target_tracking_scaling_policy_configuration=pulumi.Output.from_input(
+                    endpoint_name).apply(
+                        lambda e, v=plan.name: tracking_configuration(spec, e, v)),
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            if primary:
+                for window in scaling.schedules:
+                    aws.appautoscaling.ScheduledAction(
+                        f"{name}-{window.name}",
+                        service_namespace=target.service_namespace,
+                        scalable_dimension=target.scalable_dimension,
+                        resource_id=target.resource_id,
+                        schedule=aws_cron(window.cron),
+                        timezone=window.timezone,
+                        scalable_target_action={"min_capacity": window.min_replicas,
+                                                "max_capacity": window.max_replicas},
+                        opts=pulumi.ResourceOptions(parent=self),
+                    )
+            ids.append(target.resource_id)
+        self.resource_ids = pulumi.Output.all(*ids)
+        self.register_outputs({"resource_ids": self.resource_ids})

@@ -1,0 +1,90 @@
+"""Small helpers every AWS module shares: physical names, tags, ARNs.
+
+SageMaker, API Gateway and CloudWatch names are fixed up front (not left to
+Pulumi's auto-naming) where another resource must know them before they exist:
+the execution role names the endpoint's log group, alarms name the endpoint and
+variant, and the endpoint's rollback config names the alarms.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass
+
+import pulumi
+
+from inferstack.components.spec import DeploymentSpec
+
+SAGEMAKER_NAMESPACE = "/aws/sagemaker/Endpoints"
+MAX_SAGEMAKER_NAME = 63
+
+
+def partition(region: str) -> str:
+    """The ARN partition of `region` (aws, aws-cn, aws-us-gov)."""
+    if region.startswith("cn-"):
+        return "aws-cn"
+    if region.startswith("us-gov-"):
+        return "aws-us-gov"
+    return "aws"
+
+
+def physical_name(*parts: str, limit: int = MAX_SAGEMAKER_NAME) -> str:
+    """`parts` joined by '-', made SageMaker-safe, shortened with a stable hash if too long."""
+    name = re.sub(r"[^A-Za-z0-9-]+", "-", "-".join(p for p in parts if p)).strip("-")
+    if len(name) <= limit:
+        return name
+    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
+    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+
+
+@dataclass(frozen=True)
+class Names:
+    """The fixed physical names of one deployment, derived from its name and stack."""
+
+    endpoint: str
+    """SageMaker endpoint name (also names the alarms, log group and dashboard)."""
+    variants: tuple[str, ...]
+    """Production variant names, primary first."""
+    api: str
+    """API Gateway REST API name."""
+    stage: str
+    """API Gateway stage name."""
+
+    @property
+    def endpoint_log_group(self) -> str:
+        """Where SageMaker writes the containers' logs."""
+        return f"{SAGEMAKER_NAMESPACE}/{self.endpoint}"
+
+    @property
+    def access_log_group(self) -> str:
+        """Where API Gateway writes JSON access logs."""
+        return f"/aws/apigateway/{self.api}/access"
+
+    def alarm(self, what: str, variant: str | None = None) -> str:
+        """The name of alarm `what` (on `variant`, if given)."""
+        return "-".join(p for p in (self.endpoint, variant, what) if p)
+
+
+def names_for(name: str, spec: DeploymentSpec, stack: str | None = None) -> Names:
+    """The physical names of deployment `name` of `spec` in stack `stack` (default: current)."""
+    stack = stack if stack is not None else pulumi.get_stack()
+    endpoint = physical_name(name, stack)
+    variants = (primary_variant(spec), *(v.name for v in spec.rollout.variants))
+    return Names(endpoint=endpoint, variants=variants, api=endpoint, stage=spec.environment)
+
+
+def primary_variant(spec: DeploymentSpec) -> str:
+    """The primary production variant's name."""
+    return "primary"
+
+
+def resource_tags(spec: DeploymentSpec, **extra: str) -> dict[str, str]:
+    """Tags for every resource: the spec's, plus who manages it."""
+    return {
+        "inferstack:model": spec.model.name,
+        "inferstack:version": spec.model.version,
+        "inferstack:environment": spec.environment,
+        **spec.tags,
+        **extra,
+    }

@@ -1,0 +1,108 @@
+"""`AwsEndpoint`: the spec on SageMaker, behind API Gateway, with logs, alarms, rollouts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+
+import inferstack.components.aws.plan_fakes  # noqa: F401  (offline plan fakes)
+from inferstack.components.aws.alarms import rollback_alarm_names
+from inferstack.components.aws.artifacts import model_archive, variant_artifacts
+from inferstack.components.aws.autoscaling import EndpointAutoscaling, aws_cron
+from inferstack.components.aws.context import context_for
+from inferstack.components.aws.gateway import ApiGateway
+from inferstack.components.aws.iam import ExecutionRole
+from inferstack.components.aws.kms import StackKey
+from inferstack.components.aws.observability import Observability
+from inferstack.components.aws.registry import ImageRepository, ecr_repository_arn
+from inferstack.components.aws.sagemaker import SageMakerEndpoint
+from inferstack.components.aws.storage import ArtifactStore
+from inferstack.components.errors import SpecError
+from inferstack.components.spec import DeploymentSpec
+
+
+@dataclass(frozen=True)
+class AwsEndpointOptions:
+    """AWS settings that are not part of the cloud-neutral spec."""
+
+    image_uri: str | None = None
+    """ECR image of the runtime; default: this deployment's repository at the runtime tag."""
+    manage_account_logging: bool = True
+    """Set API Gateway's account-wide CloudWatch logging role (one per account and region);
+    turn off where the account already has one."""
+
+
+def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
+    """Refuse what the spec validator cannot know: files, cron and image shape."""
+    problems: list[str] = []
+    if spec.target != "aws":
+        problems.append(f"deployment.target: AwsEndpoint needs target aws, got {spec.target!r}")
+    for artifact in variant_artifacts(spec):
+        if artifact.uploaded:
+            try:
+                model_archive(artifact.source)
+            except Exception as err:  # noqa: BLE001 (reported with the field)
+                problems.append(f"deployment.model.artifact ({artifact.variant}): {err}")
+    for i, window in enumerate(spec.scaling.schedules):
+        try:
+            aws_cron(window.cron)
+        except ValueError as err:
+            problems.append(f"deployment.scaling.schedules.{i}.cron: {err}")
+    if options.image_uri:
+        try:
+            ecr_repository_arn(options.image_uri, "aws")
+        except ValueError as err:
+            problems.append(f"image_uri: {err}")
+    if problems:
+        raise SpecError(problems)
+
+
+class AwsEndpoint(pulumi.ComponentResource):
+    """A model deployment on AWS: KMS key, S3 artifacts, ECR, execution role, SageMaker
+    endpoint with blue/green rollouts, autoscaling, API Gateway, logs, alarms, dashboard."""
+
+    url: pulumi.Output[str]
+    """Base URL of the API (POST {url}/invocations)."""
+    api_key: pulumi.Output[str]
+    """The caller API key, a secret ("" unless gateway.auth is api_key)."""
+    dashboard_url: pulumi.Output[str]
+    """CloudWatch dashboard in the console ("" when off)."""
+    endpoint_name: pulumi.Output[str]
+    """The SageMaker endpoint's name."""
+
+    def __init__(self, name: str, spec: DeploymentSpec,
+                 opts: pulumi.ResourceOptions | None = None, *,
+                 options: AwsEndpointOptions | None = None) -> None:
+        options = options or AwsEndpointOptions()
+        validate(spec, options)
+        super().__init__("inferstack:aws:AwsEndpoint", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ctx = context_for(name, spec)
+        key = StackKey(f"{name}-kms", ctx, opts=child)
+        store = ArtifactStore(f"{name}-artifacts", ctx, key.arn, opts=child)
+        images = ImageRepository(f"{name}-images", ctx, key.arn, options.image_uri, opts=child)
+        role = ExecutionRole(f"{name}-execution", ctx, read_arns=store.read_arns,
+                             write_arns=store.write_arns, key_arn=key.arn,
+                             repository_arn=images.repository_arn, opts=child)
+        observability = Observability(f"{name}-observability", ctx, key.arn, opts=child)
+        endpoint = SageMakerEndpoint(
+            f"{name}-sagemaker", ctx, role_arn=role.arn, image_uri=images.image_uri,
+            model_data_urls=store.model_data_urls, key_arn=key.arn,
+            capture_uri=store.capture_uri, async_output_uri=store.async_output_uri,
+            rollback_alarms=rollback_alarm_names(spec, ctx.names),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role, observability]))
+        if spec.compute.aws.mode != "serverless":
+            EndpointAutoscaling(f"{name}-autoscaling", ctx, endpoint.endpoint_name, opts=child)
+        gateway = ApiGateway(
+            f"{name}-gateway", ctx, endpoint_name=endpoint.endpoint_name,
+            endpoint_arn=endpoint.endpoint_arn,
+            access_log_group_arn=observability.access_log_group_arn,
+            manage_account_logging=options.manage_account_logging, opts=child)
+        self.url = gateway.url
+        self.api_key = gateway.api_key
+        self.dashboard_url = observability.dashboard_url
+        self.endpoint_name = endpoint.endpoint_name
+        self.register_outputs({"url": self.url, "api_key": self.api_key,
+                               "dashboard_url": self.dashboard_url,
+                               "endpoint_name": self.endpoint_name})

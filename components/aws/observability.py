@@ -1,0 +1,129 @@
+"""Log groups, CloudWatch alarms, the SNS topic they notify, and the dashboard."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from inferstack.components.aws.alarms import alarm_definitions
+from inferstack.components.aws.common import SAGEMAKER_NAMESPACE, Names
+from inferstack.components.aws.context import AwsContext
+from inferstack.components.spec import DeploymentSpec
+
+
+def dashboard_url(region: str, dashboard: str) -> str:
+    """The console address of CloudWatch dashboard `dashboard`."""
+    return (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+            f"#dashboards:name={dashboard}")
+
+
+def _widget(title: str, metrics: list[list[Any]], region: str, stat: str = "Average",
+            y: int = 0, x: int = 0) -> dict[str, Any]:
+    return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6,
+            "properties": {"title": title, "region": region, "stat": stat, "period": 60,
+                           "view": "timeSeries", "metrics": metrics}}
+
+
+def dashboard_body(spec: DeploymentSpec, names: Names, region: str) -> dict[str, Any]:
+    """A dashboard: invocations, errors, latency and utilisation per variant; the gateway."""
+    ep, sm = names.endpoint, "AWS/SageMaker"
+    widgets: list[dict[str, Any]] = []
+
+    def per_variant(namespace: str, metric: str) -> list[list[Any]]:
+        return [[namespace, metric, "EndpointName", ep, "VariantName", v]
+                for v in names.variants]
+
+    rows = [
+        ("Invocations", per_variant(sm, "Invocations"), "Sum"),
+        ("Model latency p99 (us)", per_variant(sm, "ModelLatency"), "p99"),
+        ("5xx errors", per_variant(sm, "Invocation5XXErrors"), "Sum"),
+        ("4xx errors", per_variant(sm, "Invocation4XXErrors"), "Sum"),
+    ]
+    if spec.compute.aws.mode != "serverless":
+        rows += [("CPU utilisation", per_variant(SAGEMAKER_NAMESPACE, "CPUUtilization"),
+                  "Average"),
+                 ("Memory utilisation", per_variant(SAGEMAKER_NAMESPACE, "MemoryUtilization"),
+                  "Average")]
+        if spec.compute.accelerator != "none":
+            rows.append(("GPU utilisation", per_variant(SAGEMAKER_NAMESPACE, "GPUUtilization"),
+                         "Average"))
+    api = ["AWS/ApiGateway", "ApiName", names.api, "Stage", names.stage]
+    rows += [
+        ("Gateway requests and errors", [[api[0], m, *api[1:]] for m in
+                                         ("Count", "4XXError", "5XXError")], "Sum"),
+        ("Gateway latency p99 (ms)", [[api[0], "Latency", *api[1:]]], "p99"),
+    ]
+    for i, (title, metrics, stat) in enumerate(rows):
+        widgets.append(_widget(title, metrics, region, stat, y=(i // 2) * 6, x=(i % 2) * 12))
+    return {"widgets": widgets}
+
+
+class Observability(pulumi.ComponentResource):
+    """Encrypted log groups with retention, alarms to an encrypted SNS topic, a dashboard."""
+
+    topic_arn: pulumi.Output[str]
+    """The SNS topic alarms notify."""
+    access_log_group_arn: pulumi.Output[str]
+    """The API's access log group."""
+    alarm_names: list[str]
+    """Every alarm's name."""
+    dashboard_url: pulumi.Output[str]
+    """Console URL of the dashboard ("" when the spec turns it off)."""
+
+    def __init__(self, name: str, ctx: AwsContext, key_arn: pulumi.Input[str],
+                 opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("inferstack:aws:Observability", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec, names = ctx.spec, ctx.names
+        retention = spec.observability.log_retention_days
+        log_groups = {
+            "endpoint-logs": names.endpoint_log_group,
+            "access-logs": names.access_log_group,
+        }
+        groups = {
+            role: aws.cloudwatch.LogGroup(f"{name}-{role}", name=group,
+                                          retention_in_days=retention, kms_key_id=key_arn,
+                                          tags=ctx.tags, opts=child)
+            for role, group in log_groups.items()
+        }
+        topic = aws.sns.Topic(f"{name}-alarms", name=f"{names.endpoint}-alarms",
+                              kms_master_key_id=key_arn, tags=ctx.tags, opts=child)
+        for i, email in enumerate(spec.observability.notify_emails):
+            aws.sns.TopicSubscription(f"{name}-notify-{i}", topic=topic.arn, protocol="email",
+                                      endpoint=email, opts=child)
+        definitions = alarm_definitions(spec, names)
+        for alarm in definitions:
+            single = {k: v for k, v in alarm.metric.items()}
+            if single:
+                single.setdefault("period", 60)
+            aws.cloudwatch.MetricAlarm(
+                f"{name}-{alarm.name.removeprefix(names.endpoint + '-')}",
+                name=alarm.name,
+                alarm_description=alarm.description,
+                comparison_operator="GreaterThanThreshold",
+                threshold=alarm.threshold,
+                evaluation_periods=5,
+                datapoints_to_alarm=3,
+                treat_missing_data="notBreaching",
+                metric_queries=alarm.queries or None,
+                alarm_actions=[topic.arn],
+                ok_actions=[topic.arn],
+                tags=ctx.tags,
+                opts=child,
+                **single,
+            )
+        self.alarm_names = [a.name for a in definitions]
+        self.dashboard_url = pulumi.Output.from_input("")
+        if spec.observability.dashboard:
+            dashboard = aws.cloudwatch.Dashboard(
+                f"{name}-dashboard", dashboard_name=names.endpoint,
+                dashboard_body=json.dumps(dashboard_body(spec, names, ctx.region)), opts=child)
+            self.dashboard_url = dashboard.dashboard_name.apply(
+                lambda d: dashboard_url(ctx.region, d))
+        self.topic_arn = topic.arn
+        self.access_log_group_arn = groups["access-logs"].arn
+        self.register_outputs({"topic_arn": self.topic_arn,
+                               "dashboard_url": self.dashboard_url})

@@ -1,0 +1,158 @@
+"""Plausible computed outputs of AWS resources for the offline plan (`PlanMocks`).
+
+Real values come from the provider; these only need the right shape so that
+ARNs, URLs and names built from them read like the real thing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from typing import Any
+
+import pulumi
+
+from inferstack.components.mocks import (
+    FAKE_ACCOUNT,
+    FAKE_REGION,
+    register_call_fake,
+    register_fake,
+)
+
+Args = pulumi.runtime.MockResourceArgs
+
+
+def _suffix(args: Args, n: int = 7) -> str:
+    return hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()[:n]
+
+
+def auto_name(args: Args, *, lower: bool = False) -> str:
+    """The physical name: the given one, else Pulumi's auto-name (`<name>-<7 hex>`)."""
+    name = args.inputs.get("name") or f"{args.name}-{_suffix(args)}"
+    return name.lower() if lower else name
+
+
+def _arn(service: str, resource: str, region: str = FAKE_REGION) -> str:
+    return f"arn:aws:{service}:{region}:{FAKE_ACCOUNT}:{resource}"
+
+
+def _bucket(args: Args) -> dict[str, Any]:
+    bucket = args.inputs.get("bucket") or auto_name(args, lower=True)
+    return {"id": bucket, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}",
+            "bucketRegionalDomainName": f"{bucket}.s3.{FAKE_REGION}.amazonaws.com"}
+
+
+def _kms_key(args: Args) -> dict[str, Any]:
+    key_id = f"{_suffix(args, 8)}-0000-4000-8000-{_suffix(args, 12)}"
+    return {"id": key_id, "keyId": key_id, "arn": _arn("kms", f"key/{key_id}")}
+
+
+def _role(args: Args) -> dict[str, Any]:
+    name = auto_name(args)
+    return {"id": name, "name": name, "arn": f"arn:aws:iam::{FAKE_ACCOUNT}:role/{name}",
+            "uniqueId": f"AROA{_suffix(args, 16).upper()}"}
+
+
+def _repository(args: Args) -> dict[str, Any]:
+    name = auto_name(args, lower=True)
+    return {"id": name, "name": name, "arn": _arn("ecr", f"repository/{name}"),
+            "repositoryUrl": f"{FAKE_ACCOUNT}.dkr.ecr.{FAKE_REGION}.amazonaws.com/{name}",
+            "registryId": FAKE_ACCOUNT}
+
+
+def _sagemaker(kind: str):  # type: ignore[no-untyped-def]
+    def fake(args: Args) -> dict[str, Any]:
+        name = auto_name(args)
+        return {"id": name, "name": name, "arn": _arn("sagemaker", f"{kind}/{name.lower()}")}
+    return fake
+
+
+def _log_group(args: Args) -> dict[str, Any]:
+    name = auto_name(args)
+    return {"id": name, "name": name, "arn": _arn("logs", f"log-group:{name}")}
+
+
+def _topic(args: Args) -> dict[str, Any]:
+    name = auto_name(args)
+    arn = _arn("sns", name)
+    return {"id": arn, "name": name, "arn": arn}
+
+
+def _alarm(args: Args) -> dict[str, Any]:
+    name = auto_name(args)
+    return {"id": name, "name": name, "arn": _arn("cloudwatch", f"alarm:{name}")}
+
+
+def _dashboard(args: Args) -> dict[str, Any]:
+    name = args.inputs.get("dashboardName", args.name)
+    return {"id": name, "dashboardArn": f"arn:aws:cloudwatch::{FAKE_ACCOUNT}:dashboard/{name}"}
+
+
+def _rest_api(args: Args) -> dict[str, Any]:
+    api_id = _suffix(args, 10)
+    return {"id": api_id, "rootResourceId": _suffix(args, 6),
+            "executionArn": _arn("execute-api", api_id),
+            "arn": f"arn:aws:apigateway:{FAKE_REGION}::/restapis/{api_id}"}
+
+
+def _stage(args: Args) -> dict[str, Any]:
+    api, stage = args.inputs.get("restApi", "api"), args.inputs.get("stageName", "stage")
+    return {"id": f"ags-{api}-{stage}",
+            "invokeUrl": f"https://{api}.execute-api.{FAKE_REGION}.amazonaws.com/{stage}",
+            "executionArn": _arn("execute-api", f"{api}/{stage}"),
+            "arn": f"arn:aws:apigateway:{FAKE_REGION}::/restapis/{api}/stages/{stage}"}
+
+
+def _short_id(args: Args) -> dict[str, Any]:
+    return {"id": _suffix(args, 10)}
+
+
+def _scaling_target(args: Args) -> dict[str, Any]:
+    rid = args.inputs.get("resourceId", args.name)
+    return {"id": rid, "arn": _arn("application-autoscaling", f"scalable-target/{_suffix(args)}")}
+
+
+def _web_acl(args: Args) -> dict[str, Any]:
+    name = auto_name(args)
+    acl_id = _suffix(args, 12)
+    return {"id": acl_id, "name": name,
+            "arn": _arn("wafv2", f"regional/webacl/{name}/{acl_id}")}
+
+
+def _generic(args: Args) -> dict[str, Any]:
+    return {"id": f"{args.name}-{_suffix(args)}"}
+
+
+FAKES = {
+    "aws:": _generic,
+    "aws:s3/bucket:Bucket": _bucket,
+    "aws:kms/key:Key": _kms_key,
+    "aws:iam/role:Role": _role,
+    "aws:ecr/repository:Repository": _repository,
+    "aws:sagemaker/model:Model": _sagemaker("model"),
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
+        _sagemaker("endpoint-config"),
+    "aws:sagemaker/endpoint:Endpoint": _sagemaker("endpoint"),
+    "aws:cloudwatch/logGroup:LogGroup": _log_group,
+    "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
+    "aws:cloudwatch/dashboard:Dashboard": _dashboard,
+    "aws:sns/topic:Topic": _topic,
+    "aws:apigateway/restApi:RestApi": _rest_api,
+    "aws:apigateway/stage:Stage": _stage,
+    "aws:apigateway/apiKey:ApiKey": _short_id,
+    "aws:apigateway/usagePlan:UsagePlan": _short_id,
+    "aws:apigateway/resource:Resource": _short_id,
+    "aws:apigateway/deployment:Deployment": _short_id,
+    "aws:apigateway/authorizer:Authorizer": _short_id,
+    "aws:appautoscaling/target:Target": _scaling_target,
+    "aws:wafv2/webAcl:WebAcl": _web_acl,
+}
+
+
+def _caller_identity(_: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    return {"accountId": FAKE_ACCOUNT, "arn": f"arn:aws:iam::{FAKE_ACCOUNT}:user/plan",
+            "userId": "AIDAPLAN", "id": FAKE_ACCOUNT}
+
+
+for _token, _fake in FAKES.items():
+    register_fake(_token, _fake)
+register_call_fake("aws:index/getCallerIdentity:getCallerIdentity", _caller_identity)

@@ -1,0 +1,227 @@
+"""SageMaker Model(s), EndpointConfiguration and Endpoint with a rollout policy.
+
+The plain functions (`production_variants`, `deployment_config`, ...) decide
+everything from the spec and are tested on their own; `SageMakerEndpoint` only
+declares the resources they describe.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import pulumi
+import pulumi_aws as aws
+
+from inferstack.components.aws.common import physical_name, primary_variant
+from inferstack.components.aws.context import AwsContext
+from inferstack.components.spec import DeploymentSpec
+
+# Instance families with local NVMe storage: SageMaker refuses a volume KMS key for
+# them (the instance store is hardware-encrypted).
+_INSTANCE_STORE_FAMILIES = ("ml.g4dn.", "ml.g5.", "ml.g6.", "ml.g6e.", "ml.p3dn.", "ml.p4d.",
+                            "ml.p4de.", "ml.p5.", "ml.m5d.", "ml.c5d.", "ml.r5d.", "ml.inf2.",
+                            "ml.trn1.")
+MAX_ROLLBACK_ALARMS = 10
+
+
+@dataclass(frozen=True)
+class VariantPlan:
+    """One production variant: name, version, traffic weight and initial instances."""
+
+    name: str
+    model_version: str
+    weight: float
+    replicas: int
+
+
+def variant_plans(spec: DeploymentSpec) -> tuple[VariantPlan, ...]:
+    """The production variants of `spec`, primary first, with weights and instances."""
+    primary_weight = spec.rollout.primary_weight if spec.rollout.variants else 1.0
+    primary = VariantPlan(primary_variant(spec), spec.model.version, primary_weight,
+                          max(1, spec.scaling.min_replicas))
+    return (primary, *(VariantPlan(v.name, v.model_version, v.weight, v.replicas)
+                       for v in spec.rollout.variants))
+
+
+def volume_kms_allowed(instance_type: str) -> bool:
+    """Whether SageMaker accepts a volume KMS key for `instance_type`."""
+    return not instance_type.startswith(_INSTANCE_STORE_FAMILIES)
+
+
+def production_variants(spec: DeploymentSpec, model_names: Mapping[str, Any]) -> list[dict]:
+    """EndpointConfiguration `production_variants` for `spec` (`model_names` by variant)."""
+    options = spec.compute.aws
+    out: list[dict] = []
+    for plan in variant_plans(spec):
+        variant: dict[str, Any] = {"variant_name": plan.name,
+                                   "model_name": model_names[plan.name],
+                                   "initial_variant_weight": plan.weight}
+        if options.mode == "serverless":
+            serverless: dict[str, Any] = {"memory_size_in_mb": options.serverless_memory_mb,
+                                          "max_concurrency": options.serverless_max_concurrency}
+            if options.serverless_provisioned_concurrency:
+                serverless["provisioned_concurrency"] = options.serverless_provisioned_concurrency
+            variant["serverless_config"] = serverless
+        else:
+            variant["instance_type"] = spec.instance_type()
+            variant["initial_instance_count"] = plan.replicas
+            variant["container_startup_health_check_timeout_in_seconds"] = 600
+            variant["model_data_download_timeout_in_seconds"] = 1200
+        out.append(variant)
+    return out
+
+
+def data_capture_config(spec: DeploymentSpec, destination: Any, key_arn: Any) -> dict | None:
+    """Data capture settings, or None when the spec captures nothing."""
+    percent = spec.observability.data_capture_percent
+    if percent <= 0:
+        return None
+    return {
+        "enable_capture": True,
+        # SageMaker takes whole percents; any non-zero share captures at least 1%.
+        "initial_sampling_percentage": max(1, round(percent)),
+        "destination_s3_uri": destination,
+        "kms_key_id": key_arn,
+        "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
+        "capture_content_type_header": {"json_content_types": ["application/json"],
+                                        "csv_content_types": ["text/csv"]},
+    }
+
+
+def async_inference_config(spec: DeploymentSpec, output: Any, key_arn: Any) -> dict | None:
+    """Async inference settings, or None unless the spec's mode is async."""
+    if spec.compute.aws.mode != "async":
+        return None
+    return {
+        "output_config": {"s3_output_path": pulumi.Output.concat(output, "/output"),
+                          "s3_failure_path": pulumi.Output.concat(output, "/failures"),
+                          "kms_key_id": key_arn},
+        "client_config": {"max_concurrent_invocations_per_instance":
+                          spec.compute.aws.async_max_concurrent_per_instance},
+    }
+
+
+def deployment_config(spec: DeploymentSpec, rollback_alarms: Sequence[str]) -> dict | None:
+    """The endpoint's blue/green update policy and rollback alarms from `spec.rollout`.
+
+    all_at_once shifts all traffic at once and keeps no bake; blue_green shifts all at
+    once and bakes before the old fleet goes; canary and linear shift in steps, each
+    watched for `bake_time_s`. Serverless endpoints take none (SageMaker has no
+    guardrails for them).
+    """
+    rollout = spec.rollout
+    if spec.compute.aws.mode == "serverless":
+        return None
+    bake = 0 if rollout.strategy == "all_at_once" else rollout.bake_time_s
+    routing: dict[str, Any] = {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": bake}
+    steps = 1
+    if rollout.strategy == "canary":
+        routing = {"type": "CANARY", "wait_interval_in_seconds": bake,
+                   "canary_size": {"type": "CAPACITY_PERCENT",
+                                   "value": max(1, round(rollout.canary_percent))}}
+        steps = 2
+    elif rollout.strategy == "linear":
+        step = max(1, round(rollout.linear_step_percent))
+        routing = {"type": "LINEAR", "wait_interval_in_seconds": bake,
+                   "linear_step_size": {"type": "CAPACITY_PERCENT", "value": step}}
+        steps = math.ceil(100 / step)
+    policy: dict[str, Any] = {
+        "traffic_routing_configuration": routing,
+        "termination_wait_in_seconds": bake,
+        # Room for every step's bake plus instance start-up; SageMaker's range is 600-28800.
+        "maximum_execution_timeout_in_seconds": min(28800, max(600, steps * bake + 3600)),
+    }
+    config: dict[str, Any] = {"blue_green_update_policy": policy}
+    if rollout.auto_rollback and rollback_alarms:
+        config["auto_rollback_configuration"] = {
+            "alarms": [{"alarm_name": a} for a in list(rollback_alarms)[:MAX_ROLLBACK_ALARMS]]}
+    return config
+
+
+def container_environment(spec: DeploymentSpec, plan: VariantPlan) -> dict[str, str]:
+    """Environment of a variant's container (the runtime reads INFERSTACK_*)."""
+    return {
+        "INFERSTACK_MODEL_NAME": spec.model.name,
+        "INFERSTACK_MODEL_VERSION": plan.model_version,
+        "INFERSTACK_VARIANT": plan.name,
+        "INFERSTACK_ENVIRONMENT": spec.environment,
+    }
+
+
+class SageMakerEndpoint(pulumi.ComponentResource):
+    """One Model per variant, an EndpointConfiguration and the Endpoint that serves it."""
+
+    endpoint_name: pulumi.Output[str]
+    """The endpoint's name."""
+    endpoint_arn: pulumi.Output[str]
+    """The endpoint's ARN."""
+    config_name: pulumi.Output[str]
+    """The current endpoint configuration's name."""
+    model_names: dict[str, pulumi.Output[str]]
+    """variant -> SageMaker model name."""
+
+    def __init__(
+        self,
+        name: str,
+        ctx: AwsContext,
+        *,
+        role_arn: pulumi.Input[str],
+        image_uri: pulumi.Input[str],
+        model_data_urls: Mapping[str, pulumi.Input[str]],
+        key_arn: pulumi.Input[str],
+        capture_uri: pulumi.Input[str],
+        async_output_uri: pulumi.Input[str],
+        rollback_alarms: Sequence[str] = (),
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
+        super().__init__("inferstack:aws:SageMakerEndpoint", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec = ctx.spec
+        options = spec.compute.aws
+        models: dict[str, aws.sagemaker.Model] = {}
+        for plan in variant_plans(spec):
+            models[plan.name] = aws.sagemaker.Model(
+                f"{name}-model-{plan.name}",
+                execution_role_arn=role_arn,
+                primary_container={
+                    "image": image_uri,
+                    "model_data_url": model_data_urls[plan.name],
+                    "environment": container_environment(spec, plan),
+                },
+                enable_network_isolation=options.network_isolation,
+                vpc_config={"subnets": list(options.subnet_ids),
+                            "security_group_ids": list(options.security_group_ids)}
+                if options.subnet_ids else None,
+                tags={**ctx.tags, "inferstack:variant": plan.name},
+                opts=child,
+            )
+        model_names = {variant: model.name for variant, model in models.items()}
+        serverless = options.mode == "serverless"
+        config = aws.sagemaker.EndpointConfiguration(
+            f"{name}-config",
+            production_variants=production_variants(spec, model_names),
+            kms_key_arn=key_arn
+            if not serverless and volume_kms_allowed(spec.instance_type()) else None,
+            data_capture_config=data_capture_config(spec, capture_uri, key_arn),
+            async_inference_config=async_inference_config(spec, async_output_uri, key_arn),
+            tags=ctx.tags,
+            opts=child,
+        )
+        endpoint = aws.sagemaker.Endpoint(
+            f"{name}-endpoint",
+            name=physical_name(ctx.names.endpoint),
+            endpoint_config_name=config.name,
+            deployment_config=deployment_config(spec, rollback_alarms),
+            tags=ctx.tags,
+            opts=child,
+        )
+        self.endpoint_name = endpoint.name
+        self.endpoint_arn = endpoint.arn
+        self.config_name = config.name
+        self.model_names = model_names
+        self.register_outputs({"endpoint_name": self.endpoint_name,
+                               "endpoint_arn": self.endpoint_arn,
+                               "config_name": self.config_name})
