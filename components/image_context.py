@@ -1,0 +1,206 @@
+"""The runtime image's build context, its content hash, and its build arguments.
+
+`RuntimeImage` (Pulumi) and `inferstack build` (the Docker engine directly) build
+the same image the same way: a context folder holding the inferstack sources
+(`SOURCE_PATHS`) and the model bundle at `bundle/`, built from
+`runtime/Dockerfile`'s `model` stage. The tag is derived from the hash of exactly
+that content plus the build arguments, so an unchanged model on an unchanged
+inferstack keeps its tag and nothing rebuilds or redeploys. Nothing here imports
+Pulumi or talks to Docker.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from inferstack.components.errors import InferstackError
+
+SOURCE_PATHS = ("pyproject.toml", "README.md", "components", "policies", "runtime")
+DOCKERFILE = "runtime/Dockerfile"
+BUNDLE_IN_CONTEXT = "bundle"
+BUILD_TARGET = "model"
+MANIFEST = "inferstack.yaml"
+
+CPU_BASE_IMAGE = "python:3.11-slim"
+GPU_BASE_IMAGE = "nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04"
+CPU_EXTRAS = "runtime,sklearn,onnx"
+GPU_EXTRAS = "runtime,sklearn,pytorch"
+GPU_EXTRA_PACKAGES = "onnxruntime-gpu>=1.17"
+SOURCE_DIR_ENV = "INFERSTACK_SOURCE_DIR"
+
+_SKIP_NAMES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".DS_Store"}
+_SKIP_SUFFIXES = (".pyc", ".pyo")
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
+
+
+class ImageError(InferstackError):
+    """The runtime image cannot be built from what was given."""
+
+
+@dataclass(frozen=True)
+class BuildFlavor:
+    """CPU or GPU: the base image and what pip installs into the image."""
+
+    base_image: str
+    """Image the builder and final stages start from."""
+    extras: str
+    """inferstack extras installed, comma-separated."""
+    extra_packages: str = ""
+    """Further pip requirements, space-separated (GPU builds of frameworks)."""
+    gpu: bool = False
+    """Whether this is the GPU flavour."""
+
+    def build_args(self) -> dict[str, str]:
+        """The Dockerfile's build arguments for this flavour."""
+        args = {"BASE_IMAGE": self.base_image, "EXTRAS": self.extras}
+        if self.extra_packages:
+            args["EXTRA_PACKAGES"] = self.extra_packages
+        return args
+
+
+def flavor(gpu: bool = False, base_image: str | None = None) -> BuildFlavor:
+    """The CPU or GPU flavour, optionally on another base image."""
+    if gpu:
+        return BuildFlavor(base_image or GPU_BASE_IMAGE, GPU_EXTRAS, GPU_EXTRA_PACKAGES, gpu=True)
+    return BuildFlavor(base_image or CPU_BASE_IMAGE, CPU_EXTRAS)
+
+
+def source_root() -> Path:
+    """The inferstack source tree the image installs from (a checkout)."""
+    configured = os.environ.get(SOURCE_DIR_ENV)
+    if configured:
+        root = Path(configured).resolve()
+    else:
+        import inferstack.runtime
+
+        root = Path(inferstack.runtime.__file__).resolve().parent.parent
+    missing = [p for p in (*SOURCE_PATHS, DOCKERFILE) if not (root / p).exists()]
+    if missing:
+        raise ImageError(
+            f"building the runtime image needs an inferstack source checkout; {root} lacks "
+            f"{', '.join(missing)} (set {SOURCE_DIR_ENV} to a checkout)"
+        )
+    return root
+
+
+def _walk(folder: Path) -> Iterator[Path]:
+    for path in sorted(folder.iterdir()):
+        if path.name in _SKIP_NAMES or path.name.endswith(_SKIP_SUFFIXES):
+            continue
+        if path.is_dir():
+            yield from _walk(path)
+        elif path.is_file():
+            yield path
+
+
+def context_files(source: Path, bundle_dir: Path) -> list[tuple[str, Path]]:
+    """Every file of the build context: (path inside the context, path on disk)."""
+    files: list[tuple[str, Path]] = []
+    for entry in SOURCE_PATHS:
+        path = source / entry
+        found = _walk(path) if path.is_dir() else iter([path])
+        files += [(f.relative_to(source).as_posix(), f) for f in found]
+    files += [(f"{BUNDLE_IN_CONTEXT}/{f.relative_to(bundle_dir).as_posix()}", f)
+              for f in _walk(bundle_dir)]
+    return files
+
+
+def check_bundle(bundle_dir: Path) -> Path:
+    """`bundle_dir` resolved, or `ImageError` when it is not a bundle folder."""
+    bundle_dir = Path(bundle_dir).resolve()
+    if not (bundle_dir / MANIFEST).is_file():
+        raise ImageError(f"{bundle_dir} is not a model bundle: it has no {MANIFEST}")
+    return bundle_dir
+
+
+def content_digest(source: Path, bundle_dir: Path, build_args: dict[str, str]) -> str:
+    """sha256 over the context's paths and bytes and the build arguments."""
+    digest = hashlib.sha256()
+    for rel, path in context_files(source, bundle_dir):
+        digest.update(rel.encode() + b"\0")
+        digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(json.dumps(build_args, sort_keys=True).encode())
+    return digest.hexdigest()
+
+
+def image_tag(model_version: str, digest: str) -> str:
+    """`<version>-<12 hex of the content hash>`, safe as a Docker tag."""
+    return _TAG_UNSAFE.sub("-", f"{model_version}-{digest[:12]}")[:128]
+
+
+def cache_dir() -> Path:
+    """Where staged build contexts live ($XDG_CACHE_HOME/inferstack/contexts)."""
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "inferstack" / "contexts"
+
+
+def stage_context(source: Path, bundle_dir: Path, dest: Path) -> Path:
+    """Copy the context's files into `dest` (once: a staged context never changes)."""
+    done = dest / ".staged"
+    if done.is_file():
+        return dest
+    partial = dest.with_name(dest.name + f".partial-{os.getpid()}")
+    shutil.rmtree(partial, ignore_errors=True)
+    for rel, path in context_files(source, bundle_dir):
+        target = partial / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(path, target)
+    (partial / ".staged").write_text("complete\n")
+    shutil.rmtree(dest, ignore_errors=True)
+    partial.rename(dest)
+    return dest
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """Everything one image build needs: context, Dockerfile, arguments, tag."""
+
+    context: Path
+    dockerfile: Path
+    build_args: dict[str, str]
+    tag: str
+    digest: str
+
+    def docker_command(self, image: str, network: str | None = None) -> list[str]:
+        """`docker build` argv producing `image` from this plan."""
+        argv = ["docker", "build", "--file", str(self.dockerfile), "--target", BUILD_TARGET,
+                "--tag", image]
+        for key, value in sorted(self.build_args.items()):
+            argv += ["--build-arg", f"{key}={value}"]
+        if network:
+            argv += ["--network", network]
+        return [*argv, str(self.context)]
+
+
+def plan_build(
+    bundle_dir: Path,
+    model_name: str,
+    model_version: str,
+    build_flavor: BuildFlavor,
+    staging: Path | None = None,
+) -> BuildPlan:
+    """Stage the context for `bundle_dir` and return how to build it."""
+    bundle_dir = check_bundle(bundle_dir)
+    source = source_root()
+    args = {**build_flavor.build_args(), "MODEL_NAME": model_name,
+            "MODEL_VERSION": model_version, "BUNDLE": BUNDLE_IN_CONTEXT,
+            "INFERSTACK_VERSION": _version()}
+    digest = content_digest(source, bundle_dir, args)
+    context = stage_context(source, bundle_dir, (staging or cache_dir()) / digest[:32])
+    return BuildPlan(context, context / DOCKERFILE, args, image_tag(model_version, digest), digest)
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("inferstack")
+    except PackageNotFoundError:
+        return "0.0.0"
