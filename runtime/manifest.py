@@ -34,16 +34,20 @@ class InputSchema(_Frozen):
     """The rows a request carries: named features, or an unnamed tensor ``shape``."""
 
     features: tuple[Feature, ...] | None = None
+    """Named input columns; a plain name takes ``dtype``."""
     shape: tuple[Annotated[int, Field(ge=1)], ...] | None = None
     dtype: DType = "float64"
     allow_nan: bool = False
 
-    @field_validator("features", mode="before")
+    @model_validator(mode="before")
     @classmethod
-    def _names_to_features(cls, value: Any) -> Any:
-        if isinstance(value, list | tuple):
-            return [{"name": v} if isinstance(v, str) else v for v in value]
-        return value
+    def _names_to_features(cls, data: Any) -> Any:
+        # Features given by name take the schema-wide ``dtype``.
+        if isinstance(data, dict) and isinstance(data.get("features"), list | tuple):
+            dtype = data.get("dtype", "float64")
+            features = [{"name": v, "dtype": dtype} if isinstance(v, str) else v for v in data["features"]]
+            return {**data, "features": features}
+        return data
 
     @model_validator(mode="after")
     def _consistent(self) -> InputSchema:

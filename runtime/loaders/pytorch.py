@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -16,7 +17,9 @@ def save(model: Any, out_dir: Path) -> str:
     torch = require("torch", "pytorch")
     if not isinstance(model, torch.jit.ScriptModule):
         raise BundleError("framework 'pytorch' takes a TorchScript module (torch.jit.script/trace)")
-    model.save(str(out_dir / "model.pt"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", DeprecationWarning)
+        model.save(str(out_dir / "model.pt"))
     return "model.pt"
 
 
@@ -30,7 +33,9 @@ class TorchScriptPredictor(Predictor):
         self.device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         path = artifact_path(bundle_dir, self.manifest)
         try:
-            self.module = torch.jit.load(str(path), map_location=self.device)
+            with warnings.catch_warnings():  # TorchScript is deprecated upstream, still supported
+                warnings.simplefilter("ignore", DeprecationWarning)
+                self.module = torch.jit.load(str(path), map_location=self.device)
         except (RuntimeError, ValueError) as err:
             raise BundleError(f"not a TorchScript file '{path.name}': {err}") from err
         self.module.eval()
