@@ -39,6 +39,7 @@ class ModelService:
         self.batcher: Batcher | None = None
         self.drift: DriftMonitor | None = None
         self.capture: Capture | None = None
+        self.observer: Observer | None = None
         self._ids = itertools.count(1)
         self._load_task: asyncio.Task[None] | None = None
         try:
@@ -79,8 +80,14 @@ class ModelService:
         batching = model.manifest.batching
         s = self.settings
         max_wait = s.max_batch_wait_ms if s.max_batch_wait_ms is not None else batching.max_wait_ms
+        observe_size = self.metrics.batch_size.observe
+
+        def run(batch: np.ndarray) -> Any:
+            observe_size(len(batch))  # every model call, including ones that fail
+            return model.run(batch)
+
         self.batcher = Batcher(
-            model.run,
+            run,
             max_batch_size=s.max_batch_size or batching.max_batch_size,
             max_wait_s=max_wait / 1000.0,
             on_batch=self._observe,
@@ -112,11 +119,12 @@ class ModelService:
                 )
         except Exception:  # monitoring never breaks inference
             log.exception("monitoring setup failed; serving without it")
+        if self.drift is not None or self.capture is not None:
+            self.observer = Observer(self.drift, self.capture)
 
     def _observe(self, x: np.ndarray, parts: list[Any], metas: list[Any]) -> None:
-        self.metrics.batch_size.observe(len(x))
-        if self.drift is not None or self.capture is not None:
-            Observer(self.drift, self.capture)(x, parts, metas)
+        if self.observer is not None:
+            self.observer(x, parts, metas)
 
     async def stop(self) -> None:
         """Finish queued work and stop the batcher."""
