@@ -1,0 +1,78 @@
+"""Prometheus alert rules generated from the spec's alarm thresholds.
+
+The local target's alarms: a rule file Prometheus loads beside its scrape config.
+Every expression reads metrics the runtime exports (`inferstack.runtime.metrics`)
+and is scoped to one scrape job, so several local endpoints never mix.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import yaml
+
+from inferstack.components.spec import AlarmThresholds
+
+RULES_FILE = "/etc/prometheus/rules/inferstack.rules.yml"
+# Only model-serving routes count for latency and error ratios, never health or scrape.
+INFERENCE_ROUTES = "/invocations|/predict|/score|/v2/models/.+/infer"
+RATE_WINDOW = "5m"
+
+
+def _number(value: float) -> str:
+    return f"{value:g}"
+
+
+def _ratio(job: str, codes: str) -> str:
+    scope = f'job="{job}",route=~"{INFERENCE_ROUTES}"'
+    return (
+        f'100 * sum(rate(inferstack_requests_total{{{scope},code=~"{codes}"}}[{RATE_WINDOW}]))'
+        f" / sum(rate(inferstack_requests_total{{{scope}}}[{RATE_WINDOW}]))"
+    )
+
+
+def _rule(name: str, expr: str, for_: str, severity: str, summary: str) -> dict[str, Any]:
+    return {
+        "alert": name,
+        "expr": expr,
+        "for": for_,
+        "labels": {"severity": severity},
+        "annotations": {"summary": summary},
+    }
+
+
+def alert_rules(job: str, model: str, alarms: AlarmThresholds) -> dict[str, Any]:
+    """The rule file for scrape job `job` serving `model`, as a mapping."""
+    p99_s = alarms.p99_latency_ms / 1000
+    scope = f'job="{job}",route=~"{INFERENCE_ROUTES}"'
+    rules = [
+        _rule("InferstackEndpointDown", f'up{{job="{job}"}} == 0', "1m", "critical",
+              f"{model}: Prometheus cannot scrape the runtime"),
+        _rule(
+            "InferstackHighP99Latency",
+            "histogram_quantile(0.99, sum by (le) (rate("
+            f"inferstack_request_duration_seconds_bucket{{{scope}}}[{RATE_WINDOW}])))"
+            f" > {_number(p99_s)}",
+            "5m", "warning",
+            f"{model}: p99 latency above {_number(alarms.p99_latency_ms)} ms",
+        ),
+        _rule("InferstackHigh5xxRate",
+              f"{_ratio(job, '5..')} > {_number(alarms.error_rate_5xx_percent)}", "5m",
+              "critical", f"{model}: more than {_number(alarms.error_rate_5xx_percent)}% "
+              "of requests fail with 5xx"),
+        _rule("InferstackHigh4xxRate",
+              f"{_ratio(job, '4..')} > {_number(alarms.error_rate_4xx_percent)}", "5m",
+              "warning", f"{model}: more than {_number(alarms.error_rate_4xx_percent)}% "
+              "of requests are rejected with 4xx"),
+        _rule("InferstackInputDrift",
+              f'max by (feature) (inferstack_drift_score{{job="{job}"}})'
+              f" > {_number(alarms.drift_score)}",
+              "15m", "warning",
+              f"{model}: input drift (PSI) above {_number(alarms.drift_score)}"),
+    ]
+    return {"groups": [{"name": job, "rules": rules}]}
+
+
+def alert_rules_yaml(job: str, model: str, alarms: AlarmThresholds) -> str:
+    """The rule file for `job` as Prometheus reads it."""
+    return yaml.safe_dump(alert_rules(job, model, alarms), sort_keys=False, width=200)
