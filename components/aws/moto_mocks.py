@@ -72,6 +72,17 @@ def boto(value: Any, key: str = "") -> Any:
     return value
 
 
+def boto_numbers(value: Any) -> Any:
+    """`value` with integral floats (Pulumi sends every number as float) as ints."""
+    if isinstance(value, dict):
+        return {k: boto_numbers(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [boto_numbers(v) for v in value]
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
 def unwrap_secrets(value: Any) -> Any:
     """`value` with Pulumi's secret envelopes replaced by the values they hold."""
     from pulumi.runtime import rpc
@@ -108,6 +119,8 @@ class MotoMocks(pulumi.runtime.Mocks):
         self._fallback = PlanMocks()
         self.resources: list[tuple[str, str, str]] = []
         """(type, name, id) of every resource created, in order."""
+        self.inputs: dict[str, list[dict[str, Any]]] = {}
+        """type -> the (secret-free) inputs of each resource of that type, in order."""
 
     def client(self, service: str) -> Any:
         """A boto3 client for `service` in the mocks' region (moto answers it)."""
@@ -132,6 +145,7 @@ class MotoMocks(pulumi.runtime.Mocks):
         with self._lock:
             resource_id, outputs = mirror(self, plain)
             self.resources.append((args.typ, args.name, resource_id))
+            self.inputs.setdefault(args.typ, []).append(boto_numbers(plain.inputs))
         return resource_id, {**args.inputs, **outputs}
 
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:

@@ -1,0 +1,225 @@
+"""Secure by default, checked on what moto holds: the bucket, the key, the roles, the API."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from inferstack.components.aws.policies import TOKEN_ONLY_ACTIONS
+
+ENDPOINT = "churn-test"
+
+
+@pytest.fixture(scope="module")
+def prod(deploy, spec_for):
+    return deploy(spec_for())
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
+
+
+def _bucket(prod) -> str:
+    (bucket,) = prod.ids("aws:s3/bucket:Bucket")
+    return bucket
+
+
+def _stack_key_arn(prod) -> str:
+    (key_id,) = prod.ids("aws:kms/key:Key")
+    return prod.client("kms").describe_key(KeyId=key_id)["KeyMetadata"]["Arn"]
+
+
+def test_bucket_denies_non_tls_access(prod) -> None:
+    s3, bucket = prod.client("s3"), _bucket(prod)
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    deny = next(s for s in policy["Statement"] if s["Sid"] == "DenyInsecureTransport")
+    assert deny["Effect"] == "Deny"
+    assert deny["Principal"] == "*"
+    assert deny["Action"] == "s3:*"
+    assert deny["Condition"] == {"Bool": {"aws:SecureTransport": "false"}}
+    assert sorted(deny["Resource"]) == [f"arn:aws:s3:::{bucket}", f"arn:aws:s3:::{bucket}/*"]
+
+
+def test_bucket_is_encrypted_with_the_stacks_key(prod) -> None:
+    s3, bucket = prod.client("s3"), _bucket(prod)
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)[
+        "ServerSideEncryptionConfiguration"]["Rules"]
+    default = rule["ApplyServerSideEncryptionByDefault"]
+    assert default["SSEAlgorithm"] == "aws:kms"
+    assert default["KMSMasterKeyID"] == _stack_key_arn(prod)
+    assert rule["BucketKeyEnabled"] is True
+    policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
+    other_keys = next(s for s in policy["Statement"] if s["Sid"] == "DenyOtherKmsKeys")
+    assert other_keys["Condition"]["StringNotEqualsIfExists"] == {
+        "s3:x-amz-server-side-encryption-aws-kms-key-id": _stack_key_arn(prod)}
+
+
+def test_bucket_is_private_and_versioned(prod) -> None:
+    s3, bucket = prod.client("s3"), _bucket(prod)
+    block = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    assert all(block.values())
+    assert len(block) == 4
+    assert s3.get_bucket_versioning(Bucket=bucket)["Status"] == "Enabled"
+    ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]
+    assert ownership["Rules"] == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+
+
+def test_stack_key_rotates_and_lets_only_logs_and_alarms_in(prod) -> None:
+    kms = prod.client("kms")
+    key = _stack_key_arn(prod)
+    assert kms.get_key_rotation_status(KeyId=key)["KeyRotationEnabled"] is True
+    policy = json.loads(kms.get_key_policy(KeyId=key, PolicyName="default")["Policy"])
+    services = {s["Principal"].get("Service") for s in policy["Statement"]}
+    assert services == {None, "logs.us-east-1.amazonaws.com", "cloudwatch.amazonaws.com"}
+    aliases = [a["AliasName"] for a in kms.list_aliases(KeyId=key)["Aliases"]]
+    assert aliases == [f"alias/inferstack/{ENDPOINT}"]
+
+
+def _execution_role(prod) -> tuple[str, dict[str, Any]]:
+    sagemaker = prod.client("sagemaker")
+    config = sagemaker.describe_endpoint_config(EndpointConfigName=sagemaker.describe_endpoint(
+        EndpointName=ENDPOINT)["EndpointConfigName"])
+    model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    role = model["ExecutionRoleArn"].rpartition("/")[2]
+    iam = prod.client("iam")
+    (policy_name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+    return role, document if isinstance(document, dict) else json.loads(document)
+
+
+def test_execution_role_grants_nothing_outside_its_own_resources(prod) -> None:
+    role, document = _execution_role(prod)
+    bucket = _bucket(prod)
+    (repo,) = prod.client("ecr").describe_repositories(
+        repositoryNames=[f"inferstack/{ENDPOINT}"])["repositories"]
+    own = {
+        f"arn:aws:s3:::{bucket}/models/churn/1.2.0/model.tar.gz",
+        f"arn:aws:s3:::{bucket}/capture/{ENDPOINT}/*",
+        f"arn:aws:s3:::{bucket}/async/{ENDPOINT}/*",
+        _stack_key_arn(prod),
+        repo["repositoryArn"],
+        f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/{ENDPOINT}",
+        f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/{ENDPOINT}"
+        ":log-stream:*",
+    }
+    for statement in document["Statement"]:
+        assert statement["Effect"] == "Allow"
+        actions = _as_list(statement["Action"])
+        assert not any(a == "*" or a.endswith(":*") for a in actions), actions
+        resources = set(_as_list(statement["Resource"]))
+        if resources == {"*"}:
+            assert set(actions) <= set(TOKEN_ONLY_ACTIONS), actions
+        else:
+            assert resources <= own, resources - own
+    trust = prod.client("iam").get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    (assume,) = trust["Statement"]
+    assert assume["Principal"] == {"Service": "sagemaker.amazonaws.com"}
+    assert assume["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_reads_only_artifacts_and_writes_only_own_prefixes(prod) -> None:
+    _, document = _execution_role(prod)
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    assert by_sid["ReadArtifacts"]["Action"] == "s3:GetObject"
+    assert all("/models/" in r for r in _as_list(by_sid["ReadArtifacts"]["Resource"]))
+    assert by_sid["WriteOwnPrefixes"]["Action"] == "s3:PutObject"
+    assert all(f"/{ENDPOINT}/*" in r for r in _as_list(by_sid["WriteOwnPrefixes"]["Resource"]))
+
+
+def test_gateway_role_invokes_only_this_endpoint(prod) -> None:
+    apigw = prod.client("apigateway")
+    api = prod.ids("aws:apigateway/restApi:RestApi")[0]
+    resource = next(r for r in apigw.get_resources(restApiId=api)["items"]
+                    if r["path"] == "/invocations")
+    integration = apigw.get_integration(restApiId=api, resourceId=resource["id"],
+                                        httpMethod="POST")
+    assert integration["type"] == "AWS"
+    assert integration["uri"] == ("arn:aws:apigateway:us-east-1:runtime.sagemaker:"
+                                  f"path/endpoints/{ENDPOINT}/invocations")
+    role = integration["credentials"].rpartition("/")[2]
+    iam = prod.client("iam")
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+    endpoint_arn = prod.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)[
+        "EndpointArn"]
+    assert document["Statement"] == [{"Sid": "InvokeOwnEndpoint", "Effect": "Allow",
+                                      "Action": "sagemaker:InvokeEndpoint",
+                                      "Resource": endpoint_arn}]
+
+
+def test_api_requires_a_key_and_the_key_is_in_the_usage_plan(prod) -> None:
+    apigw = prod.client("apigateway")
+    api_id = prod.ids("aws:apigateway/restApi:RestApi")[0]
+    api = apigw.get_rest_api(restApiId=api_id)
+    assert api["apiKeySource"] == "HEADER"
+    assert api["endpointConfiguration"]["types"] == ["REGIONAL"]
+    resource = next(r for r in apigw.get_resources(restApiId=api_id)["items"]
+                    if r["path"] == "/invocations")
+    method = apigw.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod="POST")
+    assert method["apiKeyRequired"] is True
+    (plan,) = apigw.get_usage_plans()["items"]
+    assert plan["apiStages"] == [{"apiId": api_id, "stage": "prod"}]
+    assert plan["throttle"] == {"rateLimit": 50.0, "burstLimit": 100}
+    assert plan["quota"]["limit"] == 100000
+    assert plan["quota"]["period"] == "DAY"
+    (key,) = apigw.get_usage_plan_keys(usagePlanId=plan["id"])["items"]
+    value = apigw.get_api_key(apiKey=key["id"], includeValue=True)["value"]
+    assert value == prod.outputs["api_key"]
+
+
+def test_api_key_is_a_secret_output(deploy, spec_for) -> None:
+    import pulumi
+
+    from inferstack.components.aws import AwsEndpoint
+    from inferstack.components.aws.moto_mocks import MotoMocks, run_program
+
+    def program() -> Any:
+        endpoint = AwsEndpoint("secret", spec_for())
+        return endpoint.api_key.is_secret()
+
+    assert run_program(lambda: pulumi.Output.from_input(program()), MotoMocks()) is True
+
+
+def test_stage_logs_json_throttles_and_traces(prod) -> None:
+    apigw = prod.client("apigateway")
+    api_id = prod.ids("aws:apigateway/restApi:RestApi")[0]
+    stage = apigw.get_stage(restApiId=api_id, stageName="prod")
+    logs = stage["accessLogSettings"]
+    assert logs["destinationArn"].endswith(f"log-group:/aws/apigateway/{ENDPOINT}/access")
+    assert json.loads(logs["format"])["status"] == "$context.status"
+    settings = stage["methodSettings"]["*/*"]
+    assert settings["throttlingRateLimit"] == 50.0
+    assert settings["throttlingBurstLimit"] == 100
+    assert settings["dataTraceEnabled"] is False
+    assert stage["tracingEnabled"] is True
+
+
+def test_api_resource_policy_limits_source_cidrs(prod) -> None:
+    apigw = prod.client("apigateway")
+    api = apigw.get_rest_api(restApiId=prod.ids("aws:apigateway/restApi:RestApi")[0])
+    policy = json.loads(api["policy"].replace('\\"', '"')) if isinstance(
+        api["policy"], str) else api["policy"]
+    deny = next(s for s in policy["Statement"] if s["Effect"] == "Deny")
+    assert deny["Condition"] == {"NotIpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}}
+
+
+def test_waf_guards_the_stage(prod) -> None:
+    waf = prod.client("wafv2")
+    (acl,) = [a for a in waf.list_web_acls(Scope="REGIONAL")["WebACLs"]
+              if a["Name"] == f"{ENDPOINT}-waf"]
+    api_id = prod.ids("aws:apigateway/restApi:RestApi")[0]
+    stage_arn = f"arn:aws:apigateway:us-east-1::/restapis/{api_id}/stages/prod"
+    assert waf.get_web_acl_for_resource(ResourceArn=stage_arn)["WebACL"]["ARN"] == acl["ARN"]
+    rules = waf.get_web_acl(Name=acl["Name"], Scope="REGIONAL", Id=acl["Id"])["WebACL"]["Rules"]
+    assert {r["Name"] for r in rules} >= {"AWSManagedRulesCommonRuleSet", "per-ip-rate"}
+
+
+def test_image_repository_is_private_encrypted_and_scanned(prod) -> None:
+    (repo,) = prod.client("ecr").describe_repositories(
+        repositoryNames=[f"inferstack/{ENDPOINT}"])["repositories"]
+    assert repo["imageTagMutability"] == "IMMUTABLE"
+    assert repo["imageScanningConfiguration"]["scanOnPush"] is True
+    assert repo["encryptionConfiguration"]["encryptionType"] == "KMS"
+    assert repo["encryptionConfiguration"]["kmsKey"] == _stack_key_arn(prod)
