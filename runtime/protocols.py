@@ -71,8 +71,10 @@ def decode_azure(obj: Any, decoder: RowDecoder) -> np.ndarray:
     if isinstance(rows, dict):
         columns, data = rows.get("columns"), rows.get("data")
         if columns is not None:
-            if not isinstance(columns, list) or not isinstance(data, list):
-                raise InvalidInput("input_data: expected 'columns' and 'data' lists")
+            if not isinstance(columns, list) or not all(isinstance(c, str) for c in columns):
+                raise InvalidInput("input_data.columns: expected a list of feature names")
+            if not isinstance(data, list):
+                raise InvalidInput("input_data.data: expected a list of rows")
             rows = [dict(zip(columns, r, strict=False)) if isinstance(r, list) else r for r in data]
         else:
             rows = data

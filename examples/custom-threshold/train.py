@@ -1,6 +1,6 @@
 """Bundle the custom threshold predictor with the model it wraps.
 
-    python examples/custom-threshold/train.py      # writes examples/custom-threshold/bundle
+python examples/custom-threshold/train.py      # writes examples/custom-threshold/bundle
 """
 
 from __future__ import annotations
@@ -26,9 +26,17 @@ def build(out: Path) -> tuple[Path, Any, np.ndarray]:
     with tempfile.TemporaryDirectory() as tmp:
         artifact = Path(tmp) / "model.joblib"
         joblib.dump(model, artifact)
-        path = bundle(f"{HERE / 'predictor.py'}:ThresholdPredictor", framework="custom",
-                      name="custom-threshold", version="1.0.0", out=out, files=[artifact],
-                      features=[f"f{i}" for i in range(5)], output="raw", overwrite=True)
+        path = bundle(
+            f"{HERE / 'predictor.py'}:ThresholdPredictor",
+            framework="custom",
+            name="custom-threshold",
+            version="1.0.0",
+            out=out,
+            files=[artifact],
+            features=[f"f{i}" for i in range(5)],
+            output="raw",
+            overwrite=True,
+        )
 
     def scorer(rows: np.ndarray) -> np.ndarray:
         p = model.predict_proba(np.clip(rows, -10.0, 10.0))[:, 1]

@@ -1,6 +1,6 @@
 """The quickstart model: a scikit-learn logistic regression on 20 features.
 
-    python examples/logreg-20f/train.py            # rewrites examples/logreg-20f/bundle
+python examples/logreg-20f/train.py            # rewrites examples/logreg-20f/bundle
 """
 
 from __future__ import annotations
@@ -27,9 +27,14 @@ def build(out: Path) -> tuple[Path, Any, np.ndarray]:
     x, y = data()
     model = LogisticRegression(max_iter=1000).fit(x[:1500], y[:1500])
     path = bundle(
-        model, framework="sklearn", name="logreg-20f", version="1.0.0", out=out,
+        model,
+        framework="sklearn",
+        name="logreg-20f",
+        version="1.0.0",
+        out=out,
         description="Logistic regression on 20 synthetic features (inferstack quickstart).",
-        reference_data=x[:1500], overwrite=True,
+        reference_data=x[:1500],
+        overwrite=True,
     )
     return path, model.predict_proba, x[1500:]
 

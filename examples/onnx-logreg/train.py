@@ -1,6 +1,6 @@
 """A scikit-learn model converted to ONNX (skl2onnx), served by onnxruntime.
 
-    python examples/onnx-logreg/train.py           # writes examples/onnx-logreg/bundle
+python examples/onnx-logreg/train.py           # writes examples/onnx-logreg/bundle
 """
 
 from __future__ import annotations
@@ -25,12 +25,21 @@ def build(out: Path) -> tuple[Path, Any, np.ndarray]:
     x = x.astype(np.float32)
     model = LogisticRegression(max_iter=1000).fit(x[:1000], y[:1000])
     onx = to_onnx(model, x[:1], options={"zipmap": False}, target_opset=17)
-    path = bundle(onx, framework="onnx", name="onnx-logreg", version="1.0.0", out=out,
-                  dtype="float32", overwrite=True)
+    path = bundle(
+        onx,
+        framework="onnx",
+        name="onnx-logreg",
+        version="1.0.0",
+        out=out,
+        dtype="float32",
+        overwrite=True,
+    )
     session = ort.InferenceSession(str(path / "model.onnx"), providers=["CPUExecutionProvider"])
 
     def scorer(rows: np.ndarray) -> np.ndarray:
-        return session.run(["probabilities"], {session.get_inputs()[0].name: rows.astype(np.float32)})[0]
+        return session.run(
+            ["probabilities"], {session.get_inputs()[0].name: rows.astype(np.float32)}
+        )[0]
 
     return path, scorer, x[1000:]
 

@@ -1,6 +1,6 @@
 """A small PyTorch MLP, scripted with TorchScript.
 
-    python examples/pytorch-mlp/train.py           # writes examples/pytorch-mlp/bundle
+python examples/pytorch-mlp/train.py           # writes examples/pytorch-mlp/bundle
 """
 
 from __future__ import annotations
@@ -23,7 +23,9 @@ class Mlp(torch.nn.Module):
 
     def __init__(self, width: int) -> None:
         super().__init__()
-        self.net = torch.nn.Sequential(torch.nn.Linear(width, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2))
+        self.net = torch.nn.Sequential(
+            torch.nn.Linear(width, 16), torch.nn.ReLU(), torch.nn.Linear(16, 2)
+        )
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return torch.softmax(self.net(x), dim=1)
@@ -45,9 +47,17 @@ def build(out: Path) -> tuple[Path, Any, np.ndarray]:
     with warnings.catch_warnings():  # TorchScript is deprecated upstream but still the format
         warnings.simplefilter("ignore", DeprecationWarning)
         scripted = torch.jit.script(model.eval())
-    path = bundle(scripted, framework="pytorch", name="torch-mlp", version="1.0.0", out=out,
-                  features=[f"f{i}" for i in range(6)], dtype="float32", output="probabilities",
-                  overwrite=True)
+    path = bundle(
+        scripted,
+        framework="pytorch",
+        name="torch-mlp",
+        version="1.0.0",
+        out=out,
+        features=[f"f{i}" for i in range(6)],
+        dtype="float32",
+        output="probabilities",
+        overwrite=True,
+    )
 
     def scorer(rows: np.ndarray) -> np.ndarray:
         with torch.inference_mode():

@@ -10,7 +10,7 @@ import importlib
 from pathlib import Path
 from typing import Any
 
-from inferstack.runtime.errors import BundleError
+from inferstack.runtime.errors import BundleError, InferstackError
 from inferstack.runtime.loaders.base import Predictor
 from inferstack.runtime.manifest import Manifest
 
@@ -37,7 +37,15 @@ def load_predictor(bundle_dir: str | Path, manifest: Manifest) -> Predictor:
     module = loader_module(manifest.framework)
     predictor: Predictor = getattr(module, REGISTRY[manifest.framework][1])()
     predictor.manifest = manifest
-    predictor.load(Path(bundle_dir))
+    try:
+        predictor.load(Path(bundle_dir))
+    except InferstackError:
+        raise
+    except Exception as err:  # a framework's own error: the artifact does not fit the bundle
+        what = manifest.artifact or manifest.predictor
+        raise BundleError(
+            f"{manifest.framework} cannot load '{what}': {type(err).__name__}: {str(err)[:300]}"
+        ) from err
     return predictor
 
 

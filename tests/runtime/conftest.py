@@ -55,7 +55,9 @@ def sklearn_bundle(build_example: Callable[[str], Built]) -> Built:
 
 
 @pytest.fixture(scope="module")
-def sklearn_server(sklearn_bundle: Built, tmp_path_factory: pytest.TempPathFactory) -> Iterator[RuntimeServer]:
+def sklearn_server(
+    sklearn_bundle: Built, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[RuntimeServer]:
     """One server on the sklearn bundle, shared by a test module."""
     with RuntimeServer(sklearn_bundle[0], tmp_path_factory.mktemp("logs")) as server:
         yield server

@@ -24,19 +24,31 @@ def free_port() -> int:
 class RuntimeServer:
     """``python -m inferstack.runtime serve BUNDLE`` with env settings, logs to a file."""
 
-    def __init__(self, bundle: Path, log_dir: Path, env: dict[str, str] | None = None,
-                 args: list[str] | None = None) -> None:
+    def __init__(
+        self,
+        bundle: Path,
+        log_dir: Path,
+        env: dict[str, str] | None = None,
+        args: list[str] | None = None,
+    ) -> None:
         self.bundle = bundle
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = log_dir / f"server-{self.port}.log"
-        self.env = {**os.environ, "INFERSTACK_HOST": "127.0.0.1", "INFERSTACK_PORT": str(self.port),
-                    "INFERSTACK_LOG_LEVEL": "warning", **(env or {})}
+        self.env = {
+            **os.environ,
+            "INFERSTACK_HOST": "127.0.0.1",
+            "INFERSTACK_PORT": str(self.port),
+            "INFERSTACK_LOG_LEVEL": "warning",
+            **(env or {}),
+        }
         self.args = args
         self.proc: subprocess.Popen[bytes] | None = None
 
     def start(self, wait_ready: bool = True, timeout: float = 90.0) -> RuntimeServer:
         """Start the process and wait for liveness (and readiness unless told not to)."""
+        if self.proc is not None:
+            raise RuntimeError("server already started")
         cmd = self.args or [sys.executable, "-m", "inferstack.runtime", "serve", str(self.bundle)]
         self._log = self.log_path.open("wb")
         self.proc = subprocess.Popen(cmd, env=self.env, stdout=self._log, stderr=subprocess.STDOUT)
@@ -77,7 +89,7 @@ class RuntimeServer:
         return int(self.proc.returncode)
 
     def __enter__(self) -> RuntimeServer:
-        return self.start()
+        return self if self.proc is not None else self.start()
 
     def __exit__(self, *exc: Any) -> None:
         self.stop()

@@ -14,8 +14,14 @@ from tests.runtime.server import RuntimeServer, metric_value
 
 @pytest.fixture(scope="module")
 def echo_bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return bundle(EchoModel, framework="custom", name="echo", version="1.0.0",
-                  out=tmp_path_factory.mktemp("echo") / "bundle", features=["a", "b", "c"])
+    return bundle(
+        EchoModel,
+        framework="custom",
+        name="echo",
+        version="1.0.0",
+        out=tmp_path_factory.mktemp("echo") / "bundle",
+        features=["a", "b", "c"],
+    )
 
 
 async def _fire(url: str, bodies: list[dict[str, object]]) -> list[httpx.Response]:
@@ -24,7 +30,9 @@ async def _fire(url: str, bodies: list[dict[str, object]]) -> list[httpx.Respons
         return await asyncio.gather(*(client.post("/predict", json=b) for b in bodies))
 
 
-def test_concurrent_requests_form_batches_and_a_bad_row_fails_alone(echo_bundle: Path, log_dir: Path) -> None:
+def test_concurrent_requests_form_batches_and_a_bad_row_fails_alone(
+    echo_bundle: Path, log_dir: Path
+) -> None:
     env = {"INFERSTACK_MAX_BATCH_WAIT_MS": "50", "INFERSTACK_MAX_BATCH_SIZE": "64"}
     with RuntimeServer(echo_bundle, log_dir, env=env) as server:
         bodies = [{"instances": [[float(i if i % 10 else -1), 1.0, 2.0]]} for i in range(1, 121)]
@@ -44,5 +52,9 @@ def test_concurrent_requests_form_batches_and_a_bad_row_fails_alone(echo_bundle:
         assert batches > singles, "no batch held more than one row"
         # merged batches that failed were retried request by request, so rows > requests
         assert rows >= 120
-        assert metric_value(metrics, "inferstack_requests_total", route="/predict", code="400") == 12
-        assert metric_value(metrics, "inferstack_requests_total", route="/predict", code="200") == 108
+        assert (
+            metric_value(metrics, "inferstack_requests_total", route="/predict", code="400") == 12
+        )
+        assert (
+            metric_value(metrics, "inferstack_requests_total", route="/predict", code="200") == 108
+        )

@@ -12,27 +12,35 @@ import httpx
 from inferstack.runtime import bundle
 from tests.runtime.server import RuntimeServer
 
-NAP = '''
+NAP = """
 import time
 
 class Nap:
     def predict(self, x):
         time.sleep(0.25)
         return x.sum(axis=1)
-'''
+"""
 
 
 def test_sigterm_drains_in_flight_requests(tmp_path: Path, log_dir: Path) -> None:
     (tmp_path / "nap.py").write_text(NAP)
-    path = bundle(f"{tmp_path / 'nap.py'}:Nap", framework="custom", name="nap", version="1.0.0",
-                  out=tmp_path / "b", features=["a", "b"])
+    path = bundle(
+        f"{tmp_path / 'nap.py'}:Nap",
+        framework="custom",
+        name="nap",
+        version="1.0.0",
+        out=tmp_path / "b",
+        features=["a", "b"],
+    )
     env = {"INFERSTACK_MAX_BATCH_SIZE": "4", "INFERSTACK_MAX_BATCH_WAIT_MS": "0"}
     server = RuntimeServer(path, log_dir, env=env).start()
     results: dict[int, object] = {}
 
     def call(i: int) -> None:
         try:
-            r = httpx.post(server.url + "/predict", json={"instances": [[float(i), 1.0]]}, timeout=60)
+            r = httpx.post(
+                server.url + "/predict", json={"instances": [[float(i), 1.0]]}, timeout=60
+            )
             results[i] = (r.status_code, r.json())
         except httpx.HTTPError as err:
             results[i] = err

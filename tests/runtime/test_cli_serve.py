@@ -1,0 +1,57 @@
+"""``inferstack serve`` (the typer command) and ``--workers``: real processes, real HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+from tests.runtime.conftest import Built
+from tests.runtime.server import RuntimeServer, metric_value
+
+CLI = "import typer; from inferstack.runtime.cli import register; app = typer.Typer(); register(app); app()"
+
+
+def test_serve_command_with_api_key_file_and_two_workers(
+    sklearn_bundle: Built, log_dir: Path
+) -> None:
+    keys = log_dir / "keys"
+    keys.write_text("team-key\n")
+    server = RuntimeServer(sklearn_bundle[0], log_dir)
+    server.args = [
+        sys.executable,
+        "-c",
+        CLI,
+        "serve",
+        str(sklearn_bundle[0]),
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(server.port),
+        "--workers",
+        "2",
+        "--api-key-file",
+        str(keys),
+    ]
+    with server:
+        row = sklearn_bundle[2][0].tolist()
+        assert server.post("/predict", json={"instances": [row]}).status_code == 401
+        for _ in range(10):
+            ok = server.post(
+                "/predict", json={"instances": [row]}, headers={"x-api-key": "team-key"}
+            )
+            assert ok.status_code == 200
+        text = server.get("/metrics").text
+        assert metric_value(text, "inferstack_requests_total", route="/predict", code="200") == 10
+        assert metric_value(text, "inferstack_requests_total", route="/predict", code="401") == 1
+
+
+def test_module_entry_point_usage_error() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "inferstack.runtime", "bogus"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2 and "usage: python -m inferstack.runtime serve" in done.stderr

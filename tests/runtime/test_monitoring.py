@@ -1,0 +1,95 @@
+"""/metrics names and labels, drift scores, data capture; monitoring never breaks inference."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+
+import numpy as np
+
+from tests.runtime.conftest import Built
+from tests.runtime.server import RuntimeServer, metric_value
+
+MV = {"model": "logreg-20f", "version": "1.0.0"}
+
+
+def test_metrics_names_and_labels(sklearn_bundle: Built, log_dir: Path) -> None:
+    rows = sklearn_bundle[2]
+    env = {"INFERSTACK_DRIFT_MIN_ROWS": "50"}
+    with RuntimeServer(sklearn_bundle[0], log_dir, env=env) as server:
+        assert server.post("/predict", json={"instances": rows[:300].tolist()}).status_code == 200
+        assert server.post("/predict", json={"instances": [[1]]}).status_code == 400
+        text = server.get("/metrics").text
+        assert (
+            metric_value(text, "inferstack_requests_total", route="/predict", code="200", **MV) == 1
+        )
+        assert (
+            metric_value(text, "inferstack_errors_total", route="/predict", code="400", **MV) == 1
+        )
+        assert (
+            metric_value(text, "inferstack_errors_total", route="/predict", code="200", **MV) == 0
+        )
+        assert (
+            metric_value(text, "inferstack_request_duration_seconds_count", route="/predict", **MV)
+            == 2
+        )
+        assert metric_value(text, "inferstack_batch_size_sum", **MV) == 300
+        assert metric_value(text, "inferstack_model_info", framework="sklearn", **MV) == 1
+        assert metric_value(text, "inferstack_model_load_seconds", **MV) > 0
+        for gauge in ("inferstack_queue_depth", "inferstack_inflight_requests"):
+            assert f'{gauge}{{model="logreg-20f",version="1.0.0"}}' in text
+        in_distribution = max(
+            metric_value(text, "inferstack_drift_score", feature=f"f{j}", **MV) for j in range(20)
+        )
+        assert in_distribution < 0.25, "held-out rows from the training distribution look drifted"
+
+        shifted = rows[:200].copy()
+        shifted[:, 3] += 6.0
+        for _ in range(5):
+            assert server.post("/predict", json={"instances": shifted.tolist()}).status_code == 200
+        text = server.get("/metrics").text
+        assert metric_value(text, "inferstack_drift_score", feature="f3", **MV) > 1.0
+        assert metric_value(text, "inferstack_drift_score", feature="f4", **MV) < 0.25
+
+
+def test_capture_writes_sampled_requests(
+    sklearn_bundle: Built, tmp_path: Path, log_dir: Path
+) -> None:
+    capture = tmp_path / "capture"
+    env = {"INFERSTACK_CAPTURE_DIR": str(capture), "INFERSTACK_CAPTURE_SAMPLE_RATE": "1.0"}
+    rows = sklearn_bundle[2][:3]
+    with RuntimeServer(sklearn_bundle[0], log_dir, env=env) as server:
+        answers = [
+            server.post("/predict", json={"instances": [row.tolist()]}).json() for row in rows
+        ]
+    records = [
+        json.loads(line)
+        for f in sorted(capture.glob("*.jsonl"))
+        for line in f.read_text().splitlines()
+    ]
+    assert len(records) == 3
+    by_input = {tuple(r["inputs"][0]): r for r in records}
+    for row, answer in zip(rows, answers, strict=True):
+        record = by_input[tuple(row.tolist())]
+        assert record["outputs"] == answer["predictions"]
+        assert record["model"] == "logreg-20f" and record["route"] == "/predict"
+
+
+def test_failing_capture_never_breaks_inference(
+    sklearn_bundle: Built, tmp_path: Path, log_dir: Path
+) -> None:
+    capture = tmp_path / "capture"
+    env = {"INFERSTACK_CAPTURE_DIR": str(capture), "INFERSTACK_CAPTURE_SAMPLE_RATE": "1.0"}
+    row = sklearn_bundle[2][0].tolist()
+    with RuntimeServer(sklearn_bundle[0], log_dir, env=env) as server:
+        shutil.rmtree(capture)
+        capture.write_text("a file where the capture folder was")
+        response = server.post("/predict", json={"instances": [row]})
+        assert response.status_code == 200
+        assert np.asarray(response.json()["predictions"]).shape == (1, 2)
+        deadline = time.monotonic() + 5
+        while "batch observer failed" not in server.logs() and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert "batch observer failed" in server.logs()

@@ -1,0 +1,152 @@
+"""Bundle manifests and bundle building: every invalid bundle fails with a clear error."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import yaml
+from sklearn.linear_model import LogisticRegression
+
+from inferstack.runtime import BundleError, MissingExtraError, bundle, load_bundle, read_manifest
+from inferstack.runtime.manifest import parse_manifest
+
+BASE = {
+    "name": "m",
+    "version": "1.0.0",
+    "framework": "sklearn",
+    "artifact": "model.joblib",
+    "input": {"features": ["a", "b"]},
+}
+
+
+@pytest.fixture(scope="module")
+def model() -> LogisticRegression:
+    rng = np.random.default_rng(0)
+    x = rng.normal(size=(60, 3))
+    return LogisticRegression().fit(x, (x[:, 0] > 0).astype(int))
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"colour": "red"}, "colour: Extra inputs are not permitted"),
+        ({"framework": "tensorflow"}, "framework: Input should be 'sklearn'"),
+        ({"version": "v1"}, "version: String should match pattern"),
+        ({"name": "Has Spaces"}, "name: String should match pattern"),
+        ({"artifact": "../../etc/passwd"}, "artifact must be a path inside the bundle"),
+        ({"input": {"features": ["a", "a"]}}, "duplicate names"),
+        ({"input": {}}, "input needs 'features' or 'shape'"),
+        ({"framework": "custom", "artifact": None}, "needs 'predictor: module:Class'"),
+        (
+            {"reference": {"zz": {"edges": [0.0], "fractions": [0.5, 0.5]}}},
+            "unknown features: ['zz']",
+        ),
+    ],
+)
+def test_invalid_manifest_names_the_key(change: dict[str, object], message: str) -> None:
+    data = {k: v for k, v in ({**BASE, **change}).items() if v is not None}
+    with pytest.raises(BundleError, match="inferstack.yaml") as info:
+        parse_manifest(data)
+    assert message in str(info.value)
+
+
+def test_feature_names_take_the_schema_dtype() -> None:
+    manifest = parse_manifest(
+        {**BASE, "input": {"features": ["a", {"name": "b", "dtype": "int64"}], "dtype": "float32"}}
+    )
+    assert manifest.input.dtypes == ["float32", "int64"]
+
+
+def test_bundle_round_trip_and_in_process_predict(
+    model: LogisticRegression, tmp_path: Path
+) -> None:
+    path = bundle(
+        model,
+        framework="sklearn",
+        name="lr",
+        version="2.1.0",
+        out=tmp_path / "b",
+        features=["x", "y", "z"],
+        batching={"max_batch_size": 8, "max_wait_ms": 0},
+    )
+    manifest = read_manifest(path)
+    assert manifest.output.kind == "probabilities" and manifest.output.names == ("0", "1")
+    assert manifest.batching.max_batch_size == 8
+    served = load_bundle(path)
+    rows = [[0.1, 0.2, 0.3], [-1.0, 2.0, 0.5]]
+    np.testing.assert_array_equal(served.predict(rows), model.predict_proba(np.asarray(rows)))
+
+
+def test_bundle_errors(model: LogisticRegression, tmp_path: Path) -> None:
+    with pytest.raises(BundleError, match="unknown framework 'keras'"):
+        bundle(model, framework="keras", name="m", version="1.0.0", out=tmp_path / "a")
+    with pytest.raises(BundleError, match="model file '.*missing.joblib' not found"):
+        bundle(
+            tmp_path / "missing.joblib",
+            framework="sklearn",
+            name="m",
+            version="1.0.0",
+            out=tmp_path / "b",
+        )
+    with pytest.raises(BundleError, match="input schema has 2 features but the model expects 3"):
+        bundle(
+            model,
+            framework="sklearn",
+            name="m",
+            version="1.0.0",
+            out=tmp_path / "c",
+            features=["a", "b"],
+        )
+    with pytest.raises(BundleError, match="has no predict_proba"):
+        from sklearn.linear_model import LinearRegression
+
+        reg = LinearRegression().fit(np.ones((4, 3)), np.ones(4))
+        bundle(
+            reg,
+            framework="sklearn",
+            name="m",
+            version="1.0.0",
+            out=tmp_path / "d",
+            output="probabilities",
+        )
+    assert not (tmp_path / "c").exists(), "a failed bundle must not leave a half-written folder"
+
+
+def test_bundle_missing_artifact_and_wrong_framework_at_load(
+    model: LogisticRegression, tmp_path: Path
+) -> None:
+    path = bundle(model, framework="sklearn", name="m", version="1.0.0", out=tmp_path / "b")
+    (path / "model.joblib").unlink()
+    with pytest.raises(BundleError, match="artifact 'model.joblib' not found"):
+        load_bundle(path)
+    path = bundle(model, framework="sklearn", name="m", version="1.0.0", out=tmp_path / "c")
+    data = yaml.safe_load((path / "inferstack.yaml").read_text())
+    (path / "inferstack.yaml").write_text(yaml.safe_dump({**data, "framework": "xgboost"}))
+    with pytest.raises(BundleError, match="xgboost cannot load 'model.joblib'"):
+        load_bundle(path)
+
+
+def test_missing_framework_package_names_the_extra(
+    model: LogisticRegression, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = bundle(model, framework="sklearn", name="m", version="1.0.0", out=tmp_path / "b")
+    data = yaml.safe_load((path / "inferstack.yaml").read_text())
+    (path / "inferstack.yaml").write_text(yaml.safe_dump({**data, "framework": "lightgbm"}))
+    monkeypatch.setitem(sys.modules, "lightgbm", None)
+    with pytest.raises(MissingExtraError, match=r"pip install 'inferstack\[lightgbm\]'"):
+        load_bundle(path)
+
+
+def test_skops_artifact_refuses_untrusted_types(model: LogisticRegression, tmp_path: Path) -> None:
+    import skops.io as sio
+
+    sio.dump(model, tmp_path / "model.skops")
+    path = bundle(
+        tmp_path / "model.skops", framework="sklearn", name="m", version="1.0.0", out=tmp_path / "b"
+    )
+    np.testing.assert_allclose(
+        load_bundle(path).predict([[1.0, 2.0, 3.0]]), model.predict_proba([[1.0, 2.0, 3.0]])
+    )

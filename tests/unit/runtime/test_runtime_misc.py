@@ -1,0 +1,127 @@
+"""Auth, settings, drift maths, the public API and the CLI commands."""
+
+from __future__ import annotations
+
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import typer
+from typer.testing import CliRunner
+
+import inferstack.runtime as runtime
+from inferstack.runtime.auth import ApiKeyAuth, load_key_hashes
+from inferstack.runtime.cli import register
+from inferstack.runtime.errors import ConfigError, Unauthorized
+from inferstack.runtime.monitoring import DriftMonitor, profile, psi
+from inferstack.runtime.settings import RuntimeSettings
+
+
+def test_public_api_is_honest() -> None:
+    for name in runtime.__all__:
+        assert hasattr(runtime, name), name
+    public = {n for n in vars(runtime) if not n.startswith("_") and n[0].isupper()}
+    assert public <= set(runtime.__all__) | {"InferenceApp"}
+
+
+def test_api_keys_from_env_hashes_and_file(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_text(
+        "# comment\nplain-key\nsha256:" + hashlib.sha256(b"hashed-key").hexdigest() + "\n"
+    )
+    settings = RuntimeSettings(
+        api_key="env-key", api_key_file=keys, api_key_hashes=hashlib.sha256(b"listed").hexdigest()
+    )
+    auth = ApiKeyAuth(load_key_hashes(settings))
+    for key in (b"env-key", b"plain-key", b"hashed-key", b"listed"):
+        auth.check(None, key)
+        auth.check(b"Bearer " + key, None)
+    with pytest.raises(Unauthorized, match="invalid API key"):
+        auth.check(b"Bearer nope", None)
+    with pytest.raises(Unauthorized, match="missing API key"):
+        auth.check(b"Basic abc", None)
+    with pytest.raises(ConfigError, match="not a hex SHA-256"):
+        load_key_hashes(RuntimeSettings(api_key_hashes="abc"))
+
+
+def test_sagemaker_variables_are_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("SAGEMAKER_BIND_TO_PORT", "9090")
+    monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_WORKERS", "3")
+    monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_TIMEOUT", "12")
+    s = RuntimeSettings()
+    assert (s.port, s.workers, s.request_timeout_s, s.bundle_dir) == (
+        9090,
+        3,
+        12.0,
+        Path("/opt/ml/model"),
+    )
+    monkeypatch.setenv("INFERSTACK_PORT", "7070")
+    monkeypatch.setenv("INFERSTACK_MAX_BATCH_SIZE", "32")
+    s = RuntimeSettings()
+    assert s.port == 7070 and s.max_batch_size == 32
+
+
+def test_psi_and_drift_monitor() -> None:
+    rng = np.random.default_rng(0)
+    reference = rng.normal(size=(5000, 2))
+    ref = profile(reference, ["a", "b"])
+    assert psi(np.asarray(ref["a"].fractions), np.asarray(ref["a"].fractions)) == 0.0
+    monitor = DriftMonitor(ref, ["a", "b"], window=100_000, min_rows=10)
+    assert monitor.scores() == {}
+    live = rng.normal(size=(2000, 2))
+    live[:, 1] += 2.0
+    monitor.update(live)
+    scores = monitor.scores()
+    assert scores["a"] < 0.05 < 1.0 < scores["b"]
+
+
+def test_cli_bundle_command(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+    import joblib
+
+    x = np.random.default_rng(1).normal(size=(40, 4))
+    joblib.dump(LogisticRegression().fit(x, x[:, 0] > 0), tmp_path / "m.joblib")
+    app = typer.Typer()
+    register(app)
+    runner = CliRunner()
+    ok = runner.invoke(
+        app,
+        [
+            "bundle",
+            str(tmp_path / "m.joblib"),
+            "--framework",
+            "sklearn",
+            "--name",
+            "m",
+            "--version",
+            "1.0.0",
+            "--out",
+            str(tmp_path / "b"),
+            "--features",
+            "a,b,c,d",
+        ],
+    )
+    assert ok.exit_code == 0, ok.output
+    assert runtime.read_manifest(tmp_path / "b").input.names == ["a", "b", "c", "d"]
+    bad = runner.invoke(
+        app,
+        [
+            "bundle",
+            str(tmp_path / "m.joblib"),
+            "--framework",
+            "sklearn",
+            "--name",
+            "m",
+            "--version",
+            "1.0.0",
+            "--out",
+            str(tmp_path / "c"),
+            "--features",
+            "a,b",
+        ],
+    )
+    assert bad.exit_code == 2
+    assert "input schema has 2 features but the model expects 4" in bad.output
+    missing = runner.invoke(app, ["serve", str(tmp_path / "nowhere")])
+    assert missing.exit_code == 2 and "no inferstack.yaml" in missing.output

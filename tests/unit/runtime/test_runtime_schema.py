@@ -1,0 +1,89 @@
+"""Row decoding against the input schema, and the protocols' request shapes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from inferstack.runtime import InvalidInput
+from inferstack.runtime.manifest import InputSchema
+from inferstack.runtime.protocols import decode_azure, decode_json, decode_v2, encode_csv, encode_v2
+from inferstack.runtime.schema import RowDecoder
+
+MIXED = RowDecoder(
+    InputSchema.model_validate(
+        {
+            "features": [
+                {"name": "age", "dtype": "int64"},
+                {"name": "income", "dtype": "float64"},
+                {"name": "member", "dtype": "bool"},
+            ]
+        }
+    )
+)
+FLOATS = RowDecoder(InputSchema.model_validate({"features": ["a", "b"], "dtype": "float32"}))
+
+
+def test_numeric_rows_become_one_typed_array() -> None:
+    arr = FLOATS.decode([[1, 2.5], [3.0, -4]], "instances")
+    assert arr.dtype == np.float32 and arr.tolist() == [[1.0, 2.5], [3.0, -4.0]]
+    assert FLOATS.decode([{"b": 2, "a": 1}], "instances").tolist() == [[1.0, 2.0]]
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([[1, 2.0, True], [1.5, 2.0, False]], "instances[1] (feature 'age'): expected an integer"),
+        ([[1, "2", True]], "instances[0][1] (feature 'income'): expected number, got str"),
+        ([[1, 2.0, 1]], "instances[0][2] (feature 'member'): expected boolean, got int"),
+        ([[1, 2.0]], "instances[0]: expected a list of 3 values, got 2 values"),
+        ([5], "instances[0]: expected a list of 3 values, got int"),
+        ("rows", "instances: expected a non-empty list of rows"),
+    ],
+)
+def test_bad_rows_name_the_field(rows: object, message: str) -> None:
+    with pytest.raises(InvalidInput) as info:
+        MIXED.decode(rows, "instances")
+    assert message in info.value.message
+
+
+def test_nan_is_refused_unless_allowed() -> None:
+    with pytest.raises(InvalidInput, match="feature 'b'.*NaN"):
+        FLOATS.decode_csv("1,nan\n")
+    lenient = RowDecoder(InputSchema.model_validate({"features": ["a", "b"], "allow_nan": True}))
+    assert np.isnan(lenient.decode([[1.0, None]], "instances")[0, 1])
+
+
+def test_tensor_rows_are_reshaped() -> None:
+    image = RowDecoder(InputSchema.model_validate({"shape": [2, 2], "dtype": "float32"}))
+    assert image.decode([[[1, 2], [3, 4]]], "instances").shape == (1, 2, 2)
+    with pytest.raises(InvalidInput, match=r"expected rows of shape \[2, 2\], got \[3\]"):
+        image.decode([[1, 2, 3]], "instances")
+
+
+def test_protocol_shapes_decode_to_the_same_batch() -> None:
+    rows = [[1.0, 2.0], [3.0, 4.0]]
+    expected = np.asarray(rows, dtype=np.float32)
+    np.testing.assert_array_equal(decode_json({"instances": rows}, FLOATS), expected)
+    np.testing.assert_array_equal(decode_json(rows, FLOATS), expected)
+    np.testing.assert_array_equal(decode_azure({"data": rows}, FLOATS), expected)
+    split = {"input_data": {"columns": ["b", "a"], "data": [[2.0, 1.0], [4.0, 3.0]]}}
+    np.testing.assert_array_equal(decode_azure(split, FLOATS), expected)
+    tensor = {"inputs": [{"name": "x", "shape": [2, 2], "datatype": "FP32", "data": [1, 2, 3, 4]}]}
+    np.testing.assert_array_equal(decode_v2(tensor, FLOATS), expected)
+    per_feature = {
+        "inputs": [
+            {"name": "a", "shape": [2], "datatype": "FP64", "data": [1, 3]},
+            {"name": "b", "shape": [2, 1], "datatype": "FP64", "data": [[2], [4]]},
+        ]
+    }
+    np.testing.assert_array_equal(decode_v2(per_feature, FLOATS), expected)
+
+
+def test_outputs_encode_for_v2_and_csv() -> None:
+    out = np.asarray([[0.25, 0.75]])
+    body = encode_v2(out, "m", "1.0.0", "probabilities", "id-1")
+    assert b'"shape":[1,2]' in body and b'"datatype":"FP64"' in body and b'"id":"id-1"' in body
+    assert encode_csv(out) == b"0.25,0.75\n"
+    labels = encode_v2(np.asarray(["yes", "no"], dtype=object), "m", "1", "label", None)
+    assert b'"datatype":"BYTES"' in labels and b'"data":["yes","no"]' in labels
