@@ -1,0 +1,78 @@
+"""The real stack program for the AWS stacks under the offline plan, and early refusals."""
+
+from __future__ import annotations
+
+import pulumi
+import pytest
+
+from inferstack.components.aws.endpoint import AwsEndpointOptions, validate
+from inferstack.components.aws.moto_mocks import MotoMocks
+from inferstack.components.errors import SpecError
+from inferstack.components.plan import run_plan
+
+EXPECTED = {
+    "inferstack:aws:AwsEndpoint", "inferstack:aws:SageMakerEndpoint",
+    "inferstack:aws:ApiGateway", "inferstack:aws:Observability",
+    "inferstack:aws:EndpointAutoscaling", "aws:kms/key:Key", "aws:s3/bucket:Bucket",
+    "aws:s3/bucketPolicy:BucketPolicy", "aws:s3/bucketObjectv2:BucketObjectv2",
+    "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:ecr/repository:Repository",
+    "aws:sagemaker/model:Model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+    "aws:sagemaker/endpoint:Endpoint", "aws:appautoscaling/target:Target",
+    "aws:appautoscaling/policy:Policy", "aws:cloudwatch/logGroup:LogGroup",
+    "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/dashboard:Dashboard",
+    "aws:sns/topic:Topic", "aws:sns/topicSubscription:TopicSubscription",
+    "aws:apigateway/restApi:RestApi", "aws:apigateway/method:Method",
+    "aws:apigateway/integration:Integration", "aws:apigateway/stage:Stage",
+    "aws:apigateway/apiKey:ApiKey", "aws:apigateway/usagePlan:UsagePlan",
+    "aws:apigateway/usagePlanKey:UsagePlanKey", "aws:wafv2/webAcl:WebAcl",
+}
+
+
+@pytest.fixture(scope="module")
+def prod_plan():
+    return run_plan("prod-aws")
+
+
+def test_prod_plan_lists_the_aws_resources(prod_plan) -> None:
+    assert {r.type for r in prod_plan.resources} >= EXPECTED
+    (config,) = prod_plan.of_type("aws:sagemaker/endpointConfiguration:EndpointConfiguration")
+    (variant,) = config.inputs["productionVariants"]
+    assert variant["instanceType"].startswith("ml.g5.")
+    assert variant["initialInstanceCount"] >= 2
+    (endpoint,) = prod_plan.of_type("aws:sagemaker/endpoint:Endpoint")
+    assert endpoint.inputs["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]
+    assert prod_plan.outputs["api_key"] == "[secret]"
+    assert prod_plan.outputs["endpoint_url"].startswith("https://")
+
+
+def test_dev_plan_scales_down_at_night() -> None:
+    plan = run_plan("dev-aws")
+    schedules = [r.inputs["schedule"] for r in
+                 plan.of_type("aws:appautoscaling/scheduledAction:ScheduledAction")]
+    assert "cron(0 20 ? * MON-FRI *)" in schedules
+
+
+def test_every_aws_type_in_the_plan_is_mirrored_into_moto(prod_plan) -> None:
+    from inferstack.components.aws.moto_mocks import MIRRORS
+
+    aws_types = {r.type for r in prod_plan.resources if r.type.startswith("aws:")}
+    assert aws_types <= set(MIRRORS), aws_types - set(MIRRORS)
+
+
+def test_unmirrored_aws_types_fail_loudly() -> None:
+    args = pulumi.runtime.MockResourceArgs(typ="aws:ec2/vpc:Vpc", name="v", inputs={},
+                                           provider=None, resource_id=None, custom=True)
+    with pytest.raises(NotImplementedError, match="aws:ec2/vpc:Vpc"):
+        MotoMocks().new_resource(args)
+
+
+def test_missing_bundle_bad_cron_and_non_ecr_image_are_refused(spec_for, tmp_path) -> None:
+    spec = spec_for({"model": {"artifact": str(tmp_path / "missing")},
+                     "scaling": {"schedules": [{"name": "x", "cron": "0 0 1 * 1",
+                                                "min_replicas": 1, "max_replicas": 1}]}})
+    with pytest.raises(SpecError) as err:
+        validate(spec, AwsEndpointOptions(image_uri="python:3.11"))
+    message = str(err.value)
+    assert "deployment.model.artifact (primary)" in message
+    assert "deployment.scaling.schedules.0.cron" in message
+    assert "image_uri" in message
