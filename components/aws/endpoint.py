@@ -87,7 +87,7 @@ class AwsEndpoint(pulumi.ComponentResource):
                              repository_arn=images.repository_arn, opts=child)
         observability = Observability(f"{name}-observability", ctx, key.arn, opts=child)
         endpoint = SageMakerEndpoint(
-            f"{name}-sagemaker", ctx, role_arn=role.arn, image_uri=images.image_uri,
+            f"{name}-sagemaker", ctx, role_arn=role.arn, image_uris=images.image_uris,
             model_data_urls=store.model_data_urls, key_arn=key.arn,
             capture_uri=store.capture_uri, async_output_uri=store.async_output_uri,
             rollback_alarms=rollback_alarm_names(spec, ctx.names),

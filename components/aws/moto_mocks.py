@@ -18,6 +18,7 @@ says so and records the inputs (see `NOT_IN_MOTO`).
 
 from __future__ import annotations
 
+import base64
 import contextvars
 import copy
 import threading
@@ -39,6 +40,7 @@ Args = pulumi.runtime.MockResourceArgs
 Result = tuple[str, dict[str, Any]]
 Mirror = Callable[["MotoMocks", Args], Result]
 CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
+ECR_TOKEN = "aws:ecr/getAuthorizationToken:getAuthorizationToken"  # noqa: S105 (a token)
 
 # botocore's names where capitalising the camelCase input is not enough.
 _SPECIAL_KEYS = {"memorySizeInMb": "MemorySizeInMB",
@@ -153,6 +155,14 @@ class MotoMocks(pulumi.runtime.Mocks):
             identity = self.client("sts").get_caller_identity()
             return {"accountId": identity["Account"], "arn": identity["Arn"],
                     "userId": identity["UserId"], "id": identity["Account"]}
+        if args.token == ECR_TOKEN:
+            data = self.client("ecr").get_authorization_token()["authorizationData"][0]
+            user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(
+                ":")
+            return {"authorizationToken": data["authorizationToken"], "userName": user,
+                    "password": password, "proxyEndpoint": data["proxyEndpoint"],
+                    "expiresAt": str(data["expiresAt"]), "registryId": self.account_id,
+                    "id": self.region}
         return self._fallback.call(args)
 
 

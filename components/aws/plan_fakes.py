@@ -153,6 +153,15 @@ def _caller_identity(_: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
             "userId": "AIDAPLAN", "id": FAKE_ACCOUNT}
 
 
+def _ecr_token(_: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    return {"userName": "AWS", "password": "offline-plan-token",
+            "authorizationToken": "QVdTOm9mZmxpbmUtcGxhbi10b2tlbg==",
+            "proxyEndpoint": f"https://{FAKE_ACCOUNT}.dkr.ecr.{FAKE_REGION}.amazonaws.com",
+            "registryId": FAKE_ACCOUNT, "expiresAt": "2099-01-01T00:00:00Z",
+            "id": FAKE_REGION}
+
+
 for _token, _fake in FAKES.items():
     register_fake(_token, _fake)
 register_call_fake("aws:index/getCallerIdentity:getCallerIdentity", _caller_identity)
+register_call_fake("aws:ecr/getAuthorizationToken:getAuthorizationToken", _ecr_token)

@@ -5,11 +5,14 @@ from __future__ import annotations
 import json
 import re
 from importlib import metadata
+from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
+from inferstack.components.aws.artifacts import variant_artifacts
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.image import ImageRegistry, RuntimeImage, RuntimeImageArgs
 
 _ECR_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
@@ -41,8 +44,9 @@ def runtime_tag() -> str:
 class ImageRepository(pulumi.ComponentResource):
     """A private, KMS-encrypted, scan-on-push ECR repository with a lifecycle policy.
 
-    `image_uri` is the image SageMaker runs: the one given, or this repository at the
-    runtime tag of the installed inferstack (pushed by CI or `make push`).
+    Each variant runs the given `image_uri`, or the `RuntimeImage` built from its bundle
+    and pushed here; a variant whose artifact is already in S3 runs this repository at
+    the installed inferstack's runtime tag (pushed by CI).
     """
 
     repository_url: pulumi.Output[str]
@@ -50,7 +54,9 @@ class ImageRepository(pulumi.ComponentResource):
     repository_arn: pulumi.Output[str]
     """ARN the execution role may pull from."""
     image_uri: pulumi.Output[str]
-    """The image SageMaker runs."""
+    """The primary variant's image."""
+    image_uris: dict[str, pulumi.Output[str]]
+    """variant -> the image it runs."""
 
     def __init__(self, name: str, ctx: AwsContext, key_arn: pulumi.Input[str],
                  image_uri: str | None = None,
@@ -75,12 +81,44 @@ class ImageRepository(pulumi.ComponentResource):
                 "action": {"type": "expire"}}]}),
             opts=child)
         self.repository_url = repo.repository_url
+        self.image_uris = {}
         if image_uri:
             self.repository_arn = pulumi.Output.from_input(
                 ecr_repository_arn(image_uri, ctx.partition))
-            self.image_uri = pulumi.Output.from_input(image_uri)
+            self.image_uris = {a.variant: pulumi.Output.from_input(image_uri)
+                               for a in variant_artifacts(ctx.spec)}
         else:
             self.repository_arn = repo.arn
-            self.image_uri = pulumi.Output.concat(repo.repository_url, ":", runtime_tag())
+            self.image_uris = self._build_images(name, ctx, repo)
+        self.image_uri = next(iter(self.image_uris.values()))
         self.register_outputs({"repository_url": self.repository_url,
                                "image_uri": self.image_uri})
+
+    def _build_images(self, name: str, ctx: AwsContext,
+                      repo: aws.ecr.Repository) -> dict[str, pulumi.Output[str]]:
+        """One RuntimeImage per local bundle, pushed here; s3:// artifacts run the runtime
+        image at this inferstack's tag (pushed by CI) and load the archive from S3."""
+        token = aws.ecr.get_authorization_token_output(registry_id=repo.registry_id)
+        registry = ImageRegistry(
+            repository_url=repo.repository_url,
+            server=repo.repository_url.apply(lambda url: url.partition("/")[0]),
+            username=token.user_name, password=token.password)
+        fallback = pulumi.Output.concat(repo.repository_url, ":", runtime_tag())
+        built: dict[str, pulumi.Output[str]] = {}
+        out: dict[str, pulumi.Output[str]] = {}
+        for artifact in variant_artifacts(ctx.spec):
+            source = Path(artifact.source)
+            if not artifact.uploaded or not source.is_dir():
+                out[artifact.variant] = fallback
+                continue
+            if artifact.source not in built:
+                image = RuntimeImage(
+                    f"{name}-{artifact.variant}",
+                    RuntimeImageArgs(bundle_dir=source, model_name=ctx.spec.model.name,
+                                     model_version=artifact.version,
+                                     gpu=ctx.spec.compute.accelerator != "none",
+                                     registry=registry),
+                    opts=pulumi.ResourceOptions(parent=self))
+                built[artifact.source] = image.image_ref
+            out[artifact.variant] = built[artifact.source]
+        return out

@@ -169,7 +169,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         ctx: AwsContext,
         *,
         role_arn: pulumi.Input[str],
-        image_uri: pulumi.Input[str],
+        image_uris: Mapping[str, pulumi.Input[str]],
         model_data_urls: Mapping[str, pulumi.Input[str]],
         key_arn: pulumi.Input[str],
         capture_uri: pulumi.Input[str],
@@ -187,7 +187,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 f"{name}-model-{plan.name}",
                 execution_role_arn=role_arn,
                 primary_container={
-                    "image": image_uri,
+                    "image": image_uris[plan.name],
                     "model_data_url": model_data_urls[plan.name],
                     "environment": container_environment(spec, plan),
                 },

@@ -50,7 +50,10 @@ def test_endpoint_config_names_the_model_that_exists(prod) -> None:
     assert variant["InitialInstanceCount"] == 2
     model = sagemaker.describe_model(ModelName=variant["ModelName"])
     container = model["PrimaryContainer"]
-    assert container["Image"].endswith(":0.1.0") or ":" in container["Image"]
+    # The RuntimeImage built from the bundle, pushed to this deployment's ECR repository.
+    (repo,) = prod.client("ecr").describe_repositories(
+        repositoryNames=[f"inferstack/{ENDPOINT}"])["repositories"]
+    assert container["Image"].startswith(f"{repo['repositoryUri']}:1.2.0-")
     assert container["Environment"]["INFERSTACK_MODEL_VERSION"] == "1.2.0"
     bucket, _, key = container["ModelDataUrl"].removeprefix("s3://").partition("/")
     # moto checks object reads against the bucket policy without request context (the
