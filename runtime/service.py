@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import itertools
 import logging
 import os
@@ -94,6 +95,10 @@ class ModelService:
             on_depth=self.metrics.queue_depth.set,
         )
         self.batcher.start()
+        # Everything loaded so far (framework modules, the model) lives for the whole
+        # process: move it out of the collector's reach so full collections stay short.
+        gc.collect()
+        gc.freeze()
         log.info(
             "model ready",
             extra={

@@ -1,0 +1,183 @@
+"""Benchmark the runtime against a plain FastAPI endpoint: one command.
+
+    .venv/bin/python bench/runtime.py [--bundle examples/logreg-20f/bundle] [--duration 15]
+
+The server under test is pinned to one core with ``taskset``; ``wrk`` (Debian
+package) drives it from another core, closed loop, single-row requests: 3 s warm-up,
+then ``--duration`` seconds at each concurrency (1, 16, 64). Reported per run:
+req/s, p50, p99, errors, the server's CPU time per request (from /proc), and the
+in-process predict cost of the same row, so the serving overhead shows as a ratio.
+The FastAPI + uvicorn baseline (needs ``pip install fastapi``) runs in the same
+invocation under the same load. Everything listens on 127.0.0.1 only.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+LUA = ROOT / "bench" / "post.lua"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU time of a process and its reaped children (from /proc)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    ticks = sum(int(f) for f in fields[11:15])  # utime, stime, cutime, cstime
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def start(cmd: list[str], env: dict[str, str], core: int, port: int, log: Path) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(["taskset", "-c", str(core), *cmd], env={**os.environ, **env},
+                            stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"{cmd[0]} exited: {log.read_text()[-2000:]}")
+        try:
+            body = {"instances": [[0.0] * 20]}
+            if httpx.post(f"http://127.0.0.1:{port}/predict", json=body, timeout=1).status_code == 200:
+                return proc
+        except httpx.TransportError:
+            pass
+        time.sleep(0.2)
+    proc.kill()
+    raise TimeoutError(f"server on {port} not ready: {log.read_text()[-2000:]}")
+
+
+def stop(proc: subprocess.Popen[bytes]) -> None:
+    proc.send_signal(signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait(5)
+
+
+def wrk(url: str, body: Path, connections: int, seconds: float, core: int) -> dict[str, Any]:
+    cmd = ["taskset", "-c", str(core), "wrk", "-t1", f"-c{connections}", f"-d{round(seconds)}s",
+           "--timeout", "5s", "-s", str(LUA), url, "--", str(body)]
+    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
+    line = next(line for line in out.splitlines() if line.startswith("WRK_JSON "))
+    return dict(json.loads(line[len("WRK_JSON "):]))
+
+
+def drive(name: str, pid: int, url: str, body: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+    rows = []
+    for c in args.concurrency:
+        wrk(url, body, c, args.warmup, args.client_core)
+        before = cpu_seconds(pid)
+        r = wrk(url, body, c, args.duration, args.client_core)
+        cpu = cpu_seconds(pid) - before
+        rps = r["requests"] / (r["duration_us"] / 1e6)
+        errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+        rows.append({"server": name, "concurrency": c, "rps": rps, "p50_ms": r["p50_us"] / 1000,
+                     "p99_ms": r["p99_us"] / 1000, "errors": errors, "requests": r["requests"],
+                     "cpu_us_per_req": cpu / max(r["requests"], 1) * 1e6})
+        print(f"  {name:<10} c={c:<3} {rps:9.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms  "
+              f"p99 {r['p99_us'] / 1000:6.2f} ms  errors {errors}  "
+              f"cpu/req {rows[-1]['cpu_us_per_req']:6.1f} us", flush=True)
+    return rows
+
+
+def in_process(bundle: Path, row: list[float]) -> dict[str, float]:
+    """Per-call cost of predicting the same row in-process, with and without the checks."""
+    import sklearn
+
+    from inferstack.runtime import load_bundle
+
+    served = load_bundle(bundle)
+    model = served.predictor.model  # type: ignore[attr-defined]
+    x1 = np.asarray([row])
+    x64 = np.repeat(x1, 64, axis=0)
+
+    def timeit(fn: Any, n: int = 3000) -> float:
+        fn()
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        return (time.perf_counter() - start) / n * 1e6
+
+    def assume_finite() -> Any:
+        with sklearn.config_context(assume_finite=True):
+            return model.predict_proba(x1)
+
+    return {
+        "sklearn_predict_proba_1row_us": timeit(lambda: model.predict_proba(x1)),
+        "sklearn_assume_finite_1row_us": timeit(assume_finite),
+        "runtime_fast_path_1row_us": timeit(lambda: served.run(x1)),
+        "runtime_validate_and_predict_1row_us": timeit(lambda: served.predict([row])),
+        "sklearn_predict_proba_64rows_us": timeit(lambda: model.predict_proba(x64)),
+        "runtime_fast_path_64rows_us": timeit(lambda: served.run(x64)),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--bundle", type=Path, default=ROOT / "examples" / "logreg-20f" / "bundle")
+    parser.add_argument("--duration", type=float, default=15.0)
+    parser.add_argument("--warmup", type=float, default=3.0)
+    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--server-core", type=int, default=0)
+    parser.add_argument("--client-core", type=int, default=1)
+    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "runtime.json")
+    args = parser.parse_args()
+    row = [float(v) for v in np.random.default_rng(7).normal(size=20)]
+    tmp = Path(tempfile.mkdtemp(prefix="inferstack-bench-"))
+    body = tmp / "body.json"
+    body.write_text(json.dumps({"instances": [row]}))
+    print(f"load: {os.getloadavg()}  cpus: {os.cpu_count()}  server core {args.server_core}, "
+          f"wrk core {args.client_core}", flush=True)
+    results: list[dict[str, Any]] = []
+    servers = [("inferstack", [sys.executable, "-m", "inferstack.runtime", "serve", str(args.bundle)])]
+    if not args.no_baseline:
+        servers.append(("fastapi", [sys.executable, "-m", "uvicorn", "bench.fastapi_baseline:app",
+                                    "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]))
+    for name, cmd in servers:
+        port = free_port()
+        env = {"INFERSTACK_PORT": str(port), "INFERSTACK_HOST": "127.0.0.1",
+               "INFERSTACK_LOG_LEVEL": "warning", "INFERSTACK_BENCH_BUNDLE": str(args.bundle)}
+        if name == "fastapi":
+            cmd = [*cmd, "--port", str(port)]
+        proc = start(cmd, env, args.server_core, port, tmp / f"{name}.log")
+        try:
+            results += drive(name, proc.pid, f"http://127.0.0.1:{port}/predict", body, args)
+        finally:
+            stop(proc)
+    costs = in_process(args.bundle, row)
+    print("in-process, same row: " + ", ".join(f"{k} {v:.1f}" for k, v in costs.items()))
+    for r in results:
+        r["overhead_ratio"] = r["cpu_us_per_req"] / costs["sklearn_predict_proba_1row_us"]
+    ours = {r["concurrency"]: r for r in results if r["server"] == "inferstack"}
+    base = {r["concurrency"]: r for r in results if r["server"] == "fastapi"}
+    for c in sorted(ours):
+        if c in base:
+            print(f"c={c}: inferstack / fastapi = {ours[c]['rps'] / max(base[c]['rps'], 1e-9):.1f}x; "
+                  f"server CPU per request / in-process predict_proba = {ours[c]['overhead_ratio']:.2f}")
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(json.dumps({"load": os.getloadavg(), "runs": results, "in_process": costs}, indent=2))
+    print(f"results: {args.out}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
