@@ -95,15 +95,21 @@ def _print_plan(stack: str, result: Plan) -> None:
     console.print(_tree(result))
     console.print(f"{len(result.resources)} resources")
     for key, value in result.outputs.items():
-        console.print(f"  output [cyan]{key}[/]: {value}")
+        console.print(f"  output [cyan]{key}[/]: {escape(str(value))}")
 
 
 def _tree(result: Plan) -> Tree:
-    root = Tree(f"stack {result.stack}")
-    nodes: dict[str, Tree] = {}
+    root = Tree(f"stack {escape(result.stack)}")
+    children: dict[str | None, list] = {}
     for resource in result.resources:
-        parent = nodes.get(resource.parent or "", root)
-        nodes[resource.name] = parent.add(f"[green]{resource.type}[/] {resource.name}")
+        children.setdefault(resource.parent, []).append(resource)
+
+    def add(node: Tree, parent: str | None) -> None:
+        for resource in children.get(parent, []):
+            label = f"[green]{resource.type}[/] {escape(resource.name)}"
+            add(node.add(label), resource.name)
+
+    add(root, None)
     return root
 
 

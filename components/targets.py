@@ -15,6 +15,13 @@ Accelerator = Literal["none", "nvidia-t4", "nvidia-a10g", "nvidia-l4", "nvidia-a
 
 TARGET_NAMES: tuple[TargetName, ...] = ("local", "aws", "azure", "gcp")
 
+# SageMaker instance families with local NVMe storage: SageMaker refuses a volume KMS
+# key for them because the instance store is hardware-encrypted.
+AWS_INSTANCE_STORE_FAMILIES = (
+    "ml.g4dn.", "ml.g5.", "ml.g6.", "ml.g6e.", "ml.p3dn.", "ml.p4d.", "ml.p4de.", "ml.p5.",
+    "ml.m5d.", "ml.c5d.", "ml.r5d.", "ml.inf2.", "ml.trn1.",
+)
+
 
 @dataclass(frozen=True)
 class TargetProfile:

@@ -13,6 +13,8 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from inferstack.components.targets import AWS_INSTANCE_STORE_FAMILIES
+
 Enforcement = Literal["mandatory", "advisory"]
 
 # pulumi-aws renamed several S3 resources in v7; accept both tokens.
@@ -98,7 +100,15 @@ def s3_public_access_blocked(resources: list[Subject]) -> Iterable[tuple[str, st
 
 def sagemaker_encrypted(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
     for config in _of(resources, "aws:sagemaker/endpointConfiguration:EndpointConfiguration"):
-        if not config.props.get("kmsKeyArn"):
+        variants = config.props.get("productionVariants") or []
+        # Serverless variants and instance-store families take no volume key: AWS encrypts
+        # their storage itself and refuses a kmsKeyArn.
+        keyless = variants and all(
+            v.get("serverlessConfig")
+            or str(v.get("instanceType", "")).startswith(AWS_INSTANCE_STORE_FAMILIES)
+            for v in variants
+        )
+        if not config.props.get("kmsKeyArn") and not keyless:
             yield ("endpoint configuration has no kmsKeyArn: volumes are not encrypted with "
                    "the stack's key", config.name)
 

@@ -114,3 +114,15 @@ def test_mandatory_policy_violation_exits_3(tmp_path: Path) -> None:
 
     skipped = run_cli("plan", "dev", "--project", str(tmp_path), "--no-policies")
     assert skipped.returncode == 0, skipped.stderr
+
+
+def test_plan_prints_a_nested_tree_and_masks_secrets() -> None:
+    result = run_cli("plan", "local")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("Offline plan of stack local (Pulumi mock runtime; not")
+    lines = result.stdout.splitlines()
+    component = next(i for i, line in enumerate(lines) if "LocalEndpoint churn-logreg" in line)
+    child = next(line for line in lines if "Container churn-logreg-runtime" in line)
+    depth = lines[component].index("inferstack:")
+    assert child.index("docker:") > depth
+    assert "output api_key: [secret]" in result.stdout

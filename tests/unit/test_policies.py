@@ -49,8 +49,17 @@ def test_bucket_without_public_access_block_fails() -> None:
 def test_endpoint_config_without_kms_fails() -> None:
     token = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
     assert names([Subject(token, "cfg", {"kmsKeyArn": "arn:key"})]) == []
-    violations = evaluate([Subject(token, "cfg", {})])
+    cpu = {"productionVariants": [{"instanceType": "ml.c6i.xlarge"}]}
+    violations = evaluate([Subject(token, "cfg", cpu)])
     assert [(v.policy, v.resource) for v in violations] == [("sagemaker-kms", "cfg")]
+
+
+@pytest.mark.parametrize("variant", [{"instanceType": "ml.g5.xlarge"},
+                                     {"serverlessConfig": {"memorySizeInMb": 2048}}])
+def test_keyless_sagemaker_storage_needs_no_kms_key(variant: dict[str, Any]) -> None:
+    """Instance-store families and serverless endpoints refuse a volume key."""
+    token = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
+    assert names([Subject(token, "cfg", {"productionVariants": [variant]})]) == []
 
 
 @pytest.mark.parametrize(
