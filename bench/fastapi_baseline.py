@@ -1,6 +1,6 @@
 """The naive baseline: a plain FastAPI + uvicorn endpoint around the same model.
 
-    INFERSTACK_BENCH_BUNDLE=examples/logreg-20f/bundle uvicorn bench.fastapi_baseline:app
+INFERSTACK_BENCH_BUNDLE=examples/logreg-20f/bundle uvicorn bench.fastapi_baseline:app
 """
 
 from __future__ import annotations

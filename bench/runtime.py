@@ -45,16 +45,26 @@ def cpu_seconds(pid: int) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
-def start(cmd: list[str], env: dict[str, str], core: int, port: int, log: Path) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(["taskset", "-c", str(core), *cmd], env={**os.environ, **env},
-                            stdout=log.open("wb"), stderr=subprocess.STDOUT, cwd=ROOT)
+def start(
+    cmd: list[str], env: dict[str, str], core: int, port: int, log: Path
+) -> subprocess.Popen[bytes]:
+    proc = subprocess.Popen(
+        ["taskset", "-c", str(core), *cmd],
+        env={**os.environ, **env},
+        stdout=log.open("wb"),
+        stderr=subprocess.STDOUT,
+        cwd=ROOT,
+    )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"{cmd[0]} exited: {log.read_text()[-2000:]}")
         try:
             body = {"instances": [[0.0] * 20]}
-            if httpx.post(f"http://127.0.0.1:{port}/predict", json=body, timeout=1).status_code == 200:
+            if (
+                httpx.post(f"http://127.0.0.1:{port}/predict", json=body, timeout=1).status_code
+                == 200
+            ):
                 return proc
         except httpx.TransportError:
             pass
@@ -73,14 +83,32 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
 
 
 def wrk(url: str, body: Path, connections: int, seconds: float, core: int) -> dict[str, Any]:
-    cmd = ["taskset", "-c", str(core), "wrk", "-t1", f"-c{connections}", f"-d{round(seconds)}s",
-           "--timeout", "5s", "-s", str(LUA), url, "--", str(body)]
-    out = subprocess.run(cmd, capture_output=True, text=True, check=True, timeout=seconds + 30).stdout
+    cmd = [
+        "taskset",
+        "-c",
+        str(core),
+        "wrk",
+        "-t1",
+        f"-c{connections}",
+        f"-d{round(seconds)}s",
+        "--timeout",
+        "5s",
+        "-s",
+        str(LUA),
+        url,
+        "--",
+        str(body),
+    ]
+    out = subprocess.run(
+        cmd, capture_output=True, text=True, check=True, timeout=seconds + 30
+    ).stdout
     line = next(line for line in out.splitlines() if line.startswith("WRK_JSON "))
-    return dict(json.loads(line[len("WRK_JSON "):]))
+    return dict(json.loads(line[len("WRK_JSON ") :]))
 
 
-def drive(name: str, pid: int, url: str, body: Path, args: argparse.Namespace) -> list[dict[str, Any]]:
+def drive(
+    name: str, pid: int, url: str, body: Path, args: argparse.Namespace
+) -> list[dict[str, Any]]:
     rows = []
     for c in args.concurrency:
         wrk(url, body, c, args.warmup, args.client_core)
@@ -89,12 +117,24 @@ def drive(name: str, pid: int, url: str, body: Path, args: argparse.Namespace) -
         cpu = cpu_seconds(pid) - before
         rps = r["requests"] / (r["duration_us"] / 1e6)
         errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
-        rows.append({"server": name, "concurrency": c, "rps": rps, "p50_ms": r["p50_us"] / 1000,
-                     "p99_ms": r["p99_us"] / 1000, "errors": errors, "requests": r["requests"],
-                     "cpu_us_per_req": cpu / max(r["requests"], 1) * 1e6})
-        print(f"  {name:<10} c={c:<3} {rps:9.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms  "
-              f"p99 {r['p99_us'] / 1000:6.2f} ms  errors {errors}  "
-              f"cpu/req {rows[-1]['cpu_us_per_req']:6.1f} us", flush=True)
+        rows.append(
+            {
+                "server": name,
+                "concurrency": c,
+                "rps": rps,
+                "p50_ms": r["p50_us"] / 1000,
+                "p99_ms": r["p99_us"] / 1000,
+                "errors": errors,
+                "requests": r["requests"],
+                "cpu_us_per_req": cpu / max(r["requests"], 1) * 1e6,
+            }
+        )
+        print(
+            f"  {name:<10} c={c:<3} {rps:9.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms  "
+            f"p99 {r['p99_us'] / 1000:6.2f} ms  errors {errors}  "
+            f"cpu/req {rows[-1]['cpu_us_per_req']:6.1f} us",
+            flush=True,
+        )
     return rows
 
 
@@ -131,7 +171,9 @@ def in_process(bundle: Path, row: list[float]) -> dict[str, float]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--bundle", type=Path, default=ROOT / "examples" / "logreg-20f" / "bundle")
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=3.0)
@@ -145,17 +187,40 @@ def main() -> int:
     tmp = Path(tempfile.mkdtemp(prefix="inferstack-bench-"))
     body = tmp / "body.json"
     body.write_text(json.dumps({"instances": [row]}))
-    print(f"load: {os.getloadavg()}  cpus: {os.cpu_count()}  server core {args.server_core}, "
-          f"wrk core {args.client_core}", flush=True)
+    print(
+        f"load: {os.getloadavg()}  cpus: {os.cpu_count()}  server core {args.server_core}, "
+        f"wrk core {args.client_core}",
+        flush=True,
+    )
     results: list[dict[str, Any]] = []
-    servers = [("inferstack", [sys.executable, "-m", "inferstack.runtime", "serve", str(args.bundle)])]
+    servers = [
+        ("inferstack", [sys.executable, "-m", "inferstack.runtime", "serve", str(args.bundle)])
+    ]
     if not args.no_baseline:
-        servers.append(("fastapi", [sys.executable, "-m", "uvicorn", "bench.fastapi_baseline:app",
-                                    "--host", "127.0.0.1", "--log-level", "warning", "--no-access-log"]))
+        servers.append(
+            (
+                "fastapi",
+                [
+                    sys.executable,
+                    "-m",
+                    "uvicorn",
+                    "bench.fastapi_baseline:app",
+                    "--host",
+                    "127.0.0.1",
+                    "--log-level",
+                    "warning",
+                    "--no-access-log",
+                ],
+            )
+        )
     for name, cmd in servers:
         port = free_port()
-        env = {"INFERSTACK_PORT": str(port), "INFERSTACK_HOST": "127.0.0.1",
-               "INFERSTACK_LOG_LEVEL": "warning", "INFERSTACK_BENCH_BUNDLE": str(args.bundle)}
+        env = {
+            "INFERSTACK_PORT": str(port),
+            "INFERSTACK_HOST": "127.0.0.1",
+            "INFERSTACK_LOG_LEVEL": "warning",
+            "INFERSTACK_BENCH_BUNDLE": str(args.bundle),
+        }
         if name == "fastapi":
             cmd = [*cmd, "--port", str(port)]
         proc = start(cmd, env, args.server_core, port, tmp / f"{name}.log")
@@ -171,10 +236,15 @@ def main() -> int:
     base = {r["concurrency"]: r for r in results if r["server"] == "fastapi"}
     for c in sorted(ours):
         if c in base:
-            print(f"c={c}: inferstack / fastapi = {ours[c]['rps'] / max(base[c]['rps'], 1e-9):.1f}x; "
-                  f"server CPU per request / in-process predict_proba = {ours[c]['overhead_ratio']:.2f}")
+            speedup = ours[c]["rps"] / max(base[c]["rps"], 1e-9)
+            print(
+                f"c={c}: inferstack / fastapi = {speedup:.1f}x; server CPU per request / "
+                f"in-process predict_proba = {ours[c]['overhead_ratio']:.2f}"
+            )
     args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(json.dumps({"load": os.getloadavg(), "runs": results, "in_process": costs}, indent=2))
+    args.out.write_text(
+        json.dumps({"load": os.getloadavg(), "runs": results, "in_process": costs}, indent=2)
+    )
     print(f"results: {args.out}")
     return 0
 

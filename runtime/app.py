@@ -6,43 +6,23 @@ import asyncio
 import logging
 import random
 import time
-from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
 
-import numpy as np
-import orjson
-
-from inferstack.runtime import protocols
 from inferstack.runtime.auth import ApiKeyAuth, load_key_hashes
-from inferstack.runtime.errors import (
-    MethodNotAllowed,
-    ModelNotReady,
-    NotFound,
-    RequestTimeout,
-    UnsupportedMediaType,
-)
+from inferstack.runtime.errors import MethodNotAllowed, NotFound, RequestTimeout
+from inferstack.runtime.handlers import Handler, Handlers
 from inferstack.runtime.http import (
-    CSV,
-    TEXT,
     ClientDisconnected,
     Receive,
-    Response,
     Scope,
     Send,
     error_response,
-    json_response,
-    read_body,
     send_response,
 )
-from inferstack.runtime.openapi import openapi_document
 from inferstack.runtime.service import ModelService
 from inferstack.runtime.settings import RuntimeSettings
 
 log = logging.getLogger("inferstack.runtime")
-Handler = Callable[[Receive, dict[bytes, bytes], list[str]], Awaitable[Response]]
-Decoder = Callable[[bytes, dict[bytes, bytes]], np.ndarray]
-OK = json_response(200, {"status": "ok"})
 
 
 class InferenceApp:
@@ -52,24 +32,25 @@ class InferenceApp:
         self.settings = settings
         self.service = ModelService(settings, bundle_dir)
         self.auth = ApiKeyAuth(load_key_hashes(settings))
-        self.limit = settings.max_request_bytes
+        h = Handlers(self.service, settings.max_request_bytes)
         self.timeout = settings.request_timeout_s
         self.log_rate = settings.log_sample_rate
+        self.handlers = h
         # path -> method -> (route label, handler, needs auth)
         self.routes: dict[str, dict[str, tuple[str, Handler, bool]]] = {}
         for path, method, handler, auth in [
-            ("/ping", "GET", self.ready_check, False),
-            ("/invocations", "POST", self.invocations, True),
-            ("/predict", "POST", self.predict, True),
-            ("/", "GET", self.live, False),
-            ("/live", "GET", self.live, False),
-            ("/ready", "GET", self.ready_check, False),
-            ("/score", "POST", self.score, True),
-            ("/v2", "GET", self.v2_server, False),
-            ("/v2/health/live", "GET", self.live, False),
-            ("/v2/health/ready", "GET", self.ready_check, False),
-            ("/metrics", "GET", self.metrics, False),
-            ("/openapi.json", "GET", self.openapi, False),
+            ("/ping", "GET", h.ready_check, False),
+            ("/invocations", "POST", h.invocations, True),
+            ("/predict", "POST", h.predict, True),
+            ("/", "GET", h.live, False),
+            ("/live", "GET", h.live, False),
+            ("/ready", "GET", h.ready_check, False),
+            ("/score", "POST", h.score, True),
+            ("/v2", "GET", h.v2_server, False),
+            ("/v2/health/live", "GET", h.live, False),
+            ("/v2/health/ready", "GET", h.ready_check, False),
+            ("/metrics", "GET", h.metrics, False),
+            ("/openapi.json", "GET", h.openapi, False),
         ]:
             self.routes.setdefault(path, {})[method] = (path, handler, auth)
 
@@ -112,9 +93,9 @@ class InferenceApp:
         if len(parts) >= 3 and parts[1] == "versions":
             params, parts = parts[:3:2], [parts[0], *parts[3:]]
         table: dict[tuple[str, ...], tuple[str, str, Handler, bool]] = {
-            (): ("GET", "/v2/models/{name}", self.v2_model, True),
-            ("ready",): ("GET", "/v2/models/{name}/ready", self.v2_model_ready, False),
-            ("infer",): ("POST", "/v2/models/{name}/infer", self.v2_infer, True),
+            (): ("GET", "/v2/models/{name}", self.handlers.v2_model, True),
+            ("ready",): ("GET", "/v2/models/{name}/ready", self.handlers.v2_model_ready, False),
+            ("infer",): ("POST", "/v2/models/{name}/infer", self.handlers.v2_infer, True),
         }
         found = table.get(tuple(parts[1:]))
         if found is None or not params or not params[0]:
@@ -141,7 +122,7 @@ class InferenceApp:
         except ClientDisconnected:
             self.service.metrics.inflight.dec()
             return
-        except Exception as err:  # the one error handler maps every error to a response
+        except Exception as err:  # noqa: BLE001 - the one error handler maps every error to a response
             response = error_response(err)
         self.service.metrics.inflight.dec()
         await send_response(send, response)
@@ -171,143 +152,6 @@ class InferenceApp:
                 },
             )
 
-    # ---- health -------------------------------------------------------------
-    async def live(
-        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
-    ) -> Response:
-        return OK
-
-    async def ready_check(
-        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
-    ) -> Response:
-        if not self.service.ready:
-            raise ModelNotReady(self.service._not_ready_message())
-        return OK
-
-    async def metrics(
-        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
-    ) -> Response:
-        self.service.refresh_drift()
-        return Response(
-            200, self.service.metrics.exposition(), self.service.metrics.content_type.encode()
-        )
-
-    async def openapi(
-        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
-    ) -> Response:
-        return json_response(200, openapi_document(self.service.manifest))
-
-    # ---- inference ----------------------------------------------------------
-    async def _infer(
-        self, route: str, receive: Receive, headers: dict[bytes, bytes], decode: Decoder
-    ) -> Any:
-        service = self.service
-        batcher = service.batcher
-        model = service.model
-        if batcher is None or model is None:
-            raise ModelNotReady(service._not_ready_message())
-        batcher.incoming += 1
-        try:
-            body = await read_body(receive, headers, self.limit)
-            x = decode(body, headers)
-        finally:
-            batcher.incoming -= 1
-        return await service.submit(x, route)
-
-    def _decoder(self) -> Any:
-        assert self.service.model is not None
-        return self.service.model.decoder
-
-    def _json_rows(self, body: bytes, headers: dict[bytes, bytes]) -> np.ndarray:
-        return protocols.decode_json(protocols.parse_json(body), self._decoder())
-
-    def _sagemaker_rows(self, body: bytes, headers: dict[bytes, bytes]) -> np.ndarray:
-        ctype = headers.get(b"content-type", b"application/json").split(b";")[0].strip().lower()
-        if ctype == CSV:
-            return self._decoder().decode_csv(body.decode("utf-8", "replace"))
-        if ctype in (b"application/json", b"", b"*/*"):
-            return self._json_rows(body, headers)
-        raise UnsupportedMediaType(
-            f"Content-Type '{ctype.decode('latin-1')}': use application/json or text/csv"
-        )
-
-    async def predict(
-        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
-    ) -> Response:
-        out = await self._infer("/predict", receive, headers, self._json_rows)
-        return Response(
-            200, orjson.dumps({"predictions": protocols.jsonable(out)}, option=protocols.JSON_OPTS)
-        )
-
-    async def invocations(
-        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
-    ) -> Response:
-        out = await self._infer("/invocations", receive, headers, self._sagemaker_rows)
-        if CSV in headers.get(b"accept", b""):
-            return Response(200, protocols.encode_csv(out), CSV)
-        return Response(
-            200, orjson.dumps({"predictions": protocols.jsonable(out)}, option=protocols.JSON_OPTS)
-        )
-
-    async def score(
-        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
-    ) -> Response:
-        def rows(body: bytes, _h: dict[bytes, bytes]) -> np.ndarray:
-            return protocols.decode_azure(protocols.parse_json(body), self._decoder())
-
-        out = await self._infer("/score", receive, headers, rows)
-        return Response(
-            200, orjson.dumps({"predictions": protocols.jsonable(out)}, option=protocols.JSON_OPTS)
-        )
-
-    # ---- Open Inference Protocol V2 ----------------------------------------
-    def _check_model(self, params: list[str]) -> None:
-        s = self.service
-        if params[0] != s.name:
-            raise NotFound(f"model '{params[0]}' not found; this server serves '{s.name}'")
-        if len(params) > 1 and params[1] != s.version:
-            raise NotFound(f"version '{params[1]}' of '{s.name}' not found; serving '{s.version}'")
-
-    async def v2_server(
-        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
-    ) -> Response:
-        from inferstack.runtime.openapi import server_metadata
-
-        return json_response(200, server_metadata())
-
-    async def v2_model(
-        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
-    ) -> Response:
-        self._check_model(params)
-        from inferstack.runtime.openapi import v2_model_metadata
-
-        if self.service.manifest is None:
-            raise ModelNotReady(self.service._not_ready_message())
-        return json_response(200, v2_model_metadata(self.service.manifest))
-
-    async def v2_model_ready(
-        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
-    ) -> Response:
-        self._check_model(params)
-        return await self.ready_check(receive, headers, params)
-
-    async def v2_infer(
-        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
-    ) -> Response:
-        self._check_model(params)
-        request_id: list[Any] = [None]
-
-        def rows(body: bytes, _h: dict[bytes, bytes]) -> np.ndarray:
-            obj = protocols.parse_json(body)
-            request_id[0] = obj.get("id") if isinstance(obj, dict) else None
-            return protocols.decode_v2(obj, self._decoder())
-
-        out = await self._infer("/v2/models/{name}/infer", receive, headers, rows)
-        s = self.service
-        assert s.manifest is not None
-        body = protocols.encode_v2(out, s.name, s.version, s.manifest.output.kind, request_id[0])
-        return Response(200, body)
-
 
 def create_app(
     settings: RuntimeSettings | None = None, bundle_dir: Path | None = None
@@ -316,4 +160,4 @@ def create_app(
     return InferenceApp(settings or RuntimeSettings(), bundle_dir)
 
 
-__all__ = ["TEXT", "InferenceApp", "create_app"]
+__all__ = ["InferenceApp", "create_app"]

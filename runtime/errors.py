@@ -57,56 +57,56 @@ class MissingExtraError(BundleError):
         self.framework = framework
 
 
-class InvalidInput(InferstackError):
+class InvalidInput(InferstackError):  # noqa: N818 - named after the HTTP status
     """The request body does not match the bundle's input schema."""
 
     status_code = 400
     code = "invalid_input"
 
 
-class Unauthorized(InferstackError):
+class Unauthorized(InferstackError):  # noqa: N818 - named after the HTTP status
     """No API key, or one that matches none of the configured hashes."""
 
     status_code = 401
     code = "unauthorized"
 
 
-class NotFound(InferstackError):
+class NotFound(InferstackError):  # noqa: N818 - named after the HTTP status
     """Unknown route, or a model name other than the one served."""
 
     status_code = 404
     code = "not_found"
 
 
-class MethodNotAllowed(InferstackError):
+class MethodNotAllowed(InferstackError):  # noqa: N818 - named after the HTTP status
     """The route exists but not with this HTTP method."""
 
     status_code = 405
     code = "method_not_allowed"
 
 
-class PayloadTooLarge(InferstackError):
+class PayloadTooLarge(InferstackError):  # noqa: N818 - named after the HTTP status
     """The request body is larger than the configured maximum."""
 
     status_code = 413
     code = "payload_too_large"
 
 
-class UnsupportedMediaType(InferstackError):
+class UnsupportedMediaType(InferstackError):  # noqa: N818 - named after the HTTP status
     """A Content-Type the route cannot decode."""
 
     status_code = 415
     code = "unsupported_media_type"
 
 
-class ModelNotReady(InferstackError):
+class ModelNotReady(InferstackError):  # noqa: N818 - named after the HTTP status
     """The model is still loading, or failed to load."""
 
     status_code = 503
     code = "not_ready"
 
 
-class RequestTimeout(InferstackError):
+class RequestTimeout(InferstackError):  # noqa: N818 - named after the HTTP status
     """The request was not answered within the configured timeout."""
 
     status_code = 504

@@ -19,7 +19,7 @@ CSV = b"text/csv"
 TEXT = b"text/plain; charset=utf-8"
 
 
-class ClientDisconnected(Exception):
+class ClientDisconnected(Exception):  # noqa: N818 - a condition, not a failure
     """The client went away before its body was read."""
 
 

@@ -45,7 +45,9 @@ class InputSchema(_Frozen):
         # Features given by name take the schema-wide ``dtype``.
         if isinstance(data, dict) and isinstance(data.get("features"), list | tuple):
             dtype = data.get("dtype", "float64")
-            features = [{"name": v, "dtype": dtype} if isinstance(v, str) else v for v in data["features"]]
+            features = [
+                {"name": v, "dtype": dtype} if isinstance(v, str) else v for v in data["features"]
+            ]
             return {**data, "features": features}
         return data
 

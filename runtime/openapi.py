@@ -119,8 +119,7 @@ def openapi_document(manifest: Manifest | None) -> dict[str, Any]:
             "shape": {"type": "array", "items": {"type": "integer"}},
             "datatype": {
                 "type": "string",
-                "enum": list(_V2_TYPE.values())
-                + ["FP16", "INT8", "INT16", "UINT8", "UINT16", "UINT32", "UINT64"],
+                "enum": [*_V2_TYPE.values(), "FP16", "INT8", "INT16", "UINT8", "UINT16", "UINT32"],
             },
             "data": {"type": "array"},
         },

@@ -132,7 +132,7 @@ def _tensor(t: Any, where: str) -> tuple[str, np.ndarray]:
     if datatype.startswith(("INT", "UINT")) and any(type(v) is not int for v in flat):
         raise InvalidInput(f"{where}.data: expected integers for {datatype}")
     try:
-        arr = np.array(flat, dtype=V2_TO_NP[datatype]).reshape(shape)
+        arr: np.ndarray = np.array(flat, dtype=V2_TO_NP[datatype]).reshape(shape)
     except (OverflowError, ValueError) as err:
         raise InvalidInput(f"{where}.data: values do not fit {datatype}: {err}") from err
     return name, arr

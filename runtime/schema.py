@@ -132,8 +132,9 @@ class RowDecoder:
             raise InvalidInput(f"{where}: expected at least one row")
         if tuple(arr.shape[1:]) != self.row_shape:
             if math.prod(arr.shape[1:]) != self.width:
+                got = list(arr.shape[1:])
                 raise InvalidInput(
-                    f"{where}: expected rows of shape {list(self.row_shape)}, got {list(arr.shape[1:])}"
+                    f"{where}: expected rows of shape {list(self.row_shape)}, got {got}"
                 )
             arr = arr.reshape((arr.shape[0], *self.row_shape))
         self.check_values(arr, where)

@@ -69,7 +69,7 @@ class ModelService:
             model = await asyncio.get_running_loop().run_in_executor(
                 None, load_bundle, self.bundle_dir
             )
-        except Exception as err:  # any failure keeps readiness false
+        except Exception as err:  # noqa: BLE001 - any failure keeps readiness false
             self.load_error = str(err)
             log.error(
                 "model failed to load", extra={"error": str(err), "bundle": str(self.bundle_dir)}

@@ -57,7 +57,9 @@ class OnnxPredictor(Predictor):
         self.output_name = wanted if wanted in names else names[-1 if wanted else 0]
 
     def predict(self, inputs: Any) -> Any:
-        feed = {self.input_name: np.ascontiguousarray(inputs, dtype=self.input_dtype)}
+        feed: dict[str, np.ndarray] = {
+            self.input_name: np.ascontiguousarray(inputs, dtype=self.input_dtype)
+        }
         return self.session.run([self.output_name], feed)[0]
 
     def expected_width(self) -> int | None:

@@ -27,7 +27,8 @@ def load_example(name: str) -> Any:
     """Import ``examples/<name>/train.py`` as a module."""
     path = ROOT / "examples" / name / "train.py"
     spec = importlib.util.spec_from_file_location(f"example_{name.replace('-', '_')}", path)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module

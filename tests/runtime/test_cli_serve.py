@@ -9,7 +9,10 @@ from pathlib import Path
 from tests.runtime.conftest import Built
 from tests.runtime.server import RuntimeServer, metric_value
 
-CLI = "import typer; from inferstack.runtime.cli import register; app = typer.Typer(); register(app); app()"
+CLI = (
+    "import typer; from inferstack.runtime.cli import register; "
+    "app = typer.Typer(); register(app); app()"
+)
 
 
 def test_serve_command_with_api_key_file_and_two_workers(
@@ -54,4 +57,5 @@ def test_module_entry_point_usage_error() -> None:
         timeout=60,
         check=False,
     )
-    assert done.returncode == 2 and "usage: python -m inferstack.runtime serve" in done.stderr
+    assert done.returncode == 2
+    assert "usage: python -m inferstack.runtime serve" in done.stderr

@@ -74,7 +74,8 @@ def test_capture_writes_sampled_requests(
     for row, answer in zip(rows, answers, strict=True):
         record = by_input[tuple(row.tolist())]
         assert record["outputs"] == answer["predictions"]
-        assert record["model"] == "logreg-20f" and record["route"] == "/predict"
+        assert record["model"] == "logreg-20f"
+        assert record["route"] == "/predict"
 
 
 def test_failing_capture_never_breaks_inference(

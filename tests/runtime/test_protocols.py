@@ -93,7 +93,8 @@ def test_v2_infer_metadata_and_health(served: tuple[str, Built, RuntimeServer]) 
     response = server.post(f"/v2/models/{manifest.name}/infer", json=request)
     assert response.status_code == 200, response.text
     body = response.json()
-    assert body["model_name"] == manifest.name and body["model_version"] == manifest.version
+    assert body["model_name"] == manifest.name
+    assert body["model_version"] == manifest.version
     assert body["id"] == "req-1"
     out = body["outputs"][0]
     expected = np.asarray(scorer(x))
@@ -104,7 +105,8 @@ def test_v2_infer_metadata_and_health(served: tuple[str, Built, RuntimeServer]) 
     )
     assert versioned.json()["outputs"] == body["outputs"]
     meta = server.get(f"/v2/models/{manifest.name}").json()
-    assert meta["platform"] == framework and meta["versions"] == [manifest.version]
+    assert meta["platform"] == framework
+    assert meta["versions"] == [manifest.version]
     assert meta["inputs"][0]["shape"] == [-1, manifest.input.width]
     for path in (
         "/ping",

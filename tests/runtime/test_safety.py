@@ -138,7 +138,8 @@ def test_api_key_auth(sklearn_bundle: Built, log_dir: Path) -> None:
             "unauthorized",
         )
         ok = server.post("/predict", json=body, headers={"authorization": "Bearer s3cret"})
-        assert ok.status_code == 200 and len(ok.json()["predictions"]) == 1
+        assert ok.status_code == 200
+        assert len(ok.json()["predictions"]) == 1
         assert (
             server.post("/predict", json=body, headers={"x-api-key": "s3cret"}).status_code == 200
         )

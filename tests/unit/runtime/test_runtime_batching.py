@@ -16,7 +16,8 @@ from inferstack.runtime.batching import merge, split
 def test_merge_and_split_are_inverse() -> None:
     parts = [np.ones((1, 3)), np.zeros((2, 3)), np.full((1, 3), 7.0)]
     batch, counts = merge(parts)
-    assert batch.shape == (4, 3) and counts == [1, 2, 1]
+    assert batch.shape == (4, 3)
+    assert counts == [1, 2, 1]
     back = split(batch, counts)
     for a, b in zip(parts, back, strict=True):
         np.testing.assert_array_equal(a, b)

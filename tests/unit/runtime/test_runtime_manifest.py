@@ -48,7 +48,7 @@ def model() -> LogisticRegression:
 )
 def test_invalid_manifest_names_the_key(change: dict[str, object], message: str) -> None:
     data = {k: v for k, v in ({**BASE, **change}).items() if v is not None}
-    with pytest.raises(BundleError, match="inferstack.yaml") as info:
+    with pytest.raises(BundleError, match=r"inferstack\.yaml") as info:
         parse_manifest(data)
     assert message in str(info.value)
 
@@ -73,7 +73,8 @@ def test_bundle_round_trip_and_in_process_predict(
         batching={"max_batch_size": 8, "max_wait_ms": 0},
     )
     manifest = read_manifest(path)
-    assert manifest.output.kind == "probabilities" and manifest.output.names == ("0", "1")
+    assert manifest.output.kind == "probabilities"
+    assert manifest.output.names == ("0", "1")
     assert manifest.batching.max_batch_size == 8
     served = load_bundle(path)
     rows = [[0.1, 0.2, 0.3], [-1.0, 2.0, 0.5]]
@@ -83,7 +84,7 @@ def test_bundle_round_trip_and_in_process_predict(
 def test_bundle_errors(model: LogisticRegression, tmp_path: Path) -> None:
     with pytest.raises(BundleError, match="unknown framework 'keras'"):
         bundle(model, framework="keras", name="m", version="1.0.0", out=tmp_path / "a")
-    with pytest.raises(BundleError, match="model file '.*missing.joblib' not found"):
+    with pytest.raises(BundleError, match=r"model file '.*missing\.joblib' not found"):
         bundle(
             tmp_path / "missing.joblib",
             framework="sklearn",
@@ -100,10 +101,10 @@ def test_bundle_errors(model: LogisticRegression, tmp_path: Path) -> None:
             out=tmp_path / "c",
             features=["a", "b"],
         )
-    with pytest.raises(BundleError, match="has no predict_proba"):
-        from sklearn.linear_model import LinearRegression
+    from sklearn.linear_model import LinearRegression
 
-        reg = LinearRegression().fit(np.ones((4, 3)), np.ones(4))
+    reg = LinearRegression().fit(np.ones((4, 3)), np.ones(4))
+    with pytest.raises(BundleError, match="has no predict_proba"):
         bundle(
             reg,
             framework="sklearn",
@@ -120,12 +121,12 @@ def test_bundle_missing_artifact_and_wrong_framework_at_load(
 ) -> None:
     path = bundle(model, framework="sklearn", name="m", version="1.0.0", out=tmp_path / "b")
     (path / "model.joblib").unlink()
-    with pytest.raises(BundleError, match="artifact 'model.joblib' not found"):
+    with pytest.raises(BundleError, match=r"artifact 'model\.joblib' not found"):
         load_bundle(path)
     path = bundle(model, framework="sklearn", name="m", version="1.0.0", out=tmp_path / "c")
     data = yaml.safe_load((path / "inferstack.yaml").read_text())
     (path / "inferstack.yaml").write_text(yaml.safe_dump({**data, "framework": "xgboost"}))
-    with pytest.raises(BundleError, match="xgboost cannot load 'model.joblib'"):
+    with pytest.raises(BundleError, match=r"xgboost cannot load 'model\.joblib'"):
         load_bundle(path)
 
 

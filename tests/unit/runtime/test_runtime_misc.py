@@ -59,7 +59,8 @@ def test_sagemaker_variables_are_fallbacks(monkeypatch: pytest.MonkeyPatch) -> N
     monkeypatch.setenv("INFERSTACK_PORT", "7070")
     monkeypatch.setenv("INFERSTACK_MAX_BATCH_SIZE", "32")
     s = RuntimeSettings()
-    assert s.port == 7070 and s.max_batch_size == 32
+    assert s.port == 7070
+    assert s.max_batch_size == 32
 
 
 def test_psi_and_drift_monitor() -> None:
@@ -77,8 +78,8 @@ def test_psi_and_drift_monitor() -> None:
 
 
 def test_cli_bundle_command(tmp_path: Path) -> None:
-    from sklearn.linear_model import LogisticRegression
     import joblib
+    from sklearn.linear_model import LogisticRegression
 
     x = np.random.default_rng(1).normal(size=(40, 4))
     joblib.dump(LogisticRegression().fit(x, x[:, 0] > 0), tmp_path / "m.joblib")
@@ -124,4 +125,5 @@ def test_cli_bundle_command(tmp_path: Path) -> None:
     assert bad.exit_code == 2
     assert "input schema has 2 features but the model expects 4" in bad.output
     missing = runner.invoke(app, ["serve", str(tmp_path / "nowhere")])
-    assert missing.exit_code == 2 and "no inferstack.yaml" in missing.output
+    assert missing.exit_code == 2
+    assert "no inferstack.yaml" in missing.output

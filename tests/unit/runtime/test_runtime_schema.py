@@ -26,7 +26,8 @@ FLOATS = RowDecoder(InputSchema.model_validate({"features": ["a", "b"], "dtype":
 
 def test_numeric_rows_become_one_typed_array() -> None:
     arr = FLOATS.decode([[1, 2.5], [3.0, -4]], "instances")
-    assert arr.dtype == np.float32 and arr.tolist() == [[1.0, 2.5], [3.0, -4.0]]
+    assert arr.dtype == np.float32
+    assert arr.tolist() == [[1.0, 2.5], [3.0, -4.0]]
     assert FLOATS.decode([{"b": 2, "a": 1}], "instances").tolist() == [[1.0, 2.0]]
 
 
@@ -48,7 +49,7 @@ def test_bad_rows_name_the_field(rows: object, message: str) -> None:
 
 
 def test_nan_is_refused_unless_allowed() -> None:
-    with pytest.raises(InvalidInput, match="feature 'b'.*NaN"):
+    with pytest.raises(InvalidInput, match=r"feature 'b'.*NaN"):
         FLOATS.decode_csv("1,nan\n")
     lenient = RowDecoder(InputSchema.model_validate({"features": ["a", "b"], "allow_nan": True}))
     assert np.isnan(lenient.decode([[1.0, None]], "instances")[0, 1])
@@ -83,7 +84,10 @@ def test_protocol_shapes_decode_to_the_same_batch() -> None:
 def test_outputs_encode_for_v2_and_csv() -> None:
     out = np.asarray([[0.25, 0.75]])
     body = encode_v2(out, "m", "1.0.0", "probabilities", "id-1")
-    assert b'"shape":[1,2]' in body and b'"datatype":"FP64"' in body and b'"id":"id-1"' in body
+    assert b'"shape":[1,2]' in body
+    assert b'"datatype":"FP64"' in body
+    assert b'"id":"id-1"' in body
     assert encode_csv(out) == b"0.25,0.75\n"
     labels = encode_v2(np.asarray(["yes", "no"], dtype=object), "m", "1", "label", None)
-    assert b'"datatype":"BYTES"' in labels and b'"data":["yes","no"]' in labels
+    assert b'"datatype":"BYTES"' in labels
+    assert b'"data":["yes","no"]' in labels
