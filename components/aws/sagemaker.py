@@ -18,12 +18,8 @@ import pulumi_aws as aws
 from inferstack.components.aws.common import physical_name, primary_variant
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.spec import DeploymentSpec
+from inferstack.components.targets import AWS_INSTANCE_STORE_FAMILIES
 
-# Instance families with local NVMe storage: SageMaker refuses a volume KMS key for
-# them (the instance store is hardware-encrypted).
-_INSTANCE_STORE_FAMILIES = ("ml.g4dn.", "ml.g5.", "ml.g6.", "ml.g6e.", "ml.p3dn.", "ml.p4d.",
-                            "ml.p4de.", "ml.p5.", "ml.m5d.", "ml.c5d.", "ml.r5d.", "ml.inf2.",
-                            "ml.trn1.")
 MAX_ROLLBACK_ALARMS = 10
 
 
@@ -48,7 +44,7 @@ def variant_plans(spec: DeploymentSpec) -> tuple[VariantPlan, ...]:
 
 def volume_kms_allowed(instance_type: str) -> bool:
     """Whether SageMaker accepts a volume KMS key for `instance_type`."""
-    return not instance_type.startswith(_INSTANCE_STORE_FAMILIES)
+    return not instance_type.startswith(AWS_INSTANCE_STORE_FAMILIES)
 
 
 def production_variants(spec: DeploymentSpec, model_names: Mapping[str, Any]) -> list[dict]:
