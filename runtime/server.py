@@ -63,6 +63,7 @@ def _config(settings: RuntimeSettings, app: Any, workers: int) -> uvicorn.Config
         lifespan="on",
         access_log=False,
         server_header=False,
+        proxy_headers=False,  # the client address is never used; skip the middleware
         log_config=None,
         log_level=settings.log_level,
         backlog=2048,

@@ -127,3 +127,16 @@ def test_cli_bundle_command(tmp_path: Path) -> None:
     missing = runner.invoke(app, ["serve", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2
     assert "no inferstack.yaml" in missing.output
+
+
+def test_every_setting_is_documented() -> None:
+    doc = (Path(__file__).resolve().parents[3] / "docs" / "runtime.md").read_text()
+    for field in RuntimeSettings.model_fields:
+        assert f"`INFERSTACK_{field.upper()}`" in doc, field
+    for name in (
+        "SAGEMAKER_BIND_TO_PORT",
+        "SAGEMAKER_MODEL_SERVER_WORKERS",
+        "SM_MODEL_DIR",
+        "SAGEMAKER_MODEL_SERVER_TIMEOUT",
+    ):
+        assert name in doc
