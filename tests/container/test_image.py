@@ -137,34 +137,61 @@ def test_mounted_onnx_bundle(runtime_image: str, tmp_path: Path) -> None:
         remove_container(running)
 
 
-def test_docker_stop_during_requests_loses_none(runtime_image: str, rows: np.ndarray) -> None:
-    # Large requests keep the server busy, so all 16 are in flight when SIGTERM arrives.
-    running = start_container(runtime_image, env={"INFERSTACK_MAX_REQUEST_BYTES": "67108864"})
-    big = json.dumps({"instances": np.tile(rows, (250, 1)).tolist()}).encode()  # 8000 rows
-    results: list[int | str] = []
+SLOW_PREDICTOR = """
+import time
+
+import numpy as np
+
+
+class SlowSum:
+    def predict(self, batch):
+        time.sleep(1.0)
+        return np.asarray(batch, dtype=np.float64).sum(axis=1, keepdims=True)
+"""
+
+
+def _slow_bundle(folder: Path) -> Path:
+    """A custom-predictor bundle whose model call takes a second (row sums)."""
+    folder.mkdir(mode=0o755)
+    (folder / "slow.py").write_text(SLOW_PREDICTOR)
+    manifest = {"name": "slow-sum", "version": "1.0.0", "framework": "custom",
+                "predictor": "slow:SlowSum", "input": {"features": ["a", "b"]},
+                "output": {"kind": "raw"}}
+    (folder / "inferstack.yaml").write_text(json.dumps(manifest))
+    return folder
+
+
+def test_docker_stop_during_requests_loses_none(runtime_image: str, tmp_path: Path) -> None:
+    # A model call takes a second, so all 16 requests are in flight when SIGTERM arrives.
+    bundle = _slow_bundle(tmp_path / "slow")
+    running = start_container(runtime_image, "--volume", f"{bundle}:/opt/ml/model:ro")
+    results: dict[int, int | str] = {}
     lock = threading.Lock()
     clients = [httpx.Client(base_url=running.url, timeout=30) for _ in range(16)]
 
     def call(i: int) -> None:
         try:
-            response = clients[i].post("/invocations", content=big,
-                                       headers={**AUTH, "Content-Type": "application/json"})
+            response = clients[i].post("/invocations", headers=AUTH,
+                                       json={"instances": [[i, 1.5]]})
             outcome: int | str = response.status_code
+            if outcome == 200:
+                assert response.json()["predictions"] == [[i + 1.5]]
         except httpx.HTTPError as err:
             outcome = repr(err)
         with lock:
-            results.append(outcome)
+            results[i] = outcome
 
     threads = [threading.Thread(target=call, args=(i,)) for i in range(16)]
     try:
         for thread in threads:
             thread.start()
-        assert _inflight(running) >= 16, "requests never reached the server"
+        # 16 requests plus the /metrics request that reads the gauge.
+        assert _inflight(running, want=17) >= 17, "requests never reached the server"
         stop = docker("stop", "--time", "30", running.id)
         assert stop.returncode == 0
         for thread in threads:
             thread.join(timeout=30)
-        assert results == [200] * 16, results
+        assert results == dict.fromkeys(range(16), 200), results
         state = json.loads(docker("inspect", running.id).stdout)[0]["State"]
         assert state["ExitCode"] == 0, running.logs()  # drained, not killed (137)
     finally:
@@ -173,7 +200,7 @@ def test_docker_stop_during_requests_loses_none(runtime_image: str, rows: np.nda
         remove_container(running)
 
 
-def _inflight(running: Running, want: int = 16, timeout_s: float = 5.0) -> float:
+def _inflight(running: Running, want: int, timeout_s: float = 10.0) -> float:
     """`inferstack_inflight_requests` once it reaches `want` (or at `timeout_s`)."""
     value = 0.0
     for _ in range(int(timeout_s / 0.02)):
