@@ -70,8 +70,11 @@ class RowDecoder:
         """``rows`` (a JSON list of rows) as an array of shape ``(n, *row_shape)``."""
         if not isinstance(rows, list) or not rows:
             raise InvalidInput(f"{where}: expected a non-empty list of rows")
-        if isinstance(rows[0], dict):
-            rows = [self._dict_row(row, f"{where}[{i}]") for i, row in enumerate(rows)]
+        if any(type(row) is dict for row in rows):
+            rows = [
+                self._dict_row(row, f"{where}[{i}]") if type(row) is dict else row
+                for i, row in enumerate(rows)
+            ]
         if not self.tabular:
             return self._tensor(rows, where)
         types: set[type] = set()
