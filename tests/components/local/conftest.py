@@ -1,0 +1,95 @@
+"""The local target under Pulumi's mock runtime, and promtool on its generated rules."""
+
+from __future__ import annotations
+
+import contextvars
+import os
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from inferstack.components.spec import DeploymentSpec
+
+ROOT = Path(__file__).resolve().parents[3]
+BUNDLE = ROOT / "examples" / "logreg-20f" / "bundle"
+
+
+@pytest.fixture(autouse=True)
+def _context_cache(tmp_path_factory: pytest.TempPathFactory,
+                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """Stage image build contexts under a temp folder, not the user's cache."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+
+
+@pytest.fixture(scope="session")
+def promtool() -> str:
+    """The promtool binary (Debian's `prometheus` package); required in CI."""
+    path = shutil.which("promtool")
+    if path is None:
+        if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
+            pytest.fail("promtool is missing in CI (apt-get install prometheus)", pytrace=False)
+        pytest.skip("promtool is not installed (apt-get install prometheus)")
+    return path
+
+
+def local_spec(**changes: Any) -> DeploymentSpec:
+    """The `local` stack's spec with `changes` merged in (nested dicts merge)."""
+    config = yaml.safe_load((ROOT / "stacks" / "Pulumi.local.yaml").read_text())
+    data = config["config"]["inferstack:deployment"]
+    data["model"]["artifact"] = str(BUNDLE)
+    for key, value in changes.items():
+        if isinstance(value, dict):
+            data[key] = {**data.get(key, {}), **value}
+        else:
+            data[key] = value
+    return DeploymentSpec.model_validate(data)
+
+
+class Declared:
+    """What a program declared under the mocks: raw inputs (secrets unwrapped) by name."""
+
+    def __init__(self) -> None:
+        self.inputs: dict[str, dict[str, Any]] = {}
+        self.types: dict[str, str] = {}
+        self.outputs: dict[str, Any] = {}
+        self.secret_outputs: set[str] = set()
+
+    def of_type(self, suffix: str) -> dict[str, dict[str, Any]]:
+        """Inputs of the resources whose type token ends with `suffix`."""
+        return {n: i for n, i in self.inputs.items() if self.types[n].endswith(suffix)}
+
+
+def declare(build: Callable[[], dict[str, Any]]) -> Declared:
+    """Run `build` (which declares resources, returns named Outputs) under the mocks."""
+    return contextvars.Context().run(_declare, build)
+
+
+def _declare(build: Callable[[], dict[str, Any]]) -> Declared:
+    import pulumi
+    from pulumi.runtime.sync_await import _sync_await
+
+    from inferstack.components.mocks import PlanMocks
+
+    declared = Declared()
+
+    class Recording(PlanMocks):
+        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
+            declared.inputs[args.name] = dict(args.inputs)
+            declared.types[args.name] = args.typ
+            return super().new_resource(args)
+
+    pulumi.runtime.set_mocks(Recording(), project="inferstack", stack="local", preview=False)
+    from pulumi.runtime.stack import run_pulumi_func
+
+    returned: dict[str, Any] = {}
+    _sync_await(run_pulumi_func(lambda: returned.update(build())))
+    for key, value in returned.items():
+        output = pulumi.Output.from_input(value)
+        declared.outputs[key] = _sync_await(output.future())
+        if _sync_await(output.is_secret()):
+            declared.secret_outputs.add(key)
+    return declared

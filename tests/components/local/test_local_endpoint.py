@@ -1,0 +1,170 @@
+"""`LocalEndpoint` and the `local` stack under Pulumi's mock runtime."""
+
+from __future__ import annotations
+
+import dataclasses
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from inferstack.components.errors import SpecError
+from inferstack.components.image_context import GPU_BASE_IMAGE, flavor, plan_build
+from inferstack.components.local.endpoint import LocalEndpoint, LocalPorts, check_local_spec
+from inferstack.components.plan import SECRET_MASK, run_plan
+from tests.components.local.conftest import BUNDLE, Declared, declare, local_spec
+
+
+def _endpoint(spec: Any, **kwargs: Any) -> Declared:
+    def build() -> dict[str, Any]:
+        endpoint = LocalEndpoint("churn", spec, **kwargs)
+        return {"url": endpoint.url, "api_key": endpoint.api_key,
+                "dashboard_url": endpoint.dashboard_url}
+
+    return declare(build)
+
+
+def _unsecret(value: Any) -> Any:
+    """The plain value of an input the mocks received as a secret."""
+    from pulumi.runtime import rpc
+
+    return value["value"] if rpc.is_rpc_secret(value) else value
+
+
+def _env(container: dict[str, Any]) -> dict[str, str]:
+    return dict(_unsecret(e).split("=", 1) for e in _unsecret(container["envs"]))
+
+
+def _uploads(container: dict[str, Any]) -> dict[str, str]:
+    return {u["file"]: u["content"] for u in _unsecret(container["uploads"])}
+
+
+def test_local_stack_plan_declares_the_endpoint_and_masks_secrets() -> None:
+    plan = run_plan("local")
+    by_name = {r.name: r for r in plan.resources}
+    endpoint = next(r for r in plan.resources if r.type == "inferstack:local:LocalEndpoint")
+    runtime = by_name[f"{endpoint.name}-runtime"]
+    assert runtime.parent == endpoint.name
+    assert by_name[f"{endpoint.name}-image"].type == "inferstack:image:RuntimeImage"
+    assert by_name[f"{endpoint.name}-monitoring-prometheus"].parent == f"{endpoint.name}-monitoring"
+    assert runtime.inputs["envs"] == SECRET_MASK  # it carries the API key
+    assert plan.outputs["api_key"] == SECRET_MASK
+    assert plan.outputs["endpoint_url"] == "http://127.0.0.1:8080"
+    assert plan.outputs["dashboard_url"].startswith("http://127.0.0.1:3000/d/")
+
+
+def test_runtime_container_wiring() -> None:
+    declared = _endpoint(local_spec())
+    image = declared.inputs["churn-image-image"]
+    container = declared.inputs["churn-runtime"]
+    assert container["image"] == image["imageName"]
+    assert container["ports"] == [{"internal": 8080, "external": 8080, "ip": "127.0.0.1"}]
+    assert container["restart"] == "unless-stopped"
+    assert container["healthcheck"]["tests"] == ["CMD", "python",
+                                                 "/usr/local/bin/inferstack-healthcheck"]
+    assert container["wait"] is True
+    assert container["networksAdvanced"][0]["aliases"] == ["inferstack-churn-runtime"]
+    from pulumi.runtime import rpc
+
+    assert rpc.is_rpc_secret(container["envs"])  # the API key travels as a secret
+    env = _env(container)
+    key = declared.inputs["churn-api-key"]
+    assert key["length"] >= 32
+    assert env["INFERSTACK_API_KEY"] == declared.outputs["api_key"]
+    assert len(env["INFERSTACK_API_KEY"]) >= 32
+    assert env["INFERSTACK_CAPTURE_SAMPLE_RATE"] == "0.1"  # data_capture_percent: 10
+    assert {"api_key"} <= declared.secret_outputs
+
+
+def test_image_is_built_from_the_bundle_with_a_content_tag() -> None:
+    declared = _endpoint(local_spec())
+    image = declared.inputs["churn-image-image"]
+    build = image["build"]
+    context = Path(build["context"])
+    assert (context / "bundle" / "inferstack.yaml").read_bytes() == \
+        (BUNDLE / "inferstack.yaml").read_bytes()
+    assert (context / "bundle" / "model.joblib").read_bytes() == \
+        (BUNDLE / "model.joblib").read_bytes()
+    assert build["dockerfile"] == str(context / "runtime" / "Dockerfile")
+    assert build["target"] == "model"
+    assert build["args"]["MODEL_NAME"] == "churn-logreg"
+    expected = plan_build(BUNDLE, "churn-logreg", "1.0.0", flavor())
+    assert image["imageName"] == f"inferstack/churn-logreg:{expected.tag}"
+    assert image["skipPush"] is True
+
+
+def test_tag_changes_with_the_bundle_only(tmp_path: Path) -> None:
+    bundle = tmp_path / "bundle"
+    bundle.mkdir()
+    for f in BUNDLE.iterdir():
+        (bundle / f.name).write_bytes(f.read_bytes())
+    first = plan_build(bundle, "m", "1.0.0", flavor(), staging=tmp_path / "ctx")
+    again = plan_build(bundle, "m", "1.0.0", flavor(), staging=tmp_path / "ctx")
+    assert first.tag == again.tag
+    assert first.tag.startswith("1.0.0-")
+    (bundle / "model.joblib").write_bytes(b"other weights")
+    changed = plan_build(bundle, "m", "1.0.0", flavor(), staging=tmp_path / "ctx")
+    assert changed.tag != first.tag
+    assert (changed.context / "bundle" / "model.joblib").read_bytes() == b"other weights"
+
+
+def test_prometheus_scrapes_the_runtime_and_grafana_reads_prometheus() -> None:
+    declared = _endpoint(local_spec(), ports=LocalPorts(endpoint=18080, prometheus=19090,
+                                                         grafana=13000))
+    runtime = declared.inputs["churn-runtime"]
+    prometheus = declared.inputs["churn-monitoring-prometheus"]
+    grafana = declared.inputs["churn-monitoring-grafana"]
+    network = declared.inputs["churn-network"]["name"]
+    for container in (runtime, prometheus, grafana):
+        assert container["networksAdvanced"][0]["name"] == network
+    config = yaml.safe_load(_uploads(prometheus)["/etc/prometheus/prometheus.yml"])
+    job = config["scrape_configs"][0]
+    assert job["static_configs"][0]["targets"] == [f"{runtime['name']}:8080"]
+    assert job["metrics_path"] == "/metrics"
+    assert config["rule_files"] == ["/etc/prometheus/rules/inferstack.rules.yml"]
+    datasource = yaml.safe_load(
+        _uploads(grafana)["/etc/grafana/provisioning/datasources/inferstack.yaml"])
+    url = datasource["datasources"][0]["url"]
+    assert url == f"http://{prometheus['networksAdvanced'][0]['aliases'][0]}:9090"
+    assert prometheus["ports"][0]["ip"] == "127.0.0.1"
+    assert prometheus["ports"][0]["external"] == 19090
+    assert grafana["ports"][0]["ip"] == "127.0.0.1"
+    assert declared.outputs["dashboard_url"] == "http://127.0.0.1:13000/d/inferstack-churn"
+    assert declared.outputs["url"] == "http://127.0.0.1:18080"
+    assert "GF_SECURITY_ADMIN_PASSWORD" in _env(grafana)
+
+
+def test_without_dashboard_or_api_key() -> None:
+    declared = _endpoint(local_spec(observability={"dashboard": False,
+                                                    "data_capture_percent": 0},
+                                    gateway={"auth": "none"}))
+    assert not declared.of_type("RandomPassword")
+    assert not declared.of_type("LocalMonitoring")
+    assert "INFERSTACK_API_KEY" not in _env(declared.inputs["churn-runtime"])
+    assert declared.outputs["dashboard_url"] == ""
+    assert declared.outputs["api_key"] == ""
+
+
+def test_gpu_accelerator_builds_the_gpu_flavour_and_requests_gpus() -> None:
+    declared = _endpoint(local_spec(compute={"accelerator": "nvidia-t4"}))
+    assert declared.inputs["churn-runtime"]["gpus"] == "all"
+    args = declared.inputs["churn-image-image"]["build"]["args"]
+    assert args["BASE_IMAGE"] == GPU_BASE_IMAGE
+    assert "onnxruntime-gpu" in args["EXTRA_PACKAGES"]
+
+
+@pytest.mark.parametrize(("artifact", "message"), [
+    ("s3://bucket/model.tar.gz", "bundle folder, not"),
+    ("/nonexistent/bundle", "no inferstack.yaml"),
+])
+def test_local_spec_needs_a_bundle_folder(artifact: str, message: str) -> None:
+    spec = local_spec()
+    spec = spec.model_copy(update={"model": spec.model.model_copy(update={"artifact": artifact})})
+    with pytest.raises(SpecError, match=message):
+        check_local_spec(spec)
+
+
+def test_ports_are_a_frozen_dataclass() -> None:
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        LocalPorts().endpoint = 1  # type: ignore[misc]
