@@ -107,10 +107,10 @@ def wrk(url: str, body: Path, connections: int, seconds: float, core: int) -> di
 
 
 def drive(
-    name: str, pid: int, url: str, body: Path, args: argparse.Namespace
+    name: str, pid: int, url: str, body: Path, args: argparse.Namespace, levels: list[int]
 ) -> list[dict[str, Any]]:
     rows = []
-    for c in args.concurrency:
+    for c in levels:
         wrk(url, body, c, args.warmup, args.client_core)
         before = cpu_seconds(pid)
         r = wrk(url, body, c, args.duration, args.client_core)
@@ -130,7 +130,7 @@ def drive(
             }
         )
         print(
-            f"  {name:<10} c={c:<3} {rps:9.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms  "
+            f"  {name:<11} c={c:<3} {rps:9.0f} req/s  p50 {r['p50_us'] / 1000:6.2f} ms  "
             f"p99 {r['p99_us'] / 1000:6.2f} ms  errors {errors}  "
             f"cpu/req {rows[-1]['cpu_us_per_req']:6.1f} us",
             flush=True,
@@ -180,7 +180,12 @@ def main() -> int:
     parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
-    parser.add_argument("--no-baseline", action="store_true")
+    parser.add_argument("--no-baseline", action="store_true", help="skip the FastAPI baseline")
+    parser.add_argument(
+        "--no-fast-path-run",
+        action="store_true",
+        help="skip the run with INFERSTACK_FAST_PATH=false",
+    )
     parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "runtime.json")
     args = parser.parse_args()
     row = [float(v) for v in np.random.default_rng(7).normal(size=20)]
@@ -193,39 +198,32 @@ def main() -> int:
         flush=True,
     )
     results: list[dict[str, Any]] = []
-    servers = [
-        ("inferstack", [sys.executable, "-m", "inferstack.runtime", "serve", str(args.bundle)])
-    ]
+    ours = [sys.executable, "-m", "inferstack.runtime", "serve", str(args.bundle)]
+    baseline = [sys.executable, "-m", "uvicorn", "bench.fastapi_baseline:app", "--host"]
+    baseline += ["127.0.0.1", "--log-level", "warning", "--no-access-log"]
+    # (label, command, extra env, concurrencies)
+    servers = [("inferstack", ours, {}, args.concurrency)]
+    if not args.no_fast_path_run:
+        servers.append(("no-fastpath", ours, {"INFERSTACK_FAST_PATH": "false"}, [1, 64]))
     if not args.no_baseline:
-        servers.append(
-            (
-                "fastapi",
-                [
-                    sys.executable,
-                    "-m",
-                    "uvicorn",
-                    "bench.fastapi_baseline:app",
-                    "--host",
-                    "127.0.0.1",
-                    "--log-level",
-                    "warning",
-                    "--no-access-log",
-                ],
-            )
-        )
-    for name, cmd in servers:
+        servers.append(("fastapi", baseline, {}, args.concurrency))
+    for name, cmd, extra, levels in servers:
         port = free_port()
         env = {
             "INFERSTACK_PORT": str(port),
             "INFERSTACK_HOST": "127.0.0.1",
             "INFERSTACK_LOG_LEVEL": "warning",
             "INFERSTACK_BENCH_BUNDLE": str(args.bundle),
+            **extra,
         }
         if name == "fastapi":
             cmd = [*cmd, "--port", str(port)]
         proc = start(cmd, env, args.server_core, port, tmp / f"{name}.log")
         try:
-            results += drive(name, proc.pid, f"http://127.0.0.1:{port}/predict", body, args)
+            url = f"http://127.0.0.1:{port}/predict"
+            results += drive(
+                name, proc.pid, url, body, args, [c for c in levels if c in args.concurrency]
+            )
         finally:
             stop(proc)
     costs = in_process(args.bundle, row)

@@ -46,7 +46,7 @@ def probe_batch(manifest: Manifest, rows: int = 2) -> np.ndarray:
     return np.zeros(shape, dtype=decoder.np_dtype)
 
 
-def load_bundle(bundle_dir: str | Path, probe: bool = True) -> ServedModel:
+def load_bundle(bundle_dir: str | Path, probe: bool = True, fast_path: bool = True) -> ServedModel:
     """Load and check a bundle: the manifest, the artifact, and a probe prediction.
 
     Raises ``BundleError`` naming the problem when the schema does not fit the model.
@@ -54,7 +54,7 @@ def load_bundle(bundle_dir: str | Path, probe: bool = True) -> ServedModel:
     bundle_dir = Path(bundle_dir)
     manifest = read_manifest(bundle_dir)
     start = time.perf_counter()
-    predictor = load_predictor(bundle_dir, manifest)
+    predictor = load_predictor(bundle_dir, manifest, fast_path=fast_path)
     served = ServedModel(bundle_dir, manifest, predictor, time.perf_counter() - start)
     width = predictor.expected_width()
     if width is not None and width != manifest.input.width:

@@ -50,7 +50,12 @@ def psi(actual: np.ndarray, expected: np.ndarray) -> float:
 
 
 class DriftMonitor:
-    """Bins live rows against a reference profile and scores the shift per feature."""
+    """Bins live rows against a reference profile and scores the shift per feature.
+
+    Batches are buffered and binned together (all features in a few numpy calls) once
+    ``flush_rows`` rows are waiting or a score is asked for, so single-row traffic
+    does not pay a per-feature cost on every model call.
+    """
 
     def __init__(
         self,
@@ -58,37 +63,64 @@ class DriftMonitor:
         names: list[str],
         window: int = 10_000,
         min_rows: int = 100,
+        flush_rows: int = 1024,
     ) -> None:
         self.features = [f for f in names if f in reference]
-        self.cols = [names.index(f) for f in self.features]
-        self.edges = [np.asarray(reference[f].edges) for f in self.features]
+        self.cols = np.asarray([names.index(f) for f in self.features], dtype=np.intp)
+        edges = [np.asarray(reference[f].edges, dtype=np.float64) for f in self.features]
+        width = max((len(e) for e in edges), default=0)
+        # one row of edges per feature, padded with +inf (never <= a finite value)
+        self.edges = np.full((len(edges), width), np.inf)
+        for k, e in enumerate(edges):
+            self.edges[k, : len(e)] = e
+        self.bins = width + 1
         self.expected = [np.asarray(reference[f].fractions) for f in self.features]
-        self.counts = [np.zeros(len(e) + 1) for e in self.edges]
+        self.sizes = [len(e) + 1 for e in edges]
+        self.counts = np.zeros((len(edges), self.bins))
+        self.offsets = np.arange(len(edges), dtype=np.intp) * self.bins
         self.total = 0.0
         self.window = window
         self.min_rows = min_rows
+        self.flush_rows = flush_rows
+        self._pending: list[np.ndarray] = []
+        self._pending_rows = 0
+        self._lock = threading.Lock()
 
     def update(self, x: np.ndarray) -> None:
         """Count a batch of rows (numeric features only)."""
-        if x.dtype.kind not in "fiub":
+        if x.dtype.kind not in "fiub" or not len(self.features):
             return
-        flat = x.reshape(len(x), -1)
-        for k, col in enumerate(self.cols):
-            idx = np.searchsorted(self.edges[k], flat[:, col], side="right")
-            self.counts[k] += np.bincount(idx, minlength=len(self.counts[k]))
-        self.total += len(x)
+        with self._lock:
+            self._pending.append(x.reshape(len(x), -1)[:, self.cols])
+            self._pending_rows += len(x)
+            if self._pending_rows >= self.flush_rows:
+                self._flush()
+
+    def _flush(self) -> None:
+        if not self._pending:
+            return
+        values = np.concatenate(self._pending).astype(np.float64, copy=False)
+        self._pending, self._pending_rows = [], 0
+        # bin index = number of edges <= value (searchsorted side="right"), per feature
+        idx = (values[:, :, None] >= self.edges[None, :, :]).sum(axis=2) + self.offsets
+        self.counts += np.bincount(idx.ravel(), minlength=self.counts.size).reshape(
+            self.counts.shape
+        )
+        self.total += len(values)
         if self.total >= 2 * self.window:
-            self.counts = [c / 2 for c in self.counts]
+            self.counts /= 2
             self.total /= 2
 
     def scores(self) -> dict[str, float]:
         """PSI per feature, once enough rows were seen."""
-        if self.total < self.min_rows:
-            return {}
-        return {
-            f: psi(c / self.total, e)
-            for f, c, e in zip(self.features, self.counts, self.expected, strict=True)
-        }
+        with self._lock:
+            self._flush()
+            if self.total < self.min_rows:
+                return {}
+            return {
+                f: psi(self.counts[k, : self.sizes[k]] / self.total, self.expected[k])
+                for k, f in enumerate(self.features)
+            }
 
 
 class Capture:

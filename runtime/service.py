@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import gc
 import itertools
 import logging
@@ -67,7 +68,8 @@ class ModelService:
         start = time.perf_counter()
         try:
             model = await asyncio.get_running_loop().run_in_executor(
-                None, load_bundle, self.bundle_dir
+                None,
+                functools.partial(load_bundle, self.bundle_dir, fast_path=self.settings.fast_path),
             )
         except Exception as err:  # noqa: BLE001 - any failure keeps readiness false
             self.load_error = str(err)

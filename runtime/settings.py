@@ -48,5 +48,6 @@ class RuntimeSettings(BaseSettings):
     capture_sample_rate: float = Field(0.0, ge=0, le=1)
     drift_window: int = Field(10_000, ge=10)
     drift_min_rows: int = Field(100, ge=1)
+    fast_path: bool = True
     timeout_keep_alive_s: float = Field(75.0, gt=0)
     timeout_graceful_shutdown_s: float | None = Field(None, gt=0)

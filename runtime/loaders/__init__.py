@@ -32,11 +32,15 @@ def loader_module(framework: str) -> Any:
     return importlib.import_module(REGISTRY[framework][0])
 
 
-def load_predictor(bundle_dir: str | Path, manifest: Manifest) -> Predictor:
-    """Instantiate and load the predictor a bundle names."""
+def load_predictor(bundle_dir: str | Path, manifest: Manifest, fast_path: bool = True) -> Predictor:
+    """Instantiate and load the predictor a bundle names.
+
+    ``fast_path=False`` turns off framework shortcuts (the scikit-learn numpy path).
+    """
     module = loader_module(manifest.framework)
     predictor: Predictor = getattr(module, REGISTRY[manifest.framework][1])()
     predictor.manifest = manifest
+    predictor.fast_path_allowed = fast_path
     try:
         predictor.load(Path(bundle_dir))
     except InferstackError:

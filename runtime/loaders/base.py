@@ -25,6 +25,7 @@ class Predictor:
 
     framework: str = "custom"
     manifest: Manifest
+    fast_path_allowed: bool = True
 
     def load(self, bundle_dir: Path) -> None:
         """Load the artifact from ``bundle_dir``; ``self.manifest`` is already set."""

@@ -93,7 +93,7 @@ class SklearnPredictor(Predictor):
         else:
             self.model = require("joblib", "sklearn").load(path)
         self._method = self._pick_method(self.manifest.output.kind)
-        self.fast = self._verified_fast_path()
+        self.fast = self._verified_fast_path() if self.fast_path_allowed else None
 
     def _pick_method(self, kind: str) -> Callable[[Any], Any]:
         model = self.model

@@ -1,0 +1,118 @@
+"""Runtime image size and cold start (container start -> ready), one command.
+
+    .venv/bin/python bench/coldstart.py [--image IMAGE] [--base-image inferstack/base:bookworm]
+                                        [--runs 5]
+
+Without --image it builds the quickstart image (examples/logreg-20f/bundle) the way
+`inferstack build` does, on --base-image (no registry is needed when that image is
+local). Each run starts a fresh container with `docker run -d --network host ...
+serve` and measures the wall time from just before `docker run` until `/ping`
+answers 200 on 127.0.0.1 (polled every 10 ms); the model's own load time is read
+from `inferstack_model_load_seconds`. Image size is the engine's uncompressed size;
+the gzip size of `docker save` is what a registry pull transfers (approximately).
+Results go to stdout and bench/results/coldstart.json.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import platform
+import socket
+import statistics
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+
+ROOT = Path(__file__).resolve().parent.parent
+BUNDLE = ROOT / "examples" / "logreg-20f" / "bundle"
+RESULTS = ROOT / "bench" / "results" / "coldstart.json"
+MB = 1_000_000
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def docker(*args: str) -> str:
+    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True,
+                          timeout=300).stdout
+
+
+def image_size(image: str) -> dict[str, float]:
+    size = int(docker("image", "inspect", "--format", "{{.Size}}", image).strip())
+    save = subprocess.Popen(["docker", "save", image], stdout=subprocess.PIPE)
+    gzip = subprocess.run(["gzip", "-6"], stdin=save.stdout, capture_output=True, check=True)
+    save.wait()
+    return {"uncompressed_mb": round(size / MB, 1), "gzip_mb": round(len(gzip.stdout) / MB, 1)}
+
+
+def load_seconds(metrics: str) -> float | None:
+    for line in metrics.splitlines():
+        if line.startswith("inferstack_model_load_seconds{"):
+            return float(line.rsplit(" ", 1)[1])
+    return None
+
+
+def one_start(image: str, timeout_s: float = 120) -> dict[str, Any]:
+    port = free_port()
+    started = time.perf_counter()
+    cid = docker("run", "--detach", "--network", "host", "--env", "INFERSTACK_HOST=127.0.0.1",
+                 "--env", f"SAGEMAKER_BIND_TO_PORT={port}", image, "serve").strip()
+    try:
+        created = time.perf_counter()
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
+            while time.perf_counter() - started < timeout_s:
+                try:
+                    if client.get("/ping").status_code == 200:
+                        ready = time.perf_counter()
+                        return {"ready_s": round(ready - started, 3),
+                                "docker_run_s": round(created - started, 3),
+                                "model_load_s": load_seconds(client.get("/metrics").text)}
+                except httpx.TransportError:
+                    pass
+                time.sleep(0.01)
+        raise SystemExit(f"container {cid[:12]} not ready within {timeout_s} s")
+    finally:
+        subprocess.run(["docker", "rm", "--force", cid], capture_output=True, check=False)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--image", help="image to measure (default: build the quickstart one)")
+    parser.add_argument("--base-image", default=None, help="base image for the build")
+    parser.add_argument("--network", default="host", help="build network")
+    parser.add_argument("--runs", type=int, default=5)
+    args = parser.parse_args()
+    image = args.image
+    if image is None:
+        from inferstack.components.image_cli import build_image
+
+        image = build_image(BUNDLE, base_image=args.base_image, network=args.network)
+    one_start(image)  # warm the page cache once; not counted
+    runs = [one_start(image) for _ in range(args.runs)]
+    ready = [r["ready_s"] for r in runs]
+    result = {
+        "image": image,
+        "base_image": json.loads(docker("image", "inspect", image))[0]["Config"]["Labels"]
+        .get("org.opencontainers.image.base.name", args.base_image or "python:3.11-slim"),
+        "size": image_size(image),
+        "cold_start_s": {"median": statistics.median(ready), "min": min(ready),
+                         "max": max(ready)},
+        "runs": runs,
+        "host": {"cpus": subprocess.run(["nproc"], capture_output=True, text=True,
+                                        check=False).stdout.strip(),
+                 "kernel": platform.release()},
+    }
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
+if __name__ == "__main__":
+    main()
