@@ -211,3 +211,9 @@ def _inflight(running: Running, want: int, timeout_s: float = 10.0) -> float:
             break
         threading.Event().wait(0.02)
     return value
+
+
+def test_image_size_under_target(runtime_image: str) -> None:
+    """The CPU image with scikit-learn and onnxruntime stays under 400 MB (uncompressed)."""
+    size = int(docker("image", "inspect", "--format", "{{.Size}}", runtime_image).stdout)
+    assert size < 400_000_000, f"{size / 1e6:.0f} MB"
