@@ -29,8 +29,12 @@ def serve(
     """Serve a model bundle locally (no Docker), until Ctrl-C or SIGTERM."""
     from inferstack.runtime.errors import InferstackError
     from inferstack.runtime.manifest import read_manifest
-    from inferstack.runtime.server import serve as run_server
-    from inferstack.runtime.settings import RuntimeSettings
+
+    try:
+        from inferstack.runtime.server import serve as run_server
+        from inferstack.runtime.settings import RuntimeSettings
+    except ModuleNotFoundError as err:
+        raise _missing_runtime(err) from err
 
     try:
         read_manifest(bundle_dir)
@@ -70,8 +74,12 @@ def bundle_cmd(
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output folder.")] = False,
 ) -> None:
     """Create a bundle from a model file and check that it loads and predicts."""
-    from inferstack.runtime.bundling import bundle
     from inferstack.runtime.errors import InferstackError
+
+    try:
+        from inferstack.runtime.bundling import bundle
+    except ModuleNotFoundError as err:
+        raise _missing_runtime(err) from err
 
     try:
         path = bundle(
@@ -90,3 +98,12 @@ def bundle_cmd(
         typer.echo(f"error: {err.message}", err=True)
         raise typer.Exit(2) from err
     typer.echo(f"bundle written to {path}")
+
+
+def _missing_runtime(err: ModuleNotFoundError) -> typer.Exit:
+    typer.echo(
+        f"error: the runtime needs the package '{err.name}': pip install 'inferstack[runtime]' "
+        "(plus the framework extra, e.g. 'inferstack[sklearn]')",
+        err=True,
+    )
+    return typer.Exit(2)

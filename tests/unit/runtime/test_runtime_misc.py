@@ -21,8 +21,9 @@ from inferstack.runtime.settings import RuntimeSettings
 def test_public_api_is_honest() -> None:
     for name in runtime.__all__:
         assert hasattr(runtime, name), name
-    public = {n for n in vars(runtime) if not n.startswith("_") and n[0].isupper()}
-    assert public <= set(runtime.__all__) | {"InferenceApp"}
+    assert set(runtime.__all__) == set(runtime._EXPORTS)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        _ = runtime.nope
 
 
 def test_api_keys_from_env_hashes_and_file(tmp_path: Path) -> None:
