@@ -19,9 +19,16 @@ def register(app: typer.Typer) -> None:
 
 def serve(
     bundle_dir: Annotated[Path, typer.Argument(help="Bundle folder (holds inferstack.yaml).")],
-    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
-    port: Annotated[int, typer.Option(help="Port to listen on.")] = 8080,
-    workers: Annotated[int, typer.Option(min=1, help="Worker processes.")] = 1,
+    host: Annotated[
+        str | None,
+        typer.Option(help="Address to listen on [default: INFERSTACK_HOST or 127.0.0.1]."),
+    ] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port to listen on [default: INFERSTACK_PORT or 8080].")
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="Worker processes [default: INFERSTACK_WORKERS or 1].")
+    ] = None,
     api_key_file: Annotated[
         Path | None, typer.Option(help="File of API keys or sha256: hashes, one per line.")
     ] = None,
@@ -41,14 +48,8 @@ def serve(
     except InferstackError as err:
         typer.echo(f"error: {err.message}", err=True)
         raise typer.Exit(2) from err
-    overrides: dict[str, object] = {
-        "bundle_dir": bundle_dir,
-        "host": host,
-        "port": port,
-        "workers": workers,
-    }
-    if api_key_file is not None:
-        overrides["api_key_file"] = api_key_file
+    given = {"host": host, "port": port, "workers": workers, "api_key_file": api_key_file}
+    overrides = {"bundle_dir": bundle_dir, **{k: v for k, v in given.items() if v is not None}}
     run_server(RuntimeSettings(**overrides))  # type: ignore[arg-type]
 
 
