@@ -42,6 +42,7 @@ def bundle(
     reference_data: Any = None,
     files: Sequence[str | Path] = (),
     description: str = "",
+    skops_trusted: Sequence[str] = (),
     overwrite: bool = False,
 ) -> Path:
     """Write a bundle to ``out`` and check it; returns ``out``.
@@ -49,7 +50,9 @@ def bundle(
     ``model`` is a model object, a path to a saved model file, or (framework
     ``custom``) a predictor class or ``path/to/module.py:Class``. Features default
     to the model's own names or ``f0..fN``. ``reference_data`` (rows x features)
-    becomes the drift reference profile. Raises ``BundleError`` naming the problem.
+    becomes the drift reference profile. ``skops_trusted`` lists the types of a
+    ``.skops`` artifact you trust beyond skops' defaults (``skops.io.get_untrusted_types``
+    shows them). Raises ``BundleError`` naming the problem.
     """
     if framework not in FRAMEWORKS:
         raise BundleError(f"unknown framework '{framework}'; expected one of {list(FRAMEWORKS)}")
@@ -69,6 +72,7 @@ def bundle(
             "description": description,
             "artifact": artifact,
             "predictor": predictor,
+            "skops_trusted": list(skops_trusted) or None,
         }
         served = _provisional(base, work)
         inp = _input_schema(served, features, shape, dtype, allow_nan)

@@ -72,6 +72,9 @@ def bundle_cmd(
         str | None,
         typer.Option(help="probabilities, label, value or raw (default: from the model)."),
     ] = None,
+    skops_trust: Annotated[
+        str | None, typer.Option(help="Comma-separated types to trust in a .skops artifact.")
+    ] = None,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output folder.")] = False,
 ) -> None:
     """Create a bundle from a model file and check that it loads and predicts."""
@@ -93,6 +96,7 @@ def bundle_cmd(
             shape=[int(s) for s in shape.split(",")] if shape else None,
             dtype=dtype,
             output=output,
+            skops_trusted=skops_trust.split(",") if skops_trust else (),
             overwrite=overwrite,
         )
     except InferstackError as err:

@@ -141,13 +141,32 @@ def test_missing_framework_package_names_the_extra(
         load_bundle(path)
 
 
-def test_skops_artifact_refuses_untrusted_types(model: LogisticRegression, tmp_path: Path) -> None:
+def test_skops_artifact_refuses_untrusted_types(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     import skops.io as sio
+    from sklearn.pipeline import make_pipeline
+    from sklearn.preprocessing import FunctionTransformer
 
+    (tmp_path / "inferstack_test_squash.py").write_text(
+        "import numpy as np\n\ndef squash(x):\n    return np.tanh(x)\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import inferstack_test_squash  # type: ignore[import-not-found]
+
+    x = np.random.default_rng(0).normal(size=(50, 3))
+    model = make_pipeline(FunctionTransformer(inferstack_test_squash.squash), LogisticRegression())
+    model.fit(x, (x[:, 0] > 0).astype(int))
     sio.dump(model, tmp_path / "model.skops")
+    common = {"framework": "sklearn", "name": "m", "version": "1.0.0", "features": ["a", "b", "c"]}
+    with pytest.raises(BundleError, match=r"untrusted types: \['inferstack_test_squash.squash'\]"):
+        bundle(tmp_path / "model.skops", out=tmp_path / "a", **common)
     path = bundle(
-        tmp_path / "model.skops", framework="sklearn", name="m", version="1.0.0", out=tmp_path / "b"
+        tmp_path / "model.skops",
+        out=tmp_path / "b",
+        skops_trusted=["inferstack_test_squash.squash"],
+        **common,
     )
     np.testing.assert_allclose(
-        load_bundle(path).predict([[1.0, 2.0, 3.0]]), model.predict_proba([[1.0, 2.0, 3.0]])
+        load_bundle(path).predict(x[:3].tolist()), model.predict_proba(x[:3])
     )
