@@ -40,8 +40,9 @@ def free_port() -> int:
 
 
 def docker(*args: str) -> str:
-    return subprocess.run(["docker", *args], capture_output=True, text=True, check=True,
-                          timeout=300).stdout
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, check=True, timeout=300
+    ).stdout
 
 
 def image_size(image: str) -> dict[str, float]:
@@ -62,8 +63,18 @@ def load_seconds(metrics: str) -> float | None:
 def one_start(image: str, timeout_s: float = 120) -> dict[str, Any]:
     port = free_port()
     started = time.perf_counter()
-    cid = docker("run", "--detach", "--network", "host", "--env", "INFERSTACK_HOST=127.0.0.1",
-                 "--env", f"SAGEMAKER_BIND_TO_PORT={port}", image, "serve").strip()
+    cid = docker(
+        "run",
+        "--detach",
+        "--network",
+        "host",
+        "--env",
+        "INFERSTACK_HOST=127.0.0.1",
+        "--env",
+        f"SAGEMAKER_BIND_TO_PORT={port}",
+        image,
+        "serve",
+    ).strip()
     try:
         created = time.perf_counter()
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
@@ -71,9 +82,11 @@ def one_start(image: str, timeout_s: float = 120) -> dict[str, Any]:
                 try:
                     if client.get("/ping").status_code == 200:
                         ready = time.perf_counter()
-                        return {"ready_s": round(ready - started, 3),
-                                "docker_run_s": round(created - started, 3),
-                                "model_load_s": load_seconds(client.get("/metrics").text)}
+                        return {
+                            "ready_s": round(ready - started, 3),
+                            "docker_run_s": round(created - started, 3),
+                            "model_load_s": load_seconds(client.get("/metrics").text),
+                        }
                 except httpx.TransportError:
                     pass
                 time.sleep(0.01)
@@ -99,15 +112,18 @@ def main() -> None:
     ready = [r["ready_s"] for r in runs]
     result = {
         "image": image,
-        "base_image": json.loads(docker("image", "inspect", image))[0]["Config"]["Labels"]
-        .get("org.opencontainers.image.base.name", args.base_image or "python:3.11-slim"),
+        "base_image": json.loads(docker("image", "inspect", image))[0]["Config"]["Labels"].get(
+            "org.opencontainers.image.base.name", args.base_image or "python:3.11-slim"
+        ),
         "size": image_size(image),
-        "cold_start_s": {"median": statistics.median(ready), "min": min(ready),
-                         "max": max(ready)},
+        "cold_start_s": {"median": statistics.median(ready), "min": min(ready), "max": max(ready)},
         "runs": runs,
-        "host": {"cpus": subprocess.run(["nproc"], capture_output=True, text=True,
-                                        check=False).stdout.strip(),
-                 "kernel": platform.release()},
+        "host": {
+            "cpus": subprocess.run(
+                ["nproc"], capture_output=True, text=True, check=False
+            ).stdout.strip(),
+            "kernel": platform.release(),
+        },
     }
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(result, indent=2) + "\n")

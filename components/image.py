@@ -66,12 +66,12 @@ class RuntimeImage(pulumi.ComponentResource):
         self, name: str, args: RuntimeImageArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("inferstack:image:RuntimeImage", name, None, opts)
-        build = plan_build(args.bundle_dir, args.model_name, args.model_version,
-                           flavor(args.gpu, args.base_image))
+        build = plan_build(
+            args.bundle_dir, args.model_name, args.model_version, flavor(args.gpu, args.base_image)
+        )
         registry = args.registry
         repository: pulumi.Input[str] = (
-            registry.repository_url if registry
-            else f"{LOCAL_REPOSITORY_PREFIX}/{args.model_name}"
+            registry.repository_url if registry else f"{LOCAL_REPOSITORY_PREFIX}/{args.model_name}"
         )
         image_name = pulumi.Output.concat(repository, ":", build.tag)
         self.image = docker.Image(
@@ -89,7 +89,9 @@ class RuntimeImage(pulumi.ComponentResource):
                 server=registry.server,
                 username=registry.username,
                 password=pulumi.Output.secret(registry.password),
-            ) if registry else None,
+            )
+            if registry
+            else None,
             opts=pulumi.ResourceOptions(parent=self),
         )
         self.tag = pulumi.Output.from_input(build.tag)

@@ -107,8 +107,10 @@ def context_files(source: Path, bundle_dir: Path) -> list[tuple[str, Path]]:
         path = source / entry
         found = _walk(path) if path.is_dir() else iter([path])
         files += [(f.relative_to(source).as_posix(), f) for f in found]
-    files += [(f"{BUNDLE_IN_CONTEXT}/{f.relative_to(bundle_dir).as_posix()}", f)
-              for f in _walk(bundle_dir)]
+    files += [
+        (f"{BUNDLE_IN_CONTEXT}/{f.relative_to(bundle_dir).as_posix()}", f)
+        for f in _walk(bundle_dir)
+    ]
     return files
 
 
@@ -170,8 +172,16 @@ class BuildPlan:
 
     def docker_command(self, image: str, network: str | None = None) -> list[str]:
         """`docker build` argv producing `image` from this plan."""
-        argv = ["docker", "build", "--file", str(self.dockerfile), "--target", BUILD_TARGET,
-                "--tag", image]
+        argv = [
+            "docker",
+            "build",
+            "--file",
+            str(self.dockerfile),
+            "--target",
+            BUILD_TARGET,
+            "--tag",
+            image,
+        ]
         for key, value in sorted(self.build_args.items()):
             argv += ["--build-arg", f"{key}={value}"]
         if network:
@@ -189,9 +199,13 @@ def plan_build(
     """Stage the context for `bundle_dir` and return how to build it."""
     bundle_dir = check_bundle(bundle_dir)
     source = source_root()
-    args = {**build_flavor.build_args(), "MODEL_NAME": model_name,
-            "MODEL_VERSION": model_version, "BUNDLE": BUNDLE_IN_CONTEXT,
-            "INFERSTACK_VERSION": _version()}
+    args = {
+        **build_flavor.build_args(),
+        "MODEL_NAME": model_name,
+        "MODEL_VERSION": model_version,
+        "BUNDLE": BUNDLE_IN_CONTEXT,
+        "INFERSTACK_VERSION": _version(),
+    }
     digest = content_digest(source, bundle_dir, args)
     context = stage_context(source, bundle_dir, (staging or cache_dir()) / digest[:32])
     return BuildPlan(context, context / DOCKERFILE, args, image_tag(model_version, digest), digest)

@@ -46,29 +46,46 @@ def alert_rules(job: str, model: str, alarms: AlarmThresholds) -> dict[str, Any]
     p99_s = alarms.p99_latency_ms / 1000
     scope = f'job="{job}",route=~"{INFERENCE_ROUTES}"'
     rules = [
-        _rule("InferstackEndpointDown", f'up{{job="{job}"}} == 0', "1m", "critical",
-              f"{model}: Prometheus cannot scrape the runtime"),
+        _rule(
+            "InferstackEndpointDown",
+            f'up{{job="{job}"}} == 0',
+            "1m",
+            "critical",
+            f"{model}: Prometheus cannot scrape the runtime",
+        ),
         _rule(
             "InferstackHighP99Latency",
             "histogram_quantile(0.99, sum by (le) (rate("
             f"inferstack_request_duration_seconds_bucket{{{scope}}}[{RATE_WINDOW}])))"
             f" > {_number(p99_s)}",
-            "5m", "warning",
+            "5m",
+            "warning",
             f"{model}: p99 latency above {_number(alarms.p99_latency_ms)} ms",
         ),
-        _rule("InferstackHigh5xxRate",
-              f"{_ratio(job, '5..')} > {_number(alarms.error_rate_5xx_percent)}", "5m",
-              "critical", f"{model}: more than {_number(alarms.error_rate_5xx_percent)}% "
-              "of requests fail with 5xx"),
-        _rule("InferstackHigh4xxRate",
-              f"{_ratio(job, '4..')} > {_number(alarms.error_rate_4xx_percent)}", "5m",
-              "warning", f"{model}: more than {_number(alarms.error_rate_4xx_percent)}% "
-              "of requests are rejected with 4xx"),
-        _rule("InferstackInputDrift",
-              f'max by (feature) (inferstack_drift_score{{job="{job}"}})'
-              f" > {_number(alarms.drift_score)}",
-              "15m", "warning",
-              f"{model}: input drift (PSI) above {_number(alarms.drift_score)}"),
+        _rule(
+            "InferstackHigh5xxRate",
+            f"{_ratio(job, '5..')} > {_number(alarms.error_rate_5xx_percent)}",
+            "5m",
+            "critical",
+            f"{model}: more than {_number(alarms.error_rate_5xx_percent)}% "
+            "of requests fail with 5xx",
+        ),
+        _rule(
+            "InferstackHigh4xxRate",
+            f"{_ratio(job, '4..')} > {_number(alarms.error_rate_4xx_percent)}",
+            "5m",
+            "warning",
+            f"{model}: more than {_number(alarms.error_rate_4xx_percent)}% "
+            "of requests are rejected with 4xx",
+        ),
+        _rule(
+            "InferstackInputDrift",
+            f'max by (feature) (inferstack_drift_score{{job="{job}"}})'
+            f" > {_number(alarms.drift_score)}",
+            "15m",
+            "warning",
+            f"{model}: input drift (PSI) above {_number(alarms.drift_score)}",
+        ),
     ]
     return {"groups": [{"name": job, "rules": rules}]}
 

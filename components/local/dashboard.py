@@ -21,8 +21,14 @@ DASHBOARDS_DIR = "/etc/grafana/dashboards"
 PROVISIONING_DIR = "/etc/grafana/provisioning"
 
 
-def _panel(title: str, unit: str, targets: list[tuple[str, str]], x: int, y: int,
-           thresholds: float | None = None) -> dict[str, Any]:
+def _panel(
+    title: str,
+    unit: str,
+    targets: list[tuple[str, str]],
+    x: int,
+    y: int,
+    thresholds: float | None = None,
+) -> dict[str, Any]:
     steps: list[dict[str, Any]] = [{"color": "green", "value": None}]
     if thresholds is not None:
         steps.append({"color": "red", "value": thresholds})
@@ -40,8 +46,12 @@ def _panel(title: str, unit: str, targets: list[tuple[str, str]], x: int, y: int
             "overrides": [],
         },
         "targets": [
-            {"refId": chr(ord("A") + i), "expr": expr, "legendFormat": legend,
-             "datasource": {"type": "prometheus", "uid": DATASOURCE_UID}}
+            {
+                "refId": chr(ord("A") + i),
+                "expr": expr,
+                "legendFormat": legend,
+                "datasource": {"type": "prometheus", "uid": DATASOURCE_UID},
+            }
             for i, (expr, legend) in enumerate(targets)
         ],
     }
@@ -57,35 +67,82 @@ def dashboard(uid: str, job: str, model: str, alarms: AlarmThresholds) -> dict[s
 
     latency = "inferstack_request_duration_seconds"
     panels = [
-        _panel("Request rate by status code", "reqps",
-               [(f"sum by (code) (rate(inferstack_requests_total{{{served}}}[1m]))", "{{code}}")],
-               0, 0),
-        _panel("Latency percentiles", "s",
-               [(quantile(q, latency, served), f"p{round(q * 100)}") for q in (0.5, 0.95, 0.99)],
-               12, 0, thresholds=alarms.p99_latency_ms / 1000),
-        _panel("Error rate", "percent",
-               [(f"100 * sum(rate(inferstack_errors_total{{{served},code=~\"{c}\"}}[5m]))"
-                 f" / sum(rate(inferstack_requests_total{{{served}}}[5m]))", label)
-                for c, label in (("5..", "5xx"), ("4..", "4xx"))],
-               0, 8, thresholds=alarms.error_rate_5xx_percent),
-        _panel("Batch size (rows per model call)", "short",
-               [(quantile(0.5, "inferstack_batch_size", scoped), "p50"),
+        _panel(
+            "Request rate by status code",
+            "reqps",
+            [(f"sum by (code) (rate(inferstack_requests_total{{{served}}}[1m]))", "{{code}}")],
+            0,
+            0,
+        ),
+        _panel(
+            "Latency percentiles",
+            "s",
+            [(quantile(q, latency, served), f"p{round(q * 100)}") for q in (0.5, 0.95, 0.99)],
+            12,
+            0,
+            thresholds=alarms.p99_latency_ms / 1000,
+        ),
+        _panel(
+            "Error rate",
+            "percent",
+            [
+                (
+                    f'100 * sum(rate(inferstack_errors_total{{{served},code=~"{c}"}}[5m]))'
+                    f" / sum(rate(inferstack_requests_total{{{served}}}[5m]))",
+                    label,
+                )
+                for c, label in (("5..", "5xx"), ("4..", "4xx"))
+            ],
+            0,
+            8,
+            thresholds=alarms.error_rate_5xx_percent,
+        ),
+        _panel(
+            "Batch size (rows per model call)",
+            "short",
+            [
+                (quantile(0.5, "inferstack_batch_size", scoped), "p50"),
                 (quantile(0.95, "inferstack_batch_size", scoped), "p95"),
-                (f"sum(rate(inferstack_batch_size_sum{{{scoped}}}[5m]))"
-                 f" / sum(rate(inferstack_batch_size_count{{{scoped}}}[5m]))", "mean")],
-               12, 8),
-        _panel("Queue depth and in-flight requests", "short",
-               [(f"sum(inferstack_queue_depth{{{scoped}}})", "queued rows"),
-                (f"sum(inferstack_inflight_requests{{{scoped}}})", "in flight")],
-               0, 16),
-        _panel("Input drift (PSI) by feature", "short",
-               [(f"max by (feature) (inferstack_drift_score{{{scoped}}})", "{{feature}}")],
-               12, 16, thresholds=alarms.drift_score),
-        _panel("Served model", "s",
-               [(f"max by (model, version, framework) (inferstack_model_info{{{scoped}}})",
-                 "{{model}} {{version}} ({{framework}})"),
-                (f"max(inferstack_model_load_seconds{{{scoped}}})", "load seconds")],
-               0, 24),
+                (
+                    f"sum(rate(inferstack_batch_size_sum{{{scoped}}}[5m]))"
+                    f" / sum(rate(inferstack_batch_size_count{{{scoped}}}[5m]))",
+                    "mean",
+                ),
+            ],
+            12,
+            8,
+        ),
+        _panel(
+            "Queue depth and in-flight requests",
+            "short",
+            [
+                (f"sum(inferstack_queue_depth{{{scoped}}})", "queued rows"),
+                (f"sum(inferstack_inflight_requests{{{scoped}}})", "in flight"),
+            ],
+            0,
+            16,
+        ),
+        _panel(
+            "Input drift (PSI) by feature",
+            "short",
+            [(f"max by (feature) (inferstack_drift_score{{{scoped}}})", "{{feature}}")],
+            12,
+            16,
+            thresholds=alarms.drift_score,
+        ),
+        _panel(
+            "Served model",
+            "s",
+            [
+                (
+                    f"max by (model, version, framework) (inferstack_model_info{{{scoped}}})",
+                    "{{model}} {{version}} ({{framework}})",
+                ),
+                (f"max(inferstack_model_load_seconds{{{scoped}}})", "load seconds"),
+            ],
+            0,
+            24,
+        ),
     ]
     for i, panel in enumerate(panels, start=1):
         panel["id"] = i
@@ -110,21 +167,39 @@ def dashboard_json(uid: str, job: str, model: str, alarms: AlarmThresholds) -> s
 
 def datasource_yaml(prometheus_url: str) -> str:
     """Grafana datasource provisioning: the Prometheus at `prometheus_url`, as default."""
-    return yaml.safe_dump({
-        "apiVersion": 1,
-        "datasources": [{
-            "name": "Prometheus", "type": "prometheus", "uid": DATASOURCE_UID,
-            "access": "proxy", "url": prometheus_url, "isDefault": True, "editable": False,
-        }],
-    }, sort_keys=False)
+    return yaml.safe_dump(
+        {
+            "apiVersion": 1,
+            "datasources": [
+                {
+                    "name": "Prometheus",
+                    "type": "prometheus",
+                    "uid": DATASOURCE_UID,
+                    "access": "proxy",
+                    "url": prometheus_url,
+                    "isDefault": True,
+                    "editable": False,
+                }
+            ],
+        },
+        sort_keys=False,
+    )
 
 
 def dashboard_provider_yaml() -> str:
     """Grafana dashboard provisioning: load the JSON files in `DASHBOARDS_DIR`."""
-    return yaml.safe_dump({
-        "apiVersion": 1,
-        "providers": [{
-            "name": "inferstack", "type": "file", "disableDeletion": True,
-            "allowUiUpdates": False, "options": {"path": DASHBOARDS_DIR},
-        }],
-    }, sort_keys=False)
+    return yaml.safe_dump(
+        {
+            "apiVersion": 1,
+            "providers": [
+                {
+                    "name": "inferstack",
+                    "type": "file",
+                    "disableDeletion": True,
+                    "allowUiUpdates": False,
+                    "options": {"path": DASHBOARDS_DIR},
+                }
+            ],
+        },
+        sort_keys=False,
+    )

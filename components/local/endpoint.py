@@ -50,15 +50,18 @@ def check_local_spec(spec: DeploymentSpec) -> Path:
     """The bundle folder of a local deployment, or `SpecError` naming the field."""
     artifact = spec.model.artifact
     if "://" in artifact:
-        raise SpecError([f"model.artifact: the local target builds from a bundle folder, "
-                         f"not {artifact!r}"])
+        raise SpecError(
+            [f"model.artifact: the local target builds from a bundle folder, not {artifact!r}"]
+        )
     bundle = Path(artifact)
     if not (bundle / "inferstack.yaml").is_file():
-        raise SpecError([f"model.artifact: {artifact!r} is not a bundle folder "
-                         "(no inferstack.yaml in it)"])
+        raise SpecError(
+            [f"model.artifact: {artifact!r} is not a bundle folder (no inferstack.yaml in it)"]
+        )
     if spec.gateway.auth not in ("api_key", "none"):
-        raise SpecError([f"gateway.auth: the local target supports api_key or none, "
-                         f"not {spec.gateway.auth!r}"])
+        raise SpecError(
+            [f"gateway.auth: the local target supports api_key or none, not {spec.gateway.auth!r}"]
+        )
     return bundle
 
 
@@ -90,8 +93,12 @@ class LocalEndpoint(pulumi.ComponentResource):
         network = docker.Network(f"{name}-network", name=f"inferstack-{name}", opts=child)
         image = RuntimeImage(
             f"{name}-image",
-            RuntimeImageArgs(bundle_dir=bundle, model_name=spec.model.name,
-                             model_version=spec.model.version, gpu=gpu),
+            RuntimeImageArgs(
+                bundle_dir=bundle,
+                model_name=spec.model.name,
+                model_version=spec.model.version,
+                gpu=gpu,
+            ),
             opts=child,
         )
         if spec.gateway.auth == "api_key":
@@ -99,40 +106,52 @@ class LocalEndpoint(pulumi.ComponentResource):
             self.api_key = pulumi.Output.secret(key.result)
         else:
             self.api_key = pulumi.Output.secret("")
-        envs: list[pulumi.Input[str]] = [f"INFERSTACK_PORT={RUNTIME_PORT}",
-                                         "INFERSTACK_HOST=0.0.0.0"]
+        envs: list[pulumi.Input[str]] = [
+            f"INFERSTACK_PORT={RUNTIME_PORT}",
+            "INFERSTACK_HOST=0.0.0.0",
+        ]
         if spec.gateway.auth == "api_key":
             envs.append(pulumi.Output.concat("INFERSTACK_API_KEY=", self.api_key))
         volumes = []
         capture = spec.observability.data_capture_percent
         if capture > 0:
-            volume = docker.Volume(f"{name}-capture", name=f"inferstack-{name}-capture",
-                                   opts=child)
-            volumes.append(docker.ContainerVolumeArgs(container_path=CAPTURE_DIR,
-                                                      volume_name=volume.name))
-            envs += [f"INFERSTACK_CAPTURE_DIR={CAPTURE_DIR}",
-                     f"INFERSTACK_CAPTURE_SAMPLE_RATE={capture / 100:g}"]
+            volume = docker.Volume(f"{name}-capture", name=f"inferstack-{name}-capture", opts=child)
+            volumes.append(
+                docker.ContainerVolumeArgs(container_path=CAPTURE_DIR, volume_name=volume.name)
+            )
+            envs += [
+                f"INFERSTACK_CAPTURE_DIR={CAPTURE_DIR}",
+                f"INFERSTACK_CAPTURE_SAMPLE_RATE={capture / 100:g}",
+            ]
         self.container = docker.Container(
             f"{name}-runtime",
             name=runtime_host,
             image=image.image_ref,
             envs=envs,
-            ports=[docker.ContainerPortArgs(internal=RUNTIME_PORT, external=ports.endpoint,
-                                            ip="127.0.0.1")],
-            networks_advanced=[docker.ContainerNetworksAdvancedArgs(
-                name=network.name, aliases=[runtime_host])],
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=RUNTIME_PORT, external=ports.endpoint, ip="127.0.0.1"
+                )
+            ],
+            networks_advanced=[
+                docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[runtime_host])
+            ],
             restart="unless-stopped",
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=HEALTHCHECK, interval="10s", timeout="3s", retries=3, start_period="60s"),
+                tests=HEALTHCHECK, interval="10s", timeout="3s", retries=3, start_period="60s"
+            ),
             wait=True,
             wait_timeout=180,
             stop_signal="SIGTERM",
             stop_timeout=STOP_TIMEOUT_S,
             gpus="all" if gpu else None,
             volumes=volumes or None,
-            labels=[docker.ContainerLabelArgs(label="dev.inferstack.model", value=spec.model.name),
-                    docker.ContainerLabelArgs(label="dev.inferstack.model.version",
-                                              value=spec.model.version)],
+            labels=[
+                docker.ContainerLabelArgs(label="dev.inferstack.model", value=spec.model.name),
+                docker.ContainerLabelArgs(
+                    label="dev.inferstack.model.version", value=spec.model.version
+                ),
+            ],
             opts=child,
         )
         self.url = self.container.name.apply(lambda _: f"http://127.0.0.1:{ports.endpoint}")
@@ -141,14 +160,19 @@ class LocalEndpoint(pulumi.ComponentResource):
             self.monitoring = LocalMonitoring(
                 f"{name}-monitoring",
                 LocalMonitoringArgs(
-                    network=network.name, runtime_address=f"{runtime_host}:{RUNTIME_PORT}",
-                    job=f"inferstack-{name}", model=spec.model.name,
-                    alarms=spec.observability.alarms, prometheus_port=ports.prometheus,
-                    grafana_port=ports.grafana),
+                    network=network.name,
+                    runtime_address=f"{runtime_host}:{RUNTIME_PORT}",
+                    job=f"inferstack-{name}",
+                    model=spec.model.name,
+                    alarms=spec.observability.alarms,
+                    prometheus_port=ports.prometheus,
+                    grafana_port=ports.grafana,
+                ),
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
             )
             self.dashboard_url = self.monitoring.dashboard_url
         else:
             self.dashboard_url = pulumi.Output.from_input("")
-        self.register_outputs({"url": self.url, "api_key": self.api_key,
-                               "dashboard_url": self.dashboard_url})
+        self.register_outputs(
+            {"url": self.url, "api_key": self.api_key, "dashboard_url": self.dashboard_url}
+        )

@@ -56,15 +56,20 @@ class LocalMonitoringArgs:
 
 def prometheus_config(job: str, runtime_address: str) -> str:
     """prometheus.yml: scrape the runtime's /metrics and load the generated rules."""
-    return yaml.safe_dump({
-        "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
-        "rule_files": [RULES_FILE],
-        "scrape_configs": [{
-            "job_name": job,
-            "metrics_path": "/metrics",
-            "static_configs": [{"targets": [runtime_address]}],
-        }],
-    }, sort_keys=False)
+    return yaml.safe_dump(
+        {
+            "global": {"scrape_interval": SCRAPE_INTERVAL, "evaluation_interval": SCRAPE_INTERVAL},
+            "rule_files": [RULES_FILE],
+            "scrape_configs": [
+                {
+                    "job_name": job,
+                    "metrics_path": "/metrics",
+                    "static_configs": [{"targets": [runtime_address]}],
+                }
+            ],
+        },
+        sort_keys=False,
+    )
 
 
 class LocalMonitoring(pulumi.ComponentResource):
@@ -83,45 +88,65 @@ class LocalMonitoring(pulumi.ComponentResource):
         super().__init__("inferstack:local:LocalMonitoring", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         prometheus_host = f"{args.job}-prometheus"
-        networks = [docker.ContainerNetworksAdvancedArgs(name=args.network,
-                                                         aliases=[prometheus_host])]
-        prom_image = docker.RemoteImage(f"{name}-prometheus-image", name=PROMETHEUS_IMAGE,
-                                        keep_locally=True, opts=child)
+        networks = [
+            docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[prometheus_host])
+        ]
+        prom_image = docker.RemoteImage(
+            f"{name}-prometheus-image", name=PROMETHEUS_IMAGE, keep_locally=True, opts=child
+        )
         self.prometheus = docker.Container(
             f"{name}-prometheus",
             name=prometheus_host,
             image=prom_image.image_id,
             restart="unless-stopped",
             networks_advanced=networks,
-            ports=[docker.ContainerPortArgs(internal=PROMETHEUS_PORT,
-                                            external=args.prometheus_port, ip="127.0.0.1")],
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=PROMETHEUS_PORT, external=args.prometheus_port, ip="127.0.0.1"
+                )
+            ],
             uploads=[
                 docker.ContainerUploadArgs(
                     file=PROMETHEUS_CONFIG,
-                    content=prometheus_config(args.job, args.runtime_address)),
+                    content=prometheus_config(args.job, args.runtime_address),
+                ),
                 docker.ContainerUploadArgs(
-                    file=RULES_FILE, content=alert_rules_yaml(args.job, args.model, args.alarms)),
+                    file=RULES_FILE, content=alert_rules_yaml(args.job, args.model, args.alarms)
+                ),
             ],
             healthcheck=docker.ContainerHealthcheckArgs(
-                tests=["CMD", "wget", "-q", "-O", "/dev/null",
-                       f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready"],
-                interval="10s", timeout="3s", retries=3, start_period="20s"),
+                tests=[
+                    "CMD",
+                    "wget",
+                    "-q",
+                    "-O",
+                    "/dev/null",
+                    f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready",
+                ],
+                interval="10s",
+                timeout="3s",
+                retries=3,
+                start_period="20s",
+            ),
             opts=child,
         )
-        admin = random.RandomPassword(f"{name}-grafana-admin", length=24, special=False,
-                                      opts=child)
+        admin = random.RandomPassword(f"{name}-grafana-admin", length=24, special=False, opts=child)
         self.grafana_admin_password = pulumi.Output.secret(admin.result)
         uid = args.job[:40]
-        grafana_image = docker.RemoteImage(f"{name}-grafana-image", name=GRAFANA_IMAGE,
-                                           keep_locally=True, opts=child)
+        grafana_image = docker.RemoteImage(
+            f"{name}-grafana-image", name=GRAFANA_IMAGE, keep_locally=True, opts=child
+        )
         self.grafana = docker.Container(
             f"{name}-grafana",
             name=f"{args.job}-grafana",
             image=grafana_image.image_id,
             restart="unless-stopped",
             networks_advanced=[docker.ContainerNetworksAdvancedArgs(name=args.network)],
-            ports=[docker.ContainerPortArgs(internal=GRAFANA_PORT, external=args.grafana_port,
-                                            ip="127.0.0.1")],
+            ports=[
+                docker.ContainerPortArgs(
+                    internal=GRAFANA_PORT, external=args.grafana_port, ip="127.0.0.1"
+                )
+            ],
             envs=[
                 "GF_AUTH_ANONYMOUS_ENABLED=true",
                 "GF_AUTH_ANONYMOUS_ORG_ROLE=Viewer",
@@ -131,21 +156,28 @@ class LocalMonitoring(pulumi.ComponentResource):
             uploads=[
                 docker.ContainerUploadArgs(
                     file=f"{PROVISIONING_DIR}/datasources/inferstack.yaml",
-                    content=datasource_yaml(f"http://{prometheus_host}:{PROMETHEUS_PORT}")),
+                    content=datasource_yaml(f"http://{prometheus_host}:{PROMETHEUS_PORT}"),
+                ),
                 docker.ContainerUploadArgs(
                     file=f"{PROVISIONING_DIR}/dashboards/inferstack.yaml",
-                    content=dashboard_provider_yaml()),
+                    content=dashboard_provider_yaml(),
+                ),
                 docker.ContainerUploadArgs(
                     file=f"{DASHBOARDS_DIR}/inferstack.json",
-                    content=dashboard_json(uid, args.job, args.model, args.alarms)),
+                    content=dashboard_json(uid, args.job, args.model, args.alarms),
+                ),
             ],
             opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus]),
         )
         self.prometheus_url = self.prometheus.name.apply(
-            lambda _: f"http://127.0.0.1:{args.prometheus_port}")
+            lambda _: f"http://127.0.0.1:{args.prometheus_port}"
+        )
         self.dashboard_url = self.grafana.name.apply(
-            lambda _: f"http://127.0.0.1:{args.grafana_port}/d/{uid}")
-        self.register_outputs({
-            "prometheus_url": self.prometheus_url,
-            "dashboard_url": self.dashboard_url,
-        })
+            lambda _: f"http://127.0.0.1:{args.grafana_port}/d/{uid}"
+        )
+        self.register_outputs(
+            {
+                "prometheus_url": self.prometheus_url,
+                "dashboard_url": self.dashboard_url,
+            }
+        )

@@ -42,8 +42,9 @@ def unavailable(reason: str) -> None:
 
 def docker(*args: str, timeout: float = 120, check: bool = True) -> subprocess.CompletedProcess:
     """Run the docker CLI and return its completed process."""
-    return subprocess.run(["docker", *args], capture_output=True, text=True, timeout=timeout,
-                          check=check)
+    return subprocess.run(
+        ["docker", *args], capture_output=True, text=True, timeout=timeout, check=check
+    )
 
 
 @pytest.fixture(scope="session")
@@ -53,8 +54,10 @@ def docker_engine() -> None:
         unavailable("the docker CLI is not installed (apt-get install docker.io)")
     info = docker("info", "--format", "{{.ServerVersion}}", timeout=30, check=False)
     if info.returncode != 0:
-        unavailable(f"no Docker engine answers ({info.stderr.strip()[-200:]}); start one, "
-                    "e.g. `dockerd --bridge=none --iptables=false`, or run `.ci/run setup`")
+        unavailable(
+            f"no Docker engine answers ({info.stderr.strip()[-200:]}); start one, "
+            "e.g. `dockerd --bridge=none --iptables=false`, or run `.ci/run setup`"
+        )
 
 
 @pytest.fixture(scope="session")
@@ -62,8 +65,10 @@ def base_image(docker_engine: None) -> str:
     """The base image builds start from (no registry is reachable here)."""
     image = os.environ.get(BASE_IMAGE_ENV, DEFAULT_BASE_IMAGE)
     if docker("image", "inspect", image, check=False).returncode != 0:
-        unavailable(f"base image {image} is missing; `.ci/run setup` builds it from a "
-                    f"Debian rootfs (or set {BASE_IMAGE_ENV})")
+        unavailable(
+            f"base image {image} is missing; `.ci/run setup` builds it from a "
+            f"Debian rootfs (or set {BASE_IMAGE_ENV})"
+        )
     return image
 
 
@@ -107,13 +112,29 @@ class Running:
 def start_container(image: str, *args: str, env: dict[str, str] | None = None) -> Running:
     """`docker run -d IMAGE serve` on host networking; waits until /ping answers 200."""
     port = free_port()
-    environment = {"INFERSTACK_HOST": "127.0.0.1", "SAGEMAKER_BIND_TO_PORT": str(port),
-                   "INFERSTACK_API_KEY": API_KEY, **(env or {})}
+    environment = {
+        "INFERSTACK_HOST": "127.0.0.1",
+        "SAGEMAKER_BIND_TO_PORT": str(port),
+        "INFERSTACK_API_KEY": API_KEY,
+        **(env or {}),
+    }
     env_args = [a for k, v in environment.items() for a in ("--env", f"{k}={v}")]
     started = time.monotonic()
-    run = docker("run", "--detach", "--network", "host",
-                 "--name", f"inferstack-test-{uuid.uuid4().hex[:10]}",
-                 "--health-interval", "1s", *env_args, *args, image, "serve", check=False)
+    run = docker(
+        "run",
+        "--detach",
+        "--network",
+        "host",
+        "--name",
+        f"inferstack-test-{uuid.uuid4().hex[:10]}",
+        "--health-interval",
+        "1s",
+        *env_args,
+        *args,
+        image,
+        "serve",
+        check=False,
+    )
     if run.returncode != 0:
         pytest.fail(f"docker run failed: {run.stderr}")
     running = Running(run.stdout.strip(), port, started)

@@ -29,7 +29,8 @@ AUTH = {"X-Api-Key": API_KEY}
 
 def _example(name: str) -> Any:
     spec = importlib.util.spec_from_file_location(
-        f"example_{name.replace('-', '_')}", ROOT / "examples" / name / "train.py")
+        f"example_{name.replace('-', '_')}", ROOT / "examples" / name / "train.py"
+    )
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
@@ -52,8 +53,7 @@ def test_ping_and_v2_readiness(served: Running) -> None:
 
 def test_invocations_equal_in_process_model(served: Running, rows: np.ndarray) -> None:
     model = joblib.load(BUNDLE / "model.joblib")
-    response = served.client.post("/invocations", json={"instances": rows.tolist()},
-                                  headers=AUTH)
+    response = served.client.post("/invocations", json={"instances": rows.tolist()}, headers=AUTH)
     assert response.status_code == 200, response.text
     served_proba = np.asarray(response.json()["predictions"])
     np.testing.assert_allclose(served_proba, model.predict_proba(rows), rtol=1e-6, atol=1e-9)
@@ -63,10 +63,20 @@ def test_v2_infer_route(served: Running, rows: np.ndarray) -> None:
     name = read_manifest(BUNDLE).name
     model = joblib.load(BUNDLE / "model.joblib")
     x = rows[:3]
-    request = {"id": "c-1", "inputs": [{"name": "input-0", "shape": list(x.shape),
-                                        "datatype": "FP64", "data": x.ravel().tolist()}]}
-    response = served.client.post(f"/v2/models/{name}/infer", json=request,
-                                  headers={"Authorization": f"Bearer {API_KEY}"})
+    request = {
+        "id": "c-1",
+        "inputs": [
+            {
+                "name": "input-0",
+                "shape": list(x.shape),
+                "datatype": "FP64",
+                "data": x.ravel().tolist(),
+            }
+        ],
+    }
+    response = served.client.post(
+        f"/v2/models/{name}/infer", json=request, headers={"Authorization": f"Bearer {API_KEY}"}
+    )
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["id"] == "c-1"
@@ -88,13 +98,21 @@ def test_metrics_count_the_requests(served: Running, rows: np.ndarray) -> None:
     for _ in range(3):
         served.client.post("/invocations", json={"instances": rows[:2].tolist()}, headers=AUTH)
     text = served.client.get("/metrics").text
-    counted = [line for line in text.splitlines()
-               if line.startswith("inferstack_requests_total{") and 'route="/invocations"' in line
-               and 'code="200"' in line]
+    counted = [
+        line
+        for line in text.splitlines()
+        if line.startswith("inferstack_requests_total{")
+        and 'route="/invocations"' in line
+        and 'code="200"' in line
+    ]
     assert counted
     assert float(counted[0].rsplit(" ", 1)[1]) >= 3
-    for name in ("inferstack_request_duration_seconds_bucket", "inferstack_batch_size_bucket",
-                 "inferstack_model_info", "inferstack_queue_depth"):
+    for name in (
+        "inferstack_request_duration_seconds_bucket",
+        "inferstack_batch_size_bucket",
+        "inferstack_model_info",
+        "inferstack_queue_depth",
+    ):
         assert name in text, name
 
 
@@ -128,11 +146,13 @@ def test_mounted_onnx_bundle(runtime_image: str, tmp_path: Path) -> None:
     bundle.chmod(0o755)
     running = start_container(runtime_image, "--volume", f"{bundle}:/opt/ml/model:ro")
     try:
-        response = running.client.post("/invocations", json={"instances": x[:4].tolist()},
-                                        headers=AUTH)
+        response = running.client.post(
+            "/invocations", json={"instances": x[:4].tolist()}, headers=AUTH
+        )
         assert response.status_code == 200, response.text
-        np.testing.assert_allclose(np.asarray(response.json()["predictions"]), scorer(x[:4]),
-                                   rtol=1e-5)
+        np.testing.assert_allclose(
+            np.asarray(response.json()["predictions"]), scorer(x[:4]), rtol=1e-5
+        )
     finally:
         remove_container(running)
 
@@ -154,9 +174,14 @@ def _slow_bundle(folder: Path) -> Path:
     """A custom-predictor bundle whose model call takes a second (row sums)."""
     folder.mkdir(mode=0o755)
     (folder / "slow.py").write_text(SLOW_PREDICTOR)
-    manifest = {"name": "slow-sum", "version": "1.0.0", "framework": "custom",
-                "predictor": "slow:SlowSum", "input": {"features": ["a", "b"]},
-                "output": {"kind": "raw"}}
+    manifest = {
+        "name": "slow-sum",
+        "version": "1.0.0",
+        "framework": "custom",
+        "predictor": "slow:SlowSum",
+        "input": {"features": ["a", "b"]},
+        "output": {"kind": "raw"},
+    }
     (folder / "inferstack.yaml").write_text(json.dumps(manifest))
     return folder
 
@@ -171,8 +196,7 @@ def test_docker_stop_during_requests_loses_none(runtime_image: str, tmp_path: Pa
 
     def call(i: int) -> None:
         try:
-            response = clients[i].post("/invocations", headers=AUTH,
-                                       json={"instances": [[i, 1.5]]})
+            response = clients[i].post("/invocations", headers=AUTH, json={"instances": [[i, 1.5]]})
             outcome: int | str = response.status_code
             if outcome == 200:
                 assert response.json()["predictions"] == [[i + 1.5]]

@@ -19,8 +19,9 @@ BUNDLE = ROOT / "examples" / "logreg-20f" / "bundle"
 
 
 @pytest.fixture(autouse=True)
-def _context_cache(tmp_path_factory: pytest.TempPathFactory,
-                   monkeypatch: pytest.MonkeyPatch) -> None:
+def _context_cache(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Stage image build contexts under a temp folder, not the user's cache."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
 

@@ -36,8 +36,9 @@ def _exported_metric_names() -> set[str]:
 
 
 def _dashboard() -> dict:
-    return json.loads(dashboard_json("inferstack-churn", "inferstack-churn", "churn",
-                                     AlarmThresholds()))
+    return json.loads(
+        dashboard_json("inferstack-churn", "inferstack-churn", "churn", AlarmThresholds())
+    )
 
 
 def test_dashboard_is_valid_grafana_json() -> None:
@@ -65,12 +66,21 @@ def test_every_panel_query_names_an_exported_metric() -> None:
 
 def test_every_panel_query_is_valid_promql(promtool: str, tmp_path: Path) -> None:
     exprs = [t["expr"] for p in _dashboard()["panels"] for t in p["targets"]]
-    rules = {"groups": [{"name": "dashboard", "rules": [
-        {"record": f"dashboard:query_{i}", "expr": e} for i, e in enumerate(exprs)]}]}
+    rules = {
+        "groups": [
+            {
+                "name": "dashboard",
+                "rules": [
+                    {"record": f"dashboard:query_{i}", "expr": e} for i, e in enumerate(exprs)
+                ],
+            }
+        ]
+    }
     path = tmp_path / "queries.yml"
     path.write_text(yaml.safe_dump(rules))
-    result = subprocess.run([promtool, "check", "rules", str(path)], capture_output=True,
-                            text=True, check=False)
+    result = subprocess.run(
+        [promtool, "check", "rules", str(path)], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

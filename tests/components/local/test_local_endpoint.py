@@ -19,8 +19,11 @@ from tests.components.local.conftest import BUNDLE, Declared, declare, local_spe
 def _endpoint(spec: Any, **kwargs: Any) -> Declared:
     def build() -> dict[str, Any]:
         endpoint = LocalEndpoint("churn", spec, **kwargs)
-        return {"url": endpoint.url, "api_key": endpoint.api_key,
-                "dashboard_url": endpoint.dashboard_url}
+        return {
+            "url": endpoint.url,
+            "api_key": endpoint.api_key,
+            "dashboard_url": endpoint.dashboard_url,
+        }
 
     return declare(build)
 
@@ -61,8 +64,11 @@ def test_runtime_container_wiring() -> None:
     assert container["image"] == image["imageName"]
     assert container["ports"] == [{"internal": 8080, "external": 8080, "ip": "127.0.0.1"}]
     assert container["restart"] == "unless-stopped"
-    assert container["healthcheck"]["tests"] == ["CMD", "python",
-                                                 "/usr/local/bin/inferstack-healthcheck"]
+    assert container["healthcheck"]["tests"] == [
+        "CMD",
+        "python",
+        "/usr/local/bin/inferstack-healthcheck",
+    ]
     assert container["wait"] is True
     assert container["networksAdvanced"][0]["aliases"] == ["inferstack-churn-runtime"]
     from pulumi.runtime import rpc
@@ -82,10 +88,12 @@ def test_image_is_built_from_the_bundle_with_a_content_tag() -> None:
     image = declared.inputs["churn-image-image"]
     build = image["build"]
     context = Path(build["context"])
-    assert (context / "bundle" / "inferstack.yaml").read_bytes() == \
-        (BUNDLE / "inferstack.yaml").read_bytes()
-    assert (context / "bundle" / "model.joblib").read_bytes() == \
-        (BUNDLE / "model.joblib").read_bytes()
+    assert (context / "bundle" / "inferstack.yaml").read_bytes() == (
+        BUNDLE / "inferstack.yaml"
+    ).read_bytes()
+    assert (context / "bundle" / "model.joblib").read_bytes() == (
+        BUNDLE / "model.joblib"
+    ).read_bytes()
     assert build["dockerfile"] == str(context / "runtime" / "Dockerfile")
     assert build["target"] == "model"
     assert build["args"]["MODEL_NAME"] == "churn-logreg"
@@ -110,8 +118,9 @@ def test_tag_changes_with_the_bundle_only(tmp_path: Path) -> None:
 
 
 def test_prometheus_scrapes_the_runtime_and_grafana_reads_prometheus() -> None:
-    declared = _endpoint(local_spec(), ports=LocalPorts(endpoint=18080, prometheus=19090,
-                                                         grafana=13000))
+    declared = _endpoint(
+        local_spec(), ports=LocalPorts(endpoint=18080, prometheus=19090, grafana=13000)
+    )
     runtime = declared.inputs["churn-runtime"]
     prometheus = declared.inputs["churn-monitoring-prometheus"]
     grafana = declared.inputs["churn-monitoring-grafana"]
@@ -124,7 +133,8 @@ def test_prometheus_scrapes_the_runtime_and_grafana_reads_prometheus() -> None:
     assert job["metrics_path"] == "/metrics"
     assert config["rule_files"] == ["/etc/prometheus/rules/inferstack.rules.yml"]
     datasource = yaml.safe_load(
-        _uploads(grafana)["/etc/grafana/provisioning/datasources/inferstack.yaml"])
+        _uploads(grafana)["/etc/grafana/provisioning/datasources/inferstack.yaml"]
+    )
     url = datasource["datasources"][0]["url"]
     assert url == f"http://{prometheus['networksAdvanced'][0]['aliases'][0]}:9090"
     assert prometheus["ports"][0]["ip"] == "127.0.0.1"
@@ -136,9 +146,11 @@ def test_prometheus_scrapes_the_runtime_and_grafana_reads_prometheus() -> None:
 
 
 def test_without_dashboard_or_api_key() -> None:
-    declared = _endpoint(local_spec(observability={"dashboard": False,
-                                                    "data_capture_percent": 0},
-                                    gateway={"auth": "none"}))
+    declared = _endpoint(
+        local_spec(
+            observability={"dashboard": False, "data_capture_percent": 0}, gateway={"auth": "none"}
+        )
+    )
     assert not declared.of_type("RandomPassword")
     assert not declared.of_type("LocalMonitoring")
     assert "INFERSTACK_API_KEY" not in _env(declared.inputs["churn-runtime"])
@@ -154,10 +166,13 @@ def test_gpu_accelerator_builds_the_gpu_flavour_and_requests_gpus() -> None:
     assert "onnxruntime-gpu" in args["EXTRA_PACKAGES"]
 
 
-@pytest.mark.parametrize(("artifact", "message"), [
-    ("s3://bucket/model.tar.gz", "bundle folder, not"),
-    ("/nonexistent/bundle", "no inferstack.yaml"),
-])
+@pytest.mark.parametrize(
+    ("artifact", "message"),
+    [
+        ("s3://bucket/model.tar.gz", "bundle folder, not"),
+        ("/nonexistent/bundle", "no inferstack.yaml"),
+    ],
+)
 def test_local_spec_needs_a_bundle_folder(artifact: str, message: str) -> None:
     spec = local_spec()
     spec = spec.model_copy(update={"model": spec.model.model_copy(update={"artifact": artifact})})
