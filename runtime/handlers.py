@@ -43,7 +43,7 @@ class Handlers:
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
     ) -> Response:
         if not self.service.ready:
-            raise ModelNotReady(self.service._not_ready_message())
+            raise ModelNotReady(self.service.not_ready_message())
         return OK
 
     async def metrics(
@@ -67,7 +67,7 @@ class Handlers:
         batcher = service.batcher
         model = service.model
         if batcher is None or model is None:
-            raise ModelNotReady(service._not_ready_message())
+            raise ModelNotReady(service.not_ready_message())
         batcher.incoming += 1
         try:
             body = await read_body(receive, headers, self.limit)
@@ -140,7 +140,7 @@ class Handlers:
     ) -> Response:
         self._check_model(params)
         if self.service.manifest is None:
-            raise ModelNotReady(self.service._not_ready_message())
+            raise ModelNotReady(self.service.not_ready_message())
         return json_response(200, v2_model_metadata(self.service.manifest))
 
     async def v2_model_ready(

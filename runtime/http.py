@@ -16,7 +16,6 @@ Receive = Callable[[], Awaitable[dict[str, Any]]]
 Send = Callable[[dict[str, Any]], Awaitable[None]]
 JSON = b"application/json"
 CSV = b"text/csv"
-TEXT = b"text/plain; charset=utf-8"
 
 
 class ClientDisconnected(Exception):  # noqa: N818 - a condition, not a failure

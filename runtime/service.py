@@ -143,13 +143,14 @@ class ModelService:
     def submit(self, x: np.ndarray, route: str) -> asyncio.Future[Any]:
         """Queue a validated batch; resolves to its outputs."""
         if self.batcher is None:
-            raise ModelNotReady(self._not_ready_message())
+            raise ModelNotReady(self.not_ready_message())
         meta = None
         if self.capture is not None and self.capture.sample():
             meta = {"id": f"{os.getpid():x}-{next(self._ids):x}", "route": route, "x": x}
         return self.batcher.submit(x, meta)
 
-    def _not_ready_message(self) -> str:
+    def not_ready_message(self) -> str:
+        """Why the model is not ready, without internals (the log has the details)."""
         if self.load_error:
             return "model failed to load; see the server log"
         return "model is loading"
