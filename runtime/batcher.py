@@ -102,9 +102,12 @@ class Batcher:
                     and loop.time() < deadline
                 ):
                     await self._sleep(deadline)
-            items = self._take()
-            if items:
-                await self._run_items(loop, items)
+            try:
+                items = self._take()
+                if items:
+                    await self._run_items(loop, items)
+            except Exception:  # the worker must outlive any one batch
+                log.exception("batcher iteration failed")
 
     def _take(self) -> list[Item]:
         items: list[Item] = []

@@ -15,7 +15,7 @@ from typing import Any
 import numpy as np
 
 from inferstack.runtime.batcher import Batcher
-from inferstack.runtime.errors import InferstackError, ModelNotReady
+from inferstack.runtime.errors import InferstackError, ModelNotReady, PredictionError
 from inferstack.runtime.manifest import Manifest, read_manifest
 from inferstack.runtime.metrics import Metrics
 from inferstack.runtime.model import ServedModel, load_bundle
@@ -87,7 +87,15 @@ class ModelService:
 
         def run(batch: np.ndarray) -> Any:
             observe_size(len(batch))  # every model call, including ones that fail
-            return model.run(batch)
+            try:
+                return model.run(batch)
+            except InferstackError:
+                raise
+            except Exception as err:  # a model error on valid input: a 500 naming it
+                log.exception("model raised on a batch", extra={"rows": len(batch)})
+                raise PredictionError(
+                    f"the model raised {type(err).__name__}: {str(err)[:200]}"
+                ) from err
 
         self.batcher = Batcher(
             run,

@@ -13,7 +13,9 @@ def test_openapi_document_is_valid_and_matches_the_server(sklearn_server: Runtim
     validator = pytest.importorskip("openapi_spec_validator")
     validator.validate(doc)
     assert set(doc["paths"]) >= {"/predict", "/invocations", "/score", "/v2/models/{name}/infer"}
-    schema = doc["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"]["schema"]
+    schema = doc["paths"]["/predict"]["post"]["requestBody"]["content"]["application/json"][
+        "schema"
+    ]
     good = {"instances": [[0.5] * 20, {f"f{i}": 1.0 for i in range(20)}]}
     jsonschema.validate(good, schema)
     assert sklearn_server.post("/predict", json=good).status_code == 200

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from pathlib import Path
 
 import pytest
@@ -181,7 +182,7 @@ class Slow:
 """
 
 
-def test_request_timeout_is_504(tmp_path: Path, log_dir: Path) -> None:
+def test_request_timeout_is_504_and_a_model_error_500(tmp_path: Path, log_dir: Path) -> None:
     (tmp_path / "slow.py").write_text(SLOW)
     path = bundle(
         f"{tmp_path / 'slow.py'}:Slow",
@@ -196,6 +197,14 @@ def test_request_timeout_is_504(tmp_path: Path, log_dir: Path) -> None:
             2.0
         ]
         _error(server.post("/predict", json={"instances": [[1.0, 2.0]]}), 504, "timeout", "0.3 s")
+        time.sleep(1.0)  # the timed-out call still holds the model thread for its 1 s
+        _error(
+            server.post("/predict", json={"instances": [[0.0, 13.0]]}),
+            500,
+            "prediction_failed",
+            "the model raised ValueError: unlucky row",
+        )
+        assert server.post("/predict", json={"instances": [[0.0, 1.0]]}).status_code == 200
 
 
 def test_bundle_that_fails_to_load_stays_unready(
