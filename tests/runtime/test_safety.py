@@ -177,6 +177,8 @@ import numpy as np
 
 class Slow:
     def predict(self, x):
+        if (x[:, 1] == 13).any():
+            raise ValueError("unlucky row")
         time.sleep(float(x[0, 0]))
         return x.sum(axis=1)
 """
