@@ -36,7 +36,8 @@ def test_serve_command_with_api_key_file_and_two_workers(
         "--api-key-file",
         str(keys),
     ]
-    with server:
+    server.start()
+    try:
         row = sklearn_bundle[2][0].tolist()
         assert server.post("/predict", json={"instances": [row]}).status_code == 401
         for _ in range(10):
@@ -47,6 +48,9 @@ def test_serve_command_with_api_key_file_and_two_workers(
         text = server.get("/metrics").text
         assert metric_value(text, "inferstack_requests_total", route="/predict", code="200") == 10
         assert metric_value(text, "inferstack_requests_total", route="/predict", code="401") == 1
+    finally:
+        code = server.stop()
+    assert code == 0, server.logs()
 
 
 def test_module_entry_point_usage_error() -> None:

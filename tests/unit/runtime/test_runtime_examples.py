@@ -1,0 +1,26 @@
+"""The committed quickstart bundle is what ``examples/logreg-20f/train.py`` builds."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import numpy as np
+
+from inferstack.runtime import load_bundle, read_manifest
+
+ROOT = Path(__file__).resolve().parents[3]
+EXAMPLE = ROOT / "examples" / "logreg-20f"
+
+
+def test_committed_bundle_matches_its_training_script(tmp_path: Path) -> None:
+    spec = importlib.util.spec_from_file_location("example_logreg_20f", EXAMPLE / "train.py")
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    fresh, model_proba, rows = module.build(tmp_path / "bundle")
+    committed = load_bundle(EXAMPLE / "bundle")
+    assert read_manifest(fresh) == committed.manifest
+    np.testing.assert_allclose(committed.run(rows), model_proba(rows), rtol=1e-12)
+    assert sum(f.stat().st_size for f in (EXAMPLE / "bundle").iterdir()) < 200_000
