@@ -63,3 +63,20 @@ def test_module_entry_point_usage_error() -> None:
     )
     assert done.returncode == 2
     assert "usage: python -m inferstack.runtime serve" in done.stderr
+
+
+def test_sagemaker_contract_port_and_env(sklearn_bundle: Built, log_dir: Path) -> None:
+    server = RuntimeServer(sklearn_bundle[0], log_dir)
+    del server.env["INFERSTACK_PORT"]
+    server.env["SAGEMAKER_BIND_TO_PORT"] = str(server.port)
+    server.env["INFERSTACK_BUNDLE_DIR"] = str(sklearn_bundle[0])
+    server.args = [sys.executable, "-m", "inferstack.runtime", "serve"]  # no BUNDLE_DIR argument
+    server.start()
+    try:
+        assert server.get("/ping").status_code == 200
+        row = ",".join(str(v) for v in sklearn_bundle[2][0])
+        answer = server.post("/invocations", content=row, headers={"content-type": "text/csv"})
+        assert answer.status_code == 200
+        assert len(answer.json()["predictions"][0]) == 2
+    finally:
+        assert server.stop() == 0
