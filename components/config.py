@@ -30,12 +30,17 @@ def spec_from_pulumi_config() -> DeploymentSpec:
     """The spec of the running stack, read from `inferstack:deployment`."""
     import pulumi
 
-    config = pulumi.Config("inferstack")
-    data = config.get_object("deployment")
+    data = pulumi.Config("inferstack").get_object("deployment")
     if data is None:
-        raise SpecError([f"{CONFIG_KEY} is not set in this stack's config"],
-                        f"Pulumi.{pulumi.get_stack()}.yaml")
-    return load_spec(data, f"Pulumi.{pulumi.get_stack()}.yaml")
+        raise SpecError([f"{CONFIG_KEY} is not set in this stack's config"], stack_source())
+    return load_spec(data, stack_source())
+
+
+def stack_source() -> str:
+    """The running stack's config file name, to prefix spec errors with."""
+    import pulumi
+
+    return f"Pulumi.{pulumi.get_stack()}.yaml"
 
 
 def find_project_root(start: Path | None = None) -> Path:
@@ -81,3 +86,31 @@ def resolve_artifact(artifact: str, root: Path) -> str:
         return artifact
     path = Path(artifact)
     return str(path if path.is_absolute() else (root / path).resolve())
+
+
+def check_local_bundle(spec: DeploymentSpec, source: str = CONFIG_KEY) -> None:
+    """Refuse a local artifact that is not a bundle of the spec's framework and version.
+
+    Runs before any resource is declared, on every target, so a typo in a path or a
+    bundle of another model version never reaches an image build or an upload.
+    """
+    from inferstack.runtime.errors import BundleError
+    from inferstack.runtime.manifest import read_manifest
+
+    artifact = spec.model.artifact
+    if "://" in artifact:
+        return
+    if not Path(artifact).is_dir():
+        raise SpecError([f"deployment.model.artifact: no bundle folder at {artifact}"], source)
+    try:
+        manifest = read_manifest(artifact)
+    except BundleError as err:
+        raise SpecError([f"deployment.model.artifact: {err}"], source) from None
+    problems = [
+        f"deployment.model.{field}: {want!r} does not match the bundle's {have!r} ({artifact})"
+        for field, want, have in (("framework", spec.model.framework, manifest.framework),
+                                  ("version", spec.model.version, manifest.version))
+        if want != have
+    ]
+    if problems:
+        raise SpecError(problems, source)

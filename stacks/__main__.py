@@ -7,9 +7,11 @@ plan <stack>` runs it unchanged under Pulumi's mock runtime.
 import pulumi
 
 from inferstack.components.config import (
+    check_local_bundle,
     find_project_root,
     resolve_artifact,
     spec_from_pulumi_config,
+    stack_source,
 )
 from inferstack.components.endpoint import create_endpoint
 from inferstack.components.errors import InferstackError
@@ -22,7 +24,9 @@ def main() -> None:
         model = spec.model.model_copy(
             update={"artifact": resolve_artifact(spec.model.artifact, root)}
         )
-        endpoint = create_endpoint(spec.model.name, spec.model_copy(update={"model": model}))
+        spec = spec.model_copy(update={"model": model})
+        check_local_bundle(spec, stack_source())
+        endpoint = create_endpoint(spec.model.name, spec)
     except InferstackError as err:
         # RunError prints the message alone, without a traceback.
         raise pulumi.RunError(str(err)) from err

@@ -25,6 +25,7 @@ def broken_project(tmp_path: Path, stack: str, edit: Any) -> Path:
     """A copy of the project whose `stack` config was changed by `edit(deployment)`."""
     shutil.copy(ROOT / "Pulumi.yaml", tmp_path / "Pulumi.yaml")
     shutil.copytree(ROOT / "stacks", tmp_path / "stacks")
+    shutil.copytree(ROOT / "examples" / "logreg-20f", tmp_path / "examples" / "logreg-20f")
     path = tmp_path / "stacks" / f"Pulumi.{stack}.yaml"
     document = yaml.safe_load(path.read_text())
     edit(document["config"]["inferstack:deployment"])
@@ -56,6 +57,12 @@ def _set(path: str, value: Any) -> Any:
          "deployment.gateway.auth: 'none' is not allowed in prod"),
         ("local", _set("compute.accelerator", "gpu"),
          "deployment.compute.accelerator: Input should be"),
+        ("local", _set("model.version", "2.0.0"),
+         "deployment.model.version: '2.0.0' does not match the bundle's '1.0.0'"),
+        ("local", _set("model.framework", "xgboost"),
+         "deployment.model.framework: 'xgboost' does not match the bundle's 'sklearn'"),
+        ("dev-aws", _set("model.artifact", "examples/no-such-bundle"),
+         "deployment.model.artifact: no bundle folder at"),
     ],
 )
 def test_broken_stack_config_exits_2_with_one_line(
