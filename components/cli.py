@@ -75,8 +75,9 @@ def plan(
     else:
         _print_plan(stack, result)
     for violation in violations:
-        err_console.print(f"[yellow]policy[/] {escape(str(violation))}", highlight=False,
-                          soft_wrap=True)
+        err_console.print(
+            f"[yellow]policy[/] {escape(str(violation))}", highlight=False, soft_wrap=True
+        )
     if any(v.enforcement == "mandatory" for v in violations):
         raise fail("the plan breaks mandatory policies (see above)", EXIT_POLICY_VIOLATION)
 

@@ -18,8 +18,9 @@ PROJECT_FILE = "Pulumi.yaml"
 def load_spec(data: Any, source: str = CONFIG_KEY) -> DeploymentSpec:
     """Validate `data` (a mapping from config or code) into a `DeploymentSpec`."""
     if not isinstance(data, Mapping):
-        raise SpecError([f"deployment: expected a mapping of settings, got {type(data).__name__}"],
-                        source)
+        raise SpecError(
+            [f"deployment: expected a mapping of settings, got {type(data).__name__}"], source
+        )
     try:
         return DeploymentSpec.model_validate(dict(data))
     except ValidationError as err:
@@ -60,8 +61,9 @@ def stack_config_dir(root: Path) -> Path:
 
 def stack_names(root: Path) -> list[str]:
     """The stacks that have a config file in the project."""
-    return sorted(p.name[len("Pulumi."):-len(".yaml")]
-                  for p in stack_config_dir(root).glob("Pulumi.*.yaml"))
+    return sorted(
+        p.name[len("Pulumi.") : -len(".yaml")] for p in stack_config_dir(root).glob("Pulumi.*.yaml")
+    )
 
 
 def read_stack_config(root: Path, stack: str) -> dict[str, Any]:
@@ -108,8 +110,10 @@ def check_local_bundle(spec: DeploymentSpec, source: str = CONFIG_KEY) -> None:
         raise SpecError([f"deployment.model.artifact: {err}"], source) from None
     problems = [
         f"deployment.model.{field}: {want!r} does not match the bundle's {have!r} ({artifact})"
-        for field, want, have in (("framework", spec.model.framework, manifest.framework),
-                                  ("version", spec.model.version, manifest.version))
+        for field, want, have in (
+            ("framework", spec.model.framework, manifest.framework),
+            ("version", spec.model.version, manifest.version),
+        )
         if want != have
     ]
     if problems:

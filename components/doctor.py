@@ -56,12 +56,16 @@ def check_docker() -> Check:
         return Check("Docker engine", False, f"`docker` not found on PATH: {DOCKER_INSTALL}")
     result = subprocess.run(
         [path, "info", "--format", "{{.ServerVersion}}"],
-        capture_output=True, text=True, check=False, timeout=30,
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=30,
     )
     if result.returncode != 0 or not result.stdout.strip():
         reason = (result.stderr.strip().splitlines() or ["no answer"])[-1]
-        return Check("Docker engine", False, f"the Docker engine is not running ({reason}): "
-                     f"{DOCKER_INSTALL}")
+        return Check(
+            "Docker engine", False, f"the Docker engine is not running ({reason}): {DOCKER_INSTALL}"
+        )
     return Check("Docker engine", True, f"server {result.stdout.strip()}")
 
 
@@ -90,7 +94,9 @@ def outputs(
     """Show a deployed stack's endpoint, how to read its API key, and a curl to try it."""
     result = subprocess.run(
         ["pulumi", "stack", "output", "--json", "--stack", stack],
-        capture_output=True, text=True, check=False,
+        capture_output=True,
+        text=True,
+        check=False,
     )
     if result.returncode != 0:
         console.print(f"[red]cannot read outputs of stack {stack}:[/] {result.stderr.strip()}")
@@ -103,10 +109,11 @@ def outputs(
     console.print(f"  API key:   pulumi stack output api_key --show-secrets --stack {stack}")
     console.print("Try it:")
     console.print(
-        f"  curl -s -H \"X-Api-Key: $(pulumi stack output api_key --show-secrets --stack {stack})\""
+        f'  curl -s -H "X-Api-Key: $(pulumi stack output api_key --show-secrets --stack {stack})"'
         f" -H 'Content-Type: application/json' -d @examples/logreg-20f/request.json "
         f"{url}/invocations",
-        soft_wrap=True, highlight=False,
+        soft_wrap=True,
+        highlight=False,
     )
 
 

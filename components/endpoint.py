@@ -40,8 +40,11 @@ class InferenceEndpoint(Protocol):
 
 def implemented_targets() -> list[str]:
     """The targets whose component module is present in this installation."""
-    return [t for t, path in TARGET_COMPONENTS.items()
-            if path and importlib.util.find_spec(path.partition(":")[0]) is not None]
+    return [
+        t
+        for t, path in TARGET_COMPONENTS.items()
+        if path and importlib.util.find_spec(path.partition(":")[0]) is not None
+    ]
 
 
 def component_class(target: str) -> type:
@@ -62,8 +65,7 @@ def component_class(target: str) -> type:
                 f"{', '.join(implemented_targets()) or 'none'}"
             ) from err
         raise TargetNotImplementedError(
-            f"target {target!r} needs the package {err.name!r}: "
-            f"pip install 'inferstack[{target}]'"
+            f"target {target!r} needs the package {err.name!r}: pip install 'inferstack[{target}]'"
         ) from err
     return getattr(module, class_name)
 

@@ -1,10 +1,10 @@
 """Errors of the IaC side, each naming what the user has to change.
 
-    InferstackError            base; `str()` is the message shown to the user
-    ├── SpecError              the deployment spec is invalid (one line per problem)
-    ├── StackNotFoundError     no stacks/Pulumi.<stack>.yaml
-    └── TargetNotImplementedError
-                               the spec names a target with no component yet
+InferstackError            base; `str()` is the message shown to the user
+├── SpecError              the deployment spec is invalid (one line per problem)
+├── StackNotFoundError     no stacks/Pulumi.<stack>.yaml
+└── TargetNotImplementedError
+                           the spec names a target with no component yet
 """
 
 from __future__ import annotations

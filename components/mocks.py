@@ -67,8 +67,7 @@ def _random_string(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
 
 def _docker_image(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:
     name = args.inputs.get("imageName", args.name)
-    return {"repoDigest": f"{name}@sha256:{_digest('image', name)}",
-            "imageName": name}
+    return {"repoDigest": f"{name}@sha256:{_digest('image', name)}", "imageName": name}
 
 
 def _docker_container(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:

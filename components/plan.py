@@ -38,8 +38,7 @@ class PlannedResource:
     urn: str
 
     def as_json(self) -> dict[str, Any]:
-        return {"type": self.type, "name": self.name, "parent": self.parent,
-                "inputs": self.inputs}
+        return {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
 
 
 @dataclass
@@ -141,8 +140,9 @@ def run_plan(stack: str, root: Path | None = None, program: Path | None = None) 
         with _working_dir(path.parent):
             runpy.run_path(str(path), run_name="__main__")
 
-    return run_under_mocks(run_stack_program, stack=stack, project=_project_name(root),
-                           config=config)
+    return run_under_mocks(
+        run_stack_program, stack=stack, project=_project_name(root), config=config
+    )
 
 
 def run_under_mocks(
@@ -160,8 +160,7 @@ def run_under_mocks(
     return contextvars.Context().run(_run, program, stack, project, config or {})
 
 
-def _run(program: Callable[[], None], stack: str, project: str,
-         config: dict[str, Any]) -> Plan:
+def _run(program: Callable[[], None], stack: str, project: str, config: dict[str, Any]) -> Plan:
     import pulumi
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _sync_await
@@ -176,8 +175,9 @@ def _run(program: Callable[[], None], stack: str, project: str,
     logger.propagate = False
     values, secret_keys = _config_values(config)
     pulumi.runtime.set_all_config(values, secret_keys)
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False,
-                             monitor=monitor, logger=logger)
+    pulumi.runtime.set_mocks(
+        mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
+    )
     try:
         _sync_await(run_pulumi_func(program))
         outputs = _resolve_outputs()
@@ -204,21 +204,25 @@ def _resolve_outputs() -> dict[str, Any]:
 
 
 def _resources(records: list[tuple[Any, str, bool, dict]]) -> list[PlannedResource]:
-    names = {urn: request.name for request, urn, _, _ in records
-             if request.type != "pulumi:pulumi:Stack"}
+    names = {
+        urn: request.name for request, urn, _, _ in records if request.type != "pulumi:pulumi:Stack"
+    }
     # Registrations arrive from several threads; order by URN so plans are stable.
-    return sorted((
-        PlannedResource(
-            type=request.type,
-            name=request.name,
-            parent=names.get(request.parent),
-            inputs=mask_secrets(inputs),
-            custom=custom,
-            urn=urn,
-        )
-        for request, urn, custom, inputs in records
-        if request.type != "pulumi:pulumi:Stack"
-    ), key=lambda r: r.urn)
+    return sorted(
+        (
+            PlannedResource(
+                type=request.type,
+                name=request.name,
+                parent=names.get(request.parent),
+                inputs=mask_secrets(inputs),
+                custom=custom,
+                urn=urn,
+            )
+            for request, urn, custom, inputs in records
+            if request.type != "pulumi:pulumi:Stack"
+        ),
+        key=lambda r: r.urn,
+    )
 
 
 def _project_name(root: Path) -> str:

@@ -76,8 +76,10 @@ def render_markdown() -> str:
         parts.append(f"\n## `{path}` ({model.__name__})\n\n{(model.__doc__ or '').strip()}\n")
         parts.append("\n| field | type | default | description |\n|---|---|---|---|\n")
         for name, field in model.model_fields.items():
-            parts.append(f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | "
-                         f"{field.description or ''} |\n")
+            parts.append(
+                f"| `{name}` | {_type_name(field.annotation)} | {_default(field)} | "
+                f"{field.description or ''} |\n"
+            )
     return "".join(parts)
 
 

@@ -27,8 +27,7 @@ class SpecRuleError(ValueError):
 
 def check_target_rules(spec: DeploymentSpec) -> None:
     """Raise `SpecRuleError` for the first rule `spec` breaks on its target."""
-    for rule in (_accelerator, _instance_type, _spot, _scaling, _auth, _prod, _variants,
-                 _aws):
+    for rule in (_accelerator, _instance_type, _spot, _scaling, _auth, _prod, _variants, _aws):
         rule(spec)
 
 
@@ -145,7 +144,8 @@ def _aws(spec: DeploymentSpec) -> None:
         return
     artifacts = [("model.artifact", spec.model.artifact)] + [
         (f"rollout.variants.{i}.artifact", v.artifact)
-        for i, v in enumerate(spec.rollout.variants) if v.artifact
+        for i, v in enumerate(spec.rollout.variants)
+        if v.artifact
     ]
     for field, artifact in artifacts:
         if "://" in artifact and not artifact.startswith("s3://"):
@@ -175,17 +175,32 @@ def _aws(spec: DeploymentSpec) -> None:
 
 def _aws_serverless(spec: DeploymentSpec) -> None:
     refusals = (
-        ("compute.accelerator", spec.compute.accelerator != "none",
-         "SageMaker serverless endpoints have no GPU; set accelerator: none or mode: realtime"),
-        ("rollout.variants", bool(spec.rollout.variants),
-         "a serverless endpoint serves one variant; remove rollout.variants"),
-        ("observability.data_capture_percent", spec.observability.data_capture_percent > 0,
-         "SageMaker serverless endpoints do not capture data; set 0 or mode: realtime"),
-        ("compute.aws.subnet_ids", bool(spec.compute.aws.subnet_ids),
-         "SageMaker serverless endpoints cannot run in a VPC"),
-        ("rollout.strategy", spec.rollout.strategy in ("canary", "linear"),
-         "SageMaker serverless endpoints shift traffic all at once; "
-         "use all_at_once or blue_green"),
+        (
+            "compute.accelerator",
+            spec.compute.accelerator != "none",
+            "SageMaker serverless endpoints have no GPU; set accelerator: none or mode: realtime",
+        ),
+        (
+            "rollout.variants",
+            bool(spec.rollout.variants),
+            "a serverless endpoint serves one variant; remove rollout.variants",
+        ),
+        (
+            "observability.data_capture_percent",
+            spec.observability.data_capture_percent > 0,
+            "SageMaker serverless endpoints do not capture data; set 0 or mode: realtime",
+        ),
+        (
+            "compute.aws.subnet_ids",
+            bool(spec.compute.aws.subnet_ids),
+            "SageMaker serverless endpoints cannot run in a VPC",
+        ),
+        (
+            "rollout.strategy",
+            spec.rollout.strategy in ("canary", "linear"),
+            "SageMaker serverless endpoints shift traffic all at once; "
+            "use all_at_once or blue_green",
+        ),
     )
     for field, broken, message in refusals:
         if broken:

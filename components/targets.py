@@ -18,8 +18,19 @@ TARGET_NAMES: tuple[TargetName, ...] = ("local", "aws", "azure", "gcp")
 # SageMaker instance families with local NVMe storage: SageMaker refuses a volume KMS
 # key for them because the instance store is hardware-encrypted.
 AWS_INSTANCE_STORE_FAMILIES = (
-    "ml.g4dn.", "ml.g5.", "ml.g6.", "ml.g6e.", "ml.p3dn.", "ml.p4d.", "ml.p4de.", "ml.p5.",
-    "ml.m5d.", "ml.c5d.", "ml.r5d.", "ml.inf2.", "ml.trn1.",
+    "ml.g4dn.",
+    "ml.g5.",
+    "ml.g6.",
+    "ml.g6e.",
+    "ml.p3dn.",
+    "ml.p4d.",
+    "ml.p4de.",
+    "ml.p5.",
+    "ml.m5d.",
+    "ml.c5d.",
+    "ml.r5d.",
+    "ml.inf2.",
+    "ml.trn1.",
 )
 
 
@@ -96,12 +107,23 @@ TARGETS: dict[str, TargetProfile] = {
             "nvidia-h100": "Standard_NC40ads_H100_v5",
         },
         gpu_families={
-            "nvidia-t4": ("Standard_NC4as_T4", "Standard_NC8as_T4", "Standard_NC16as_T4",
-                          "Standard_NC64as_T4"),
-            "nvidia-a100": ("Standard_NC24ads_A100", "Standard_NC48ads_A100",
-                            "Standard_NC96ads_A100", "Standard_ND96asr"),
-            "nvidia-h100": ("Standard_NC40ads_H100", "Standard_NC80adis_H100",
-                            "Standard_ND96isr_H100"),
+            "nvidia-t4": (
+                "Standard_NC4as_T4",
+                "Standard_NC8as_T4",
+                "Standard_NC16as_T4",
+                "Standard_NC64as_T4",
+            ),
+            "nvidia-a100": (
+                "Standard_NC24ads_A100",
+                "Standard_NC48ads_A100",
+                "Standard_NC96ads_A100",
+                "Standard_ND96asr",
+            ),
+            "nvidia-h100": (
+                "Standard_NC40ads_H100",
+                "Standard_NC80adis_H100",
+                "Standard_ND96isr_H100",
+            ),
         },
         # Managed online endpoints have no low-priority capacity.
         spot=False,

@@ -26,11 +26,18 @@ S3_ENCRYPTION = (
 S3_PUBLIC_ACCESS_BLOCK = "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock"
 IAM_POLICY_TYPES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
 # Actions that AWS does not scope to a resource, so "Resource": "*" is their only form.
-UNSCOPED_ACTIONS = frozenset({
-    "ecr:GetAuthorizationToken", "cloudwatch:PutMetricData", "sagemaker:ListEndpoints",
-    "logs:DescribeLogGroups", "xray:PutTraceSegments", "xray:PutTelemetryRecords",
-    "kms:ListAliases", "s3:ListAllMyBuckets",
-})
+UNSCOPED_ACTIONS = frozenset(
+    {
+        "ecr:GetAuthorizationToken",
+        "cloudwatch:PutMetricData",
+        "sagemaker:ListEndpoints",
+        "logs:DescribeLogGroups",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "kms:ListAliases",
+        "s3:ListAllMyBuckets",
+    }
+)
 AUTHORIZED_METHODS = ("AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS", "JWT")
 
 
@@ -79,23 +86,34 @@ def _of(resources: list[Subject], types: Iterable[str] | str) -> list[Subject]:
 def s3_encrypted_with_kms(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
     buckets = _of(resources, S3_BUCKETS)
     kms_configs = [
-        c for c in _of(resources, S3_ENCRYPTION)
-        if any((rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm")
-               == "aws:kms" for rule in c.props.get("rules", []))
+        c
+        for c in _of(resources, S3_ENCRYPTION)
+        if any(
+            (rule.get("applyServerSideEncryptionByDefault") or {}).get("sseAlgorithm") == "aws:kms"
+            for rule in c.props.get("rules", [])
+        )
     ]
     if len(kms_configs) < len(buckets):
-        yield (f"{len(buckets)} S3 buckets but only {len(kms_configs)} default-encrypt with "
-               "aws:kms", None)
+        yield (
+            f"{len(buckets)} S3 buckets but only {len(kms_configs)} default-encrypt with aws:kms",
+            None,
+        )
 
 
 def s3_public_access_blocked(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
     flags = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     buckets = _of(resources, S3_BUCKETS)
-    blocks = [b for b in _of(resources, S3_PUBLIC_ACCESS_BLOCK)
-              if all(b.props.get(f) is True for f in flags)]
+    blocks = [
+        b
+        for b in _of(resources, S3_PUBLIC_ACCESS_BLOCK)
+        if all(b.props.get(f) is True for f in flags)
+    ]
     if len(blocks) < len(buckets):
-        yield (f"{len(buckets)} S3 buckets but only {len(blocks)} public access blocks with "
-               f"all of {', '.join(flags)}", None)
+        yield (
+            f"{len(buckets)} S3 buckets but only {len(blocks)} public access blocks with "
+            f"all of {', '.join(flags)}",
+            None,
+        )
 
 
 def sagemaker_encrypted(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
@@ -109,8 +127,11 @@ def sagemaker_encrypted(resources: list[Subject]) -> Iterable[tuple[str, str | N
             for v in variants
         )
         if not config.props.get("kmsKeyArn") and not keyless:
-            yield ("endpoint configuration has no kmsKeyArn: volumes are not encrypted with "
-                   "the stack's key", config.name)
+            yield (
+                "endpoint configuration has no kmsKeyArn: volumes are not encrypted with "
+                "the stack's key",
+                config.name,
+            )
 
 
 def api_methods_authorized(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
@@ -155,8 +176,11 @@ def local_ports_on_loopback(resources: list[Subject]) -> Iterable[tuple[str, str
         for port in container.props.get("ports") or []:
             if port.get("ip") not in ("127.0.0.1", "::1"):
                 where = port.get("ip") or "all interfaces"
-                yield (f"port {port.get('external')} is published on {where}"
-                       "; publish local endpoints on 127.0.0.1", container.name)
+                yield (
+                    f"port {port.get('external')} is published on {where}"
+                    "; publish local endpoints on 127.0.0.1",
+                    container.name,
+                )
 
 
 def _statements(document: Any) -> list[dict[str, Any]]:
@@ -173,20 +197,43 @@ def _as_list(value: Any) -> list[str]:
 
 
 RULES: tuple[Rule, ...] = (
-    Rule("s3-encrypted-with-kms", "S3 buckets default-encrypt with a KMS key.", "mandatory",
-         s3_encrypted_with_kms),
-    Rule("s3-no-public-access", "S3 buckets block every form of public access.", "mandatory",
-         s3_public_access_blocked),
-    Rule("sagemaker-kms", "SageMaker endpoint configurations encrypt with a KMS key.",
-         "mandatory", sagemaker_encrypted),
-    Rule("api-auth-required", "Every API Gateway method needs a key or an authorizer.",
-         "mandatory", api_methods_authorized),
-    Rule("log-retention", "CloudWatch log groups set a retention.", "mandatory",
-         log_retention_set),
-    Rule("iam-least-privilege", "IAM policies name actions and scope resources.", "mandatory",
-         iam_least_privilege),
-    Rule("local-loopback-only", "Local containers publish ports on 127.0.0.1 only.",
-         "mandatory", local_ports_on_loopback),
+    Rule(
+        "s3-encrypted-with-kms",
+        "S3 buckets default-encrypt with a KMS key.",
+        "mandatory",
+        s3_encrypted_with_kms,
+    ),
+    Rule(
+        "s3-no-public-access",
+        "S3 buckets block every form of public access.",
+        "mandatory",
+        s3_public_access_blocked,
+    ),
+    Rule(
+        "sagemaker-kms",
+        "SageMaker endpoint configurations encrypt with a KMS key.",
+        "mandatory",
+        sagemaker_encrypted,
+    ),
+    Rule(
+        "api-auth-required",
+        "Every API Gateway method needs a key or an authorizer.",
+        "mandatory",
+        api_methods_authorized,
+    ),
+    Rule("log-retention", "CloudWatch log groups set a retention.", "mandatory", log_retention_set),
+    Rule(
+        "iam-least-privilege",
+        "IAM policies name actions and scope resources.",
+        "mandatory",
+        iam_least_privilege,
+    ),
+    Rule(
+        "local-loopback-only",
+        "Local containers publish ports on 127.0.0.1 only.",
+        "mandatory",
+        local_ports_on_loopback,
+    ),
 )
 
 

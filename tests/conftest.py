@@ -7,8 +7,12 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-_MARKER_BY_DIR = {"unit": "unit", "components": "components", "runtime": "runtime",
-                  "container": "container"}
+_MARKER_BY_DIR = {
+    "unit": "unit",
+    "components": "components",
+    "runtime": "runtime",
+    "container": "container",
+}
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:

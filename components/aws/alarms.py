@@ -38,13 +38,28 @@ def _dims(names: Names, variant: str) -> dict[str, str]:
 
 def _rate(names: Names, variant: str, errors: str) -> list[dict[str, Any]]:
     def metric(id_: str, metric_name: str) -> dict[str, Any]:
-        return {"id": id_, "return_data": False, "metric": {
-            "namespace": "AWS/SageMaker", "metric_name": metric_name, "period": 60,
-            "stat": "Sum", "dimensions": _dims(names, variant)}}
+        return {
+            "id": id_,
+            "return_data": False,
+            "metric": {
+                "namespace": "AWS/SageMaker",
+                "metric_name": metric_name,
+                "period": 60,
+                "stat": "Sum",
+                "dimensions": _dims(names, variant),
+            },
+        }
 
-    return [metric("errors", errors), metric("invocations", "Invocations"),
-            {"id": "rate", "return_data": True, "label": f"{errors} %",
-             "expression": "IF(invocations > 0, 100 * errors / invocations, 0)"}]
+    return [
+        metric("errors", errors),
+        metric("invocations", "Invocations"),
+        {
+            "id": "rate",
+            "return_data": True,
+            "label": f"{errors} %",
+            "expression": "IF(invocations > 0, 100 * errors / invocations, 0)",
+        },
+    ]
 
 
 def alarm_definitions(spec: DeploymentSpec, names: Names) -> list[AlarmDefinition]:
@@ -57,48 +72,78 @@ def alarm_definitions(spec: DeploymentSpec, names: Names) -> list[AlarmDefinitio
             AlarmDefinition(
                 names.alarm("latency-p99", variant),
                 f"{variant}: model latency p99 above {limits.p99_latency_ms} ms",
-                limits.p99_latency_ms * 1000, rollback=True,  # ModelLatency is in microseconds
-                metric={"namespace": "AWS/SageMaker", "metric_name": "ModelLatency",
-                        "extended_statistic": "p99", "dimensions": _dims(names, variant)}),
+                limits.p99_latency_ms * 1000,
+                rollback=True,  # ModelLatency is in microseconds
+                metric={
+                    "namespace": "AWS/SageMaker",
+                    "metric_name": "ModelLatency",
+                    "extended_statistic": "p99",
+                    "dimensions": _dims(names, variant),
+                },
+            ),
             AlarmDefinition(
                 names.alarm("5xx-rate", variant),
                 f"{variant}: more than {limits.error_rate_5xx_percent}% of invocations fail (5xx)",
-                limits.error_rate_5xx_percent, rollback=True,
-                queries=_rate(names, variant, "Invocation5XXErrors")),
+                limits.error_rate_5xx_percent,
+                rollback=True,
+                queries=_rate(names, variant, "Invocation5XXErrors"),
+            ),
             AlarmDefinition(
                 names.alarm("4xx-rate", variant),
                 f"{variant}: more than {limits.error_rate_4xx_percent}% of requests are 4xx",
                 limits.error_rate_4xx_percent,
-                queries=_rate(names, variant, "Invocation4XXErrors")),
+                queries=_rate(names, variant, "Invocation4XXErrors"),
+            ),
         ]
         if not instances:
             continue
         # Instance metrics are per instance and summed over cores/GPUs (0-100 x count).
-        usage = [("cpu", "CPUUtilization", limits.cpu_utilization_percent),
-                 ("memory", "MemoryUtilization", limits.memory_utilization_percent)]
+        usage = [
+            ("cpu", "CPUUtilization", limits.cpu_utilization_percent),
+            ("memory", "MemoryUtilization", limits.memory_utilization_percent),
+        ]
         if spec.compute.accelerator != "none":
-            usage.append(("gpu", "GPUUtilization",
-                          limits.gpu_utilization_percent * spec.compute.gpu_count))
+            usage.append(
+                ("gpu", "GPUUtilization", limits.gpu_utilization_percent * spec.compute.gpu_count)
+            )
         out += [
             AlarmDefinition(
-                names.alarm(what, variant), f"{variant}: {metric} above {threshold}",
-                threshold, metric={"namespace": SAGEMAKER_NAMESPACE, "metric_name": metric,
-                                   "statistic": "Average", "dimensions": _dims(names, variant)})
+                names.alarm(what, variant),
+                f"{variant}: {metric} above {threshold}",
+                threshold,
+                metric={
+                    "namespace": SAGEMAKER_NAMESPACE,
+                    "metric_name": metric,
+                    "statistic": "Average",
+                    "dimensions": _dims(names, variant),
+                },
+            )
             for what, metric, threshold in usage
         ]
     api = {"ApiName": names.api, "Stage": names.stage}
     out += [
         AlarmDefinition(
-            names.alarm("api-5xx"), f"gateway: more than {limits.error_rate_5xx_percent}% 5xx",
+            names.alarm("api-5xx"),
+            f"gateway: more than {limits.error_rate_5xx_percent}% 5xx",
             limits.error_rate_5xx_percent / 100,  # 5XXError's average is the share of 5xx
-            metric={"namespace": "AWS/ApiGateway", "metric_name": "5XXError",
-                    "statistic": "Average", "dimensions": api}),
+            metric={
+                "namespace": "AWS/ApiGateway",
+                "metric_name": "5XXError",
+                "statistic": "Average",
+                "dimensions": api,
+            },
+        ),
         AlarmDefinition(
             names.alarm("api-latency-p99"),
             f"gateway: latency p99 above {limits.p99_latency_ms + GATEWAY_OVERHEAD_MS} ms",
             limits.p99_latency_ms + GATEWAY_OVERHEAD_MS,
-            metric={"namespace": "AWS/ApiGateway", "metric_name": "Latency",
-                    "extended_statistic": "p99", "dimensions": api}),
+            metric={
+                "namespace": "AWS/ApiGateway",
+                "metric_name": "Latency",
+                "extended_statistic": "p99",
+                "dimensions": api,
+            },
+        ),
     ]
     return out
 

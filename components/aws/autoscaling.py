@@ -25,8 +25,10 @@ def aws_cron(expression: str) -> str:
     """
     minute, hour, day, month, weekday = expression.split()
     if day != "*" and weekday != "*":
-        raise ValueError(f"{expression!r}: AWS cron cannot restrict both day of month and "
-                         "day of week; use * in one of them")
+        raise ValueError(
+            f"{expression!r}: AWS cron cannot restrict both day of month and "
+            "day of week; use * in one of them"
+        )
     weekday = re.sub(r"(?<![/\d])\d(?!\d)", lambda m: _WEEKDAYS[int(m.group())], weekday)
     if weekday == "*":
         weekday = "?"
@@ -43,28 +45,40 @@ def resource_id(endpoint: str, variant: str) -> str:
 def tracking_configuration(spec: DeploymentSpec, endpoint: str, variant: str) -> dict[str, Any]:
     """The target-tracking configuration for `spec.scaling.target_metric` on one variant."""
     scaling = spec.scaling
-    config: dict[str, Any] = {"scale_in_cooldown": scaling.scale_in_cooldown_s,
-                              "scale_out_cooldown": scaling.scale_out_cooldown_s,
-                              "target_value": scaling.target_value}
-    dimensions = [{"name": "EndpointName", "value": endpoint},
-                  {"name": "VariantName", "value": variant}]
+    config: dict[str, Any] = {
+        "scale_in_cooldown": scaling.scale_in_cooldown_s,
+        "scale_out_cooldown": scaling.scale_out_cooldown_s,
+        "target_value": scaling.target_value,
+    }
+    dimensions = [
+        {"name": "EndpointName", "value": endpoint},
+        {"name": "VariantName", "value": variant},
+    ]
     if spec.compute.aws.mode == "async" and scaling.target_metric == "invocations_per_instance":
         # Async endpoints queue requests: track the backlog per instance instead.
         config["customized_metric_specification"] = {
-            "metric_name": "ApproximateBacklogSizePerInstance", "namespace": "AWS/SageMaker",
-            "statistic": "Average", "dimensions": [dimensions[0]]}
+            "metric_name": "ApproximateBacklogSizePerInstance",
+            "namespace": "AWS/SageMaker",
+            "statistic": "Average",
+            "dimensions": [dimensions[0]],
+        }
     elif scaling.target_metric == "invocations_per_instance":
         config["predefined_metric_specification"] = {
-            "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"}
+            "predefined_metric_type": "SageMakerVariantInvocationsPerInstance"
+        }
     else:
-        metric = "GPUUtilization" if scaling.target_metric == "gpu_utilization" else \
-            "CPUUtilization"
+        metric = (
+            "GPUUtilization" if scaling.target_metric == "gpu_utilization" else "CPUUtilization"
+        )
         if metric == "GPUUtilization":
             # SageMaker sums GPUUtilization over the instance's GPUs (0-100 x GPUs).
             config["target_value"] = scaling.target_value * spec.compute.gpu_count
         config["customized_metric_specification"] = {
-            "metric_name": metric, "namespace": SAGEMAKER_NAMESPACE, "statistic": "Average",
-            "dimensions": dimensions}
+            "metric_name": metric,
+            "namespace": SAGEMAKER_NAMESPACE,
+            "statistic": "Average",
+            "dimensions": dimensions,
+        }
     return config
 
 
@@ -74,8 +88,13 @@ class EndpointAutoscaling(pulumi.ComponentResource):
     resource_ids: pulumi.Output[list[str]]
     """The scalable targets' resource ids (endpoint/<name>/variant/<variant>)."""
 
-    def __init__(self, name: str, ctx: AwsContext, endpoint_name: pulumi.Input[str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        ctx: AwsContext,
+        endpoint_name: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("inferstack:aws:EndpointAutoscaling", name, None, opts)
         spec = ctx.spec
         scaling = spec.scaling
@@ -83,7 +102,8 @@ class EndpointAutoscaling(pulumi.ComponentResource):
         for i, plan in enumerate(variant_plans(spec)):
             primary = i == 0
             rid = pulumi.Output.from_input(endpoint_name).apply(
-                lambda e, v=plan.name: resource_id(e, v))
+                lambda e, v=plan.name: resource_id(e, v)
+            )
             target = aws.appautoscaling.Target(
                 f"{name}-{plan.name}",
                 service_namespace="sagemaker",
@@ -101,8 +121,8 @@ class EndpointAutoscaling(pulumi.ComponentResource):
                 scalable_dimension=target.scalable_dimension,
                 resource_id=target.resource_id,
                 target_tracking_scaling_policy_configuration=pulumi.Output.from_input(
-                    endpoint_name).apply(
-                        lambda e, v=plan.name: tracking_configuration(spec, e, v)),
+                    endpoint_name
+                ).apply(lambda e, v=plan.name: tracking_configuration(spec, e, v)),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             if primary:
@@ -114,8 +134,10 @@ class EndpointAutoscaling(pulumi.ComponentResource):
                         resource_id=target.resource_id,
                         schedule=aws_cron(window.cron),
                         timezone=window.timezone,
-                        scalable_target_action={"min_capacity": window.min_replicas,
-                                                "max_capacity": window.max_replicas},
+                        scalable_target_action={
+                            "min_capacity": window.min_replicas,
+                            "max_capacity": window.max_replicas,
+                        },
                         opts=pulumi.ResourceOptions(parent=self),
                     )
             ids.append(target.resource_id)

@@ -49,5 +49,10 @@ def context_for(name: str, spec: DeploymentSpec) -> AwsContext:
     """The context of deployment `name`; reads the account through `getCallerIdentity`."""
     region = deployment_region(spec)
     identity = aws.get_caller_identity_output()
-    return AwsContext(spec=spec, names=names_for(name, spec), region=region,
-                      partition=partition(region), account_id=identity.account_id)
+    return AwsContext(
+        spec=spec,
+        names=names_for(name, spec),
+        region=region,
+        partition=partition(region),
+        account_id=identity.account_id,
+    )

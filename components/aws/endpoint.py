@@ -71,9 +71,14 @@ class AwsEndpoint(pulumi.ComponentResource):
     endpoint_name: pulumi.Output[str]
     """The SageMaker endpoint's name."""
 
-    def __init__(self, name: str, spec: DeploymentSpec,
-                 opts: pulumi.ResourceOptions | None = None, *,
-                 options: AwsEndpointOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        spec: DeploymentSpec,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        options: AwsEndpointOptions | None = None,
+    ) -> None:
         options = options or AwsEndpointOptions()
         validate(spec, options)
         super().__init__("inferstack:aws:AwsEndpoint", name, None, opts)
@@ -82,27 +87,48 @@ class AwsEndpoint(pulumi.ComponentResource):
         key = StackKey(f"{name}-kms", ctx, opts=child)
         store = ArtifactStore(f"{name}-artifacts", ctx, key.arn, opts=child)
         images = ImageRepository(f"{name}-images", ctx, key.arn, options.image_uri, opts=child)
-        role = ExecutionRole(f"{name}-execution", ctx, read_arns=store.read_arns,
-                             write_arns=store.write_arns, key_arn=key.arn,
-                             repository_arn=images.repository_arn, opts=child)
+        role = ExecutionRole(
+            f"{name}-execution",
+            ctx,
+            read_arns=store.read_arns,
+            write_arns=store.write_arns,
+            key_arn=key.arn,
+            repository_arn=images.repository_arn,
+            opts=child,
+        )
         observability = Observability(f"{name}-observability", ctx, key.arn, opts=child)
         endpoint = SageMakerEndpoint(
-            f"{name}-sagemaker", ctx, role_arn=role.arn, image_uris=images.image_uris,
-            model_data_urls=store.model_data_urls, key_arn=key.arn,
-            capture_uri=store.capture_uri, async_output_uri=store.async_output_uri,
+            f"{name}-sagemaker",
+            ctx,
+            role_arn=role.arn,
+            image_uris=images.image_uris,
+            model_data_urls=store.model_data_urls,
+            key_arn=key.arn,
+            capture_uri=store.capture_uri,
+            async_output_uri=store.async_output_uri,
             rollback_alarms=rollback_alarm_names(spec, ctx.names),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role, observability]))
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[role, observability]),
+        )
         if spec.compute.aws.mode != "serverless":
             EndpointAutoscaling(f"{name}-autoscaling", ctx, endpoint.endpoint_name, opts=child)
         gateway = ApiGateway(
-            f"{name}-gateway", ctx, endpoint_name=endpoint.endpoint_name,
+            f"{name}-gateway",
+            ctx,
+            endpoint_name=endpoint.endpoint_name,
             endpoint_arn=endpoint.endpoint_arn,
             access_log_group_arn=observability.access_log_group_arn,
-            manage_account_logging=options.manage_account_logging, opts=child)
+            manage_account_logging=options.manage_account_logging,
+            opts=child,
+        )
         self.url = gateway.url
         self.api_key = gateway.api_key
         self.dashboard_url = observability.dashboard_url
         self.endpoint_name = endpoint.endpoint_name
-        self.register_outputs({"url": self.url, "api_key": self.api_key,
-                               "dashboard_url": self.dashboard_url,
-                               "endpoint_name": self.endpoint_name})
+        self.register_outputs(
+            {
+                "url": self.url,
+                "api_key": self.api_key,
+                "dashboard_url": self.dashboard_url,
+                "endpoint_name": self.endpoint_name,
+            }
+        )

@@ -38,7 +38,8 @@ class ExecutionRole(pulumi.ComponentResource):
             f"{name}-role",
             description=f"SageMaker execution role of {ctx.names.endpoint}",
             assume_role_policy=ctx.account_id.apply(
-                lambda account: json.dumps(service_trust("sagemaker.amazonaws.com", account))),
+                lambda account: json.dumps(service_trust("sagemaker.amazonaws.com", account))
+            ),
             max_session_duration=3600,
             tags=ctx.tags,
             opts=child,
@@ -46,12 +47,20 @@ class ExecutionRole(pulumi.ComponentResource):
         log_group_arn = ctx.arn("logs", f"log-group:{ctx.names.endpoint_log_group}")
         vpc = bool(ctx.spec.compute.aws.subnet_ids)
         n_read = len(read_arns)
-        policy = pulumi.Output.all(key_arn, repository_arn, log_group_arn,
-                                   *read_arns, *write_arns).apply(
-            lambda v: json.dumps(execution_role_policy(
-                key_arn=v[0], repository_arn=v[1], log_group_arn=v[2],
-                artifact_arns=list(v[3:3 + n_read]), write_prefix_arns=list(v[3 + n_read:]),
-                vpc=vpc)))
+        policy = pulumi.Output.all(
+            key_arn, repository_arn, log_group_arn, *read_arns, *write_arns
+        ).apply(
+            lambda v: json.dumps(
+                execution_role_policy(
+                    key_arn=v[0],
+                    repository_arn=v[1],
+                    log_group_arn=v[2],
+                    artifact_arns=list(v[3 : 3 + n_read]),
+                    write_prefix_arns=list(v[3 + n_read :]),
+                    vpc=vpc,
+                )
+            )
+        )
         aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
         self.arn = role.arn
         self.name = role.name

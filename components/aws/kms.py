@@ -19,8 +19,9 @@ class StackKey(pulumi.ComponentResource):
     key_id: pulumi.Output[str]
     """The key's id."""
 
-    def __init__(self, name: str, ctx: AwsContext,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self, name: str, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
         super().__init__("inferstack:aws:StackKey", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         policy = ctx.account_id.apply(
@@ -35,8 +36,12 @@ class StackKey(pulumi.ComponentResource):
             tags=ctx.tags,
             opts=child,
         )
-        aws.kms.Alias(f"{name}-alias", name=f"alias/inferstack/{ctx.names.endpoint}",
-                      target_key_id=key.key_id, opts=child)
+        aws.kms.Alias(
+            f"{name}-alias",
+            name=f"alias/inferstack/{ctx.names.endpoint}",
+            target_key_id=key.key_id,
+            opts=child,
+        )
         self.arn = key.arn
         self.key_id = key.key_id
         self.register_outputs({"arn": self.arn, "key_id": self.key_id})

@@ -43,20 +43,26 @@ CALLER_IDENTITY = "aws:index/getCallerIdentity:getCallerIdentity"
 ECR_TOKEN = "aws:ecr/getAuthorizationToken:getAuthorizationToken"  # noqa: S105 (a token)
 
 # botocore's names where capitalising the camelCase input is not enough.
-_SPECIAL_KEYS = {"memorySizeInMb": "MemorySizeInMB",
-                 "cloudwatchMetricsEnabled": "CloudWatchMetricsEnabled"}
+_SPECIAL_KEYS = {
+    "memorySizeInMb": "MemorySizeInMB",
+    "cloudwatchMetricsEnabled": "CloudWatchMetricsEnabled",
+}
 # Maps whose keys are data, not field names.
 _DATA_MAPS = frozenset({"environment", "tags", "variables", "requestParameters"})
 
 NOT_IN_MOTO: dict[str, str] = {
-    "aws:sagemaker/endpointConfiguration:EndpointConfiguration#instanceType":
-        "moto's instance-type list is old; checked against botocore's list instead",
-    "aws:s3/bucketObjectv2:BucketObjectv2#bucketPolicy":
-        "moto evaluates bucket-policy conditions without request context; uploads lift it",
-    "aws:sagemaker/endpoint:Endpoint#deploymentConfig":
-        "moto's CreateEndpoint drops DeploymentConfig; botocore still validates its shape",
-    "aws:sagemaker/model:Model#enableNetworkIsolation":
-        "moto's CreateModel drops EnableNetworkIsolation; botocore validates it",
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration#instanceType": (
+        "moto's instance-type list is old; checked against botocore's list instead"
+    ),
+    "aws:s3/bucketObjectv2:BucketObjectv2#bucketPolicy": (
+        "moto evaluates bucket-policy conditions without request context; uploads lift it"
+    ),
+    "aws:sagemaker/endpoint:Endpoint#deploymentConfig": (
+        "moto's CreateEndpoint drops DeploymentConfig; botocore still validates its shape"
+    ),
+    "aws:sagemaker/model:Model#enableNetworkIsolation": (
+        "moto's CreateModel drops EnableNetworkIsolation; botocore validates it"
+    ),
 }
 
 
@@ -65,8 +71,11 @@ def boto(value: Any, key: str = "") -> Any:
     if isinstance(value, dict):
         if key in _DATA_MAPS:
             return {k: boto(v) for k, v in value.items()}
-        return {_SPECIAL_KEYS.get(k, k[:1].upper() + k[1:]): boto(v, k)
-                for k, v in value.items() if v is not None}
+        return {
+            _SPECIAL_KEYS.get(k, k[:1].upper() + k[1:]): boto(v, k)
+            for k, v in value.items()
+            if v is not None
+        }
     if isinstance(value, list):
         return [boto(v, key) for v in value]
     if isinstance(value, float) and value.is_integer():
@@ -153,30 +162,49 @@ class MotoMocks(pulumi.runtime.Mocks):
     def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
         if args.token == CALLER_IDENTITY:
             identity = self.client("sts").get_caller_identity()
-            return {"accountId": identity["Account"], "arn": identity["Arn"],
-                    "userId": identity["UserId"], "id": identity["Account"]}
+            return {
+                "accountId": identity["Account"],
+                "arn": identity["Arn"],
+                "userId": identity["UserId"],
+                "id": identity["Account"],
+            }
         if args.token == ECR_TOKEN:
             data = self.client("ecr").get_authorization_token()["authorizationData"][0]
-            user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(
-                ":")
-            return {"authorizationToken": data["authorizationToken"], "userName": user,
-                    "password": password, "proxyEndpoint": data["proxyEndpoint"],
-                    "expiresAt": str(data["expiresAt"]), "registryId": self.account_id,
-                    "id": self.region}
+            user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
+            return {
+                "authorizationToken": data["authorizationToken"],
+                "userName": user,
+                "password": password,
+                "proxyEndpoint": data["proxyEndpoint"],
+                "expiresAt": str(data["expiresAt"]),
+                "registryId": self.account_id,
+                "id": self.region,
+            }
         return self._fallback.call(args)
 
 
-def run_program(program: Callable[[], Any], mocks: pulumi.runtime.Mocks, *,
-                stack: str = "test", project: str = "inferstack",
-                config: dict[str, str] | None = None) -> Any:
+def run_program(
+    program: Callable[[], Any],
+    mocks: pulumi.runtime.Mocks,
+    *,
+    stack: str = "test",
+    project: str = "inferstack",
+    config: dict[str, str] | None = None,
+) -> Any:
     """Run `program` under `mocks` and return its result with every Output resolved."""
     return contextvars.Context().run(_run, program, mocks, stack, project, config or {})
 
 
-def _run(program: Callable[[], Any], mocks: pulumi.runtime.Mocks, stack: str, project: str,
-         config: dict[str, str]) -> Any:
-    pulumi.runtime.set_all_config({"aws:region": getattr(mocks, "region", "us-east-1"),
-                                   **config}, [])
+def _run(
+    program: Callable[[], Any],
+    mocks: pulumi.runtime.Mocks,
+    stack: str,
+    project: str,
+    config: dict[str, str],
+) -> Any:
+    pulumi.runtime.set_all_config(
+        {"aws:region": getattr(mocks, "region", "us-east-1"), **config}, []
+    )
     pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
     holder: dict[str, Any] = {}
     _sync_await(run_pulumi_func(lambda: holder.update(result=program())))
@@ -195,12 +223,16 @@ def _resolve(value: Any) -> Any:
 
 # --- KMS, S3, IAM, ECR -------------------------------------------------------------------
 
+
 def _kms_key(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
-    meta = m.client("kms").create_key(**_params(
-        Description=i.get("description"), Policy=i.get("policy"),
-        Tags=[{"TagKey": k, "TagValue": v} for k, v in (i.get("tags") or {}).items()],
-    ))["KeyMetadata"]
+    meta = m.client("kms").create_key(
+        **_params(
+            Description=i.get("description"),
+            Policy=i.get("policy"),
+            Tags=[{"TagKey": k, "TagValue": v} for k, v in (i.get("tags") or {}).items()],
+        )
+    )["KeyMetadata"]
     if i.get("enableKeyRotation"):
         m.client("kms").enable_key_rotation(KeyId=meta["KeyId"])
     return meta["KeyId"], {"keyId": meta["KeyId"], "arn": meta["Arn"]}
@@ -218,29 +250,35 @@ def _bucket(m: MotoMocks, a: Args) -> Result:
     s3.create_bucket(Bucket=name)
     if a.inputs.get("tags"):
         s3.put_bucket_tagging(Bucket=name, Tagging={"TagSet": _tag_list(a.inputs["tags"])})
-    return name, {"bucket": name, "arn": f"arn:aws:s3:::{name}",
-                  "bucketRegionalDomainName": f"{name}.s3.{m.region}.amazonaws.com"}
+    return name, {
+        "bucket": name,
+        "arn": f"arn:aws:s3:::{name}",
+        "bucketRegionalDomainName": f"{name}.s3.{m.region}.amazonaws.com",
+    }
 
 
 def _ownership(m: MotoMocks, a: Args) -> Result:
     m.client("s3").put_bucket_ownership_controls(
         Bucket=a.inputs["bucket"],
-        OwnershipControls={"Rules": [{"ObjectOwnership": a.inputs["rule"]["objectOwnership"]}]})
+        OwnershipControls={"Rules": [{"ObjectOwnership": a.inputs["rule"]["objectOwnership"]}]},
+    )
     return a.inputs["bucket"], {}
 
 
 def _public_access(m: MotoMocks, a: Args) -> Result:
     keys = ("blockPublicAcls", "blockPublicPolicy", "ignorePublicAcls", "restrictPublicBuckets")
     config = {k[0].upper() + k[1:]: bool(a.inputs.get(k)) for k in keys}
-    m.client("s3").put_public_access_block(Bucket=a.inputs["bucket"],
-                                           PublicAccessBlockConfiguration=config)
+    m.client("s3").put_public_access_block(
+        Bucket=a.inputs["bucket"], PublicAccessBlockConfiguration=config
+    )
     return a.inputs["bucket"], {}
 
 
 def _versioning(m: MotoMocks, a: Args) -> Result:
     status = a.inputs["versioningConfiguration"]["status"]
-    m.client("s3").put_bucket_versioning(Bucket=a.inputs["bucket"],
-                                         VersioningConfiguration={"Status": status})
+    m.client("s3").put_bucket_versioning(
+        Bucket=a.inputs["bucket"], VersioningConfiguration={"Status": status}
+    )
     return a.inputs["bucket"], {}
 
 
@@ -248,11 +286,18 @@ def _encryption(m: MotoMocks, a: Args) -> Result:
     rules = []
     for rule in a.inputs["rules"]:
         default = rule["applyServerSideEncryptionByDefault"]
-        rules.append({"ApplyServerSideEncryptionByDefault": _params(
-            SSEAlgorithm=default["sseAlgorithm"], KMSMasterKeyID=default.get("kmsMasterKeyId")),
-            "BucketKeyEnabled": bool(rule.get("bucketKeyEnabled"))})
-    m.client("s3").put_bucket_encryption(Bucket=a.inputs["bucket"],
-                                         ServerSideEncryptionConfiguration={"Rules": rules})
+        rules.append(
+            {
+                "ApplyServerSideEncryptionByDefault": _params(
+                    SSEAlgorithm=default["sseAlgorithm"],
+                    KMSMasterKeyID=default.get("kmsMasterKeyId"),
+                ),
+                "BucketKeyEnabled": bool(rule.get("bucketKeyEnabled")),
+            }
+        )
+    m.client("s3").put_bucket_encryption(
+        Bucket=a.inputs["bucket"], ServerSideEncryptionConfiguration={"Rules": rules}
+    )
     return a.inputs["bucket"], {}
 
 
@@ -264,8 +309,11 @@ def _bucket_policy(m: MotoMocks, a: Args) -> Result:
 def _object(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     source = i.get("source")
-    body = Path(source.path).read_bytes() if isinstance(source, pulumi.FileAsset) else \
-        (i.get("content") or "").encode()
+    body = (
+        Path(source.path).read_bytes()
+        if isinstance(source, pulumi.FileAsset)
+        else (i.get("content") or "").encode()
+    )
     s3 = m.client("s3")
     # NOT_IN_MOTO: moto checks bucket policies without the request's context keys, so a
     # conditional Deny (aws:SecureTransport, the SSE key header) denies every upload. The
@@ -276,31 +324,46 @@ def _object(m: MotoMocks, a: Args) -> Result:
     except s3.exceptions.ClientError:
         policy = None
     try:
-        response = s3.put_object(**_params(
-            Bucket=i["bucket"], Key=i["key"], Body=body, ContentType=i.get("contentType"),
-            ServerSideEncryption=i.get("serverSideEncryption"), SSEKMSKeyId=i.get("kmsKeyId")))
+        response = s3.put_object(
+            **_params(
+                Bucket=i["bucket"],
+                Key=i["key"],
+                Body=body,
+                ContentType=i.get("contentType"),
+                ServerSideEncryption=i.get("serverSideEncryption"),
+                SSEKMSKeyId=i.get("kmsKeyId"),
+            )
+        )
     finally:
         if policy:
             s3.put_bucket_policy(Bucket=i["bucket"], Policy=policy)
-    return i["key"], {"etag": response["ETag"].strip('"'),
-                      "versionId": response.get("VersionId", ""),
-                      "arn": f"arn:aws:s3:::{i['bucket']}/{i['key']}"}
+    return i["key"], {
+        "etag": response["ETag"].strip('"'),
+        "versionId": response.get("VersionId", ""),
+        "arn": f"arn:aws:s3:::{i['bucket']}/{i['key']}",
+    }
 
 
 def _role(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     name = auto_name(a)
-    role = m.client("iam").create_role(**_params(
-        RoleName=name, AssumeRolePolicyDocument=i["assumeRolePolicy"],
-        Description=i.get("description"), MaxSessionDuration=boto(i.get("maxSessionDuration")),
-        Tags=_tag_list(i.get("tags"))))["Role"]
+    role = m.client("iam").create_role(
+        **_params(
+            RoleName=name,
+            AssumeRolePolicyDocument=i["assumeRolePolicy"],
+            Description=i.get("description"),
+            MaxSessionDuration=boto(i.get("maxSessionDuration")),
+            Tags=_tag_list(i.get("tags")),
+        )
+    )["Role"]
     return name, {"name": name, "arn": role["Arn"], "uniqueId": role["RoleId"]}
 
 
 def _role_policy(m: MotoMocks, a: Args) -> Result:
     name = auto_name(a)
-    m.client("iam").put_role_policy(RoleName=a.inputs["role"], PolicyName=name,
-                                    PolicyDocument=a.inputs["policy"])
+    m.client("iam").put_role_policy(
+        RoleName=a.inputs["role"], PolicyName=name, PolicyDocument=a.inputs["policy"]
+    )
     return f"{a.inputs['role']}:{name}", {"name": name}
 
 
@@ -308,31 +371,46 @@ def _repository(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     name = i.get("name") or auto_name(a, lower=True)
     encryption = (i.get("encryptionConfigurations") or [None])[0]
-    repo = m.client("ecr").create_repository(**_params(
-        repositoryName=name, imageTagMutability=i.get("imageTagMutability"),
-        imageScanningConfiguration=i.get("imageScanningConfiguration"),
-        encryptionConfiguration=encryption,
-        tags=_tag_list(i.get("tags"))))["repository"]
-    return name, {"name": name, "arn": repo["repositoryArn"], "registryId": repo["registryId"],
-                  "repositoryUrl": repo["repositoryUri"]}
+    repo = m.client("ecr").create_repository(
+        **_params(
+            repositoryName=name,
+            imageTagMutability=i.get("imageTagMutability"),
+            imageScanningConfiguration=i.get("imageScanningConfiguration"),
+            encryptionConfiguration=encryption,
+            tags=_tag_list(i.get("tags")),
+        )
+    )["repository"]
+    return name, {
+        "name": name,
+        "arn": repo["repositoryArn"],
+        "registryId": repo["registryId"],
+        "repositoryUrl": repo["repositoryUri"],
+    }
 
 
 def _lifecycle(m: MotoMocks, a: Args) -> Result:
-    m.client("ecr").put_lifecycle_policy(repositoryName=a.inputs["repository"],
-                                         lifecyclePolicyText=a.inputs["policy"])
+    m.client("ecr").put_lifecycle_policy(
+        repositoryName=a.inputs["repository"], lifecyclePolicyText=a.inputs["policy"]
+    )
     return a.inputs["repository"], {"registryId": m.account_id}
 
 
 # --- SageMaker and Application Auto Scaling ------------------------------------------------
 
+
 def _model(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     name = auto_name(a)
-    arn = m.client("sagemaker").create_model(**_params(
-        ModelName=name, ExecutionRoleArn=i["executionRoleArn"],
-        PrimaryContainer=boto(i.get("primaryContainer")), VpcConfig=boto(i.get("vpcConfig")),
-        EnableNetworkIsolation=i.get("enableNetworkIsolation"),
-        Tags=_tag_list(i.get("tags"))))["ModelArn"]
+    arn = m.client("sagemaker").create_model(
+        **_params(
+            ModelName=name,
+            ExecutionRoleArn=i["executionRoleArn"],
+            PrimaryContainer=boto(i.get("primaryContainer")),
+            VpcConfig=boto(i.get("vpcConfig")),
+            EnableNetworkIsolation=i.get("enableNetworkIsolation"),
+            Tags=_tag_list(i.get("tags")),
+        )
+    )["ModelArn"]
     return name, {"name": name, "arn": arn}
 
 
@@ -345,6 +423,7 @@ def _validate_instance_type(m: MotoMocks) -> Callable[[Any, str], None]:
     def validate(_: Any, instance_type: str) -> None:
         if instance_type not in valid:
             raise ValueError(f"{instance_type!r} is not a SageMaker instance type")
+
     return validate
 
 
@@ -353,13 +432,19 @@ def _endpoint_config(m: MotoMocks, a: Args) -> Result:
 
     i = a.inputs
     name = auto_name(a)
-    with mock.patch.object(FakeEndpointConfig, "validate_instance_type",
-                           _validate_instance_type(m)):
-        arn = m.client("sagemaker").create_endpoint_config(**_params(
-            EndpointConfigName=name, ProductionVariants=boto(i["productionVariants"]),
-            DataCaptureConfig=boto(i.get("dataCaptureConfig")),
-            AsyncInferenceConfig=boto(i.get("asyncInferenceConfig")),
-            KmsKeyId=i.get("kmsKeyArn"), Tags=_tag_list(i.get("tags"))))["EndpointConfigArn"]
+    with mock.patch.object(
+        FakeEndpointConfig, "validate_instance_type", _validate_instance_type(m)
+    ):
+        arn = m.client("sagemaker").create_endpoint_config(
+            **_params(
+                EndpointConfigName=name,
+                ProductionVariants=boto(i["productionVariants"]),
+                DataCaptureConfig=boto(i.get("dataCaptureConfig")),
+                AsyncInferenceConfig=boto(i.get("asyncInferenceConfig")),
+                KmsKeyId=i.get("kmsKeyArn"),
+                Tags=_tag_list(i.get("tags")),
+            )
+        )["EndpointConfigArn"]
     return name, {"name": name, "arn": arn}
 
 
@@ -367,19 +452,30 @@ def _endpoint(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     name = auto_name(a)
     # NOT_IN_MOTO: moto stores no DeploymentConfig; botocore validates the request shape.
-    arn = m.client("sagemaker").create_endpoint(**_params(
-        EndpointName=name, EndpointConfigName=i["endpointConfigName"],
-        DeploymentConfig=boto(i.get("deploymentConfig")),
-        Tags=_tag_list(i.get("tags"))))["EndpointArn"]
+    arn = m.client("sagemaker").create_endpoint(
+        **_params(
+            EndpointName=name,
+            EndpointConfigName=i["endpointConfigName"],
+            DeploymentConfig=boto(i.get("deploymentConfig")),
+            Tags=_tag_list(i.get("tags")),
+        )
+    )["EndpointArn"]
     return name, {"name": name, "arn": arn}
 
 
 def _scalable_target(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
-    arn = m.client("application-autoscaling").register_scalable_target(
-        ServiceNamespace=i["serviceNamespace"], ResourceId=i["resourceId"],
-        ScalableDimension=i["scalableDimension"], MinCapacity=boto(i["minCapacity"]),
-        MaxCapacity=boto(i["maxCapacity"])).get("ScalableTargetARN", "")
+    arn = (
+        m.client("application-autoscaling")
+        .register_scalable_target(
+            ServiceNamespace=i["serviceNamespace"],
+            ResourceId=i["resourceId"],
+            ScalableDimension=i["scalableDimension"],
+            MinCapacity=boto(i["minCapacity"]),
+            MaxCapacity=boto(i["maxCapacity"]),
+        )
+        .get("ScalableTargetARN", "")
+    )
     return i["resourceId"], {"arn": arn}
 
 
@@ -388,22 +484,34 @@ def _tracking(config: dict[str, Any]) -> dict[str, Any]:
     custom = config.get("customizedMetricSpecification")
     if custom:
         out["CustomizedMetricSpecification"] = _params(
-            MetricName=custom["metricName"], Namespace=custom["namespace"],
-            Statistic=custom["statistic"], Unit=custom.get("unit"),
-            Dimensions=[{"Name": d["name"], "Value": d["value"]}
-                        for d in custom.get("dimensions") or []])
+            MetricName=custom["metricName"],
+            Namespace=custom["namespace"],
+            Statistic=custom["statistic"],
+            Unit=custom.get("unit"),
+            Dimensions=[
+                {"Name": d["name"], "Value": d["value"]} for d in custom.get("dimensions") or []
+            ],
+        )
     return out
 
 
 def _scaling_policy(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     name = auto_name(a)
-    arn = m.client("application-autoscaling").put_scaling_policy(**_params(
-        PolicyName=name, ServiceNamespace=i["serviceNamespace"], ResourceId=i["resourceId"],
-        ScalableDimension=i["scalableDimension"], PolicyType=i["policyType"],
-        TargetTrackingScalingPolicyConfiguration=_tracking(
-            i["targetTrackingScalingPolicyConfiguration"])
-        if i.get("targetTrackingScalingPolicyConfiguration") else None))["PolicyARN"]
+    arn = m.client("application-autoscaling").put_scaling_policy(
+        **_params(
+            PolicyName=name,
+            ServiceNamespace=i["serviceNamespace"],
+            ResourceId=i["resourceId"],
+            ScalableDimension=i["scalableDimension"],
+            PolicyType=i["policyType"],
+            TargetTrackingScalingPolicyConfiguration=_tracking(
+                i["targetTrackingScalingPolicyConfiguration"]
+            )
+            if i.get("targetTrackingScalingPolicyConfiguration")
+            else None,
+        )
+    )["PolicyARN"]
     return arn, {"name": name, "arn": arn}
 
 
@@ -411,67 +519,96 @@ def _scheduled_action(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     name = auto_name(a)
     client = m.client("application-autoscaling")
-    client.put_scheduled_action(**_params(
-        ServiceNamespace=i["serviceNamespace"], Schedule=i["schedule"],
-        Timezone=i.get("timezone"), ScheduledActionName=name, ResourceId=i["resourceId"],
-        ScalableDimension=i["scalableDimension"],
-        ScalableTargetAction=boto(i["scalableTargetAction"])))
-    actions = client.describe_scheduled_actions(ServiceNamespace=i["serviceNamespace"],
-                                                ScheduledActionNames=[name])
+    client.put_scheduled_action(
+        **_params(
+            ServiceNamespace=i["serviceNamespace"],
+            Schedule=i["schedule"],
+            Timezone=i.get("timezone"),
+            ScheduledActionName=name,
+            ResourceId=i["resourceId"],
+            ScalableDimension=i["scalableDimension"],
+            ScalableTargetAction=boto(i["scalableTargetAction"]),
+        )
+    )
+    actions = client.describe_scheduled_actions(
+        ServiceNamespace=i["serviceNamespace"], ScheduledActionNames=[name]
+    )
     arn = actions["ScheduledActions"][0]["ScheduledActionARN"]
     return arn, {"name": name, "arn": arn}
 
 
 # --- CloudWatch, logs, SNS -------------------------------------------------------------
 
+
 def _log_group(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     name = auto_name(a)
     logs = m.client("logs")
-    logs.create_log_group(**_params(logGroupName=name, kmsKeyId=i.get("kmsKeyId"),
-                                    tags=i.get("tags")))
+    logs.create_log_group(
+        **_params(logGroupName=name, kmsKeyId=i.get("kmsKeyId"), tags=i.get("tags"))
+    )
     if i.get("retentionInDays"):
-        logs.put_retention_policy(logGroupName=name,
-                                  retentionInDays=boto(i["retentionInDays"]))
+        logs.put_retention_policy(logGroupName=name, retentionInDays=boto(i["retentionInDays"]))
     return name, {"name": name, "arn": f"arn:aws:logs:{m.region}:{m.account_id}:log-group:{name}"}
 
 
 def _metric_query(q: dict[str, Any]) -> dict[str, Any]:
-    out = _params(Id=q["id"], Expression=q.get("expression"), Label=q.get("label"),
-                  ReturnData=q.get("returnData"))
+    out = _params(
+        Id=q["id"],
+        Expression=q.get("expression"),
+        Label=q.get("label"),
+        ReturnData=q.get("returnData"),
+    )
     metric = q.get("metric")
     if metric:
         out["MetricStat"] = _params(
-            Metric={"Namespace": metric["namespace"], "MetricName": metric["metricName"],
-                    "Dimensions": _dimension_list(metric.get("dimensions"))},
-            Period=boto(metric["period"]), Stat=metric["stat"], Unit=metric.get("unit"))
+            Metric={
+                "Namespace": metric["namespace"],
+                "MetricName": metric["metricName"],
+                "Dimensions": _dimension_list(metric.get("dimensions")),
+            },
+            Period=boto(metric["period"]),
+            Stat=metric["stat"],
+            Unit=metric.get("unit"),
+        )
     return out
 
 
 def _alarm(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     name = auto_name(a)
-    m.client("cloudwatch").put_metric_alarm(**_params(
-        AlarmName=name, AlarmDescription=i.get("alarmDescription"),
-        ComparisonOperator=i["comparisonOperator"], Threshold=i.get("threshold"),
-        EvaluationPeriods=boto(i["evaluationPeriods"]),
-        DatapointsToAlarm=boto(i.get("datapointsToAlarm")),
-        TreatMissingData=i.get("treatMissingData"), AlarmActions=i.get("alarmActions"),
-        OKActions=i.get("okActions"), Namespace=i.get("namespace"),
-        MetricName=i.get("metricName"), Statistic=i.get("statistic"),
-        ExtendedStatistic=i.get("extendedStatistic"), Period=boto(i.get("period")),
-        Dimensions=_dimension_list(i.get("dimensions")) if i.get("dimensions") else None,
-        Metrics=[_metric_query(q) for q in i["metricQueries"]]
-        if i.get("metricQueries") else None,
-        Tags=_tag_list(i.get("tags"))))
+    m.client("cloudwatch").put_metric_alarm(
+        **_params(
+            AlarmName=name,
+            AlarmDescription=i.get("alarmDescription"),
+            ComparisonOperator=i["comparisonOperator"],
+            Threshold=i.get("threshold"),
+            EvaluationPeriods=boto(i["evaluationPeriods"]),
+            DatapointsToAlarm=boto(i.get("datapointsToAlarm")),
+            TreatMissingData=i.get("treatMissingData"),
+            AlarmActions=i.get("alarmActions"),
+            OKActions=i.get("okActions"),
+            Namespace=i.get("namespace"),
+            MetricName=i.get("metricName"),
+            Statistic=i.get("statistic"),
+            ExtendedStatistic=i.get("extendedStatistic"),
+            Period=boto(i.get("period")),
+            Dimensions=_dimension_list(i.get("dimensions")) if i.get("dimensions") else None,
+            Metrics=[_metric_query(q) for q in i["metricQueries"]]
+            if i.get("metricQueries")
+            else None,
+            Tags=_tag_list(i.get("tags")),
+        )
+    )
     arn = f"arn:aws:cloudwatch:{m.region}:{m.account_id}:alarm:{name}"
     return name, {"name": name, "arn": arn}
 
 
 def _dashboard(m: MotoMocks, a: Args) -> Result:
     name = a.inputs["dashboardName"]
-    m.client("cloudwatch").put_dashboard(DashboardName=name,
-                                         DashboardBody=a.inputs["dashboardBody"])
+    m.client("cloudwatch").put_dashboard(
+        DashboardName=name, DashboardBody=a.inputs["dashboardBody"]
+    )
     return name, {"dashboardArn": f"arn:aws:cloudwatch::{m.account_id}:dashboard/{name}"}
 
 
@@ -479,91 +616,138 @@ def _topic(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     name = auto_name(a)
     attributes = _params(KmsMasterKeyId=i.get("kmsMasterKeyId"))
-    arn = m.client("sns").create_topic(Name=name, Attributes=attributes,
-                                       Tags=_tag_list(i.get("tags")))["TopicArn"]
+    arn = m.client("sns").create_topic(
+        Name=name, Attributes=attributes, Tags=_tag_list(i.get("tags"))
+    )["TopicArn"]
     return arn, {"name": name, "arn": arn}
 
 
 def _subscription(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
-    arn = m.client("sns").subscribe(TopicArn=i["topic"], Protocol=i["protocol"],
-                                    Endpoint=i["endpoint"],
-                                    ReturnSubscriptionArn=True)["SubscriptionArn"]
+    arn = m.client("sns").subscribe(
+        TopicArn=i["topic"],
+        Protocol=i["protocol"],
+        Endpoint=i["endpoint"],
+        ReturnSubscriptionArn=True,
+    )["SubscriptionArn"]
     return arn, {"arn": arn}
 
 
 # --- API Gateway and WAF -----------------------------------------------------------------
 
+
 def _rest_api(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     types = (i.get("endpointConfiguration") or {}).get("types", "REGIONAL")
-    api = m.client("apigateway").create_rest_api(**_params(
-        name=i.get("name") or auto_name(a), description=i.get("description"),
-        apiKeySource=i.get("apiKeySource"), policy=i.get("policy"), tags=i.get("tags"),
-        endpointConfiguration={"types": [types] if isinstance(types, str) else types}))
-    root = next(r["id"] for r in m.client("apigateway").get_resources(
-        restApiId=api["id"])["items"] if r["path"] == "/")
+    api = m.client("apigateway").create_rest_api(
+        **_params(
+            name=i.get("name") or auto_name(a),
+            description=i.get("description"),
+            apiKeySource=i.get("apiKeySource"),
+            policy=i.get("policy"),
+            tags=i.get("tags"),
+            endpointConfiguration={"types": [types] if isinstance(types, str) else types},
+        )
+    )
+    root = next(
+        r["id"]
+        for r in m.client("apigateway").get_resources(restApiId=api["id"])["items"]
+        if r["path"] == "/"
+    )
     return api["id"], {
         "rootResourceId": root,
         "executionArn": f"arn:aws:execute-api:{m.region}:{m.account_id}:{api['id']}",
-        "arn": f"arn:aws:apigateway:{m.region}::/restapis/{api['id']}"}
+        "arn": f"arn:aws:apigateway:{m.region}::/restapis/{api['id']}",
+    }
 
 
 def _api_resource(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     resource = m.client("apigateway").create_resource(
-        restApiId=i["restApi"], parentId=i["parentId"], pathPart=i["pathPart"])
+        restApiId=i["restApi"], parentId=i["parentId"], pathPart=i["pathPart"]
+    )
     return resource["id"], {"path": resource["path"]}
 
 
 def _authorizer(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
-    authorizer = m.client("apigateway").create_authorizer(**_params(
-        restApiId=i["restApi"], name=i.get("name") or auto_name(a), type=i["type"],
-        providerARNs=i.get("providerArns"), identitySource=i.get("identitySource")))
+    authorizer = m.client("apigateway").create_authorizer(
+        **_params(
+            restApiId=i["restApi"],
+            name=i.get("name") or auto_name(a),
+            type=i["type"],
+            providerARNs=i.get("providerArns"),
+            identitySource=i.get("identitySource"),
+        )
+    )
     return authorizer["id"], {}
 
 
 def _method(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
-    m.client("apigateway").put_method(**_params(
-        restApiId=i["restApi"], resourceId=i["resourceId"], httpMethod=i["httpMethod"],
-        authorizationType=i["authorization"], apiKeyRequired=i.get("apiKeyRequired"),
-        authorizerId=i.get("authorizerId"), requestParameters=i.get("requestParameters")))
+    m.client("apigateway").put_method(
+        **_params(
+            restApiId=i["restApi"],
+            resourceId=i["resourceId"],
+            httpMethod=i["httpMethod"],
+            authorizationType=i["authorization"],
+            apiKeyRequired=i.get("apiKeyRequired"),
+            authorizerId=i.get("authorizerId"),
+            requestParameters=i.get("requestParameters"),
+        )
+    )
     return f"agm-{i['restApi']}-{i['resourceId']}-{i['httpMethod']}", {}
 
 
 def _integration(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
-    m.client("apigateway").put_integration(**_params(
-        restApiId=i["restApi"], resourceId=i["resourceId"], httpMethod=i["httpMethod"],
-        type=i["type"], integrationHttpMethod=i.get("integrationHttpMethod"), uri=i.get("uri"),
-        credentials=i.get("credentials"), passthroughBehavior=i.get("passthroughBehavior"),
-        timeoutInMillis=boto(i.get("timeoutMilliseconds")),
-        requestParameters=i.get("requestParameters")))
+    m.client("apigateway").put_integration(
+        **_params(
+            restApiId=i["restApi"],
+            resourceId=i["resourceId"],
+            httpMethod=i["httpMethod"],
+            type=i["type"],
+            integrationHttpMethod=i.get("integrationHttpMethod"),
+            uri=i.get("uri"),
+            credentials=i.get("credentials"),
+            passthroughBehavior=i.get("passthroughBehavior"),
+            timeoutInMillis=boto(i.get("timeoutMilliseconds")),
+            requestParameters=i.get("requestParameters"),
+        )
+    )
     return f"agi-{i['restApi']}-{i['resourceId']}-{i['httpMethod']}", {}
 
 
 def _method_response(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     m.client("apigateway").put_method_response(
-        restApiId=i["restApi"], resourceId=i["resourceId"], httpMethod=i["httpMethod"],
-        statusCode=i["statusCode"])
+        restApiId=i["restApi"],
+        resourceId=i["resourceId"],
+        httpMethod=i["httpMethod"],
+        statusCode=i["statusCode"],
+    )
     return f"agmr-{i['restApi']}-{i['resourceId']}-{i['httpMethod']}-{i['statusCode']}", {}
 
 
 def _integration_response(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
-    m.client("apigateway").put_integration_response(**_params(
-        restApiId=i["restApi"], resourceId=i["resourceId"], httpMethod=i["httpMethod"],
-        statusCode=i["statusCode"], selectionPattern=i.get("selectionPattern")))
+    m.client("apigateway").put_integration_response(
+        **_params(
+            restApiId=i["restApi"],
+            resourceId=i["resourceId"],
+            httpMethod=i["httpMethod"],
+            statusCode=i["statusCode"],
+            selectionPattern=i.get("selectionPattern"),
+        )
+    )
     return f"agir-{i['restApi']}-{i['resourceId']}-{i['httpMethod']}-{i['statusCode']}", {}
 
 
 def _deployment(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     deployment = m.client("apigateway").create_deployment(
-        **_params(restApiId=i["restApi"], description=i.get("description")))
+        **_params(restApiId=i["restApi"], description=i.get("description"))
+    )
     return deployment["id"], {}
 
 
@@ -571,24 +755,41 @@ def _stage(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     api, stage = i["restApi"], i["stageName"]
     client = m.client("apigateway")
-    client.create_stage(**_params(restApiId=api, stageName=stage,
-                                  deploymentId=i["deployment"], tags=i.get("tags"),
-                                  tracingEnabled=i.get("xrayTracingEnabled")))
+    client.create_stage(
+        **_params(
+            restApiId=api,
+            stageName=stage,
+            deploymentId=i["deployment"],
+            tags=i.get("tags"),
+            tracingEnabled=i.get("xrayTracingEnabled"),
+        )
+    )
     logs = i.get("accessLogSettings")
     if logs:
-        client.update_stage(restApiId=api, stageName=stage, patchOperations=[
-            {"op": "replace", "path": "/accessLogSettings/destinationArn",
-             "value": logs["destinationArn"]},
-            {"op": "replace", "path": "/accessLogSettings/format", "value": logs["format"]}])
+        client.update_stage(
+            restApiId=api,
+            stageName=stage,
+            patchOperations=[
+                {
+                    "op": "replace",
+                    "path": "/accessLogSettings/destinationArn",
+                    "value": logs["destinationArn"],
+                },
+                {"op": "replace", "path": "/accessLogSettings/format", "value": logs["format"]},
+            ],
+        )
     return f"ags-{api}-{stage}", {
         "invokeUrl": f"https://{api}.execute-api.{m.region}.amazonaws.com/{stage}",
         "executionArn": f"arn:aws:execute-api:{m.region}:{m.account_id}:{api}/{stage}",
-        "arn": f"arn:aws:apigateway:{m.region}::/restapis/{api}/stages/{stage}"}
+        "arn": f"arn:aws:apigateway:{m.region}::/restapis/{api}/stages/{stage}",
+    }
 
 
 _METHOD_SETTING_PATHS = {
-    "throttlingRateLimit": "throttling/rateLimit", "throttlingBurstLimit": "throttling/burstLimit",
-    "metricsEnabled": "metrics/enabled", "loggingLevel": "logging/loglevel",
+    "throttlingRateLimit": "throttling/rateLimit",
+    "throttlingBurstLimit": "throttling/burstLimit",
+    "metricsEnabled": "metrics/enabled",
+    "loggingLevel": "logging/loglevel",
     "dataTraceEnabled": "logging/dataTrace",
 }
 
@@ -596,50 +797,75 @@ _METHOD_SETTING_PATHS = {
 def _method_settings(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     operations = [
-        {"op": "replace", "path": f"/{i['methodPath']}/{path}",
-         "value": str(boto(i["settings"][key])).lower()
-         if isinstance(i["settings"][key], bool) else str(boto(i["settings"][key]))}
-        for key, path in _METHOD_SETTING_PATHS.items() if i["settings"].get(key) is not None
+        {
+            "op": "replace",
+            "path": f"/{i['methodPath']}/{path}",
+            "value": str(boto(i["settings"][key])).lower()
+            if isinstance(i["settings"][key], bool)
+            else str(boto(i["settings"][key])),
+        }
+        for key, path in _METHOD_SETTING_PATHS.items()
+        if i["settings"].get(key) is not None
     ]
-    m.client("apigateway").update_stage(restApiId=i["restApi"], stageName=i["stageName"],
-                                        patchOperations=operations)
+    m.client("apigateway").update_stage(
+        restApiId=i["restApi"], stageName=i["stageName"], patchOperations=operations
+    )
     return f"{i['restApi']}-{i['stageName']}-{i['methodPath']}", {}
 
 
 def _api_key(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
-    key = m.client("apigateway").create_api_key(**_params(
-        name=i.get("name") or auto_name(a), value=i.get("value"),
-        enabled=i.get("enabled", True), tags=i.get("tags")))
-    return key["id"], {"value": key["value"],
-                       "arn": f"arn:aws:apigateway:{m.region}::/apikeys/{key['id']}"}
+    key = m.client("apigateway").create_api_key(
+        **_params(
+            name=i.get("name") or auto_name(a),
+            value=i.get("value"),
+            enabled=i.get("enabled", True),
+            tags=i.get("tags"),
+        )
+    )
+    return key["id"], {
+        "value": key["value"],
+        "arn": f"arn:aws:apigateway:{m.region}::/apikeys/{key['id']}",
+    }
 
 
 def _usage_plan(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
-    plan = m.client("apigateway").create_usage_plan(**_params(
-        name=i.get("name") or auto_name(a),
-        apiStages=[{"apiId": s["apiId"], "stage": s["stage"]} for s in i.get("apiStages", [])],
-        throttle=_params(rateLimit=i["throttleSettings"].get("rateLimit"),
-                         burstLimit=boto(i["throttleSettings"].get("burstLimit")))
-        if i.get("throttleSettings") else None,
-        quota=_params(limit=boto(i["quotaSettings"]["limit"]),
-                      period=i["quotaSettings"]["period"])
-        if i.get("quotaSettings") else None,
-        tags=i.get("tags")))
+    plan = m.client("apigateway").create_usage_plan(
+        **_params(
+            name=i.get("name") or auto_name(a),
+            apiStages=[{"apiId": s["apiId"], "stage": s["stage"]} for s in i.get("apiStages", [])],
+            throttle=_params(
+                rateLimit=i["throttleSettings"].get("rateLimit"),
+                burstLimit=boto(i["throttleSettings"].get("burstLimit")),
+            )
+            if i.get("throttleSettings")
+            else None,
+            quota=_params(
+                limit=boto(i["quotaSettings"]["limit"]), period=i["quotaSettings"]["period"]
+            )
+            if i.get("quotaSettings")
+            else None,
+            tags=i.get("tags"),
+        )
+    )
     return plan["id"], {"arn": f"arn:aws:apigateway:{m.region}::/usageplans/{plan['id']}"}
 
 
 def _usage_plan_key(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     key = m.client("apigateway").create_usage_plan_key(
-        usagePlanId=i["usagePlanId"], keyId=i["keyId"], keyType=i["keyType"])
+        usagePlanId=i["usagePlanId"], keyId=i["keyId"], keyType=i["keyType"]
+    )
     return key["id"], {"name": key.get("name", ""), "value": key.get("value", "")}
 
 
 def _account(m: MotoMocks, a: Args) -> Result:
-    m.client("apigateway").update_account(patchOperations=[
-        {"op": "replace", "path": "/cloudwatchRoleArn", "value": a.inputs["cloudwatchRoleArn"]}])
+    m.client("apigateway").update_account(
+        patchOperations=[
+            {"op": "replace", "path": "/cloudwatchRoleArn", "value": a.inputs["cloudwatchRoleArn"]}
+        ]
+    )
     return "api-gateway-account", {}
 
 
@@ -647,9 +873,13 @@ def _web_acl(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     name = i.get("name") or auto_name(a)
     summary = m.client("wafv2").create_web_acl(
-        Name=name, Scope=i["scope"], DefaultAction=boto(i["defaultAction"]),
-        Rules=boto(i.get("rules") or []), VisibilityConfig=boto(i["visibilityConfig"]),
-        Tags=_tag_list(i.get("tags")))["Summary"]
+        Name=name,
+        Scope=i["scope"],
+        DefaultAction=boto(i["defaultAction"]),
+        Rules=boto(i.get("rules") or []),
+        VisibilityConfig=boto(i["visibilityConfig"]),
+        Tags=_tag_list(i.get("tags")),
+    )["Summary"]
     return summary["Id"], {"name": name, "arn": summary["ARN"], "lockToken": summary["LockToken"]}
 
 
@@ -666,8 +896,8 @@ MIRRORS: dict[str, Mirror] = {
     "aws:s3/bucketOwnershipControls:BucketOwnershipControls": _ownership,
     "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock": _public_access,
     "aws:s3/bucketVersioning:BucketVersioning": _versioning,
-    "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration":
-        _encryption,
+    "aws:s3/bucketServerSideEncryptionConfiguration:"
+    "BucketServerSideEncryptionConfiguration": _encryption,
     "aws:s3/bucketPolicy:BucketPolicy": _bucket_policy,
     "aws:s3/bucketObjectv2:BucketObjectv2": _object,
     "aws:iam/role:Role": _role,

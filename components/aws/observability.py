@@ -16,15 +16,30 @@ from inferstack.components.spec import DeploymentSpec
 
 def dashboard_url(region: str, dashboard: str) -> str:
     """The console address of CloudWatch dashboard `dashboard`."""
-    return (f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
-            f"#dashboards:name={dashboard}")
+    return (
+        f"https://{region}.console.aws.amazon.com/cloudwatch/home?region={region}"
+        f"#dashboards:name={dashboard}"
+    )
 
 
-def _widget(title: str, metrics: list[list[Any]], region: str, stat: str = "Average",
-            y: int = 0, x: int = 0) -> dict[str, Any]:
-    return {"type": "metric", "x": x, "y": y, "width": 12, "height": 6,
-            "properties": {"title": title, "region": region, "stat": stat, "period": 60,
-                           "view": "timeSeries", "metrics": metrics}}
+def _widget(
+    title: str, metrics: list[list[Any]], region: str, stat: str = "Average", y: int = 0, x: int = 0
+) -> dict[str, Any]:
+    return {
+        "type": "metric",
+        "x": x,
+        "y": y,
+        "width": 12,
+        "height": 6,
+        "properties": {
+            "title": title,
+            "region": region,
+            "stat": stat,
+            "period": 60,
+            "view": "timeSeries",
+            "metrics": metrics,
+        },
+    }
 
 
 def dashboard_body(spec: DeploymentSpec, names: Names, region: str) -> dict[str, Any]:
@@ -33,8 +48,7 @@ def dashboard_body(spec: DeploymentSpec, names: Names, region: str) -> dict[str,
     widgets: list[dict[str, Any]] = []
 
     def per_variant(namespace: str, metric: str) -> list[list[Any]]:
-        return [[namespace, metric, "EndpointName", ep, "VariantName", v]
-                for v in names.variants]
+        return [[namespace, metric, "EndpointName", ep, "VariantName", v] for v in names.variants]
 
     rows = [
         ("Invocations", per_variant(sm, "Invocations"), "Sum"),
@@ -43,17 +57,25 @@ def dashboard_body(spec: DeploymentSpec, names: Names, region: str) -> dict[str,
         ("4xx errors", per_variant(sm, "Invocation4XXErrors"), "Sum"),
     ]
     if spec.compute.aws.mode != "serverless":
-        rows += [("CPU utilisation", per_variant(SAGEMAKER_NAMESPACE, "CPUUtilization"),
-                  "Average"),
-                 ("Memory utilisation", per_variant(SAGEMAKER_NAMESPACE, "MemoryUtilization"),
-                  "Average")]
+        rows += [
+            ("CPU utilisation", per_variant(SAGEMAKER_NAMESPACE, "CPUUtilization"), "Average"),
+            (
+                "Memory utilisation",
+                per_variant(SAGEMAKER_NAMESPACE, "MemoryUtilization"),
+                "Average",
+            ),
+        ]
         if spec.compute.accelerator != "none":
-            rows.append(("GPU utilisation", per_variant(SAGEMAKER_NAMESPACE, "GPUUtilization"),
-                         "Average"))
+            rows.append(
+                ("GPU utilisation", per_variant(SAGEMAKER_NAMESPACE, "GPUUtilization"), "Average")
+            )
     api = ["AWS/ApiGateway", "ApiName", names.api, "Stage", names.stage]
     rows += [
-        ("Gateway requests and errors", [[api[0], m, *api[1:]] for m in
-                                         ("Count", "4XXError", "5XXError")], "Sum"),
+        (
+            "Gateway requests and errors",
+            [[api[0], m, *api[1:]] for m in ("Count", "4XXError", "5XXError")],
+            "Sum",
+        ),
         ("Gateway latency p99 (ms)", [[api[0], "Latency", *api[1:]]], "p99"),
     ]
     for i, (title, metrics, stat) in enumerate(rows):
@@ -73,8 +95,13 @@ class Observability(pulumi.ComponentResource):
     dashboard_url: pulumi.Output[str]
     """Console URL of the dashboard ("" when the spec turns it off)."""
 
-    def __init__(self, name: str, ctx: AwsContext, key_arn: pulumi.Input[str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        ctx: AwsContext,
+        key_arn: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("inferstack:aws:Observability", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         spec, names = ctx.spec, ctx.names
@@ -84,16 +111,27 @@ class Observability(pulumi.ComponentResource):
             "access-logs": names.access_log_group,
         }
         groups = {
-            role: aws.cloudwatch.LogGroup(f"{name}-{role}", name=group,
-                                          retention_in_days=retention, kms_key_id=key_arn,
-                                          tags=ctx.tags, opts=child)
+            role: aws.cloudwatch.LogGroup(
+                f"{name}-{role}",
+                name=group,
+                retention_in_days=retention,
+                kms_key_id=key_arn,
+                tags=ctx.tags,
+                opts=child,
+            )
             for role, group in log_groups.items()
         }
-        topic = aws.sns.Topic(f"{name}-alarms", name=f"{names.endpoint}-alarms",
-                              kms_master_key_id=key_arn, tags=ctx.tags, opts=child)
+        topic = aws.sns.Topic(
+            f"{name}-alarms",
+            name=f"{names.endpoint}-alarms",
+            kms_master_key_id=key_arn,
+            tags=ctx.tags,
+            opts=child,
+        )
         for i, email in enumerate(spec.observability.notify_emails):
-            aws.sns.TopicSubscription(f"{name}-notify-{i}", topic=topic.arn, protocol="email",
-                                      endpoint=email, opts=child)
+            aws.sns.TopicSubscription(
+                f"{name}-notify-{i}", topic=topic.arn, protocol="email", endpoint=email, opts=child
+            )
         definitions = alarm_definitions(spec, names)
         for alarm in definitions:
             single = {k: v for k, v in alarm.metric.items()}
@@ -119,11 +157,14 @@ class Observability(pulumi.ComponentResource):
         self.dashboard_url = pulumi.Output.from_input("")
         if spec.observability.dashboard:
             dashboard = aws.cloudwatch.Dashboard(
-                f"{name}-dashboard", dashboard_name=names.endpoint,
-                dashboard_body=json.dumps(dashboard_body(spec, names, ctx.region)), opts=child)
+                f"{name}-dashboard",
+                dashboard_name=names.endpoint,
+                dashboard_body=json.dumps(dashboard_body(spec, names, ctx.region)),
+                opts=child,
+            )
             self.dashboard_url = dashboard.dashboard_name.apply(
-                lambda d: dashboard_url(ctx.region, d))
+                lambda d: dashboard_url(ctx.region, d)
+            )
         self.topic_arn = topic.arn
         self.access_log_group_arn = groups["access-logs"].arn
-        self.register_outputs({"topic_arn": self.topic_arn,
-                               "dashboard_url": self.dashboard_url})
+        self.register_outputs({"topic_arn": self.topic_arn, "dashboard_url": self.dashboard_url})

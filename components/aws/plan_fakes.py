@@ -37,8 +37,12 @@ def _arn(service: str, resource: str, region: str = FAKE_REGION) -> str:
 
 def _bucket(args: Args) -> dict[str, Any]:
     bucket = args.inputs.get("bucket") or auto_name(args, lower=True)
-    return {"id": bucket, "bucket": bucket, "arn": f"arn:aws:s3:::{bucket}",
-            "bucketRegionalDomainName": f"{bucket}.s3.{FAKE_REGION}.amazonaws.com"}
+    return {
+        "id": bucket,
+        "bucket": bucket,
+        "arn": f"arn:aws:s3:::{bucket}",
+        "bucketRegionalDomainName": f"{bucket}.s3.{FAKE_REGION}.amazonaws.com",
+    }
 
 
 def _kms_key(args: Args) -> dict[str, Any]:
@@ -48,21 +52,30 @@ def _kms_key(args: Args) -> dict[str, Any]:
 
 def _role(args: Args) -> dict[str, Any]:
     name = auto_name(args)
-    return {"id": name, "name": name, "arn": f"arn:aws:iam::{FAKE_ACCOUNT}:role/{name}",
-            "uniqueId": f"AROA{_suffix(args, 16).upper()}"}
+    return {
+        "id": name,
+        "name": name,
+        "arn": f"arn:aws:iam::{FAKE_ACCOUNT}:role/{name}",
+        "uniqueId": f"AROA{_suffix(args, 16).upper()}",
+    }
 
 
 def _repository(args: Args) -> dict[str, Any]:
     name = auto_name(args, lower=True)
-    return {"id": name, "name": name, "arn": _arn("ecr", f"repository/{name}"),
-            "repositoryUrl": f"{FAKE_ACCOUNT}.dkr.ecr.{FAKE_REGION}.amazonaws.com/{name}",
-            "registryId": FAKE_ACCOUNT}
+    return {
+        "id": name,
+        "name": name,
+        "arn": _arn("ecr", f"repository/{name}"),
+        "repositoryUrl": f"{FAKE_ACCOUNT}.dkr.ecr.{FAKE_REGION}.amazonaws.com/{name}",
+        "registryId": FAKE_ACCOUNT,
+    }
 
 
 def _sagemaker(kind: str):  # type: ignore[no-untyped-def]
     def fake(args: Args) -> dict[str, Any]:
         name = auto_name(args)
         return {"id": name, "name": name, "arn": _arn("sagemaker", f"{kind}/{name.lower()}")}
+
     return fake
 
 
@@ -89,17 +102,22 @@ def _dashboard(args: Args) -> dict[str, Any]:
 
 def _rest_api(args: Args) -> dict[str, Any]:
     api_id = _suffix(args, 10)
-    return {"id": api_id, "rootResourceId": _suffix(args, 6),
-            "executionArn": _arn("execute-api", api_id),
-            "arn": f"arn:aws:apigateway:{FAKE_REGION}::/restapis/{api_id}"}
+    return {
+        "id": api_id,
+        "rootResourceId": _suffix(args, 6),
+        "executionArn": _arn("execute-api", api_id),
+        "arn": f"arn:aws:apigateway:{FAKE_REGION}::/restapis/{api_id}",
+    }
 
 
 def _stage(args: Args) -> dict[str, Any]:
     api, stage = args.inputs.get("restApi", "api"), args.inputs.get("stageName", "stage")
-    return {"id": f"ags-{api}-{stage}",
-            "invokeUrl": f"https://{api}.execute-api.{FAKE_REGION}.amazonaws.com/{stage}",
-            "executionArn": _arn("execute-api", f"{api}/{stage}"),
-            "arn": f"arn:aws:apigateway:{FAKE_REGION}::/restapis/{api}/stages/{stage}"}
+    return {
+        "id": f"ags-{api}-{stage}",
+        "invokeUrl": f"https://{api}.execute-api.{FAKE_REGION}.amazonaws.com/{stage}",
+        "executionArn": _arn("execute-api", f"{api}/{stage}"),
+        "arn": f"arn:aws:apigateway:{FAKE_REGION}::/restapis/{api}/stages/{stage}",
+    }
 
 
 def _short_id(args: Args) -> dict[str, Any]:
@@ -114,8 +132,7 @@ def _scaling_target(args: Args) -> dict[str, Any]:
 def _web_acl(args: Args) -> dict[str, Any]:
     name = auto_name(args)
     acl_id = _suffix(args, 12)
-    return {"id": acl_id, "name": name,
-            "arn": _arn("wafv2", f"regional/webacl/{name}/{acl_id}")}
+    return {"id": acl_id, "name": name, "arn": _arn("wafv2", f"regional/webacl/{name}/{acl_id}")}
 
 
 def _generic(args: Args) -> dict[str, Any]:
@@ -129,8 +146,7 @@ FAKES = {
     "aws:iam/role:Role": _role,
     "aws:ecr/repository:Repository": _repository,
     "aws:sagemaker/model:Model": _sagemaker("model"),
-    "aws:sagemaker/endpointConfiguration:EndpointConfiguration":
-        _sagemaker("endpoint-config"),
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _sagemaker("endpoint-config"),
     "aws:sagemaker/endpoint:Endpoint": _sagemaker("endpoint"),
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
@@ -149,16 +165,24 @@ FAKES = {
 
 
 def _caller_identity(_: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-    return {"accountId": FAKE_ACCOUNT, "arn": f"arn:aws:iam::{FAKE_ACCOUNT}:user/plan",
-            "userId": "AIDAPLAN", "id": FAKE_ACCOUNT}
+    return {
+        "accountId": FAKE_ACCOUNT,
+        "arn": f"arn:aws:iam::{FAKE_ACCOUNT}:user/plan",
+        "userId": "AIDAPLAN",
+        "id": FAKE_ACCOUNT,
+    }
 
 
 def _ecr_token(_: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
-    return {"userName": "AWS", "password": "offline-plan-token",
-            "authorizationToken": "QVdTOm9mZmxpbmUtcGxhbi10b2tlbg==",
-            "proxyEndpoint": f"https://{FAKE_ACCOUNT}.dkr.ecr.{FAKE_REGION}.amazonaws.com",
-            "registryId": FAKE_ACCOUNT, "expiresAt": "2099-01-01T00:00:00Z",
-            "id": FAKE_REGION}
+    return {
+        "userName": "AWS",
+        "password": "offline-plan-token",
+        "authorizationToken": "QVdTOm9mZmxpbmUtcGxhbi10b2tlbg==",
+        "proxyEndpoint": f"https://{FAKE_ACCOUNT}.dkr.ecr.{FAKE_REGION}.amazonaws.com",
+        "registryId": FAKE_ACCOUNT,
+        "expiresAt": "2099-01-01T00:00:00Z",
+        "id": FAKE_REGION,
+    }
 
 
 for _token, _fake in FAKES.items():

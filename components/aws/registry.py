@@ -29,8 +29,7 @@ def ecr_repository_arn(image_uri: str, partition: str) -> str:
             f"image {image_uri!r} is not an ECR image URI "
             "(<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>); SageMaker pulls from ECR"
         )
-    return (f"arn:{partition}:ecr:{match['region']}:{match['account']}:"
-            f"repository/{match['repo']}")
+    return f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
 
 
 def runtime_tag() -> str:
@@ -58,9 +57,14 @@ class ImageRepository(pulumi.ComponentResource):
     image_uris: dict[str, pulumi.Output[str]]
     """variant -> the image it runs."""
 
-    def __init__(self, name: str, ctx: AwsContext, key_arn: pulumi.Input[str],
-                 image_uri: str | None = None,
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        ctx: AwsContext,
+        key_arn: pulumi.Input[str],
+        image_uri: str | None = None,
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("inferstack:aws:ImageRepository", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         repo = aws.ecr.Repository(
@@ -73,36 +77,53 @@ class ImageRepository(pulumi.ComponentResource):
             opts=child,
         )
         aws.ecr.LifecyclePolicy(
-            f"{name}-lifecycle", repository=repo.name,
-            policy=json.dumps({"rules": [{
-                "rulePriority": 1, "description": f"keep the last {KEEP_IMAGES} images",
-                "selection": {"tagStatus": "any", "countType": "imageCountMoreThan",
-                              "countNumber": KEEP_IMAGES},
-                "action": {"type": "expire"}}]}),
-            opts=child)
+            f"{name}-lifecycle",
+            repository=repo.name,
+            policy=json.dumps(
+                {
+                    "rules": [
+                        {
+                            "rulePriority": 1,
+                            "description": f"keep the last {KEEP_IMAGES} images",
+                            "selection": {
+                                "tagStatus": "any",
+                                "countType": "imageCountMoreThan",
+                                "countNumber": KEEP_IMAGES,
+                            },
+                            "action": {"type": "expire"},
+                        }
+                    ]
+                }
+            ),
+            opts=child,
+        )
         self.repository_url = repo.repository_url
         self.image_uris = {}
         if image_uri:
             self.repository_arn = pulumi.Output.from_input(
-                ecr_repository_arn(image_uri, ctx.partition))
-            self.image_uris = {a.variant: pulumi.Output.from_input(image_uri)
-                               for a in variant_artifacts(ctx.spec)}
+                ecr_repository_arn(image_uri, ctx.partition)
+            )
+            self.image_uris = {
+                a.variant: pulumi.Output.from_input(image_uri) for a in variant_artifacts(ctx.spec)
+            }
         else:
             self.repository_arn = repo.arn
             self.image_uris = self._build_images(name, ctx, repo)
         self.image_uri = next(iter(self.image_uris.values()))
-        self.register_outputs({"repository_url": self.repository_url,
-                               "image_uri": self.image_uri})
+        self.register_outputs({"repository_url": self.repository_url, "image_uri": self.image_uri})
 
-    def _build_images(self, name: str, ctx: AwsContext,
-                      repo: aws.ecr.Repository) -> dict[str, pulumi.Output[str]]:
+    def _build_images(
+        self, name: str, ctx: AwsContext, repo: aws.ecr.Repository
+    ) -> dict[str, pulumi.Output[str]]:
         """One RuntimeImage per local bundle, pushed here; s3:// artifacts run the runtime
         image at this inferstack's tag (pushed by CI) and load the archive from S3."""
         token = aws.ecr.get_authorization_token_output(registry_id=repo.registry_id)
         registry = ImageRegistry(
             repository_url=repo.repository_url,
             server=repo.repository_url.apply(lambda url: url.partition("/")[0]),
-            username=token.user_name, password=token.password)
+            username=token.user_name,
+            password=token.password,
+        )
         fallback = pulumi.Output.concat(repo.repository_url, ":", runtime_tag())
         built: dict[str, pulumi.Output[str]] = {}
         out: dict[str, pulumi.Output[str]] = {}
@@ -114,11 +135,15 @@ class ImageRepository(pulumi.ComponentResource):
             if artifact.source not in built:
                 image = RuntimeImage(
                     f"{name}-{artifact.variant}",
-                    RuntimeImageArgs(bundle_dir=source, model_name=ctx.spec.model.name,
-                                     model_version=artifact.version,
-                                     gpu=ctx.spec.compute.accelerator != "none",
-                                     registry=registry),
-                    opts=pulumi.ResourceOptions(parent=self))
+                    RuntimeImageArgs(
+                        bundle_dir=source,
+                        model_name=ctx.spec.model.name,
+                        model_version=artifact.version,
+                        gpu=ctx.spec.compute.accelerator != "none",
+                        registry=registry,
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
                 built[artifact.source] = image.image_ref
             out[artifact.variant] = built[artifact.source]
         return out

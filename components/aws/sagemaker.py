@@ -36,10 +36,16 @@ class VariantPlan:
 def variant_plans(spec: DeploymentSpec) -> tuple[VariantPlan, ...]:
     """The production variants of `spec`, primary first, with weights and instances."""
     primary_weight = spec.rollout.primary_weight if spec.rollout.variants else 1.0
-    primary = VariantPlan(primary_variant(spec), spec.model.version, primary_weight,
-                          max(1, spec.scaling.min_replicas))
-    return (primary, *(VariantPlan(v.name, v.model_version, v.weight, v.replicas)
-                       for v in spec.rollout.variants))
+    primary = VariantPlan(
+        primary_variant(spec), spec.model.version, primary_weight, max(1, spec.scaling.min_replicas)
+    )
+    return (
+        primary,
+        *(
+            VariantPlan(v.name, v.model_version, v.weight, v.replicas)
+            for v in spec.rollout.variants
+        ),
+    )
 
 
 def volume_kms_allowed(instance_type: str) -> bool:
@@ -52,12 +58,16 @@ def production_variants(spec: DeploymentSpec, model_names: Mapping[str, Any]) ->
     options = spec.compute.aws
     out: list[dict] = []
     for plan in variant_plans(spec):
-        variant: dict[str, Any] = {"variant_name": plan.name,
-                                   "model_name": model_names[plan.name],
-                                   "initial_variant_weight": plan.weight}
+        variant: dict[str, Any] = {
+            "variant_name": plan.name,
+            "model_name": model_names[plan.name],
+            "initial_variant_weight": plan.weight,
+        }
         if options.mode == "serverless":
-            serverless: dict[str, Any] = {"memory_size_in_mb": options.serverless_memory_mb,
-                                          "max_concurrency": options.serverless_max_concurrency}
+            serverless: dict[str, Any] = {
+                "memory_size_in_mb": options.serverless_memory_mb,
+                "max_concurrency": options.serverless_max_concurrency,
+            }
             if options.serverless_provisioned_concurrency:
                 serverless["provisioned_concurrency"] = options.serverless_provisioned_concurrency
             variant["serverless_config"] = serverless
@@ -82,8 +92,10 @@ def data_capture_config(spec: DeploymentSpec, destination: Any, key_arn: Any) ->
         "destination_s3_uri": destination,
         "kms_key_id": key_arn,
         "capture_options": [{"capture_mode": "Input"}, {"capture_mode": "Output"}],
-        "capture_content_type_header": {"json_content_types": ["application/json"],
-                                        "csv_content_types": ["text/csv"]},
+        "capture_content_type_header": {
+            "json_content_types": ["application/json"],
+            "csv_content_types": ["text/csv"],
+        },
     }
 
 
@@ -92,11 +104,16 @@ def async_inference_config(spec: DeploymentSpec, output: Any, key_arn: Any) -> d
     if spec.compute.aws.mode != "async":
         return None
     return {
-        "output_config": {"s3_output_path": pulumi.Output.concat(output, "/output"),
-                          "s3_failure_path": pulumi.Output.concat(output, "/failures"),
-                          "kms_key_id": key_arn},
-        "client_config": {"max_concurrent_invocations_per_instance":
-                          spec.compute.aws.async_max_concurrent_per_instance},
+        "output_config": {
+            "s3_output_path": pulumi.Output.concat(output, "/output"),
+            "s3_failure_path": pulumi.Output.concat(output, "/failures"),
+            "kms_key_id": key_arn,
+        },
+        "client_config": {
+            "max_concurrent_invocations_per_instance": (
+                spec.compute.aws.async_max_concurrent_per_instance
+            ),
+        },
     }
 
 
@@ -115,14 +132,22 @@ def deployment_config(spec: DeploymentSpec, rollback_alarms: Sequence[str]) -> d
     routing: dict[str, Any] = {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": bake}
     steps = 1
     if rollout.strategy == "canary":
-        routing = {"type": "CANARY", "wait_interval_in_seconds": bake,
-                   "canary_size": {"type": "CAPACITY_PERCENT",
-                                   "value": max(1, round(rollout.canary_percent))}}
+        routing = {
+            "type": "CANARY",
+            "wait_interval_in_seconds": bake,
+            "canary_size": {
+                "type": "CAPACITY_PERCENT",
+                "value": max(1, round(rollout.canary_percent)),
+            },
+        }
         steps = 2
     elif rollout.strategy == "linear":
         step = max(1, round(rollout.linear_step_percent))
-        routing = {"type": "LINEAR", "wait_interval_in_seconds": bake,
-                   "linear_step_size": {"type": "CAPACITY_PERCENT", "value": step}}
+        routing = {
+            "type": "LINEAR",
+            "wait_interval_in_seconds": bake,
+            "linear_step_size": {"type": "CAPACITY_PERCENT", "value": step},
+        }
         steps = math.ceil(100 / step)
     policy: dict[str, Any] = {
         "traffic_routing_configuration": routing,
@@ -133,7 +158,8 @@ def deployment_config(spec: DeploymentSpec, rollback_alarms: Sequence[str]) -> d
     config: dict[str, Any] = {"blue_green_update_policy": policy}
     if rollout.auto_rollback and rollback_alarms:
         config["auto_rollback_configuration"] = {
-            "alarms": [{"alarm_name": a} for a in list(rollback_alarms)[:MAX_ROLLBACK_ALARMS]]}
+            "alarms": [{"alarm_name": a} for a in list(rollback_alarms)[:MAX_ROLLBACK_ALARMS]]
+        }
     return config
 
 
@@ -188,9 +214,12 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                     "environment": container_environment(spec, plan),
                 },
                 enable_network_isolation=options.network_isolation,
-                vpc_config={"subnets": list(options.subnet_ids),
-                            "security_group_ids": list(options.security_group_ids)}
-                if options.subnet_ids else None,
+                vpc_config={
+                    "subnets": list(options.subnet_ids),
+                    "security_group_ids": list(options.security_group_ids),
+                }
+                if options.subnet_ids
+                else None,
                 tags={**ctx.tags, "inferstack:variant": plan.name},
                 opts=child,
             )
@@ -200,7 +229,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             f"{name}-config",
             production_variants=production_variants(spec, model_names),
             kms_key_arn=key_arn
-            if not serverless and volume_kms_allowed(spec.instance_type()) else None,
+            if not serverless and volume_kms_allowed(spec.instance_type())
+            else None,
             data_capture_config=data_capture_config(spec, capture_uri, key_arn),
             async_inference_config=async_inference_config(spec, async_output_uri, key_arn),
             tags=ctx.tags,
@@ -218,6 +248,10 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         self.endpoint_arn = endpoint.arn
         self.config_name = config.name
         self.model_names = model_names
-        self.register_outputs({"endpoint_name": self.endpoint_name,
-                               "endpoint_arn": self.endpoint_arn,
-                               "config_name": self.config_name})
+        self.register_outputs(
+            {
+                "endpoint_name": self.endpoint_name,
+                "endpoint_arn": self.endpoint_arn,
+                "config_name": self.config_name,
+            }
+        )

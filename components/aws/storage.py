@@ -34,32 +34,59 @@ class ArtifactStore(pulumi.ComponentResource):
     write_arns: list[pulumi.Output[str]]
     """Object ARN patterns the execution role may write (capture, async output)."""
 
-    def __init__(self, name: str, ctx: AwsContext, key_arn: pulumi.Input[str],
-                 opts: pulumi.ResourceOptions | None = None) -> None:
+    def __init__(
+        self,
+        name: str,
+        ctx: AwsContext,
+        key_arn: pulumi.Input[str],
+        opts: pulumi.ResourceOptions | None = None,
+    ) -> None:
         super().__init__("inferstack:aws:ArtifactStore", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, tags=ctx.tags, opts=child)
         aws.s3.BucketOwnershipControls(
-            f"{name}-ownership", bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"}, opts=child)
+            f"{name}-ownership",
+            bucket=bucket.id,
+            rule={"object_ownership": "BucketOwnerEnforced"},
+            opts=child,
+        )
         public = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access", bucket=bucket.id, block_public_acls=True,
-            block_public_policy=True, ignore_public_acls=True, restrict_public_buckets=True,
-            opts=child)
+            f"{name}-public-access",
+            bucket=bucket.id,
+            block_public_acls=True,
+            block_public_policy=True,
+            ignore_public_acls=True,
+            restrict_public_buckets=True,
+            opts=child,
+        )
         aws.s3.BucketVersioning(
-            f"{name}-versioning", bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"}, opts=child)
+            f"{name}-versioning",
+            bucket=bucket.id,
+            versioning_configuration={"status": "Enabled"},
+            opts=child,
+        )
         encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption", bucket=bucket.id,
-            rules=[{"apply_server_side_encryption_by_default": {
-                "sse_algorithm": "aws:kms", "kms_master_key_id": key_arn},
-                "bucket_key_enabled": True}],
-            opts=child)
+            f"{name}-encryption",
+            bucket=bucket.id,
+            rules=[
+                {
+                    "apply_server_side_encryption_by_default": {
+                        "sse_algorithm": "aws:kms",
+                        "kms_master_key_id": key_arn,
+                    },
+                    "bucket_key_enabled": True,
+                }
+            ],
+            opts=child,
+        )
         aws.s3.BucketPolicy(
-            f"{name}-policy", bucket=bucket.id,
+            f"{name}-policy",
+            bucket=bucket.id,
             policy=pulumi.Output.all(bucket.arn, key_arn).apply(
-                lambda a: json.dumps(bucket_policy(a[0], a[1]))),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public]))
+                lambda a: json.dumps(bucket_policy(a[0], a[1]))
+            ),
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[public]),
+        )
 
         endpoint = ctx.names.endpoint
         self.model_data_urls = {}
@@ -69,21 +96,27 @@ class ArtifactStore(pulumi.ComponentResource):
             if not artifact.uploaded:
                 src_bucket, src_key = split_s3_uri(artifact.source)
                 self.model_data_urls[artifact.variant] = pulumi.Output.from_input(artifact.source)
-                self.read_arns.append(pulumi.Output.from_input(
-                    f"arn:{ctx.partition}:s3:::{src_bucket}/{src_key}"))
+                self.read_arns.append(
+                    pulumi.Output.from_input(f"arn:{ctx.partition}:s3:::{src_bucket}/{src_key}")
+                )
                 continue
             key = artifact.key(ctx.spec.model.name)
             if key not in uploaded:
                 uploaded[key] = aws.s3.BucketObjectv2(
                     f"{name}-model-{artifact.version.replace('.', '-')}",
-                    bucket=bucket.id, key=key,
+                    bucket=bucket.id,
+                    key=key,
                     source=pulumi.FileAsset(str(model_archive(artifact.source))),
-                    server_side_encryption="aws:kms", kms_key_id=key_arn,
-                    content_type="application/gzip", tags=ctx.tags,
-                    opts=pulumi.ResourceOptions(parent=self, depends_on=[encryption]))
+                    server_side_encryption="aws:kms",
+                    kms_key_id=key_arn,
+                    content_type="application/gzip",
+                    tags=ctx.tags,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=[encryption]),
+                )
                 self.read_arns.append(bucket.arn.apply(lambda arn, k=key: f"{arn}/{k}"))
             self.model_data_urls[artifact.variant] = pulumi.Output.concat(
-                "s3://", uploaded[key].bucket, "/", uploaded[key].key)
+                "s3://", uploaded[key].bucket, "/", uploaded[key].key
+            )
 
         self.bucket = bucket.bucket
         self.bucket_arn = bucket.arn
@@ -93,5 +126,6 @@ class ArtifactStore(pulumi.ComponentResource):
             bucket.arn.apply(lambda arn: f"{arn}/capture/{endpoint}/*"),
             bucket.arn.apply(lambda arn: f"{arn}/async/{endpoint}/*"),
         ]
-        self.register_outputs({"bucket": self.bucket, "bucket_arn": self.bucket_arn,
-                               "capture_uri": self.capture_uri})
+        self.register_outputs(
+            {"bucket": self.bucket, "bucket_arn": self.bucket_arn, "capture_uri": self.capture_uri}
+        )

@@ -17,7 +17,11 @@ from tests.conftest import ROOT
 def run_cli(*args: str, cwd: Path = ROOT) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "inferstack.components.cli", *args],
-        capture_output=True, text=True, cwd=cwd, timeout=120, check=False,
+        capture_output=True,
+        text=True,
+        cwd=cwd,
+        timeout=120,
+        check=False,
     )
 
 
@@ -40,6 +44,7 @@ def _set(path: str, value: Any) -> Any:
         for key in parents:
             node = node.setdefault(key, {})
         node[leaf] = value
+
     return edit
 
 
@@ -47,22 +52,46 @@ def _set(path: str, value: Any) -> Any:
     ("stack", "edit", "expected"),
     [
         ("prod-aws", _set("compute.gpus", 2), "deployment.compute.gpus: unknown key"),
-        ("prod-aws", _set("scaling.min_replicas", 9),
-         "deployment.scaling: min_replicas (9) is greater than max_replicas (8)"),
-        ("prod-aws", _set("compute.accelerator", "nvidia-k80"),
-         "deployment.compute.accelerator: Input should be 'none', 'nvidia-t4'"),
-        ("prod-aws", _set("gateway.auth", "none"),
-         "deployment.gateway.auth: 'none' is not allowed in prod"),
-        ("prod-azure", _set("gateway.auth", "none"),
-         "deployment.gateway.auth: 'none' is not allowed in prod"),
-        ("local", _set("compute.accelerator", "gpu"),
-         "deployment.compute.accelerator: Input should be"),
-        ("local", _set("model.version", "2.0.0"),
-         "deployment.model.version: '2.0.0' does not match the bundle's '1.0.0'"),
-        ("local", _set("model.framework", "xgboost"),
-         "deployment.model.framework: 'xgboost' does not match the bundle's 'sklearn'"),
-        ("dev-aws", _set("model.artifact", "examples/no-such-bundle"),
-         "deployment.model.artifact: no bundle folder at"),
+        (
+            "prod-aws",
+            _set("scaling.min_replicas", 9),
+            "deployment.scaling: min_replicas (9) is greater than max_replicas (8)",
+        ),
+        (
+            "prod-aws",
+            _set("compute.accelerator", "nvidia-k80"),
+            "deployment.compute.accelerator: Input should be 'none', 'nvidia-t4'",
+        ),
+        (
+            "prod-aws",
+            _set("gateway.auth", "none"),
+            "deployment.gateway.auth: 'none' is not allowed in prod",
+        ),
+        (
+            "prod-azure",
+            _set("gateway.auth", "none"),
+            "deployment.gateway.auth: 'none' is not allowed in prod",
+        ),
+        (
+            "local",
+            _set("compute.accelerator", "gpu"),
+            "deployment.compute.accelerator: Input should be",
+        ),
+        (
+            "local",
+            _set("model.version", "2.0.0"),
+            "deployment.model.version: '2.0.0' does not match the bundle's '1.0.0'",
+        ),
+        (
+            "local",
+            _set("model.framework", "xgboost"),
+            "deployment.model.framework: 'xgboost' does not match the bundle's 'sklearn'",
+        ),
+        (
+            "dev-aws",
+            _set("model.artifact", "examples/no-such-bundle"),
+            "deployment.model.artifact: no bundle folder at",
+        ),
     ],
 )
 def test_broken_stack_config_exits_2_with_one_line(
@@ -107,8 +136,9 @@ def test_help_lists_every_command_with_one_line() -> None:
 
 
 def test_mandatory_policy_violation_exits_3(tmp_path: Path) -> None:
-    (tmp_path / "Pulumi.yaml").write_text("name: demo\nruntime: python\nmain: stacks/\n"
-                                          "stackConfigDir: stacks\n")
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: demo\nruntime: python\nmain: stacks/\nstackConfigDir: stacks\n"
+    )
     (tmp_path / "stacks").mkdir()
     (tmp_path / "stacks" / "Pulumi.dev.yaml").write_text("config: {}\n")
     (tmp_path / "stacks" / "__main__.py").write_text(

@@ -33,8 +33,9 @@ PROGRAM = textwrap.dedent(
 
 
 def make_project(tmp_path: Path, program: str, config: str) -> Path:
-    (tmp_path / "Pulumi.yaml").write_text("name: demo\nruntime: python\nmain: stacks/\n"
-                                          "stackConfigDir: stacks\n")
+    (tmp_path / "Pulumi.yaml").write_text(
+        "name: demo\nruntime: python\nmain: stacks/\nstackConfigDir: stacks\n"
+    )
     stacks = tmp_path / "stacks"
     stacks.mkdir()
     (stacks / "__main__.py").write_text(program)

@@ -35,8 +35,12 @@ def test_every_stack_is_described() -> None:
 
 @pytest.mark.parametrize("command", re.findall(r"^\| `inferstack (\w+)", README, re.M))
 def test_every_cli_command_in_the_table_exists(command: str) -> None:
-    result = subprocess.run([sys.executable, "-m", "inferstack.components.cli", command,
-                             "--help"], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        [sys.executable, "-m", "inferstack.components.cli", command, "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -44,4 +48,6 @@ def test_quickstart_shows_the_two_commands_first() -> None:
     quickstart = README.split("## Quickstart", 1)[1]
     first_block = quickstart.split("```bash\n", 1)[1].split("```", 1)[0]
     assert [line.split()[:2] for line in first_block.strip().splitlines()] == [
-        ["make", "up"], ["make", "test"]]
+        ["make", "up"],
+        ["make", "test"],
+    ]

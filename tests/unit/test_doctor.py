@@ -28,7 +28,10 @@ def bare_path(tmp_path: Path) -> str:
 def test_doctor_names_what_is_missing(tmp_path: Path) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "inferstack.components.cli", "doctor", "--for-up"],
-        capture_output=True, text=True, check=False, cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
         env={**os.environ, "PATH": bare_path(tmp_path), "COLUMNS": "200"},
     )
     assert result.returncode == 1
@@ -43,9 +46,16 @@ def test_make_up_stops_before_deploying_without_pulumi(tmp_path: Path) -> None:
     state = tmp_path / "state"
     result = subprocess.run(
         ["make", "--no-print-directory", "up", f"PULUMI_BACKEND_URL=file://{state}"],
-        capture_output=True, text=True, check=False, cwd=ROOT, timeout=600,
-        env={**os.environ, "PATH": bare_path(tmp_path) + ":" + str(ROOT / ".venv" / "bin"),
-             "COLUMNS": "200"},
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=600,
+        env={
+            **os.environ,
+            "PATH": bare_path(tmp_path) + ":" + str(ROOT / ".venv" / "bin"),
+            "COLUMNS": "200",
+        },
     )
     assert result.returncode != 0
     assert "`pulumi` not found on PATH" in result.stdout

@@ -30,11 +30,14 @@ def test_every_package_folder_is_packaged() -> None:
 
 def test_no_top_level_components_or_runtime_module(tmp_path: Path) -> None:
     # Outside the checkout, so only what the installation provides is importable.
-    probe = ("import importlib.util as u, inferstack.components as c; "
-             "print([n for n in ('components', 'runtime', 'policies') if u.find_spec(n)]); "
-             "print(c.__file__)")
-    result = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True,
-                            text=True, check=True)
+    probe = (
+        "import importlib.util as u, inferstack.components as c; "
+        "print([n for n in ('components', 'runtime', 'policies') if u.find_spec(n)]); "
+        "print(c.__file__)"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, check=True
+    )
     assert result.stdout.splitlines() == ["[]", str(ROOT / "components" / "__init__.py")]
 
 

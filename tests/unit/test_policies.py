@@ -13,12 +13,27 @@ BUCKET = Subject("aws:s3/bucket:Bucket", "artifacts", {})
 KMS_SSE = Subject(
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
     "artifacts-sse",
-    {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "aws:kms",
-                                                       "kmsMasterKeyId": "arn:key"}}]},
+    {
+        "rules": [
+            {
+                "applyServerSideEncryptionByDefault": {
+                    "sseAlgorithm": "aws:kms",
+                    "kmsMasterKeyId": "arn:key",
+                }
+            }
+        ]
+    },
 )
-BLOCK = Subject("aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock", "artifacts-pab",
-                {"blockPublicAcls": True, "blockPublicPolicy": True, "ignorePublicAcls": True,
-                 "restrictPublicBuckets": True})
+BLOCK = Subject(
+    "aws:s3/bucketPublicAccessBlock:BucketPublicAccessBlock",
+    "artifacts-pab",
+    {
+        "blockPublicAcls": True,
+        "blockPublicPolicy": True,
+        "ignorePublicAcls": True,
+        "restrictPublicBuckets": True,
+    },
+)
 
 
 def names(resources: list[Subject]) -> list[str]:
@@ -27,8 +42,7 @@ def names(resources: list[Subject]) -> list[str]:
 
 def iam(statement: dict[str, Any]) -> Subject:
     document = {"Version": "2012-10-17", "Statement": [statement]}
-    return Subject("aws:iam/rolePolicy:RolePolicy", "role-policy",
-                   {"policy": json.dumps(document)})
+    return Subject("aws:iam/rolePolicy:RolePolicy", "role-policy", {"policy": json.dumps(document)})
 
 
 def test_a_secure_bucket_passes() -> None:
@@ -36,8 +50,11 @@ def test_a_secure_bucket_passes() -> None:
 
 
 def test_bucket_without_kms_encryption_fails() -> None:
-    aes = Subject(KMS_SSE.type, "sse", {"rules": [
-        {"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]})
+    aes = Subject(
+        KMS_SSE.type,
+        "sse",
+        {"rules": [{"applyServerSideEncryptionByDefault": {"sseAlgorithm": "AES256"}}]},
+    )
     assert names([BUCKET, aes, BLOCK]) == ["s3-encrypted-with-kms"]
 
 
@@ -54,8 +71,9 @@ def test_endpoint_config_without_kms_fails() -> None:
     assert [(v.policy, v.resource) for v in violations] == [("sagemaker-kms", "cfg")]
 
 
-@pytest.mark.parametrize("variant", [{"instanceType": "ml.g5.xlarge"},
-                                     {"serverlessConfig": {"memorySizeInMb": 2048}}])
+@pytest.mark.parametrize(
+    "variant", [{"instanceType": "ml.g5.xlarge"}, {"serverlessConfig": {"memorySizeInMb": 2048}}]
+)
 def test_keyless_sagemaker_storage_needs_no_kms_key(variant: dict[str, Any]) -> None:
     """Instance-store families and serverless endpoints refuse a volume key."""
     token = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
@@ -83,10 +101,24 @@ def test_log_groups_need_retention() -> None:
 
 
 def test_iam_scoped_policy_passes() -> None:
-    assert names([iam({"Effect": "Allow", "Action": ["s3:GetObject"],
-                       "Resource": ["arn:aws:s3:::bucket/models/*"]})]) == []
-    assert names([iam({"Effect": "Allow", "Action": "ecr:GetAuthorizationToken",
-                       "Resource": "*"})]) == []
+    assert (
+        names(
+            [
+                iam(
+                    {
+                        "Effect": "Allow",
+                        "Action": ["s3:GetObject"],
+                        "Resource": ["arn:aws:s3:::bucket/models/*"],
+                    }
+                )
+            ]
+        )
+        == []
+    )
+    assert (
+        names([iam({"Effect": "Allow", "Action": "ecr:GetAuthorizationToken", "Resource": "*"})])
+        == []
+    )
 
 
 @pytest.mark.parametrize(
@@ -109,10 +141,17 @@ def test_iam_deny_statements_may_use_wildcards() -> None:
 
 def test_local_ports_must_be_on_loopback() -> None:
     token = "docker:index/container:Container"
-    assert names([Subject(token, "c", {"ports": [{"internal": 8080, "external": 8080,
-                                                   "ip": "127.0.0.1"}]})]) == []
-    violations = evaluate([Subject(token, "c", {"ports": [{"internal": 8080,
-                                                            "external": 8080}]})])
+    assert (
+        names(
+            [
+                Subject(
+                    token, "c", {"ports": [{"internal": 8080, "external": 8080, "ip": "127.0.0.1"}]}
+                )
+            ]
+        )
+        == []
+    )
+    violations = evaluate([Subject(token, "c", {"ports": [{"internal": 8080, "external": 8080}]})])
     assert [v.policy for v in violations] == ["local-loopback-only"]
     assert "all interfaces" in violations[0].message
 
@@ -139,8 +178,14 @@ def test_crossguard_pack_reports_through_pulumi_policy(
     assert set(by_name) == {r.name for r in RULES}
 
     resource = pulumi_policy.PolicyResource(
-        resource_type="aws:cloudwatch/logGroup:LogGroup", props={}, urn="urn:logs",
-        name="logs", opts=None, provider=None, parent=None, dependencies=[],  # type: ignore[arg-type]
+        resource_type="aws:cloudwatch/logGroup:LogGroup",
+        props={},
+        urn="urn:logs",
+        name="logs",
+        opts=None,
+        provider=None,
+        parent=None,
+        dependencies=[],  # type: ignore[arg-type]
         property_dependencies={},
     )
     reported: list[tuple[str, str | None]] = []

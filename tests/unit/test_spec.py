@@ -13,8 +13,12 @@ def base(**overrides: Any) -> dict[str, Any]:
     spec: dict[str, Any] = {
         "target": "aws",
         "environment": "dev",
-        "model": {"name": "churn", "version": "1.0.0", "framework": "sklearn",
-                  "artifact": "examples/bundle"},
+        "model": {
+            "name": "churn",
+            "version": "1.0.0",
+            "framework": "sklearn",
+            "artifact": "examples/bundle",
+        },
     }
     for dotted, value in overrides.items():
         node = spec
@@ -54,8 +58,9 @@ def test_gpu_kind_maps_to_the_targets_instance_type() -> None:
 
 
 def test_instance_type_override_wins() -> None:
-    spec = load_spec(base(compute__accelerator="nvidia-a10g",
-                          compute__instance_type={"aws": "ml.g5.2xlarge"}))
+    spec = load_spec(
+        base(compute__accelerator="nvidia-a10g", compute__instance_type={"aws": "ml.g5.2xlarge"})
+    )
     assert spec.instance_type() == "ml.g5.2xlarge"
 
 
@@ -71,24 +76,47 @@ def test_instance_type_override_wins() -> None:
         ({"model__name": "Churn Model"}, "deployment.model.name", "pattern"),
         ({"model__artifact": "ftp://x/y"}, "deployment.model.artifact", "unsupported scheme"),
         ({"compute__accelerator": "nvidia-x1"}, "deployment.compute.accelerator", "'nvidia-t4'"),
-        ({"scaling__min_replicas": 3, "scaling__max_replicas": 2},
-         "deployment.scaling", "min_replicas (3) is greater than max_replicas (2)"),
+        (
+            {"scaling__min_replicas": 3, "scaling__max_replicas": 2},
+            "deployment.scaling",
+            "min_replicas (3) is greater than max_replicas (2)",
+        ),
         ({"scaling__max_replicas": 0}, "deployment.scaling.max_replicas", "greater than or equal"),
-        ({"gateway__allowed_cidrs": ["10.0.0.0/33"]}, "deployment.gateway.allowed_cidrs",
-         "not a CIDR"),
+        (
+            {"gateway__allowed_cidrs": ["10.0.0.0/33"]},
+            "deployment.gateway.allowed_cidrs",
+            "not a CIDR",
+        ),
         ({"gateway__auth": "jwt"}, "deployment.gateway", "gateway.jwt (issuer, audience)"),
         ({"gateway__burst": 5}, "deployment.gateway", "burst (5) must be at least"),
-        ({"observability__log_retention_days": 10},
-         "deployment.observability.log_retention_days", "use one of 1, 3, 5"),
-        ({"observability__notify_emails": ["oncall"]},
-         "deployment.observability.notify_emails", "not an e-mail"),
+        (
+            {"observability__log_retention_days": 10},
+            "deployment.observability.log_retention_days",
+            "use one of 1, 3, 5",
+        ),
+        (
+            {"observability__notify_emails": ["oncall"]},
+            "deployment.observability.notify_emails",
+            "not an e-mail",
+        ),
         ({"rollout__strategy": "yolo"}, "deployment.rollout.strategy", "'canary'"),
-        ({"rollout__primary_weight": 0,
-          "rollout__variants": [{"name": "b", "model_version": "1.1.0", "weight": 0}]},
-         "deployment.rollout", "must sum to > 0"),
-        ({"scaling__schedules": [{"name": "night", "cron": "0 20 * *", "min_replicas": 0,
-                                  "max_replicas": 1}]},
-         "deployment.scaling.schedules.0.cron", "expected 5 cron fields"),
+        (
+            {
+                "rollout__primary_weight": 0,
+                "rollout__variants": [{"name": "b", "model_version": "1.1.0", "weight": 0}],
+            },
+            "deployment.rollout",
+            "must sum to > 0",
+        ),
+        (
+            {
+                "scaling__schedules": [
+                    {"name": "night", "cron": "0 20 * *", "min_replicas": 0, "max_replicas": 1}
+                ]
+            },
+            "deployment.scaling.schedules.0.cron",
+            "expected 5 cron fields",
+        ),
     ],
 )
 def test_field_rules_name_the_field(overrides: dict[str, Any], field: str, hint: str) -> None:
@@ -99,39 +127,84 @@ def test_field_rules_name_the_field(overrides: dict[str, Any], field: str, hint:
 @pytest.mark.parametrize(
     ("overrides", "field", "hint"),
     [
-        ({"target": "azure", "compute__accelerator": "nvidia-l4"},
-         "deployment.compute.accelerator", "not available on azure"),
-        ({"compute__accelerator": "nvidia-a10g", "compute__instance_type": {"aws": "ml.m5.large"}},
-         "deployment.compute.instance_type.aws", "has no nvidia-a10g GPU"),
-        ({"compute__instance_type": {"aws": "ml.g5.xlarge"}},
-         "deployment.compute.instance_type.aws", "set compute.accelerator: nvidia-a10g"),
-        ({"target": "azure", "compute__spot": True}, "deployment.compute.spot",
-         "no spot capacity"),
-        ({"target": "local", "compute__spot": True}, "deployment.compute.spot",
-         "no spot capacity"),
-        ({"compute__spot": True, "compute__on_demand_base": 3},
-         "deployment.compute.on_demand_base", "exceeds scaling.max_replicas"),
-        ({"target": "gcp", "scaling__min_replicas": 0}, "deployment.scaling.min_replicas",
-         "cannot scale to zero"),
-        ({"target": "local", "scaling__max_replicas": 3}, "deployment.scaling.max_replicas",
-         "fixed number of replicas"),
-        ({"scaling__target_metric": "gpu_utilization"}, "deployment.scaling.target_metric",
-         "needs compute.accelerator"),
-        ({"target": "local", "gateway__auth": "iam"}, "deployment.gateway.auth",
-         "not supported on local"),
-        ({"environment": "prod", "gateway__auth": "none"}, "deployment.gateway.auth",
-         "'none' is not allowed in prod"),
-        ({"environment": "prod", "gateway__tls": False}, "deployment.gateway.tls",
-         "cannot be turned off in prod"),
-        ({"rollout__variants": [{"name": "churn", "model_version": "1.1.0", "weight": 1}]},
-         "deployment.rollout.variants", "may not reuse the model's name"),
-        ({"rollout__strategy": "canary",
-          "rollout__variants": [{"name": "b", "model_version": "1.1.0", "weight": 1}]},
-         "deployment.rollout.strategy", "cannot be combined with A/B variants"),
-        ({"scaling__max_replicas": 2,
-          "scaling__schedules": [{"name": "peak", "cron": "0 8 * * *", "min_replicas": 1,
-                                  "max_replicas": 4}]},
-         "deployment.scaling.schedules.0.max_replicas", "exceeds scaling.max_replicas"),
+        (
+            {"target": "azure", "compute__accelerator": "nvidia-l4"},
+            "deployment.compute.accelerator",
+            "not available on azure",
+        ),
+        (
+            {
+                "compute__accelerator": "nvidia-a10g",
+                "compute__instance_type": {"aws": "ml.m5.large"},
+            },
+            "deployment.compute.instance_type.aws",
+            "has no nvidia-a10g GPU",
+        ),
+        (
+            {"compute__instance_type": {"aws": "ml.g5.xlarge"}},
+            "deployment.compute.instance_type.aws",
+            "set compute.accelerator: nvidia-a10g",
+        ),
+        ({"target": "azure", "compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
+        ({"target": "local", "compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
+        (
+            {"compute__spot": True, "compute__on_demand_base": 3},
+            "deployment.compute.on_demand_base",
+            "exceeds scaling.max_replicas",
+        ),
+        (
+            {"target": "gcp", "scaling__min_replicas": 0},
+            "deployment.scaling.min_replicas",
+            "cannot scale to zero",
+        ),
+        (
+            {"target": "local", "scaling__max_replicas": 3},
+            "deployment.scaling.max_replicas",
+            "fixed number of replicas",
+        ),
+        (
+            {"scaling__target_metric": "gpu_utilization"},
+            "deployment.scaling.target_metric",
+            "needs compute.accelerator",
+        ),
+        (
+            {"target": "local", "gateway__auth": "iam"},
+            "deployment.gateway.auth",
+            "not supported on local",
+        ),
+        (
+            {"environment": "prod", "gateway__auth": "none"},
+            "deployment.gateway.auth",
+            "'none' is not allowed in prod",
+        ),
+        (
+            {"environment": "prod", "gateway__tls": False},
+            "deployment.gateway.tls",
+            "cannot be turned off in prod",
+        ),
+        (
+            {"rollout__variants": [{"name": "churn", "model_version": "1.1.0", "weight": 1}]},
+            "deployment.rollout.variants",
+            "may not reuse the model's name",
+        ),
+        (
+            {
+                "rollout__strategy": "canary",
+                "rollout__variants": [{"name": "b", "model_version": "1.1.0", "weight": 1}],
+            },
+            "deployment.rollout.strategy",
+            "cannot be combined with A/B variants",
+        ),
+        (
+            {
+                "scaling__max_replicas": 2,
+                "scaling__schedules": [
+                    {"name": "peak", "cron": "0 8 * * *", "min_replicas": 1, "max_replicas": 4}
+                ],
+            },
+            "deployment.scaling.schedules.0.max_replicas",
+            "exceeds scaling.max_replicas",
+        ),
     ],
 )
 def test_target_rules_name_the_field(overrides: dict[str, Any], field: str, hint: str) -> None:
@@ -145,8 +218,9 @@ def test_auth_none_is_fine_outside_prod() -> None:
 
 
 def test_scale_to_zero_where_the_target_allows_it() -> None:
-    spec = load_spec(base(scaling__min_replicas=0, scaling__max_replicas=2,
-                          compute__aws={"mode": "async"}))
+    spec = load_spec(
+        base(scaling__min_replicas=0, scaling__max_replicas=2, compute__aws={"mode": "async"})
+    )
     assert spec.scaling.min_replicas == 0
 
 

@@ -14,9 +14,14 @@ from inferstack.components.aws.registry import ecr_repository_arn
 from inferstack.components.aws.sagemaker import deployment_config, volume_kms_allowed
 
 BASE: dict[str, Any] = {
-    "target": "aws", "environment": "prod",
-    "model": {"name": "churn", "version": "1.0.0", "framework": "sklearn",
-              "artifact": "s3://models/churn/1.0.0/model.tar.gz"},
+    "target": "aws",
+    "environment": "prod",
+    "model": {
+        "name": "churn",
+        "version": "1.0.0",
+        "framework": "sklearn",
+        "artifact": "s3://models/churn/1.0.0/model.tar.gz",
+    },
     "compute": {"accelerator": "nvidia-a10g"},
     "scaling": {"min_replicas": 2, "max_replicas": 4},
 }
@@ -46,54 +51,108 @@ def test_prod_gpu_spec_is_accepted() -> None:
     assert spec.compute.aws.mode == "realtime"
 
 
-@pytest.mark.parametrize(("changes", "field", "hint"), [
-    ({"compute__instance_type": {"aws": "ml.c6i.xlarge"}},
-     "deployment.compute.instance_type.aws", "has no nvidia-a10g GPU"),
-    ({"scaling__min_replicas": 5}, "deployment.scaling", "greater than max_replicas"),
-    ({"rollout": {"strategy": "blue_green", "primary_weight": 0,
-                  "variants": [{"name": "b", "model_version": "1.1.0", "weight": 0}]}},
-     "deployment.rollout", "must sum to > 0"),
-    ({"model__artifact": "gs://bucket/model.tar.gz"}, "deployment.model.artifact",
-     "s3:// only"),
-    ({"scaling__min_replicas": 0}, "deployment.scaling.min_replicas",
-     "cannot scale to zero"),
-    ({"compute__aws": {"mode": "serverless"}}, "deployment.compute.accelerator", "no GPU"),
-    ({"compute__accelerator": "none", "compute__aws": {"mode": "serverless"},
-      "observability": {"data_capture_percent": 5}},
-     "deployment.observability.data_capture_percent", "do not capture"),
-    ({"compute__accelerator": "none", "compute__aws": {"mode": "serverless"},
-      "rollout": {"strategy": "canary"}}, "deployment.rollout.strategy", "all at once"),
-    ({"compute__aws": {"subnet_ids": ["subnet-1"]}}, "deployment.compute.aws.subnet_ids",
-     "together"),
-    ({"compute__aws": {"serverless_memory_mb": 1000}},
-     "deployment.compute.aws.serverless_memory_mb", ""),
-    ({"gateway": {"auth": "jwt", "jwt": {"issuer": "https://login.example.com",
-                                         "audience": "x"}}},
-     "deployment.gateway.jwt.issuer", "Cognito"),
-    ({"gateway__auth": "none"}, "deployment.gateway.auth", "not allowed in prod"),
-])
-def test_broken_aws_specs_are_refused_naming_the_field(changes: dict[str, Any], field: str,
-                                                      hint: str) -> None:
+@pytest.mark.parametrize(
+    ("changes", "field", "hint"),
+    [
+        (
+            {"compute__instance_type": {"aws": "ml.c6i.xlarge"}},
+            "deployment.compute.instance_type.aws",
+            "has no nvidia-a10g GPU",
+        ),
+        ({"scaling__min_replicas": 5}, "deployment.scaling", "greater than max_replicas"),
+        (
+            {
+                "rollout": {
+                    "strategy": "blue_green",
+                    "primary_weight": 0,
+                    "variants": [{"name": "b", "model_version": "1.1.0", "weight": 0}],
+                }
+            },
+            "deployment.rollout",
+            "must sum to > 0",
+        ),
+        (
+            {"model__artifact": "gs://bucket/model.tar.gz"},
+            "deployment.model.artifact",
+            "s3:// only",
+        ),
+        ({"scaling__min_replicas": 0}, "deployment.scaling.min_replicas", "cannot scale to zero"),
+        ({"compute__aws": {"mode": "serverless"}}, "deployment.compute.accelerator", "no GPU"),
+        (
+            {
+                "compute__accelerator": "none",
+                "compute__aws": {"mode": "serverless"},
+                "observability": {"data_capture_percent": 5},
+            },
+            "deployment.observability.data_capture_percent",
+            "do not capture",
+        ),
+        (
+            {
+                "compute__accelerator": "none",
+                "compute__aws": {"mode": "serverless"},
+                "rollout": {"strategy": "canary"},
+            },
+            "deployment.rollout.strategy",
+            "all at once",
+        ),
+        (
+            {"compute__aws": {"subnet_ids": ["subnet-1"]}},
+            "deployment.compute.aws.subnet_ids",
+            "together",
+        ),
+        (
+            {"compute__aws": {"serverless_memory_mb": 1000}},
+            "deployment.compute.aws.serverless_memory_mb",
+            "",
+        ),
+        (
+            {
+                "gateway": {
+                    "auth": "jwt",
+                    "jwt": {"issuer": "https://login.example.com", "audience": "x"},
+                }
+            },
+            "deployment.gateway.jwt.issuer",
+            "Cognito",
+        ),
+        ({"gateway__auth": "none"}, "deployment.gateway.auth", "not allowed in prod"),
+    ],
+)
+def test_broken_aws_specs_are_refused_naming_the_field(
+    changes: dict[str, Any], field: str, hint: str
+) -> None:
     message = refused(**changes)
     assert field in message
     assert hint in message
 
 
 def test_async_and_cognito_jwt_are_accepted() -> None:
-    spec = load_spec(spec_data(
-        compute__aws={"mode": "async"}, scaling__min_replicas=0,
-        gateway={"auth": "jwt", "jwt": {
-            "issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC12",
-            "audience": "client"}}))
+    spec = load_spec(
+        spec_data(
+            compute__aws={"mode": "async"},
+            scaling__min_replicas=0,
+            gateway={
+                "auth": "jwt",
+                "jwt": {
+                    "issuer": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_AbC12",
+                    "audience": "client",
+                },
+            },
+        )
+    )
     assert spec.scaling.min_replicas == 0
 
 
-@pytest.mark.parametrize(("cron", "expected"), [
-    ("0 20 * * 1-5", "cron(0 20 ? * MON-FRI *)"),
-    ("30 7 * * 0,6", "cron(30 7 ? * SUN,SAT *)"),
-    ("0 0 1 * *", "cron(0 0 1 * ? *)"),
-    ("*/15 * * * *", "cron(*/15 * * * ? *)"),
-])
+@pytest.mark.parametrize(
+    ("cron", "expected"),
+    [
+        ("0 20 * * 1-5", "cron(0 20 ? * MON-FRI *)"),
+        ("30 7 * * 0,6", "cron(30 7 ? * SUN,SAT *)"),
+        ("0 0 1 * *", "cron(0 0 1 * ? *)"),
+        ("*/15 * * * *", "cron(*/15 * * * ? *)"),
+    ],
+)
 def test_cron_becomes_aws_cron(cron: str, expected: str) -> None:
     assert aws_cron(cron) == expected
 
@@ -109,9 +168,15 @@ def test_gpu_instances_with_local_storage_take_no_volume_key() -> None:
     assert volume_kms_allowed("ml.c6i.xlarge")
 
 
-@pytest.mark.parametrize(("strategy", "routing_type"), [
-    ("all_at_once", "ALL_AT_ONCE"), ("blue_green", "ALL_AT_ONCE"), ("canary", "CANARY"),
-    ("linear", "LINEAR")])
+@pytest.mark.parametrize(
+    ("strategy", "routing_type"),
+    [
+        ("all_at_once", "ALL_AT_ONCE"),
+        ("blue_green", "ALL_AT_ONCE"),
+        ("canary", "CANARY"),
+        ("linear", "LINEAR"),
+    ],
+)
 def test_rollout_strategies(strategy: str, routing_type: str) -> None:
     spec = load_spec(spec_data(rollout={"strategy": strategy, "bake_time_s": 300}))
     config = deployment_config(spec, ["a", "b"])
@@ -119,8 +184,10 @@ def test_rollout_strategies(strategy: str, routing_type: str) -> None:
     policy = config["blue_green_update_policy"]
     assert policy["traffic_routing_configuration"]["type"] == routing_type
     assert 600 <= policy["maximum_execution_timeout_in_seconds"] <= 28800
-    assert config["auto_rollback_configuration"]["alarms"] == [{"alarm_name": "a"},
-                                                               {"alarm_name": "b"}]
+    assert config["auto_rollback_configuration"]["alarms"] == [
+        {"alarm_name": "a"},
+        {"alarm_name": "b"},
+    ]
     bake = policy["traffic_routing_configuration"]["wait_interval_in_seconds"]
     assert bake == (0 if strategy == "all_at_once" else 300)
 
@@ -131,10 +198,17 @@ def test_no_rollback_alarms_when_auto_rollback_is_off() -> None:
 
 
 def test_gpu_target_is_per_gpu() -> None:
-    spec = load_spec(spec_data(compute={"accelerator": "nvidia-a10g", "gpu_count": 4},
-                               scaling={"min_replicas": 1, "max_replicas": 2,
-                                        "target_metric": "gpu_utilization",
-                                        "target_value": 60}))
+    spec = load_spec(
+        spec_data(
+            compute={"accelerator": "nvidia-a10g", "gpu_count": 4},
+            scaling={
+                "min_replicas": 1,
+                "max_replicas": 2,
+                "target_metric": "gpu_utilization",
+                "target_value": 60,
+            },
+        )
+    )
     config = tracking_configuration(spec, "ep", "primary")
     assert config["target_value"] == 240
     assert config["customized_metric_specification"]["metric_name"] == "GPUUtilization"

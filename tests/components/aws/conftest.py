@@ -22,26 +22,58 @@ from inferstack.components.spec import DeploymentSpec
 
 REGION = "us-east-1"
 STACK = "test"
-FAKE_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
-            "AWS_SESSION_TOKEN": "testing", "AWS_DEFAULT_REGION": REGION,
-            "AWS_CONFIG_FILE": "/dev/null", "AWS_SHARED_CREDENTIALS_FILE": "/dev/null"}
+FAKE_ENV = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_SESSION_TOKEN": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_CONFIG_FILE": "/dev/null",
+    "AWS_SHARED_CREDENTIALS_FILE": "/dev/null",
+}
 
 
 def prod_spec_data(bundle: Path) -> dict[str, Any]:
     """A prod spec touching every AWS feature: GPU, canary, keys, WAF, schedules, alarms."""
     return {
-        "target": "aws", "environment": "prod", "region": REGION,
-        "model": {"name": "churn", "version": "1.2.0", "framework": "sklearn",
-                  "artifact": str(bundle)},
+        "target": "aws",
+        "environment": "prod",
+        "region": REGION,
+        "model": {
+            "name": "churn",
+            "version": "1.2.0",
+            "framework": "sklearn",
+            "artifact": str(bundle),
+        },
         "compute": {"accelerator": "nvidia-a10g"},
-        "scaling": {"min_replicas": 2, "max_replicas": 6, "target_value": 400,
-                    "scale_in_cooldown_s": 600, "scale_out_cooldown_s": 30,
-                    "schedules": [{"name": "nights", "cron": "0 20 * * 1-5", "min_replicas": 2,
-                                   "max_replicas": 2, "timezone": "Europe/Paris"}]},
-        "gateway": {"auth": "api_key", "rate_limit_rps": 50, "burst": 100,
-                    "quota_per_day": 100000, "waf": True, "allowed_cidrs": ["10.0.0.0/8"]},
-        "observability": {"log_retention_days": 90, "notify_emails": ["oncall@example.com"],
-                          "data_capture_percent": 5},
+        "scaling": {
+            "min_replicas": 2,
+            "max_replicas": 6,
+            "target_value": 400,
+            "scale_in_cooldown_s": 600,
+            "scale_out_cooldown_s": 30,
+            "schedules": [
+                {
+                    "name": "nights",
+                    "cron": "0 20 * * 1-5",
+                    "min_replicas": 2,
+                    "max_replicas": 2,
+                    "timezone": "Europe/Paris",
+                }
+            ],
+        },
+        "gateway": {
+            "auth": "api_key",
+            "rate_limit_rps": 50,
+            "burst": 100,
+            "quota_per_day": 100000,
+            "waf": True,
+            "allowed_cidrs": ["10.0.0.0/8"],
+        },
+        "observability": {
+            "log_retention_days": 90,
+            "notify_emails": ["oncall@example.com"],
+            "data_capture_percent": 5,
+        },
         "rollout": {"strategy": "canary", "canary_percent": 10, "bake_time_s": 300},
         "tags": {"team": "ml"},
     }
@@ -102,23 +134,34 @@ def moto_env() -> Iterator[None]:
 @pytest.fixture(scope="module")
 def spec_for(bundle: Path) -> Callable[..., DeploymentSpec]:
     """The prod spec with `changes` merged in, validated."""
+
     def build(changes: dict[str, Any] | None = None) -> DeploymentSpec:
         return DeploymentSpec.model_validate(merge(prod_spec_data(bundle), changes or {}))
+
     return build
 
 
 @pytest.fixture(scope="module")
 def deploy(moto_env: None) -> Callable[..., Deployed]:
     """Declare `AwsEndpoint(name, spec)` under `MotoMocks` into the module's moto."""
-    def run(spec: DeploymentSpec, options: AwsEndpointOptions | None = None,
-            name: str = "churn", stack: str = STACK) -> Deployed:
+
+    def run(
+        spec: DeploymentSpec,
+        options: AwsEndpointOptions | None = None,
+        name: str = "churn",
+        stack: str = STACK,
+    ) -> Deployed:
         mocks = MotoMocks(REGION)
 
         def program() -> dict[str, Any]:
             endpoint = AwsEndpoint(name, spec, options=options)
-            return {"url": endpoint.url, "api_key": endpoint.api_key,
-                    "dashboard_url": endpoint.dashboard_url,
-                    "endpoint_name": endpoint.endpoint_name}
+            return {
+                "url": endpoint.url,
+                "api_key": endpoint.api_key,
+                "dashboard_url": endpoint.dashboard_url,
+                "endpoint_name": endpoint.endpoint_name,
+            }
 
         return Deployed(spec, run_program(program, mocks, stack=stack), mocks)
+
     return run

@@ -9,9 +9,12 @@ AB = {
     "scaling": {"target_metric": "gpu_utilization", "target_value": 70, "schedules": []},
     "compute": {"gpu_count": 1},
     "gateway": {"waf": False, "allowed_cidrs": []},
-    "rollout": {"strategy": "blue_green", "primary_weight": 3, "bake_time_s": 120,
-                "variants": [{"name": "challenger", "model_version": "1.3.0", "weight": 1,
-                              "replicas": 1}]},
+    "rollout": {
+        "strategy": "blue_green",
+        "primary_weight": 3,
+        "bake_time_s": 120,
+        "variants": [{"name": "challenger", "model_version": "1.3.0", "weight": 1, "replicas": 1}],
+    },
 }
 
 
@@ -33,22 +36,32 @@ def test_ab_variants_share_traffic_by_weight_each_with_its_model(ab) -> None:
         model = sagemaker.describe_model(ModelName=variant["ModelName"])
         versions[name] = model["PrimaryContainer"]["Environment"]["INFERSTACK_MODEL_VERSION"]
     assert versions == {"primary": "1.2.0", "challenger": "1.3.0"}
-    urls = {sagemaker.describe_model(ModelName=v["ModelName"])["PrimaryContainer"][
-        "ModelDataUrl"] for v in variants.values()}
+    urls = {
+        sagemaker.describe_model(ModelName=v["ModelName"])["PrimaryContainer"]["ModelDataUrl"]
+        for v in variants.values()
+    }
     assert len(urls) == 2
 
 
 def test_ab_each_variant_scales_on_gpu_utilisation(ab) -> None:
     autoscaling = ab.client("application-autoscaling")
-    ids = {t["ResourceId"] for t in autoscaling.describe_scalable_targets(
-        ServiceNamespace="sagemaker")["ScalableTargets"]}
+    ids = {
+        t["ResourceId"]
+        for t in autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")[
+            "ScalableTargets"
+        ]
+    }
     assert {"endpoint/ab-test/variant/primary", "endpoint/ab-test/variant/challenger"} <= ids
-    policies = [p for p in autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")[
-        "ScalingPolicies"] if p["ResourceId"].startswith("endpoint/ab-test/")]
+    policies = [
+        p
+        for p in autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")[
+            "ScalingPolicies"
+        ]
+        if p["ResourceId"].startswith("endpoint/ab-test/")
+    ]
     assert len(policies) == 2
     for policy in policies:
-        metric = policy["TargetTrackingScalingPolicyConfiguration"][
-            "CustomizedMetricSpecification"]
+        metric = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
         assert metric["MetricName"] == "GPUUtilization"
         assert metric["Namespace"] == "/aws/sagemaker/Endpoints"
         dims = {d["Name"]: d["Value"] for d in metric["Dimensions"]}
@@ -57,12 +70,15 @@ def test_ab_each_variant_scales_on_gpu_utilisation(ab) -> None:
 
 
 def test_ab_alarms_and_rollback_cover_every_variant(ab) -> None:
-    names = {a["AlarmName"] for a in ab.client("cloudwatch").describe_alarms(
-        AlarmNamePrefix="ab-test-")["MetricAlarms"]}
+    names = {
+        a["AlarmName"]
+        for a in ab.client("cloudwatch").describe_alarms(AlarmNamePrefix="ab-test-")["MetricAlarms"]
+    }
     assert {"ab-test-challenger-5xx-rate", "ab-test-primary-5xx-rate"} <= names
     # moto drops DeploymentConfig: check what the mirror sent (botocore-validated).
-    config = next(i for i in ab.mocks.inputs["aws:sagemaker/endpoint:Endpoint"]
-                  if i["name"] == "ab-test")["deploymentConfig"]
+    config = next(
+        i for i in ab.mocks.inputs["aws:sagemaker/endpoint:Endpoint"] if i["name"] == "ab-test"
+    )["deploymentConfig"]
     routing = config["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
     assert routing == {"type": "ALL_AT_ONCE", "waitIntervalInSeconds": 120}
     rollback = {a["alarmName"] for a in config["autoRollbackConfiguration"]["alarms"]}
@@ -71,75 +87,111 @@ def test_ab_alarms_and_rollback_cover_every_variant(ab) -> None:
 
 
 def test_serverless_endpoint_has_no_instances_scaling_or_guardrails(deploy, spec_for) -> None:
-    spec = spec_for({
-        "environment": "dev", "compute": {"accelerator": "none",
-                                          "aws": {"mode": "serverless",
-                                                  "serverless_memory_mb": 2048,
-                                                  "serverless_max_concurrency": 5}},
-        "scaling": {"schedules": []}, "gateway": {"waf": False},
-        "observability": {"data_capture_percent": 0},
-        "rollout": {"strategy": "all_at_once"}})
+    spec = spec_for(
+        {
+            "environment": "dev",
+            "compute": {
+                "accelerator": "none",
+                "aws": {
+                    "mode": "serverless",
+                    "serverless_memory_mb": 2048,
+                    "serverless_max_concurrency": 5,
+                },
+            },
+            "scaling": {"schedules": []},
+            "gateway": {"waf": False},
+            "observability": {"data_capture_percent": 0},
+            "rollout": {"strategy": "all_at_once"},
+        }
+    )
     deployed = deploy(spec, name="sls")
     sagemaker = deployed.client("sagemaker")
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=sagemaker.describe_endpoint(
-        EndpointName="sls-test")["EndpointConfigName"])
+    config = sagemaker.describe_endpoint_config(
+        EndpointConfigName=sagemaker.describe_endpoint(EndpointName="sls-test")[
+            "EndpointConfigName"
+        ]
+    )
     (variant,) = config["ProductionVariants"]
     assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
     assert "InstanceType" not in variant
     assert not deployed.ids("aws:appautoscaling/target:Target")
     endpoint_inputs = deployed.mocks.inputs["aws:sagemaker/endpoint:Endpoint"][0]
     assert not endpoint_inputs.get("deploymentConfig")
-    alarms = {a["AlarmName"] for a in deployed.client("cloudwatch").describe_alarms(
-        AlarmNamePrefix="sls-test-")["MetricAlarms"]}
+    alarms = {
+        a["AlarmName"]
+        for a in deployed.client("cloudwatch").describe_alarms(AlarmNamePrefix="sls-test-")[
+            "MetricAlarms"
+        ]
+    }
     assert "sls-test-primary-cpu" not in alarms
     assert "sls-test-primary-5xx-rate" in alarms
 
 
-def test_async_endpoint_writes_results_under_its_prefix_and_scales_to_zero(deploy,
-                                                                            spec_for) -> None:
-    spec = spec_for({"compute": {"aws": {"mode": "async"}},
-                     "scaling": {"min_replicas": 0, "schedules": []},
-                     "gateway": {"waf": False}})
+def test_async_endpoint_writes_results_under_its_prefix_and_scales_to_zero(
+    deploy, spec_for
+) -> None:
+    spec = spec_for(
+        {
+            "compute": {"aws": {"mode": "async"}},
+            "scaling": {"min_replicas": 0, "schedules": []},
+            "gateway": {"waf": False},
+        }
+    )
     deployed = deploy(spec, name="batch")
     sagemaker = deployed.client("sagemaker")
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=sagemaker.describe_endpoint(
-        EndpointName="batch-test")["EndpointConfigName"])
+    config = sagemaker.describe_endpoint_config(
+        EndpointConfigName=sagemaker.describe_endpoint(EndpointName="batch-test")[
+            "EndpointConfigName"
+        ]
+    )
     output = config["AsyncInferenceConfig"]["OutputConfig"]
     assert output["S3OutputPath"].endswith("/async/batch-test/output")
     assert output["S3FailurePath"].endswith("/async/batch-test/failures")
     assert config["ProductionVariants"][0]["InitialInstanceCount"] == 1
     autoscaling = deployed.client("application-autoscaling")
-    target = next(t for t in autoscaling.describe_scalable_targets(
-        ServiceNamespace="sagemaker")["ScalableTargets"]
-        if t["ResourceId"] == "endpoint/batch-test/variant/primary")
+    target = next(
+        t
+        for t in autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")[
+            "ScalableTargets"
+        ]
+        if t["ResourceId"] == "endpoint/batch-test/variant/primary"
+    )
     assert target["MinCapacity"] == 0
-    policy = next(p for p in autoscaling.describe_scaling_policies(
-        ServiceNamespace="sagemaker")["ScalingPolicies"]
-        if p["ResourceId"] == "endpoint/batch-test/variant/primary")
+    policy = next(
+        p
+        for p in autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")[
+            "ScalingPolicies"
+        ]
+        if p["ResourceId"] == "endpoint/batch-test/variant/primary"
+    )
     metric = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
     assert metric["MetricName"] == "ApproximateBacklogSizePerInstance"
     apigw = deployed.client("apigateway")
     api = deployed.ids("aws:apigateway/restApi:RestApi")[0]
-    resource = next(r for r in apigw.get_resources(restApiId=api)["items"]
-                    if r["path"] == "/invocations")
-    uri = apigw.get_integration(restApiId=api, resourceId=resource["id"],
-                                httpMethod="POST")["uri"]
+    resource = next(
+        r for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/invocations"
+    )
+    uri = apigw.get_integration(restApiId=api, resourceId=resource["id"], httpMethod="POST")["uri"]
     assert uri.endswith("/endpoints/batch-test/async-invocations")
 
 
-@pytest.mark.parametrize(("auth", "authorization"), [("iam", "AWS_IAM"),
-                                                     ("jwt", "COGNITO_USER_POOLS")])
+@pytest.mark.parametrize(
+    ("auth", "authorization"), [("iam", "AWS_IAM"), ("jwt", "COGNITO_USER_POOLS")]
+)
 def test_iam_and_jwt_auth_need_no_key(deploy, spec_for, auth: str, authorization: str) -> None:
     gateway = {"auth": auth, "waf": False}
     if auth == "jwt":
-        gateway["jwt"] = {"issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc",
-                          "audience": "client-id"}
+        gateway["jwt"] = {
+            "issuer": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Abc",
+            "audience": "client-id",
+        }
     name = f"auth{auth}"
     deployed = deploy(spec_for({"gateway": gateway, "scaling": {"schedules": []}}), name=name)
     apigw = deployed.client("apigateway")
     api = deployed.ids("aws:apigateway/restApi:RestApi")[0]
-    resource = next(r for r in apigw.get_resources(restApiId=api)["items"]
-                    if r["path"] == "/invocations")
+    resource = next(
+        r for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/invocations"
+    )
     method = apigw.get_method(restApiId=api, resourceId=resource["id"], httpMethod="POST")
     assert method["authorizationType"] == authorization
     assert deployed.outputs["api_key"] == ""
@@ -148,4 +200,5 @@ def test_iam_and_jwt_auth_need_no_key(deploy, spec_for, auth: str, authorization
         (authorizer,) = apigw.get_authorizers(restApiId=api)["items"]
         assert method["authorizerId"] == authorizer["id"]
         assert authorizer["providerARNs"] == [
-            "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Abc"]
+            "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Abc"
+        ]

@@ -11,20 +11,36 @@ from inferstack.components.errors import SpecError
 from inferstack.components.plan import run_plan
 
 EXPECTED = {
-    "inferstack:aws:AwsEndpoint", "inferstack:aws:SageMakerEndpoint",
-    "inferstack:aws:ApiGateway", "inferstack:aws:Observability",
-    "inferstack:aws:EndpointAutoscaling", "aws:kms/key:Key", "aws:s3/bucket:Bucket",
-    "aws:s3/bucketPolicy:BucketPolicy", "aws:s3/bucketObjectv2:BucketObjectv2",
-    "aws:iam/role:Role", "aws:iam/rolePolicy:RolePolicy", "aws:ecr/repository:Repository",
-    "aws:sagemaker/model:Model", "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
-    "aws:sagemaker/endpoint:Endpoint", "aws:appautoscaling/target:Target",
-    "aws:appautoscaling/policy:Policy", "aws:cloudwatch/logGroup:LogGroup",
-    "aws:cloudwatch/metricAlarm:MetricAlarm", "aws:cloudwatch/dashboard:Dashboard",
-    "aws:sns/topic:Topic", "aws:sns/topicSubscription:TopicSubscription",
-    "aws:apigateway/restApi:RestApi", "aws:apigateway/method:Method",
-    "aws:apigateway/integration:Integration", "aws:apigateway/stage:Stage",
-    "aws:apigateway/apiKey:ApiKey", "aws:apigateway/usagePlan:UsagePlan",
-    "aws:apigateway/usagePlanKey:UsagePlanKey", "aws:wafv2/webAcl:WebAcl",
+    "inferstack:aws:AwsEndpoint",
+    "inferstack:aws:SageMakerEndpoint",
+    "inferstack:aws:ApiGateway",
+    "inferstack:aws:Observability",
+    "inferstack:aws:EndpointAutoscaling",
+    "aws:kms/key:Key",
+    "aws:s3/bucket:Bucket",
+    "aws:s3/bucketPolicy:BucketPolicy",
+    "aws:s3/bucketObjectv2:BucketObjectv2",
+    "aws:iam/role:Role",
+    "aws:iam/rolePolicy:RolePolicy",
+    "aws:ecr/repository:Repository",
+    "aws:sagemaker/model:Model",
+    "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
+    "aws:sagemaker/endpoint:Endpoint",
+    "aws:appautoscaling/target:Target",
+    "aws:appautoscaling/policy:Policy",
+    "aws:cloudwatch/logGroup:LogGroup",
+    "aws:cloudwatch/metricAlarm:MetricAlarm",
+    "aws:cloudwatch/dashboard:Dashboard",
+    "aws:sns/topic:Topic",
+    "aws:sns/topicSubscription:TopicSubscription",
+    "aws:apigateway/restApi:RestApi",
+    "aws:apigateway/method:Method",
+    "aws:apigateway/integration:Integration",
+    "aws:apigateway/stage:Stage",
+    "aws:apigateway/apiKey:ApiKey",
+    "aws:apigateway/usagePlan:UsagePlan",
+    "aws:apigateway/usagePlanKey:UsagePlanKey",
+    "aws:wafv2/webAcl:WebAcl",
 }
 
 
@@ -47,8 +63,10 @@ def test_prod_plan_lists_the_aws_resources(prod_plan) -> None:
 
 def test_dev_plan_scales_down_at_night() -> None:
     plan = run_plan("dev-aws")
-    schedules = [r.inputs["schedule"] for r in
-                 plan.of_type("aws:appautoscaling/scheduledAction:ScheduledAction")]
+    schedules = [
+        r.inputs["schedule"]
+        for r in plan.of_type("aws:appautoscaling/scheduledAction:ScheduledAction")
+    ]
     assert "cron(0 20 ? * MON-FRI *)" in schedules
 
 
@@ -60,16 +78,24 @@ def test_every_aws_type_in_the_plan_is_mirrored_into_moto(prod_plan) -> None:
 
 
 def test_unmirrored_aws_types_fail_loudly() -> None:
-    args = pulumi.runtime.MockResourceArgs(typ="aws:ec2/vpc:Vpc", name="v", inputs={},
-                                           provider=None, resource_id=None, custom=True)
+    args = pulumi.runtime.MockResourceArgs(
+        typ="aws:ec2/vpc:Vpc", name="v", inputs={}, provider=None, resource_id=None, custom=True
+    )
     with pytest.raises(NotImplementedError, match="aws:ec2/vpc:Vpc"):
         MotoMocks().new_resource(args)
 
 
 def test_missing_bundle_bad_cron_and_non_ecr_image_are_refused(spec_for, tmp_path) -> None:
-    spec = spec_for({"model": {"artifact": str(tmp_path / "missing")},
-                     "scaling": {"schedules": [{"name": "x", "cron": "0 0 1 * 1",
-                                                "min_replicas": 1, "max_replicas": 1}]}})
+    spec = spec_for(
+        {
+            "model": {"artifact": str(tmp_path / "missing")},
+            "scaling": {
+                "schedules": [
+                    {"name": "x", "cron": "0 0 1 * 1", "min_replicas": 1, "max_replicas": 1}
+                ]
+            },
+        }
+    )
     with pytest.raises(SpecError) as err:
         validate(spec, AwsEndpointOptions(image_uri="python:3.11"))
     message = str(err.value)

@@ -51,8 +51,9 @@ def test_endpoint_config_names_the_model_that_exists(prod) -> None:
     model = sagemaker.describe_model(ModelName=variant["ModelName"])
     container = model["PrimaryContainer"]
     # The RuntimeImage built from the bundle, pushed to this deployment's ECR repository.
-    (repo,) = prod.client("ecr").describe_repositories(
-        repositoryNames=[f"inferstack/{ENDPOINT}"])["repositories"]
+    (repo,) = prod.client("ecr").describe_repositories(repositoryNames=[f"inferstack/{ENDPOINT}"])[
+        "repositories"
+    ]
     assert container["Image"].startswith(f"{repo['repositoryUri']}:1.2.0-")
     assert container["Environment"]["INFERSTACK_MODEL_VERSION"] == "1.2.0"
     bucket, _, key = container["ModelDataUrl"].removeprefix("s3://").partition("/")
@@ -104,24 +105,33 @@ def _inputs(deployed, token: str) -> dict[str, Any]:
 def test_scaling_target_is_the_endpoints_variant(prod) -> None:
     autoscaling = prod.client("application-autoscaling")
     (target,) = autoscaling.describe_scalable_targets(ServiceNamespace="sagemaker")[
-        "ScalableTargets"]
+        "ScalableTargets"
+    ]
     assert target["ResourceId"] == f"endpoint/{ENDPOINT}/variant/primary"
     assert (target["MinCapacity"], target["MaxCapacity"]) == (2, 6)
     variants = prod.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)[
-        "ProductionVariants"]
+        "ProductionVariants"
+    ]
     assert target["ResourceId"].rpartition("/")[2] in {v["VariantName"] for v in variants}
     (policy,) = autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")[
-        "ScalingPolicies"]
+        "ScalingPolicies"
+    ]
     tracking = policy["TargetTrackingScalingPolicyConfiguration"]
-    assert tracking["PredefinedMetricSpecification"]["PredefinedMetricType"] == \
-        "SageMakerVariantInvocationsPerInstance"
-    assert (tracking["TargetValue"], tracking["ScaleInCooldown"],
-            tracking["ScaleOutCooldown"]) == (400, 600, 30)
+    assert (
+        tracking["PredefinedMetricSpecification"]["PredefinedMetricType"]
+        == "SageMakerVariantInvocationsPerInstance"
+    )
+    assert (tracking["TargetValue"], tracking["ScaleInCooldown"], tracking["ScaleOutCooldown"]) == (
+        400,
+        600,
+        30,
+    )
 
 
 def test_schedule_is_an_aws_cron_on_the_same_target(prod) -> None:
     (action,) = prod.client("application-autoscaling").describe_scheduled_actions(
-        ServiceNamespace="sagemaker")["ScheduledActions"]
+        ServiceNamespace="sagemaker"
+    )["ScheduledActions"]
     assert action["Schedule"] == "cron(0 20 ? * MON-FRI *)"
     assert action["Timezone"] == "Europe/Paris"
     assert action["ResourceId"] == f"endpoint/{ENDPOINT}/variant/primary"
@@ -130,18 +140,29 @@ def test_schedule_is_an_aws_cron_on_the_same_target(prod) -> None:
 
 def _alarm_dimensions(alarm: dict[str, Any]) -> list[dict[str, str]]:
     dims = [alarm.get("Dimensions") or []]
-    dims += [q["MetricStat"]["Metric"]["Dimensions"] for q in alarm.get("Metrics", [])
-             if "MetricStat" in q]
+    dims += [
+        q["MetricStat"]["Metric"]["Dimensions"]
+        for q in alarm.get("Metrics", [])
+        if "MetricStat" in q
+    ]
     return [{d["Name"]: d["Value"] for d in group} for group in dims if group]
 
 
 def test_every_alarm_names_the_real_endpoint_variant_or_api(prod) -> None:
     alarms = prod.client("cloudwatch").describe_alarms()["MetricAlarms"]
-    variants = {v["VariantName"] for v in prod.client("sagemaker").describe_endpoint(
-        EndpointName=ENDPOINT)["ProductionVariants"]}
+    variants = {
+        v["VariantName"]
+        for v in prod.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)[
+            "ProductionVariants"
+        ]
+    }
     apis = {a["name"] for a in prod.client("apigateway").get_rest_apis()["items"]}
-    stages = {s["stageName"] for s in prod.client("apigateway").get_stages(
-        restApiId=prod.ids("aws:apigateway/restApi:RestApi")[0])["item"]}
+    stages = {
+        s["stageName"]
+        for s in prod.client("apigateway").get_stages(
+            restApiId=prod.ids("aws:apigateway/restApi:RestApi")[0]
+        )["item"]
+    }
     kinds = set()
     for alarm in alarms:
         groups = _alarm_dimensions(alarm)
@@ -156,9 +177,16 @@ def test_every_alarm_names_the_real_endpoint_variant_or_api(prod) -> None:
         kinds.add(alarm["AlarmName"].removeprefix(f"{ENDPOINT}-"))
         topic = alarm["AlarmActions"][0]
         assert topic == alarm["OKActions"][0]
-    assert kinds == {"primary-latency-p99", "primary-5xx-rate", "primary-4xx-rate",
-                     "primary-cpu", "primary-memory", "primary-gpu", "api-5xx",
-                     "api-latency-p99"}
+    assert kinds == {
+        "primary-latency-p99",
+        "primary-5xx-rate",
+        "primary-4xx-rate",
+        "primary-cpu",
+        "primary-memory",
+        "primary-gpu",
+        "api-5xx",
+        "api-latency-p99",
+    }
     latency = next(a for a in alarms if a["AlarmName"].endswith("primary-latency-p99"))
     assert latency["ExtendedStatistic"] == "p99"
     assert latency["Threshold"] == 500_000  # microseconds
@@ -172,8 +200,7 @@ def test_alarms_notify_the_encrypted_topic_and_its_subscribers(prod) -> None:
     attributes = sns.get_topic_attributes(TopicArn=topic)["Attributes"]
     assert attributes["KmsMasterKeyId"].startswith("arn:aws:kms:")
     (subscription,) = sns.list_subscriptions_by_topic(TopicArn=topic)["Subscriptions"]
-    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email",
-                                                                    "oncall@example.com")
+    assert (subscription["Protocol"], subscription["Endpoint"]) == ("email", "oncall@example.com")
     alarms = prod.client("cloudwatch").describe_alarms()["MetricAlarms"]
     assert {a["AlarmActions"][0] for a in alarms} == {topic}
 
@@ -187,10 +214,17 @@ def test_log_groups_keep_logs_for_the_spec_days_encrypted(prod) -> None:
 
 
 def test_dashboard_shows_every_variant_and_the_gateway(prod) -> None:
-    body = json.loads(prod.client("cloudwatch").get_dashboard(
-        DashboardName=ENDPOINT)["DashboardBody"])
+    body = json.loads(
+        prod.client("cloudwatch").get_dashboard(DashboardName=ENDPOINT)["DashboardBody"]
+    )
     metrics = [m for w in body["widgets"] for m in w["properties"]["metrics"]]
-    assert ["AWS/SageMaker", "Invocations", "EndpointName", ENDPOINT, "VariantName",
-            "primary"] in metrics
+    assert [
+        "AWS/SageMaker",
+        "Invocations",
+        "EndpointName",
+        ENDPOINT,
+        "VariantName",
+        "primary",
+    ] in metrics
     assert any(m[0] == "AWS/ApiGateway" and m[1] == "5XXError" for m in metrics)
     assert any(m[1] == "GPUUtilization" for m in metrics)

@@ -44,8 +44,7 @@ def test_bucket_denies_non_tls_access(prod) -> None:
 
 def test_bucket_is_encrypted_with_the_stacks_key(prod) -> None:
     s3, bucket = prod.client("s3"), _bucket(prod)
-    (rule,) = s3.get_bucket_encryption(Bucket=bucket)[
-        "ServerSideEncryptionConfiguration"]["Rules"]
+    (rule,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"]["Rules"]
     default = rule["ApplyServerSideEncryptionByDefault"]
     assert default["SSEAlgorithm"] == "aws:kms"
     assert default["KMSMasterKeyID"] == _stack_key_arn(prod)
@@ -53,7 +52,8 @@ def test_bucket_is_encrypted_with_the_stacks_key(prod) -> None:
     policy = json.loads(s3.get_bucket_policy(Bucket=bucket)["Policy"])
     other_keys = next(s for s in policy["Statement"] if s["Sid"] == "DenyOtherKmsKeys")
     assert other_keys["Condition"]["StringNotEqualsIfExists"] == {
-        "s3:x-amz-server-side-encryption-aws-kms-key-id": _stack_key_arn(prod)}
+        "s3:x-amz-server-side-encryption-aws-kms-key-id": _stack_key_arn(prod)
+    }
 
 
 def test_bucket_is_private_and_versioned(prod) -> None:
@@ -79,8 +79,9 @@ def test_stack_key_rotates_and_lets_only_logs_and_alarms_in(prod) -> None:
 
 def _execution_role(prod) -> tuple[str, dict[str, Any]]:
     sagemaker = prod.client("sagemaker")
-    config = sagemaker.describe_endpoint_config(EndpointConfigName=sagemaker.describe_endpoint(
-        EndpointName=ENDPOINT)["EndpointConfigName"])
+    config = sagemaker.describe_endpoint_config(
+        EndpointConfigName=sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+    )
     model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     role = model["ExecutionRoleArn"].rpartition("/")[2]
     iam = prod.client("iam")
@@ -92,8 +93,9 @@ def _execution_role(prod) -> tuple[str, dict[str, Any]]:
 def test_execution_role_grants_nothing_outside_its_own_resources(prod) -> None:
     role, document = _execution_role(prod)
     bucket = _bucket(prod)
-    (repo,) = prod.client("ecr").describe_repositories(
-        repositoryNames=[f"inferstack/{ENDPOINT}"])["repositories"]
+    (repo,) = prod.client("ecr").describe_repositories(repositoryNames=[f"inferstack/{ENDPOINT}"])[
+        "repositories"
+    ]
     own = {
         f"arn:aws:s3:::{bucket}/models/churn/1.2.0/model.tar.gz",
         f"arn:aws:s3:::{bucket}/capture/{ENDPOINT}/*",
@@ -131,22 +133,27 @@ def test_reads_only_artifacts_and_writes_only_own_prefixes(prod) -> None:
 def test_gateway_role_invokes_only_this_endpoint(prod) -> None:
     apigw = prod.client("apigateway")
     api = prod.ids("aws:apigateway/restApi:RestApi")[0]
-    resource = next(r for r in apigw.get_resources(restApiId=api)["items"]
-                    if r["path"] == "/invocations")
-    integration = apigw.get_integration(restApiId=api, resourceId=resource["id"],
-                                        httpMethod="POST")
+    resource = next(
+        r for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/invocations"
+    )
+    integration = apigw.get_integration(restApiId=api, resourceId=resource["id"], httpMethod="POST")
     assert integration["type"] == "AWS"
-    assert integration["uri"] == ("arn:aws:apigateway:us-east-1:runtime.sagemaker:"
-                                  f"path/endpoints/{ENDPOINT}/invocations")
+    assert integration["uri"] == (
+        f"arn:aws:apigateway:us-east-1:runtime.sagemaker:path/endpoints/{ENDPOINT}/invocations"
+    )
     role = integration["credentials"].rpartition("/")[2]
     iam = prod.client("iam")
     (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
     document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
-    endpoint_arn = prod.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)[
-        "EndpointArn"]
-    assert document["Statement"] == [{"Sid": "InvokeOwnEndpoint", "Effect": "Allow",
-                                      "Action": "sagemaker:InvokeEndpoint",
-                                      "Resource": endpoint_arn}]
+    endpoint_arn = prod.client("sagemaker").describe_endpoint(EndpointName=ENDPOINT)["EndpointArn"]
+    assert document["Statement"] == [
+        {
+            "Sid": "InvokeOwnEndpoint",
+            "Effect": "Allow",
+            "Action": "sagemaker:InvokeEndpoint",
+            "Resource": endpoint_arn,
+        }
+    ]
 
 
 def test_api_requires_a_key_and_the_key_is_in_the_usage_plan(prod) -> None:
@@ -155,8 +162,9 @@ def test_api_requires_a_key_and_the_key_is_in_the_usage_plan(prod) -> None:
     api = apigw.get_rest_api(restApiId=api_id)
     assert api["apiKeySource"] == "HEADER"
     assert api["endpointConfiguration"]["types"] == ["REGIONAL"]
-    resource = next(r for r in apigw.get_resources(restApiId=api_id)["items"]
-                    if r["path"] == "/invocations")
+    resource = next(
+        r for r in apigw.get_resources(restApiId=api_id)["items"] if r["path"] == "/invocations"
+    )
     method = apigw.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod="POST")
     assert method["apiKeyRequired"] is True
     (plan,) = apigw.get_usage_plans()["items"]
@@ -199,16 +207,20 @@ def test_stage_logs_json_throttles_and_traces(prod) -> None:
 def test_api_resource_policy_limits_source_cidrs(prod) -> None:
     apigw = prod.client("apigateway")
     api = apigw.get_rest_api(restApiId=prod.ids("aws:apigateway/restApi:RestApi")[0])
-    policy = json.loads(api["policy"].replace('\\"', '"')) if isinstance(
-        api["policy"], str) else api["policy"]
+    policy = (
+        json.loads(api["policy"].replace('\\"', '"'))
+        if isinstance(api["policy"], str)
+        else api["policy"]
+    )
     deny = next(s for s in policy["Statement"] if s["Effect"] == "Deny")
     assert deny["Condition"] == {"NotIpAddress": {"aws:SourceIp": ["10.0.0.0/8"]}}
 
 
 def test_waf_guards_the_stage(prod) -> None:
     waf = prod.client("wafv2")
-    (acl,) = [a for a in waf.list_web_acls(Scope="REGIONAL")["WebACLs"]
-              if a["Name"] == f"{ENDPOINT}-waf"]
+    (acl,) = [
+        a for a in waf.list_web_acls(Scope="REGIONAL")["WebACLs"] if a["Name"] == f"{ENDPOINT}-waf"
+    ]
     api_id = prod.ids("aws:apigateway/restApi:RestApi")[0]
     stage_arn = f"arn:aws:apigateway:us-east-1::/restapis/{api_id}/stages/prod"
     assert waf.get_web_acl_for_resource(ResourceArn=stage_arn)["WebACL"]["ARN"] == acl["ARN"]
@@ -217,8 +229,9 @@ def test_waf_guards_the_stage(prod) -> None:
 
 
 def test_image_repository_is_private_encrypted_and_scanned(prod) -> None:
-    (repo,) = prod.client("ecr").describe_repositories(
-        repositoryNames=[f"inferstack/{ENDPOINT}"])["repositories"]
+    (repo,) = prod.client("ecr").describe_repositories(repositoryNames=[f"inferstack/{ENDPOINT}"])[
+        "repositories"
+    ]
     assert repo["imageTagMutability"] == "IMMUTABLE"
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
     assert repo["encryptionConfiguration"]["encryptionType"] == "KMS"
