@@ -8,6 +8,7 @@ masked. This is not `pulumi preview`: no engine, provider or cloud is involved.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import contextvars
 import json
@@ -17,9 +18,12 @@ import runpy
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from inferstack.components.config import find_project_root, read_stack_config
+
+if TYPE_CHECKING:
+    import pulumi
 from inferstack.components.errors import InferstackError
 
 SECRET_MASK = "[secret]"  # noqa: S105 (a placeholder, not a password)
@@ -36,6 +40,8 @@ class PlannedResource:
     inputs: dict[str, Any]
     custom: bool
     urn: str
+    raw_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
+    """The inputs as the engine received them, secrets still marked (for tests)."""
 
     def as_json(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
@@ -48,6 +54,14 @@ class Plan:
     stack: str
     resources: list[PlannedResource] = field(default_factory=list)
     outputs: dict[str, Any] = field(default_factory=dict)
+    result: Any = None
+    """What the program returned, every Output in it resolved (secrets unwrapped)."""
+    secret_results: frozenset[str] = frozenset()
+    """Keys of a returned mapping whose values were secret Outputs."""
+
+    def by_name(self) -> dict[str, PlannedResource]:
+        """The resources keyed by logical name."""
+        return {r.name: r for r in self.resources}
 
     def of_type(self, type_: str) -> list[PlannedResource]:
         """The resources whose type token is `type_`."""
@@ -146,60 +160,97 @@ def run_plan(stack: str, root: Path | None = None, program: Path | None = None) 
 
 
 def run_under_mocks(
-    program: Callable[[], None],
+    program: Callable[[], object],
     *,
+    mocks: pulumi.runtime.Mocks | None = None,
     stack: str = "dev",
     project: str = "inferstack",
     config: dict[str, Any] | None = None,
 ) -> Plan:
-    """Run any Pulumi `program` under `PlanMocks` and return what it declared.
+    """Run any Pulumi `program` under `mocks` (default `PlanMocks`) and return what it
+    declared, its stack outputs and its own return value.
 
-    For tests and for users' own tests of code that builds inferstack components.
+    For tests, the offline plan, and users' own tests of code that builds inferstack
+    components. Each run gets a fresh Pulumi context.
     """
-    # A fresh context per run: Pulumi keeps its settings in context variables.
-    return contextvars.Context().run(_run, program, stack, project, config or {})
+    return contextvars.Context().run(_run, program, mocks, stack, project, config or {})
 
 
-def _run(program: Callable[[], None], stack: str, project: str, config: dict[str, Any]) -> Plan:
+def _run(
+    program: Callable[[], object],
+    mocks: pulumi.runtime.Mocks | None,
+    stack: str,
+    project: str,
+    config: dict[str, Any],
+) -> Plan:
     import pulumi
     from pulumi.runtime.stack import run_pulumi_func
-    from pulumi.runtime.sync_await import _sync_await
+    from pulumi.runtime.sync_await import _ensure_event_loop
 
     from inferstack.components.mocks import PlanMocks
 
-    mocks = PlanMocks()
+    mocks = mocks or PlanMocks()
     monitor = _recording_monitor(mocks)
     errors = _ErrorLog()
     logger = logging.getLogger(f"inferstack.plan.{stack}")
     logger.addHandler(errors)
     logger.propagate = False
     values, secret_keys = _config_values(config)
-    pulumi.runtime.set_all_config(values, secret_keys)
-    pulumi.runtime.set_mocks(
-        mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
-    )
+    # Pulumi creates futures as soon as the mocks are set, so a loop must be current
+    # (an earlier asyncio.run() leaves none). The loop and its executor threads are
+    # reused across runs, as Pulumi itself does.
+    loop = _ensure_event_loop()
     try:
-        _sync_await(run_pulumi_func(program))
-        outputs = _resolve_outputs()
+        pulumi.runtime.set_all_config(values, secret_keys)
+        pulumi.runtime.set_mocks(
+            mocks, project=project, stack=stack, preview=False, monitor=monitor, logger=logger
+        )
+        returned: list[object] = []
+        loop.run_until_complete(run_pulumi_func(lambda: returned.append(program())))
+        outputs = _resolve_outputs(loop)
+        result, secret_results = _resolve_result(loop, returned[0] if returned else None)
     except pulumi.RunError as err:
         raise PlanError(str(err)) from None
     finally:
         logger.removeHandler(errors)
     if errors.messages:
         raise PlanError("\n".join(errors.messages))
-    return Plan(stack, _resources(monitor.records), outputs)
+    return Plan(stack, _resources(monitor.records), outputs, result, secret_results)
 
 
-def _resolve_outputs() -> dict[str, Any]:
+def _resolve_result(loop: asyncio.AbstractEventLoop, value: object) -> tuple[Any, frozenset]:
     import pulumi
-    from pulumi.runtime.sync_await import _sync_await
+
+    secret = frozenset(
+        key
+        for key, item in (value.items() if isinstance(value, dict) else ())
+        if isinstance(item, pulumi.Output) and loop.run_until_complete(item.is_secret())
+    )
+    return _resolved(loop, value), secret
+
+
+def _resolved(loop: asyncio.AbstractEventLoop, value: Any) -> Any:
+    import pulumi
+
+    if isinstance(value, pulumi.Output):
+        return _resolved(loop, loop.run_until_complete(value.future()))
+    if isinstance(value, dict):
+        return {k: _resolved(loop, v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_resolved(loop, v) for v in value]
+    return value
+
+
+def _resolve_outputs(loop: asyncio.AbstractEventLoop) -> dict[str, Any]:
+    import pulumi
 
     root_resource = pulumi.runtime.get_root_resource()
     outputs: dict[str, Any] = {}
     for key, value in getattr(root_resource, "outputs", {}).items():
         output = pulumi.Output.from_input(value)
-        secret = _sync_await(output.is_secret())
-        outputs[key] = SECRET_MASK if secret else mask_secrets(_sync_await(output.future()))
+        secret = loop.run_until_complete(output.is_secret())
+        resolved = loop.run_until_complete(output.future())
+        outputs[key] = SECRET_MASK if secret else mask_secrets(resolved)
     return outputs
 
 
@@ -217,6 +268,7 @@ def _resources(records: list[tuple[Any, str, bool, dict]]) -> list[PlannedResour
                 inputs=mask_secrets(inputs),
                 custom=custom,
                 urn=urn,
+                raw_inputs=inputs,
             )
             for request, urn, custom, inputs in records
             if request.type != "pulumi:pulumi:Stack"

@@ -19,7 +19,6 @@ says so and records the inputs (see `NOT_IN_MOTO`).
 from __future__ import annotations
 
 import base64
-import contextvars
 import copy
 import threading
 from collections.abc import Callable
@@ -29,12 +28,11 @@ from unittest import mock
 
 import boto3
 import pulumi
-from pulumi.runtime.stack import run_pulumi_func
-from pulumi.runtime.sync_await import _sync_await
 
 import inferstack.components.aws.plan_fakes  # noqa: F401  (fakes for non-AWS types)
 from inferstack.components.aws.plan_fakes import auto_name
 from inferstack.components.mocks import PlanMocks
+from inferstack.components.plan import run_under_mocks
 
 Args = pulumi.runtime.MockResourceArgs
 Result = tuple[str, dict[str, Any]]
@@ -192,33 +190,9 @@ def run_program(
     config: dict[str, str] | None = None,
 ) -> Any:
     """Run `program` under `mocks` and return its result with every Output resolved."""
-    return contextvars.Context().run(_run, program, mocks, stack, project, config or {})
-
-
-def _run(
-    program: Callable[[], Any],
-    mocks: pulumi.runtime.Mocks,
-    stack: str,
-    project: str,
-    config: dict[str, str],
-) -> Any:
-    pulumi.runtime.set_all_config(
-        {"aws:region": getattr(mocks, "region", "us-east-1"), **config}, []
-    )
-    pulumi.runtime.set_mocks(mocks, project=project, stack=stack, preview=False)
-    holder: dict[str, Any] = {}
-    _sync_await(run_pulumi_func(lambda: holder.update(result=program())))
-    return _resolve(holder.get("result"))
-
-
-def _resolve(value: Any) -> Any:
-    if isinstance(value, pulumi.Output):
-        return _resolve(_sync_await(value.future()))
-    if isinstance(value, dict):
-        return {k: _resolve(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_resolve(v) for v in value]
-    return value
+    config = {"aws:region": getattr(mocks, "region", "us-east-1"), **(config or {})}
+    plan = run_under_mocks(program, mocks=mocks, stack=stack, project=project, config=config)
+    return plan.result
 
 
 # --- KMS, S3, IAM, ECR -------------------------------------------------------------------

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextvars
 import os
 import shutil
 from collections.abc import Callable
@@ -12,6 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
+from inferstack.components.plan import run_under_mocks
 from inferstack.components.spec import DeploymentSpec
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -66,31 +66,11 @@ class Declared:
 
 def declare(build: Callable[[], dict[str, Any]]) -> Declared:
     """Run `build` (which declares resources, returns named Outputs) under the mocks."""
-    return contextvars.Context().run(_declare, build)
-
-
-def _declare(build: Callable[[], dict[str, Any]]) -> Declared:
-    import pulumi
-    from pulumi.runtime.sync_await import _sync_await
-
-    from inferstack.components.mocks import PlanMocks
-
+    plan = run_under_mocks(build, stack="local")
     declared = Declared()
-
-    class Recording(PlanMocks):
-        def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str, dict]:
-            declared.inputs[args.name] = dict(args.inputs)
-            declared.types[args.name] = args.typ
-            return super().new_resource(args)
-
-    pulumi.runtime.set_mocks(Recording(), project="inferstack", stack="local", preview=False)
-    from pulumi.runtime.stack import run_pulumi_func
-
-    returned: dict[str, Any] = {}
-    _sync_await(run_pulumi_func(lambda: returned.update(build())))
-    for key, value in returned.items():
-        output = pulumi.Output.from_input(value)
-        declared.outputs[key] = _sync_await(output.future())
-        if _sync_await(output.is_secret()):
-            declared.secret_outputs.add(key)
+    for resource in plan.resources:
+        declared.inputs[resource.name] = resource.raw_inputs
+        declared.types[resource.name] = resource.type
+    declared.outputs = plan.result or {}
+    declared.secret_outputs = set(plan.secret_results)
     return declared
