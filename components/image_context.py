@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inferstack.components.errors import InferstackError
+from inferstack.runtime.version import inferstack_version
 
 SOURCE_PATHS = ("pyproject.toml", "README.md", "components", "policies", "runtime")
 DOCKERFILE = "runtime/Dockerfile"
@@ -204,17 +205,8 @@ def plan_build(
         "MODEL_NAME": model_name,
         "MODEL_VERSION": model_version,
         "BUNDLE": BUNDLE_IN_CONTEXT,
-        "INFERSTACK_VERSION": _version(),
+        "INFERSTACK_VERSION": inferstack_version(),
     }
     digest = content_digest(source, bundle_dir, args)
     context = stage_context(source, bundle_dir, (staging or cache_dir()) / digest[:32])
     return BuildPlan(context, context / DOCKERFILE, args, image_tag(model_version, digest), digest)
-
-
-def _version() -> str:
-    from importlib.metadata import PackageNotFoundError, version
-
-    try:
-        return version("inferstack")
-    except PackageNotFoundError:
-        return "0.0.0"

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ipaddress
 import re
+import zoneinfo
 from typing import Annotated, Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -128,7 +129,23 @@ class ComputeSpec(_Spec):
     )
 
 
-class ScheduledWindow(_Spec):
+class _ReplicaRange(_Spec):
+    """A min/max replica pair; min may not exceed max."""
+
+    min_replicas: int
+    max_replicas: int
+
+    @model_validator(mode="after")
+    def _range(self) -> Self:
+        if self.min_replicas > self.max_replicas:
+            raise ValueError(
+                f"min_replicas ({self.min_replicas}) is greater than max_replicas "
+                f"({self.max_replicas})"
+            )
+        return self
+
+
+class ScheduledWindow(_ReplicaRange):
     """A recurring window that pins the replica range, e.g. dev at its minimum at night."""
 
     name: Name = Field(description="Name of the scheduled action.")
@@ -144,17 +161,17 @@ class ScheduledWindow(_Spec):
             raise ValueError(f"expected 5 cron fields (min hour day month weekday), got {value!r}")
         return value
 
-    @model_validator(mode="after")
-    def _range(self) -> Self:
-        if self.min_replicas > self.max_replicas:
-            raise ValueError(
-                f"min_replicas ({self.min_replicas}) is greater than max_replicas "
-                f"({self.max_replicas})"
-            )
-        return self
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            zoneinfo.ZoneInfo(value)
+        except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not an IANA time zone such as Europe/Berlin") from None
+        return value
 
 
-class ScalingSpec(_Spec):
+class ScalingSpec(_ReplicaRange):
     """Replica range, the metric autoscaling tracks, cooldowns and scheduled windows."""
 
     min_replicas: int = Field(1, ge=0, description="Fewest replicas (0 where supported).")
@@ -166,15 +183,6 @@ class ScalingSpec(_Spec):
     scale_in_cooldown_s: int = Field(300, ge=0, description="Seconds between scale-ins.")
     scale_out_cooldown_s: int = Field(60, ge=0, description="Seconds between scale-outs.")
     schedules: tuple[ScheduledWindow, ...] = Field((), description="Scheduled windows.")
-
-    @model_validator(mode="after")
-    def _range(self) -> Self:
-        if self.min_replicas > self.max_replicas:
-            raise ValueError(
-                f"min_replicas ({self.min_replicas}) is greater than max_replicas "
-                f"({self.max_replicas})"
-            )
-        return self
 
 
 class JwtSpec(_Spec):

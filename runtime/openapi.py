@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from inferstack.runtime.manifest import Manifest
+from inferstack.runtime.version import inferstack_version
 
 _JSON_TYPE = {
     "float32": "number",
@@ -22,12 +23,11 @@ _V2_TYPE = {
     "bool": "BOOL",
     "string": "BYTES",
 }
-RUNTIME_VERSION = "0.1.0"
 
 
 def server_metadata() -> dict[str, Any]:
     """``GET /v2``."""
-    return {"name": "inferstack", "version": RUNTIME_VERSION, "extensions": []}
+    return {"name": "inferstack", "version": inferstack_version(), "extensions": []}
 
 
 def v2_model_metadata(manifest: Manifest) -> dict[str, Any]:
