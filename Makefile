@@ -8,8 +8,11 @@ BIN    := $(VENV)/bin
 STACK  ?= local
 # Local stacks keep their state in this repo (no Pulumi Cloud account needed).
 export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi
-# The local stack's secrets provider passphrase; only for `local`, never a cloud stack.
+# The local stack's secrets passphrase. Only STACK=local gets this default: any other
+# stack must bring its own PULUMI_CONFIG_PASSPHRASE or a cloud secrets provider.
 LOCAL_PASSPHRASE ?= inferstack-local
+PULUMI_ENV = export PATH="$(CURDIR)/$(BIN):$$PATH" \
+  $(if $(filter local,$(STACK)),PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-$(LOCAL_PASSPHRASE)}")
 
 .PHONY: up down test lint plan clean venv-up venv-test
 
@@ -33,14 +36,14 @@ venv-test: $(VENV)/.test-installed
 up: venv-up
 	@$(BIN)/python -m inferstack.components.cli doctor --for-up
 	@mkdir -p .pulumi
-	@export PATH="$(CURDIR)/$(BIN):$$PATH" PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE:-$(LOCAL_PASSPHRASE)}"; \
+	@$(PULUMI_ENV); \
 	  pulumi stack select --create $(STACK) && \
 	  pulumi up --yes --stack $(STACK) && \
 	  $(BIN)/inferstack outputs $(STACK)
 
 ## down: destroy the local stack
 down: venv-up
-	@export PATH="$(CURDIR)/$(BIN):$$PATH" PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE:-$(LOCAL_PASSPHRASE)}"; \
+	@$(PULUMI_ENV); \
 	  pulumi destroy --yes --stack $(STACK)
 
 ## test: every test (unit, mock engine, moto, runtime, container)

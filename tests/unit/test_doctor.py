@@ -60,3 +60,16 @@ def test_make_up_stops_before_deploying_without_pulumi(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "`pulumi` not found on PATH" in result.stdout
     assert not state.exists()
+
+
+@pytest.mark.parametrize(("stack", "gets_default"), [("local", True), ("prod-aws", False)])
+def test_only_the_local_stack_gets_the_default_passphrase(stack: str, gets_default: bool) -> None:
+    result = subprocess.run(
+        ["make", "--no-print-directory", "-n", "up", f"STACK={stack}"],
+        capture_output=True,
+        text=True,
+        check=True,
+        cwd=ROOT,
+    )
+    assert f"pulumi up --yes --stack {stack}" in result.stdout
+    assert ("inferstack-local" in result.stdout) is gets_default
