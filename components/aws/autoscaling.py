@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import re
-from typing import Any
+from functools import partial
 
 import pulumi
 import pulumi_aws as aws
+from pulumi_aws.appautoscaling import (
+    PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensionArgsDict,
+)
 
 from inferstack.components.aws.common import SAGEMAKER_NAMESPACE
 from inferstack.components.aws.context import AwsContext
@@ -42,15 +45,24 @@ def resource_id(endpoint: str, variant: str) -> str:
     return f"endpoint/{endpoint}/variant/{variant}"
 
 
-def tracking_configuration(spec: DeploymentSpec, endpoint: str, variant: str) -> dict[str, Any]:
+# pulumi-aws's typed input dicts for a target-tracking policy and its metric dimensions.
+TrackingConfiguration = aws.appautoscaling.PolicyTargetTrackingScalingPolicyConfigurationArgsDict
+MetricDimension = (
+    PolicyTargetTrackingScalingPolicyConfigurationCustomizedMetricSpecificationDimensionArgsDict
+)
+
+
+def tracking_configuration(
+    spec: DeploymentSpec, endpoint: str, variant: str
+) -> TrackingConfiguration:
     """The target-tracking configuration for `spec.scaling.target_metric` on one variant."""
     scaling = spec.scaling
-    config: dict[str, Any] = {
+    config: TrackingConfiguration = {
         "scale_in_cooldown": scaling.scale_in_cooldown_s,
         "scale_out_cooldown": scaling.scale_out_cooldown_s,
         "target_value": scaling.target_value,
     }
-    dimensions = [
+    dimensions: list[MetricDimension] = [
         {"name": "EndpointName", "value": endpoint},
         {"name": "VariantName", "value": variant},
     ]
@@ -101,9 +113,8 @@ class EndpointAutoscaling(pulumi.ComponentResource):
         ids: list[pulumi.Output[str]] = []
         for i, plan in enumerate(variant_plans(spec)):
             primary = i == 0
-            rid = pulumi.Output.from_input(endpoint_name).apply(
-                lambda e, v=plan.name: resource_id(e, v)
-            )
+            endpoint = pulumi.Output.from_input(endpoint_name)
+            rid = endpoint.apply(partial(resource_id, variant=plan.name))
             target = aws.appautoscaling.Target(
                 f"{name}-{plan.name}",
                 service_namespace="sagemaker",
@@ -120,9 +131,9 @@ class EndpointAutoscaling(pulumi.ComponentResource):
                 service_namespace=target.service_namespace,
                 scalable_dimension=target.scalable_dimension,
                 resource_id=target.resource_id,
-                target_tracking_scaling_policy_configuration=pulumi.Output.from_input(
-                    endpoint_name
-                ).apply(lambda e, v=plan.name: tracking_configuration(spec, e, v)),
+                target_tracking_scaling_policy_configuration=endpoint.apply(
+                    partial(tracking_configuration, spec, variant=plan.name)
+                ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
             if primary:

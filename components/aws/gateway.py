@@ -76,11 +76,16 @@ def integration_uri(partition: str, region: str, endpoint: str, asynchronous: bo
     )
 
 
-def waf_rules(spec: DeploymentSpec) -> list[dict[str, Any]]:
+def waf_rules(spec: DeploymentSpec) -> list[aws.wafv2.WebAclRuleArgsDict]:
     """AWS managed rule groups and a per-IP rate rule (5-minute window)."""
 
-    def managed(priority: int, group: str, overrides: tuple[str, ...] = ()) -> dict[str, Any]:
-        statement: dict[str, Any] = {"vendor_name": "AWS", "name": group}
+    def managed(
+        priority: int, group: str, overrides: tuple[str, ...] = ()
+    ) -> aws.wafv2.WebAclRuleArgsDict:
+        statement: aws.wafv2.WebAclRuleStatementManagedRuleGroupStatementArgsDict = {
+            "vendor_name": "AWS",
+            "name": group,
+        }
         if overrides:
             # Inference payloads exceed the common rule set's 8 KB body limit: count only.
             statement["rule_action_overrides"] = [
@@ -94,7 +99,7 @@ def waf_rules(spec: DeploymentSpec) -> list[dict[str, Any]]:
             "visibility_config": _visibility(group),
         }
 
-    rate = {
+    rate: aws.wafv2.WebAclRuleArgsDict = {
         "name": "per-ip-rate",
         "priority": 10,
         "action": {"block": {}},
@@ -114,7 +119,8 @@ def waf_rules(spec: DeploymentSpec) -> list[dict[str, Any]]:
     ]
 
 
-def _visibility(metric: str) -> dict[str, Any]:
+def _visibility(metric: str) -> aws.wafv2.WebAclVisibilityConfigArgsDict:
+    # Structurally the same as WebAclRuleVisibilityConfigArgsDict, so rules take it too.
     return {
         "cloudwatch_metrics_enabled": True,
         "metric_name": metric,

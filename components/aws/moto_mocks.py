@@ -157,7 +157,9 @@ class MotoMocks(pulumi.runtime.Mocks):
             self.inputs.setdefault(args.typ, []).append(boto_numbers(plain.inputs))
         return resource_id, {**args.inputs, **outputs}
 
-    def call(self, args: pulumi.runtime.MockCallArgs) -> dict:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict, list[tuple[str, str]] | None]:
+        # MockMonitor.Invoke takes a bare dict or (result, failures) and iterates the
+        # failures, so the tuple carries [] (no check failures), never None.
         if args.token == CALLER_IDENTITY:
             identity = self.client("sts").get_caller_identity()
             return {
@@ -165,7 +167,7 @@ class MotoMocks(pulumi.runtime.Mocks):
                 "arn": identity["Arn"],
                 "userId": identity["UserId"],
                 "id": identity["Account"],
-            }
+            }, []
         if args.token == ECR_TOKEN:
             data = self.client("ecr").get_authorization_token()["authorizationData"][0]
             user, _, password = base64.b64decode(data["authorizationToken"]).decode().partition(":")
@@ -177,7 +179,7 @@ class MotoMocks(pulumi.runtime.Mocks):
                 "expiresAt": str(data["expiresAt"]),
                 "registryId": self.account_id,
                 "id": self.region,
-            }
+            }, []
         return self._fallback.call(args)
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
 
 import pulumi
 import pulumi_aws as aws
@@ -21,6 +20,16 @@ from inferstack.components.spec import DeploymentSpec
 from inferstack.components.targets import AWS_INSTANCE_STORE_FAMILIES
 
 MAX_ROLLBACK_ALARMS = 10
+
+# pulumi-aws's typed input dicts for the EndpointConfiguration and Endpoint blocks.
+ProductionVariant = aws.sagemaker.EndpointConfigurationProductionVariantArgsDict
+ServerlessConfig = aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgsDict
+DataCaptureConfig = aws.sagemaker.EndpointConfigurationDataCaptureConfigArgsDict
+AsyncInferenceConfig = aws.sagemaker.EndpointConfigurationAsyncInferenceConfigArgsDict
+DeploymentConfig = aws.sagemaker.EndpointDeploymentConfigArgsDict
+TrafficRouting = (
+    aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgsDict
+)
 
 
 @dataclass(frozen=True)
@@ -53,18 +62,20 @@ def volume_kms_allowed(instance_type: str) -> bool:
     return not instance_type.startswith(AWS_INSTANCE_STORE_FAMILIES)
 
 
-def production_variants(spec: DeploymentSpec, model_names: Mapping[str, Any]) -> list[dict]:
+def production_variants(
+    spec: DeploymentSpec, model_names: Mapping[str, pulumi.Input[str]]
+) -> list[ProductionVariant]:
     """EndpointConfiguration `production_variants` for `spec` (`model_names` by variant)."""
     options = spec.compute.aws
-    out: list[dict] = []
+    out: list[ProductionVariant] = []
     for plan in variant_plans(spec):
-        variant: dict[str, Any] = {
+        variant: ProductionVariant = {
             "variant_name": plan.name,
             "model_name": model_names[plan.name],
             "initial_variant_weight": plan.weight,
         }
         if options.mode == "serverless":
-            serverless: dict[str, Any] = {
+            serverless: ServerlessConfig = {
                 "memory_size_in_mb": options.serverless_memory_mb,
                 "max_concurrency": options.serverless_max_concurrency,
             }
@@ -80,7 +91,9 @@ def production_variants(spec: DeploymentSpec, model_names: Mapping[str, Any]) ->
     return out
 
 
-def data_capture_config(spec: DeploymentSpec, destination: Any, key_arn: Any) -> dict | None:
+def data_capture_config(
+    spec: DeploymentSpec, destination: pulumi.Input[str], key_arn: pulumi.Input[str]
+) -> DataCaptureConfig | None:
     """Data capture settings, or None when the spec captures nothing."""
     percent = spec.observability.data_capture_percent
     if percent <= 0:
@@ -99,7 +112,9 @@ def data_capture_config(spec: DeploymentSpec, destination: Any, key_arn: Any) ->
     }
 
 
-def async_inference_config(spec: DeploymentSpec, output: Any, key_arn: Any) -> dict | None:
+def async_inference_config(
+    spec: DeploymentSpec, output: pulumi.Input[str], key_arn: pulumi.Input[str]
+) -> AsyncInferenceConfig | None:
     """Async inference settings, or None unless the spec's mode is async."""
     if spec.compute.aws.mode != "async":
         return None
@@ -117,7 +132,9 @@ def async_inference_config(spec: DeploymentSpec, output: Any, key_arn: Any) -> d
     }
 
 
-def deployment_config(spec: DeploymentSpec, rollback_alarms: Sequence[str]) -> dict | None:
+def deployment_config(
+    spec: DeploymentSpec, rollback_alarms: Sequence[str]
+) -> DeploymentConfig | None:
     """The endpoint's blue/green update policy and rollback alarms from `spec.rollout`.
 
     all_at_once shifts all traffic at once and keeps no bake; blue_green shifts all at
@@ -129,7 +146,7 @@ def deployment_config(spec: DeploymentSpec, rollback_alarms: Sequence[str]) -> d
     if spec.compute.aws.mode == "serverless":
         return None
     bake = 0 if rollout.strategy == "all_at_once" else rollout.bake_time_s
-    routing: dict[str, Any] = {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": bake}
+    routing: TrafficRouting = {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": bake}
     steps = 1
     if rollout.strategy == "canary":
         routing = {
@@ -149,13 +166,13 @@ def deployment_config(spec: DeploymentSpec, rollback_alarms: Sequence[str]) -> d
             "linear_step_size": {"type": "CAPACITY_PERCENT", "value": step},
         }
         steps = math.ceil(100 / step)
-    policy: dict[str, Any] = {
+    policy: aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgsDict = {
         "traffic_routing_configuration": routing,
         "termination_wait_in_seconds": bake,
         # Room for every step's bake plus instance start-up; SageMaker's range is 600-28800.
         "maximum_execution_timeout_in_seconds": min(28800, max(600, steps * bake + 3600)),
     }
-    config: dict[str, Any] = {"blue_green_update_policy": policy}
+    config: DeploymentConfig = {"blue_green_update_policy": policy}
     if rollout.auto_rollback and rollback_alarms:
         config["auto_rollback_configuration"] = {
             "alarms": [{"alarm_name": a} for a in list(rollback_alarms)[:MAX_ROLLBACK_ALARMS]]

@@ -113,7 +113,7 @@ class ArtifactStore(pulumi.ComponentResource):
                     tags=ctx.tags,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[encryption]),
                 )
-                self.read_arns.append(bucket.arn.apply(lambda arn, k=key: f"{arn}/{k}"))
+                self.read_arns.append(pulumi.Output.concat(bucket.arn, "/", key))
             self.model_data_urls[artifact.variant] = pulumi.Output.concat(
                 "s3://", uploaded[key].bucket, "/", uploaded[key].key
             )
