@@ -1,4 +1,4 @@
-"""Per-target facts in one table: GPU instance types, regions, capabilities.
+"""Per-target facts in one table: GPU instance types, sizes, regions, capabilities.
 
 Everything a target folder needs to turn a cloud-neutral spec into native
 resources, and everything the spec needs to refuse an impossible combination,
@@ -35,6 +35,68 @@ AWS_INSTANCE_STORE_FAMILIES = (
 
 
 @dataclass(frozen=True)
+class InstanceSize:
+    """How many vCPUs and GPUs one instance of a type has.
+
+    SageMaker reports CPUUtilization and GPUUtilization summed over these
+    (0-100 x vCPUs, 0-100 x GPUs), so a percent of the whole instance needs them.
+    """
+
+    vcpus: int
+    """Virtual CPUs of one instance."""
+    gpus: int = 0
+    """GPUs of one instance (0 for CPU types)."""
+
+
+def _family(prefix: str, sizes: dict[str, tuple[int, int]]) -> dict[str, InstanceSize]:
+    return {f"{prefix}.{size}": InstanceSize(*counts) for size, counts in sizes.items()}
+
+
+# size -> (vCPUs, GPUs); SageMaker's ml.* types have their EC2 twin's counts.
+_C6I = {
+    "large": (2, 0),
+    "xlarge": (4, 0),
+    "2xlarge": (8, 0),
+    "4xlarge": (16, 0),
+    "8xlarge": (32, 0),
+    "12xlarge": (48, 0),
+    "16xlarge": (64, 0),
+    "24xlarge": (96, 0),
+    "32xlarge": (128, 0),
+}
+_M5 = {
+    "large": (2, 0),
+    "xlarge": (4, 0),
+    "2xlarge": (8, 0),
+    "4xlarge": (16, 0),
+    "12xlarge": (48, 0),
+    "24xlarge": (96, 0),
+}
+# g4dn, g5 and g6 share their shapes: one GPU per instance except 12xlarge, 24xlarge
+# (4) and 48xlarge (8); g4dn stops at 16xlarge.
+_G4DN = {
+    "xlarge": (4, 1),
+    "2xlarge": (8, 1),
+    "4xlarge": (16, 1),
+    "8xlarge": (32, 1),
+    "12xlarge": (48, 4),
+    "16xlarge": (64, 1),
+}
+_G5_G6 = {**_G4DN, "24xlarge": (96, 4), "48xlarge": (192, 8)}
+
+AWS_INSTANCE_SIZES: dict[str, InstanceSize] = {
+    **_family("ml.c6i", _C6I),
+    **_family("ml.m5", _M5),
+    **_family("ml.g4dn", _G4DN),
+    **_family("ml.g5", _G5_G6),
+    **_family("ml.g6", _G5_G6),
+    "ml.p4d.24xlarge": InstanceSize(96, 8),
+    "ml.p5.48xlarge": InstanceSize(192, 8),
+}
+"""SageMaker instance type -> vCPUs and GPUs, for the types the AWS target knows."""
+
+
+@dataclass(frozen=True)
 class TargetProfile:
     """What one target offers: instance types per accelerator and its capabilities."""
 
@@ -48,6 +110,8 @@ class TargetProfile:
     scale_to_zero: bool = False
     autoscaling: bool = True
     auth_modes: tuple[str, ...] = ("api_key", "jwt", "iam", "none")
+    # instance type -> vCPUs and GPUs, for the types whose metrics the target scales
+    instance_sizes: dict[str, InstanceSize] = field(default_factory=dict)
 
     def accelerators(self) -> tuple[str, ...]:
         """The accelerator kinds this target can provide, `none` included."""
@@ -56,6 +120,16 @@ class TargetProfile:
     def is_gpu_instance(self, accelerator: str, instance_type: str) -> bool:
         """Whether `instance_type` carries `accelerator` on this target."""
         return instance_type.startswith(self.gpu_families.get(accelerator, ()))
+
+    def instance_size(self, instance_type: str) -> InstanceSize:
+        """vCPUs and GPUs of `instance_type`; KeyError names the known types."""
+        try:
+            return self.instance_sizes[instance_type]
+        except KeyError:
+            known = ", ".join(self.instance_sizes) or "none"
+            raise KeyError(
+                f"no vCPU/GPU count for {instance_type!r} on {self.name}; known: {known}"
+            ) from None
 
 
 TARGETS: dict[str, TargetProfile] = {
@@ -96,6 +170,7 @@ TARGETS: dict[str, TargetProfile] = {
         spot=True,
         scale_to_zero=True,
         auth_modes=("api_key", "jwt", "iam", "none"),
+        instance_sizes=AWS_INSTANCE_SIZES,
     ),
     "azure": TargetProfile(
         name="azure",

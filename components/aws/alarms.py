@@ -12,6 +12,7 @@ from typing import Any
 
 from inferstack.components.aws.common import SAGEMAKER_NAMESPACE, Names
 from inferstack.components.spec import DeploymentSpec
+from inferstack.components.targets import profile
 
 # API Gateway's latency includes the model's; allow this much on top of the model's p99.
 GATEWAY_OVERHEAD_MS = 100.0
@@ -62,6 +63,40 @@ def _rate(names: Names, variant: str, errors: str) -> list[dict[str, Any]]:
     ]
 
 
+def _usage_alarms(spec: DeploymentSpec, names: Names, variant: str) -> list[AlarmDefinition]:
+    """CPU, memory and GPU alarms at the spec's percent of the whole instance.
+
+    SageMaker sums CPUUtilization over the instance's vCPUs and GPUUtilization over its
+    GPUs (0-100 x count), so those thresholds are the spec's percent times the count.
+    """
+    limits = spec.observability.alarms
+    size = profile("aws").instance_size(spec.instance_type())
+
+    def alarm(what: str, metric: str, threshold: float, share: str) -> AlarmDefinition:
+        return AlarmDefinition(
+            names.alarm(what, variant),
+            f"{variant}: {metric} above {share} (above {threshold:g})",
+            threshold,
+            metric={
+                "namespace": SAGEMAKER_NAMESPACE,
+                "metric_name": metric,
+                "statistic": "Average",
+                "dimensions": _dims(names, variant),
+            },
+        )
+
+    cpu, memory = limits.cpu_utilization_percent, limits.memory_utilization_percent
+    out = [
+        alarm("cpu", "CPUUtilization", cpu * size.vcpus, f"{cpu:g}% of {size.vcpus} vCPUs"),
+        # MemoryUtilization is already a percent of the instance's memory (0-100).
+        alarm("memory", "MemoryUtilization", memory, f"{memory:g}% of memory"),
+    ]
+    if spec.compute.accelerator != "none" and size.gpus:
+        gpu = limits.gpu_utilization_percent
+        out.append(alarm("gpu", "GPUUtilization", gpu * size.gpus, f"{gpu:g}% of {size.gpus} GPUs"))
+    return out
+
+
 def alarm_definitions(spec: DeploymentSpec, names: Names) -> list[AlarmDefinition]:
     """Every alarm of the deployment: per variant, then the gateway's."""
     limits = spec.observability.alarms
@@ -97,29 +132,7 @@ def alarm_definitions(spec: DeploymentSpec, names: Names) -> list[AlarmDefinitio
         ]
         if not instances:
             continue
-        # Instance metrics are per instance and summed over cores/GPUs (0-100 x count).
-        usage = [
-            ("cpu", "CPUUtilization", limits.cpu_utilization_percent),
-            ("memory", "MemoryUtilization", limits.memory_utilization_percent),
-        ]
-        if spec.compute.accelerator != "none":
-            usage.append(
-                ("gpu", "GPUUtilization", limits.gpu_utilization_percent * spec.compute.gpu_count)
-            )
-        out += [
-            AlarmDefinition(
-                names.alarm(what, variant),
-                f"{variant}: {metric} above {threshold}",
-                threshold,
-                metric={
-                    "namespace": SAGEMAKER_NAMESPACE,
-                    "metric_name": metric,
-                    "statistic": "Average",
-                    "dimensions": _dims(names, variant),
-                },
-            )
-            for what, metric, threshold in usage
-        ]
+        out += _usage_alarms(spec, names, variant)
     api = {"ApiName": names.api, "Stage": names.stage}
     out += [
         AlarmDefinition(

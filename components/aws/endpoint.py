@@ -20,6 +20,7 @@ from inferstack.components.aws.sagemaker import SageMakerEndpoint
 from inferstack.components.aws.storage import ArtifactStore
 from inferstack.components.errors import SpecError
 from inferstack.components.spec import DeploymentSpec
+from inferstack.components.targets import profile
 
 
 @dataclass(frozen=True)
@@ -49,6 +50,8 @@ def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
             aws_cron(window.cron)
         except ValueError as err:
             problems.append(f"deployment.scaling.schedules.{i}.cron: {err}")
+    if spec.compute.aws.mode != "serverless":
+        problems += _instance_type_problems(spec)
     if options.image_uri:
         try:
             ecr_repository_arn(options.image_uri, "aws")
@@ -56,6 +59,18 @@ def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
             problems.append(f"image_uri: {err}")
     if problems:
         raise SpecError(problems)
+
+
+def _instance_type_problems(spec: DeploymentSpec) -> list[str]:
+    # The utilisation alarms scale their percents by the type's vCPU and GPU counts.
+    sizes = profile("aws").instance_sizes
+    instance_type = spec.instance_type()
+    if instance_type in sizes:
+        return []
+    return [
+        f"deployment.compute.instance_type.aws: no vCPU/GPU count for {instance_type!r} "
+        f"(the utilisation alarms need one); known types: {', '.join(sizes)}"
+    ]
 
 
 class AwsEndpoint(pulumi.ComponentResource):
