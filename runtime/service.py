@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 
 from inferstack.runtime.batcher import Batcher
+from inferstack.runtime.emf import DriftEmitter
 from inferstack.runtime.errors import InferstackError, ModelNotReady, PredictionError
 from inferstack.runtime.manifest import Manifest, read_manifest
 from inferstack.runtime.metrics import Metrics
@@ -42,6 +43,7 @@ class ModelService:
         self.drift: DriftMonitor | None = None
         self.capture: Capture | None = None
         self.observer: Observer | None = None
+        self.emitter: DriftEmitter | None = None
         self._ids = itertools.count(1)
         self._load_task: asyncio.Task[None] | None = None
         try:
@@ -105,6 +107,7 @@ class ModelService:
             on_depth=self.metrics.queue_depth.set,
         )
         self.batcher.start()
+        self._start_emf()
         # Everything loaded so far (framework modules, the model) lives for the whole
         # process: move it out of the collector's reach so full collections stay short.
         gc.collect()
@@ -137,6 +140,27 @@ class ModelService:
         if self.drift is not None or self.capture is not None:
             self.observer = Observer(self.drift, self.capture)
 
+    def _start_emf(self) -> None:
+        s = self.settings
+        if not s.cloudwatch_emf or self.drift is None:
+            return
+        if not (s.endpoint_name and s.variant):
+            log.warning(
+                "cloudwatch emf without INFERSTACK_ENDPOINT_NAME or INFERSTACK_VARIANT; "
+                "their dimensions say unknown"
+            )
+        try:
+            self.emitter = DriftEmitter(
+                self.drift.scores,
+                s.endpoint_name or "unknown",
+                s.variant or "unknown",
+                s.cloudwatch_emf_interval_s,
+                properties={"model": self.name, "version": self.version},
+            )
+            self.emitter.start()
+        except Exception:  # monitoring never breaks inference
+            log.exception("cloudwatch emf setup failed; serving without it")
+
     def _observe(self, x: np.ndarray, parts: list[Any], metas: list[Any]) -> None:
         if self.observer is not None:
             self.observer(x, parts, metas)
@@ -145,6 +169,8 @@ class ModelService:
         """Finish queued work and stop the batcher."""
         if self._load_task is not None and not self._load_task.done():
             self._load_task.cancel()
+        if self.emitter is not None:
+            await self.emitter.stop()
         if self.batcher is not None:
             await self.batcher.close()
 

@@ -2,8 +2,8 @@
 
 Every setting is ``INFERSTACK_<NAME>``; the SageMaker variables are honoured as
 fallbacks (``SAGEMAKER_BIND_TO_PORT``, ``SAGEMAKER_MODEL_SERVER_WORKERS``,
-``SAGEMAKER_MODEL_SERVER_TIMEOUT``, ``SM_MODEL_DIR``). Nothing on the request path
-reads ``os.environ``.
+``SAGEMAKER_MODEL_SERVER_TIMEOUT``, ``SM_MODEL_DIR``, ``SAGEMAKER_ENDPOINT_NAME``).
+Nothing on the request path reads ``os.environ``.
 """
 
 from __future__ import annotations
@@ -48,6 +48,12 @@ class RuntimeSettings(BaseSettings):
     capture_sample_rate: float = Field(0.0, ge=0, le=1)
     drift_window: int = Field(10_000, ge=10)
     drift_min_rows: int = Field(100, ge=1)
+    cloudwatch_emf: bool = False
+    cloudwatch_emf_interval_s: float = Field(60.0, gt=0)
+    endpoint_name: str | None = Field(
+        None, validation_alias=_env("ENDPOINT_NAME", "SAGEMAKER_ENDPOINT_NAME")
+    )
+    variant: str | None = None
     fast_path: bool = True
     timeout_keep_alive_s: float = Field(75.0, gt=0)
     timeout_graceful_shutdown_s: float | None = Field(None, gt=0)

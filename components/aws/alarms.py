@@ -10,7 +10,12 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from inferstack.components.aws.common import SAGEMAKER_NAMESPACE, Names
+from inferstack.components.aws.common import (
+    DRIFT_METRIC,
+    RUNTIME_NAMESPACE,
+    SAGEMAKER_NAMESPACE,
+    Names,
+)
 from inferstack.components.spec import DeploymentSpec
 from inferstack.components.targets import profile
 
@@ -97,6 +102,26 @@ def _usage_alarms(spec: DeploymentSpec, names: Names, variant: str) -> list[Alar
     return out
 
 
+def _drift_alarm(spec: DeploymentSpec, names: Names, variant: str) -> AlarmDefinition:
+    """The runtime's DriftScore (highest feature PSI, from its EMF log lines) too high.
+
+    Not a rollback alarm: drift is the traffic's doing, not the new model's. Each
+    worker prints its own line, so the alarm takes their maximum.
+    """
+    limit = spec.observability.alarms.drift_score
+    return AlarmDefinition(
+        names.alarm("drift", variant),
+        f"{variant}: input drift (PSI of the most shifted feature) above {limit:g}",
+        limit,
+        metric={
+            "namespace": RUNTIME_NAMESPACE,
+            "metric_name": DRIFT_METRIC,
+            "statistic": "Maximum",
+            "dimensions": _dims(names, variant),
+        },
+    )
+
+
 def alarm_definitions(spec: DeploymentSpec, names: Names) -> list[AlarmDefinition]:
     """Every alarm of the deployment: per variant, then the gateway's."""
     limits = spec.observability.alarms
@@ -129,6 +154,7 @@ def alarm_definitions(spec: DeploymentSpec, names: Names) -> list[AlarmDefinitio
                 limits.error_rate_4xx_percent,
                 queries=_rate(names, variant, "Invocation4XXErrors"),
             ),
+            _drift_alarm(spec, names, variant),
         ]
         if not instances:
             continue

@@ -17,6 +17,9 @@ import pulumi
 from inferstack.components.spec import DeploymentSpec
 
 SAGEMAKER_NAMESPACE = "/aws/sagemaker/Endpoints"
+# The runtime's own metrics, as `inferstack.runtime.emf` prints them (EMF on stdout).
+RUNTIME_NAMESPACE = "inferstack"
+DRIFT_METRIC = "DriftScore"
 MAX_SAGEMAKER_NAME = 63
 
 

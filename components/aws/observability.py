@@ -9,7 +9,12 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.components.aws.alarms import alarm_definitions
-from inferstack.components.aws.common import SAGEMAKER_NAMESPACE, Names
+from inferstack.components.aws.common import (
+    DRIFT_METRIC,
+    RUNTIME_NAMESPACE,
+    SAGEMAKER_NAMESPACE,
+    Names,
+)
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.spec import DeploymentSpec
 
@@ -55,6 +60,7 @@ def dashboard_body(spec: DeploymentSpec, names: Names, region: str) -> dict[str,
         ("Model latency p99 (us)", per_variant(sm, "ModelLatency"), "p99"),
         ("5xx errors", per_variant(sm, "Invocation5XXErrors"), "Sum"),
         ("4xx errors", per_variant(sm, "Invocation4XXErrors"), "Sum"),
+        ("Input drift (PSI)", per_variant(RUNTIME_NAMESPACE, DRIFT_METRIC), "Maximum"),
     ]
     if spec.compute.aws.mode != "serverless":
         rows += [

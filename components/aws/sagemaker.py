@@ -180,13 +180,19 @@ def deployment_config(
     return config
 
 
-def container_environment(spec: DeploymentSpec, plan: VariantPlan) -> dict[str, str]:
-    """Environment of a variant's container (the runtime reads INFERSTACK_*)."""
+def container_environment(spec: DeploymentSpec, plan: VariantPlan, endpoint: str) -> dict[str, str]:
+    """Environment of a variant's container (the runtime reads INFERSTACK_*).
+
+    The runtime prints its drift scores as CloudWatch EMF lines with the endpoint and
+    variant as dimensions; the drift alarms watch them.
+    """
     return {
         "INFERSTACK_MODEL_NAME": spec.model.name,
         "INFERSTACK_MODEL_VERSION": plan.model_version,
         "INFERSTACK_VARIANT": plan.name,
         "INFERSTACK_ENVIRONMENT": spec.environment,
+        "INFERSTACK_ENDPOINT_NAME": endpoint,
+        "INFERSTACK_CLOUDWATCH_EMF": "true",
     }
 
 
@@ -228,7 +234,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 primary_container={
                     "image": image_uris[plan.name],
                     "model_data_url": model_data_urls[plan.name],
-                    "environment": container_environment(spec, plan),
+                    "environment": container_environment(spec, plan, ctx.names.endpoint),
                 },
                 enable_network_isolation=options.network_isolation,
                 vpc_config={

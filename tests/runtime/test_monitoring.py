@@ -94,3 +94,38 @@ def test_failing_capture_never_breaks_inference(
         while "batch observer failed" not in server.logs() and time.monotonic() < deadline:
             time.sleep(0.05)
         assert "batch observer failed" in server.logs()
+
+
+def _emf_lines(server: RuntimeServer) -> list[dict]:
+    lines = server.log_path.read_text(errors="replace").splitlines()
+    return [json.loads(line) for line in lines if line.startswith('{"_aws"')]
+
+
+def test_drift_reaches_cloudwatch_as_emf_lines(sklearn_bundle: Built, log_dir: Path) -> None:
+    env = {
+        "INFERSTACK_CLOUDWATCH_EMF": "true",
+        "INFERSTACK_CLOUDWATCH_EMF_INTERVAL_S": "0.2",
+        "INFERSTACK_DRIFT_MIN_ROWS": "50",
+        "SAGEMAKER_ENDPOINT_NAME": "churn-prod",
+        "INFERSTACK_VARIANT": "primary",
+    }
+    shifted = sklearn_bundle[2][:300].copy()
+    shifted[:, 3] += 6.0
+    with RuntimeServer(sklearn_bundle[0], log_dir, env=env) as server:
+        time.sleep(0.6)
+        assert not _emf_lines(server), "an EMF line before any drift data"
+        assert server.post("/predict", json={"instances": shifted.tolist()}).status_code == 200
+        deadline = time.monotonic() + 10
+        while not _emf_lines(server) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        record = _emf_lines(server)[-1]
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == "inferstack"
+    assert directive["Dimensions"] == [["EndpointName", "VariantName"]]
+    names = [m["Name"] for m in directive["Metrics"]]
+    assert names[0] == "DriftScore"
+    assert set(names[1:]) == {f"DriftScore.f{j}" for j in range(20)}
+    assert (record["EndpointName"], record["VariantName"]) == ("churn-prod", "primary")
+    assert record["DriftScore"] == record["DriftScore.f3"] > 1.0
+    assert record["DriftScore.f4"] < 0.25
+    assert (record["model"], record["version"]) == ("logreg-20f", "1.0.0")

@@ -1,7 +1,8 @@
-"""Utilisation alarms at the spec's percent of the whole instance, read back from moto.
+"""Utilisation and drift alarms, read back from moto.
 
 SageMaker sums CPUUtilization over vCPUs and GPUUtilization over GPUs, so the
-alarms' thresholds are the spec's percent times the instance type's counts.
+alarms' thresholds are the spec's percent times the instance type's counts. The
+drift alarm watches the metric the runtime prints as CloudWatch EMF lines.
 """
 
 from __future__ import annotations
@@ -13,6 +14,8 @@ import pytest
 from inferstack.components.aws.common import SAGEMAKER_NAMESPACE
 from inferstack.components.aws.endpoint import AwsEndpointOptions, validate
 from inferstack.components.errors import SpecError
+from inferstack.runtime.emf import DRIFT_METRIC, NAMESPACE
+from inferstack.runtime.settings import RuntimeSettings
 
 LEAN = {"scaling": {"schedules": []}, "gateway": {"waf": False}}
 LIMITS = {
@@ -89,3 +92,43 @@ def test_a_serverless_endpoint_needs_no_instance_counts(spec_for) -> None:
         }
     )
     validate(spec, AwsEndpointOptions())
+
+
+def test_drift_alarm_watches_the_runtimes_emf_metric_per_variant(cpu) -> None:
+    alarm = cpu["primary-drift"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (NAMESPACE, DRIFT_METRIC)
+    assert alarm["Statistic"] == "Maximum"
+    assert alarm["Threshold"] == 0.2  # the spec's default drift_score
+    dims = {d["Name"]: d["Value"] for d in alarm["Dimensions"]}
+    assert dims == {"EndpointName": "cpu-test", "VariantName": "primary"}
+    assert alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_drift_alarm_is_not_a_rollback_alarm(deploy, spec_for) -> None:
+    spec = spec_for({**LEAN, "observability": {"alarms": {"drift_score": 0.3}}})
+    deployed = deploy(spec, name="drift")
+    drift = _alarms(deployed, "drift-test")["primary-drift"]
+    assert drift["Threshold"] == 0.3
+    endpoint = deployed.mocks.inputs["aws:sagemaker/endpoint:Endpoint"][0]
+    rollback = endpoint["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]
+    assert "drift-test-primary-drift" not in {a["alarmName"] for a in rollback}
+    assert "drift-test-primary-5xx-rate" in {a["alarmName"] for a in rollback}
+
+
+def test_containers_print_drift_for_their_endpoint_and_variant(
+    deploy, spec_for, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    deployed = deploy(spec_for(LEAN), name="env")
+    sagemaker = deployed.client("sagemaker")
+    config = sagemaker.describe_endpoint_config(
+        EndpointConfigName=sagemaker.describe_endpoint(EndpointName="env-test")[
+            "EndpointConfigName"
+        ]
+    )
+    (variant,) = config["ProductionVariants"]
+    model = sagemaker.describe_model(ModelName=variant["ModelName"])
+    for key, value in model["PrimaryContainer"]["Environment"].items():
+        monkeypatch.setenv(key, value)
+    settings = RuntimeSettings()  # as the runtime reads its container's environment
+    assert settings.cloudwatch_emf
+    assert (settings.endpoint_name, settings.variant) == ("env-test", "primary")

@@ -181,6 +181,7 @@ def test_every_alarm_names_the_real_endpoint_variant_or_api(prod) -> None:
         "primary-latency-p99",
         "primary-5xx-rate",
         "primary-4xx-rate",
+        "primary-drift",
         "primary-cpu",
         "primary-memory",
         "primary-gpu",
