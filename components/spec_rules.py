@@ -138,6 +138,21 @@ def _variants(spec: DeploymentSpec) -> None:
 _COGNITO_ISSUER = re.compile(r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/[\w-]+_\w+$")
 
 
+def _aws_gpu_count(spec: DeploymentSpec) -> None:
+    """On SageMaker the instance type fixes the GPUs; an explicit gpu_count must agree."""
+    instance_type = spec.instance_type()
+    sizes = profile("aws").instance_sizes
+    if "gpu_count" not in spec.compute.model_fields_set or instance_type not in sizes:
+        return
+    gpus = sizes[instance_type].gpus
+    if spec.compute.gpu_count != gpus:
+        raise SpecRuleError(
+            "compute.gpu_count",
+            f"{spec.compute.gpu_count} does not match {instance_type}, which has {gpus} GPU(s); "
+            "drop gpu_count or choose an instance type with that many GPUs",
+        )
+
+
 def _aws(spec: DeploymentSpec) -> None:
     """SageMaker's limits: artifact schemes, serverless and async modes, VPC, JWT issuers."""
     if spec.target != "aws":
@@ -163,6 +178,7 @@ def _aws(spec: DeploymentSpec) -> None:
         )
     if options.mode == "serverless":
         _aws_serverless(spec)
+    _aws_gpu_count(spec)
     jwt = spec.gateway.jwt
     if spec.gateway.auth == "jwt" and jwt is not None and not _COGNITO_ISSUER.match(jwt.issuer):
         raise SpecRuleError(

@@ -15,6 +15,7 @@ from inferstack.components.aws.common import SAGEMAKER_NAMESPACE
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.aws.sagemaker import variant_plans
 from inferstack.components.spec import DeploymentSpec
+from inferstack.components.targets import profile
 
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
 _WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
@@ -82,9 +83,11 @@ def tracking_configuration(
         metric = (
             "GPUUtilization" if scaling.target_metric == "gpu_utilization" else "CPUUtilization"
         )
-        if metric == "GPUUtilization":
-            # SageMaker sums GPUUtilization over the instance's GPUs (0-100 x GPUs).
-            config["target_value"] = scaling.target_value * spec.compute.gpu_count
+        # SageMaker sums these over the instance's vCPUs or GPUs (0-100 x count); the
+        # spec's target is a percent of the whole instance.
+        size = profile("aws").instance_size(spec.instance_type())
+        count = size.gpus if metric == "GPUUtilization" else size.vcpus
+        config["target_value"] = scaling.target_value * count
         config["customized_metric_specification"] = {
             "metric_name": metric,
             "namespace": SAGEMAKER_NAMESPACE,

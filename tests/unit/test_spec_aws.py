@@ -200,7 +200,7 @@ def test_no_rollback_alarms_when_auto_rollback_is_off() -> None:
 def test_gpu_target_is_per_gpu() -> None:
     spec = load_spec(
         spec_data(
-            compute={"accelerator": "nvidia-a10g", "gpu_count": 4},
+            compute={"accelerator": "nvidia-a10g", "instance_type": {"aws": "ml.g5.12xlarge"}},
             scaling={
                 "min_replicas": 1,
                 "max_replicas": 2,
@@ -227,3 +227,12 @@ def test_image_uri_must_be_ecr() -> None:
     assert arn == "arn:aws:ecr:us-east-1:123456789012:repository/team/rt"
     with pytest.raises(ValueError, match="not an ECR image"):
         ecr_repository_arn("docker.io/library/python:3.11", "aws")
+
+
+def test_an_explicit_gpu_count_must_match_the_instance_type() -> None:
+    message = refused(compute__gpu_count=4)
+    assert "deployment.compute.gpu_count: 4 does not match ml.g5.xlarge, which has 1 GPU" in message
+    spec = load_spec(
+        spec_data(compute__gpu_count=4, compute__instance_type={"aws": "ml.g5.12xlarge"})
+    )
+    assert spec.compute.gpu_count == 4

@@ -132,3 +132,40 @@ def test_containers_print_drift_for_their_endpoint_and_variant(
     settings = RuntimeSettings()  # as the runtime reads its container's environment
     assert settings.cloudwatch_emf
     assert (settings.endpoint_name, settings.variant) == ("env-test", "primary")
+
+
+def _tracking_targets(deployed: Any, endpoint: str) -> dict[str, float]:
+    policies = deployed.client("application-autoscaling").describe_scaling_policies(
+        ServiceNamespace="sagemaker"
+    )["ScalingPolicies"]
+    return {
+        p["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"][
+            "MetricName"
+        ]: p["TargetTrackingScalingPolicyConfiguration"]["TargetValue"]
+        for p in policies
+        if p["ResourceId"].startswith(f"endpoint/{endpoint}/")
+    }
+
+
+@pytest.mark.parametrize(
+    ("compute", "metric", "expected"),
+    [
+        ({"accelerator": "none"}, "cpu_utilization", {"CPUUtilization": 60 * 4}),
+        (
+            {
+                "accelerator": "nvidia-a10g",
+                "gpu_count": 4,
+                "instance_type": {"aws": "ml.g5.12xlarge"},
+            },
+            "gpu_utilization",
+            {"GPUUtilization": 60 * 4},
+        ),
+    ],
+)
+def test_target_tracking_holds_the_spec_percent_of_the_whole_instance(
+    deploy, spec_for, compute: dict[str, Any], metric: str, expected: dict[str, float]
+) -> None:
+    scaling = {"schedules": [], "target_metric": metric, "target_value": 60}
+    spec = spec_for({**LEAN, "compute": compute, "scaling": scaling})
+    name = f"track-{metric.split('_')[0]}"
+    assert _tracking_targets(deploy(spec, name=name), f"{name}-test") == expected
