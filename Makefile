@@ -54,7 +54,7 @@ test: venv-test
 lint: venv-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy components runtime
+	$(BIN)/mypy components runtime policies
 
 ## plan: offline plan of STACK under Pulumi's mock runtime
 plan: venv-test
