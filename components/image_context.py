@@ -20,11 +20,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from inferstack.components.errors import InferstackError
+from inferstack.components.image_source import DOCKERFILE, SOURCE_PATHS, ImageError, source_root
 from inferstack.runtime.version import inferstack_version
 
-SOURCE_PATHS = ("pyproject.toml", "README.md", "components", "policies", "runtime")
-DOCKERFILE = "runtime/Dockerfile"
 BUNDLE_IN_CONTEXT = "bundle"
 BUILD_TARGET = "model"
 MANIFEST = "inferstack.yaml"
@@ -34,15 +32,10 @@ GPU_BASE_IMAGE = "nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04"
 CPU_EXTRAS = "runtime,sklearn,onnx"
 GPU_EXTRAS = "runtime,sklearn,pytorch"
 GPU_EXTRA_PACKAGES = "onnxruntime-gpu>=1.17"
-SOURCE_DIR_ENV = "INFERSTACK_SOURCE_DIR"
 
 _SKIP_NAMES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".DS_Store"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
 _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
-
-
-class ImageError(InferstackError):
-    """The runtime image cannot be built from what was given."""
 
 
 @dataclass(frozen=True)
@@ -71,24 +64,6 @@ def flavor(gpu: bool = False, base_image: str | None = None) -> BuildFlavor:
     if gpu:
         return BuildFlavor(base_image or GPU_BASE_IMAGE, GPU_EXTRAS, GPU_EXTRA_PACKAGES, gpu=True)
     return BuildFlavor(base_image or CPU_BASE_IMAGE, CPU_EXTRAS)
-
-
-def source_root() -> Path:
-    """The inferstack source tree the image installs from (a checkout)."""
-    configured = os.environ.get(SOURCE_DIR_ENV)
-    if configured:
-        root = Path(configured).resolve()
-    else:
-        import inferstack.runtime
-
-        root = Path(inferstack.runtime.__file__).resolve().parent.parent
-    missing = [p for p in (*SOURCE_PATHS, DOCKERFILE) if not (root / p).exists()]
-    if missing:
-        raise ImageError(
-            f"building the runtime image needs an inferstack source checkout; {root} lacks "
-            f"{', '.join(missing)} (set {SOURCE_DIR_ENV} to a checkout)"
-        )
-    return root
 
 
 def _walk(folder: Path) -> Iterator[Path]:
@@ -199,7 +174,7 @@ def plan_build(
 ) -> BuildPlan:
     """Stage the context for `bundle_dir` and return how to build it."""
     bundle_dir = check_bundle(bundle_dir)
-    source = source_root()
+    source = source_root(staging or cache_dir())
     args = {
         **build_flavor.build_args(),
         "MODEL_NAME": model_name,
