@@ -17,6 +17,7 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 import inferstack.components.local.plan_fakes  # noqa: F401  (offline plan fakes)
+from inferstack.components.config import check_local_bundle
 from inferstack.components.errors import SpecError
 from inferstack.components.image import RuntimeImage, RuntimeImageArgs
 from inferstack.components.local.monitoring import (
@@ -51,18 +52,13 @@ def check_local_spec(spec: DeploymentSpec) -> Path:
     artifact = spec.model.artifact
     if "://" in artifact:
         raise SpecError(
-            [f"model.artifact: the local target builds from a bundle folder, not {artifact!r}"]
+            [
+                "deployment.model.artifact: the local target builds from a bundle folder, "
+                f"not {artifact!r}"
+            ]
         )
-    bundle = Path(artifact)
-    if not (bundle / "inferstack.yaml").is_file():
-        raise SpecError(
-            [f"model.artifact: {artifact!r} is not a bundle folder (no inferstack.yaml in it)"]
-        )
-    if spec.gateway.auth not in ("api_key", "none"):
-        raise SpecError(
-            [f"gateway.auth: the local target supports api_key or none, not {spec.gateway.auth!r}"]
-        )
-    return bundle
+    check_local_bundle(spec)
+    return Path(artifact)
 
 
 class LocalEndpoint(pulumi.ComponentResource):

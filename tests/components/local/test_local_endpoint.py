@@ -170,7 +170,7 @@ def test_gpu_accelerator_builds_the_gpu_flavour_and_requests_gpus() -> None:
     ("artifact", "message"),
     [
         ("s3://bucket/model.tar.gz", "bundle folder, not"),
-        ("/nonexistent/bundle", "no inferstack.yaml"),
+        ("/nonexistent/bundle", "no bundle folder at /nonexistent/bundle"),
     ],
 )
 def test_local_spec_needs_a_bundle_folder(artifact: str, message: str) -> None:
