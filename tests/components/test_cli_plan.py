@@ -11,6 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
+from inferstack.components.plan import run_plan
+from inferstack.policies import Subject, evaluate
 from tests.conftest import ROOT
 
 
@@ -163,3 +165,10 @@ def test_plan_prints_a_nested_tree_and_masks_secrets() -> None:
     depth = lines[component].index("inferstack:")
     assert child.index("docker:") > depth
     assert "output api_key: [secret]" in result.stdout
+
+
+@pytest.mark.parametrize("stack", ["local", "dev-aws", "prod-aws"])
+def test_shipped_stacks_pass_the_policy_pack(stack: str) -> None:
+    plan = run_plan(stack)
+    assert plan.resources
+    assert evaluate(Subject(r.type, r.name, r.inputs, r.urn) for r in plan.resources) == []
