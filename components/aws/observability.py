@@ -17,6 +17,7 @@ from inferstack.components.aws.common import (
 )
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.spec import DeploymentSpec
+from inferstack.components.targets import profile
 
 
 def dashboard_url(region: str, dashboard: str) -> str:
@@ -62,9 +63,25 @@ def dashboard_body(spec: DeploymentSpec, names: Names, region: str) -> dict[str,
         ("4xx errors", per_variant(sm, "Invocation4XXErrors"), "Sum"),
         ("Input drift (PSI)", per_variant(RUNTIME_NAMESPACE, DRIFT_METRIC), "Maximum"),
     ]
+
+    def share_of_instance(metric: str, count: int) -> list[list[Any]]:
+        # SageMaker sums CPU/GPU utilisation over vCPUs/GPUs; plot % of the whole instance.
+        entries: list[list[Any]] = []
+        for i, variant in enumerate(names.variants):
+            entries.append([{"expression": f"m{i} / {count}", "label": variant, "id": f"e{i}"}])
+            entries.append(
+                [*per_variant(SAGEMAKER_NAMESPACE, metric)[i], {"id": f"m{i}", "visible": False}]
+            )
+        return entries
+
     if spec.compute.aws.mode != "serverless":
+        size = profile("aws").instance_size(spec.instance_type())
         rows += [
-            ("CPU utilisation", per_variant(SAGEMAKER_NAMESPACE, "CPUUtilization"), "Average"),
+            (
+                "CPU utilisation (% of instance)",
+                share_of_instance("CPUUtilization", size.vcpus),
+                "Average",
+            ),
             (
                 "Memory utilisation",
                 per_variant(SAGEMAKER_NAMESPACE, "MemoryUtilization"),
@@ -73,7 +90,11 @@ def dashboard_body(spec: DeploymentSpec, names: Names, region: str) -> dict[str,
         ]
         if spec.compute.accelerator != "none":
             rows.append(
-                ("GPU utilisation", per_variant(SAGEMAKER_NAMESPACE, "GPUUtilization"), "Average")
+                (
+                    "GPU utilisation (% of instance)",
+                    share_of_instance("GPUUtilization", size.gpus),
+                    "Average",
+                )
             )
     api = ["AWS/ApiGateway", "ApiName", names.api, "Stage", names.stage]
     rows += [

@@ -228,4 +228,8 @@ def test_dashboard_shows_every_variant_and_the_gateway(prod) -> None:
         "primary",
     ] in metrics
     assert any(m[0] == "AWS/ApiGateway" and m[1] == "5XXError" for m in metrics)
-    assert any(m[1] == "GPUUtilization" for m in metrics)
+    gpu = next(m for m in metrics if len(m) > 1 and m[1] == "GPUUtilization")
+    assert gpu[-1] == {"id": "m0", "visible": False}
+    # ml.g5.xlarge has 4 vCPUs and 1 GPU: the plotted series are shares of the instance.
+    expressions = {m[0]["expression"] for m in metrics if isinstance(m[0], dict)}
+    assert {"m0 / 4", "m0 / 1"} <= expressions
