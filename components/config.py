@@ -116,5 +116,22 @@ def check_local_bundle(spec: DeploymentSpec, source: str = CONFIG_KEY) -> None:
         )
         if want != have
     ]
+    if spec.model.input_schema:
+        bundle_features = list(zip(manifest.input.names, manifest.input.dtypes, strict=True))
+        mismatch = _contract_mismatch(
+            [(f.name, f.dtype) for f in spec.model.input_schema], bundle_features
+        )
+        if mismatch:
+            problems.append(f"deployment.model.input_schema: {mismatch} ({artifact})")
     if problems:
         raise SpecError(problems, source)
+
+
+def _contract_mismatch(want: list[tuple[str, str]], have: list[tuple[str, str]]) -> str | None:
+    """Where the spec's input contract and the bundle's features first differ, if they do."""
+    for i, (wanted, found) in enumerate(zip(want, have, strict=False)):
+        if wanted != found:
+            return f"feature {i} is {wanted} in the spec but {found} in the bundle"
+    if len(want) != len(have):
+        return f"the spec lists {len(want)} features, the bundle {len(have)}"
+    return None

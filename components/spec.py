@@ -58,10 +58,10 @@ class ModelSpec(_Spec):
         "archive URI (s3://, gs://, azureml://).",
     )
     input_schema: tuple[FeatureSpec, ...] | None = Field(
-        None, description="Input features; taken from the bundle when omitted."
-    )
-    reference_profile: str | None = Field(
-        None, description="Path or URI of the reference profile used for drift detection."
+        None,
+        description="The input contract: features (name, dtype, in order) the bundle must "
+        "accept; checked against a local bundle before anything deploys. The drift "
+        "reference profile travels in the bundle.",
     )
 
     @field_validator("artifact")

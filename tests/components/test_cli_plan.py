@@ -90,6 +90,17 @@ def _set(path: str, value: Any) -> Any:
             "deployment.model.framework: 'xgboost' does not match the bundle's 'sklearn'",
         ),
         (
+            "local",
+            _set("model.input_schema", [{"name": f"f{i}", "dtype": "float64"} for i in range(19)]),
+            "deployment.model.input_schema: the spec lists 19 features, the bundle 20",
+        ),
+        (
+            "local",
+            _set("model.input_schema", [{"name": "f0", "dtype": "float32"}]),
+            "deployment.model.input_schema: feature 0 is ('f0', 'float32') in the spec but "
+            "('f0', 'float64') in the bundle",
+        ),
+        (
             "dev-aws",
             _set("model.artifact", "examples/no-such-bundle"),
             "deployment.model.artifact: no bundle folder at",
