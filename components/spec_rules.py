@@ -27,7 +27,17 @@ class SpecRuleError(ValueError):
 
 def check_target_rules(spec: DeploymentSpec) -> None:
     """Raise `SpecRuleError` for the first rule `spec` breaks on its target."""
-    for rule in (_accelerator, _instance_type, _spot, _scaling, _auth, _prod, _variants, _aws):
+    for rule in (
+        _accelerator,
+        _instance_type,
+        _spot,
+        _scaling,
+        _auth,
+        _prod,
+        _variants,
+        _aws,
+        _local,
+    ):
         rule(spec)
 
 
@@ -221,3 +231,24 @@ def _aws_serverless(spec: DeploymentSpec) -> None:
     for field, broken, message in refusals:
         if broken:
             raise SpecRuleError(field, message)
+
+
+# Gateway settings that only a cloud gateway enforces; the local target's only gateway is
+# the runtime's own API-key check, so setting them there would promise what nothing does.
+_CLOUD_GATEWAY_FIELDS = ("rate_limit_rps", "burst", "quota_per_day", "allowed_cidrs", "waf", "jwt")
+
+
+def _local(spec: DeploymentSpec) -> None:
+    if spec.target != "local":
+        return
+    if spec.gateway.tls:
+        raise SpecRuleError(
+            "gateway.tls", "the local target serves plain HTTP on 127.0.0.1; set tls: false"
+        )
+    for field in _CLOUD_GATEWAY_FIELDS:
+        if field in spec.gateway.model_fields_set:
+            raise SpecRuleError(
+                f"gateway.{field}",
+                "not enforced by the local target (its only gateway is the runtime's API-key "
+                "check); remove it from the local stack",
+            )

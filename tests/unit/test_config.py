@@ -15,6 +15,7 @@ def local_spec(**model: object) -> DeploymentSpec:
     return load_spec(
         {
             "target": "local",
+            "gateway": {"tls": False},
             "model": {
                 "name": "churn",
                 "version": "1.0.0",

@@ -147,8 +147,15 @@ def test_field_rules_name_the_field(overrides: dict[str, Any], field: str, hint:
         ),
         ({"target": "azure", "compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
         ({"target": "local", "compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
+        ({"compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
+        ({"target": "local"}, "deployment.gateway.tls", "serves plain HTTP on 127.0.0.1"),
         (
-            {"compute__spot": True, "compute__on_demand_base": 3},
+            {"target": "local", "gateway__tls": False, "gateway__rate_limit_rps": 5},
+            "deployment.gateway.rate_limit_rps",
+            "not enforced by the local target",
+        ),
+        (
+            {"target": "gcp", "compute__spot": True, "compute__on_demand_base": 3},
             "deployment.compute.on_demand_base",
             "exceeds scaling.max_replicas",
         ),
@@ -237,5 +244,5 @@ def test_non_mapping_config_is_refused() -> None:
 
 
 def test_spec_builds_in_code() -> None:
-    spec = DeploymentSpec.model_validate(base(target="local"))
+    spec = DeploymentSpec.model_validate(base(target="local", gateway__tls=False))
     assert spec.target == "local"
