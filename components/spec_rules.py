@@ -175,6 +175,8 @@ def _aws(spec: DeploymentSpec) -> None:
     for field, artifact in artifacts:
         if "://" in artifact and not artifact.startswith("s3://"):
             raise SpecRuleError(field, f"{artifact!r}: SageMaker reads a local path or s3:// only")
+    if not spec.gateway.tls:
+        raise SpecRuleError("gateway.tls", "API Gateway serves HTTPS only; remove tls: false")
     options = spec.compute.aws
     if bool(options.subnet_ids) != bool(options.security_group_ids):
         raise SpecRuleError(

@@ -148,6 +148,7 @@ def test_field_rules_name_the_field(overrides: dict[str, Any], field: str, hint:
         ({"target": "azure", "compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
         ({"target": "local", "compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
         ({"compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
+        ({"gateway__tls": False}, "deployment.gateway.tls", "API Gateway serves HTTPS only"),
         ({"target": "local"}, "deployment.gateway.tls", "serves plain HTTP on 127.0.0.1"),
         (
             {"target": "local", "gateway__tls": False, "gateway__rate_limit_rps": 5},
