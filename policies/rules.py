@@ -183,6 +183,27 @@ def local_ports_on_loopback(resources: list[Subject]) -> Iterable[tuple[str, str
                 )
 
 
+def sns_encrypted(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    for topic in _of(resources, "aws:sns/topic:Topic"):
+        if not topic.props.get("kmsMasterKeyId"):
+            yield "topic is not encrypted: set kmsMasterKeyId", topic.name
+
+
+def ecr_immutable_and_scanned(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    for repo in _of(resources, "aws:ecr/repository:Repository"):
+        if repo.props.get("imageTagMutability") != "IMMUTABLE":
+            yield "image tags are mutable: a tag could be moved under a running endpoint", repo.name
+        if not (repo.props.get("imageScanningConfiguration") or {}).get("scanOnPush"):
+            yield "images are not scanned on push", repo.name
+
+
+def sagemaker_auto_rollback(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    for endpoint in _of(resources, "aws:sagemaker/endpoint:Endpoint"):
+        rollback = (endpoint.props.get("deploymentConfig") or {}).get("autoRollbackConfiguration")
+        if not (rollback or {}).get("alarms"):
+            yield "updates do not roll back on alarms (rollout.auto_rollback)", endpoint.name
+
+
 def _statements(document: Any) -> list[dict[str, Any]]:
     if not isinstance(document, dict):
         return []
@@ -227,6 +248,19 @@ RULES: tuple[Rule, ...] = (
         "IAM policies name actions and scope resources.",
         "mandatory",
         iam_least_privilege,
+    ),
+    Rule("sns-encrypted", "SNS topics encrypt with a KMS key.", "mandatory", sns_encrypted),
+    Rule(
+        "ecr-immutable-scanned",
+        "ECR repositories keep tags immutable and scan images on push.",
+        "mandatory",
+        ecr_immutable_and_scanned,
+    ),
+    Rule(
+        "sagemaker-auto-rollback",
+        "SageMaker endpoint updates roll back automatically on alarms.",
+        "advisory",
+        sagemaker_auto_rollback,
     ),
     Rule(
         "local-loopback-only",

@@ -194,3 +194,36 @@ def test_crossguard_pack_reports_through_pulumi_policy(
         lambda message, urn=None: reported.append((message, urn)),
     )
     assert reported == [("log group keeps logs forever: set retentionInDays", "urn:logs")]
+
+
+def test_sns_topics_must_be_encrypted() -> None:
+    token = "aws:sns/topic:Topic"
+    assert names([Subject(token, "alarms", {"kmsMasterKeyId": "arn:key"})]) == []
+    assert names([Subject(token, "alarms", {})]) == ["sns-encrypted"]
+
+
+@pytest.mark.parametrize(
+    ("props", "hint"),
+    [
+        (
+            {"imageTagMutability": "MUTABLE", "imageScanningConfiguration": {"scanOnPush": True}},
+            "mutable",
+        ),
+        ({"imageTagMutability": "IMMUTABLE"}, "not scanned"),
+    ],
+)
+def test_ecr_repositories_are_immutable_and_scanned(props: dict[str, Any], hint: str) -> None:
+    token = "aws:ecr/repository:Repository"
+    good = {"imageTagMutability": "IMMUTABLE", "imageScanningConfiguration": {"scanOnPush": True}}
+    assert names([Subject(token, "repo", good)]) == []
+    violations = evaluate([Subject(token, "repo", props)])
+    assert [v.policy for v in violations] == ["ecr-immutable-scanned"]
+    assert hint in violations[0].message
+
+
+def test_endpoints_without_auto_rollback_get_an_advisory() -> None:
+    token = "aws:sagemaker/endpoint:Endpoint"
+    rollback = {"autoRollbackConfiguration": {"alarms": [{"alarmName": "p99"}]}}
+    assert names([Subject(token, "ep", {"deploymentConfig": rollback})]) == []
+    (violation,) = evaluate([Subject(token, "ep", {})])
+    assert (violation.policy, violation.enforcement) == ("sagemaker-auto-rollback", "advisory")
