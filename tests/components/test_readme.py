@@ -51,3 +51,10 @@ def test_quickstart_shows_the_two_commands_first() -> None:
         ["make", "up"],
         ["make", "test"],
     ]
+
+
+def test_every_policy_rule_is_listed() -> None:
+    from inferstack.policies import RULES
+
+    for rule in RULES:
+        assert f"| `{rule.name}` | {rule.enforcement} | {rule.description} |" in README
