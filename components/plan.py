@@ -4,6 +4,8 @@
 with that config against `PlanMocks`, and records every resource the program
 declares (type, name, parent, inputs) and every stack output. Secrets are
 masked. This is not `pulumi preview`: no engine, provider or cloud is involved.
+`run_under_mocks(program)` does the same for any Python callable, with any mocks
+(the moto mirror of `inferstack.components.aws.moto_mocks` among them).
 """
 
 from __future__ import annotations
@@ -21,10 +23,10 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from inferstack.components.config import find_project_root, read_stack_config
+from inferstack.components.errors import InferstackError
 
 if TYPE_CHECKING:
     import pulumi
-from inferstack.components.errors import InferstackError
 
 SECRET_MASK = "[secret]"  # noqa: S105 (a placeholder, not a password)
 STACK_PROGRAM = "stacks/__main__.py"
