@@ -75,7 +75,8 @@ def read_stack_config(root: Path, stack: str) -> dict[str, Any]:
     try:
         document = yaml.safe_load(path.read_text()) or {}
     except yaml.YAMLError as err:
-        raise SpecError([f"not valid YAML: {err}"], str(path.relative_to(root))) from None
+        where = " ".join(str(err).split())  # PyYAML's message spans several lines
+        raise SpecError([f"not valid YAML: {where}"], str(path.relative_to(root))) from None
     config = document.get("config", {}) if isinstance(document, dict) else None
     if not isinstance(config, dict):
         raise SpecError(["config: expected a mapping"], str(path.relative_to(root)))

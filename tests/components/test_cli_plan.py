@@ -131,7 +131,8 @@ def test_invalid_yaml_is_reported(tmp_path: Path) -> None:
     (project / "stacks" / "Pulumi.local.yaml").write_text("config: [unclosed\n")
     result = run_cli("plan", "local", "--project", str(project))
     assert result.returncode == 2
-    assert "not valid YAML" in result.stderr
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith("error: stacks/Pulumi.local.yaml: not valid YAML:")
 
 
 def test_targets_without_a_component_say_so() -> None:
