@@ -92,6 +92,10 @@ def outputs(
     stack: Annotated[str, typer.Argument(help="Stack whose outputs to show.")] = "local",
 ) -> None:
     """Show a deployed stack's endpoint, how to read its API key, and a curl to try it."""
+    pulumi_check = check_pulumi()
+    if not pulumi_check.ok:
+        console.print(f"[red]cannot read outputs of stack {stack}:[/] {pulumi_check.detail}")
+        raise typer.Exit(1)
     result = subprocess.run(
         ["pulumi", "stack", "output", "--json", "--stack", stack],
         capture_output=True,

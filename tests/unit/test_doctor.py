@@ -41,6 +41,21 @@ def test_doctor_names_what_is_missing(tmp_path: Path) -> None:
     assert "`docker` not found on PATH" in result.stdout
 
 
+def test_outputs_without_pulumi_says_what_to_install(tmp_path: Path) -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "inferstack.components.cli", "outputs", "local"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "PATH": bare_path(tmp_path), "COLUMNS": "200"},
+    )
+    assert result.returncode == 1
+    assert "cannot read outputs of stack local" in result.stdout
+    assert "get.pulumi.com" in result.stdout
+    assert "Traceback" not in result.stderr
+
+
 @pytest.mark.skipif(shutil.which("pulumi") is not None, reason="this machine has the Pulumi CLI")
 def test_make_up_stops_before_deploying_without_pulumi(tmp_path: Path) -> None:
     state = tmp_path / "state"
