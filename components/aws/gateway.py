@@ -153,13 +153,23 @@ class ApiGateway(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         spec, names = ctx.spec, ctx.names
         asynchronous = spec.compute.aws.mode == "async"
+        cidrs = spec.gateway.allowed_cidrs
+        resource_policy: pulumi.Output[str] = pulumi.Output.from_input(
+            json.dumps(api_resource_policy(cidrs))
+        )
+        if spec.gateway.auth == "iam":
+            resource_policy = ctx.account_id.apply(
+                lambda a: json.dumps(
+                    api_resource_policy(cidrs, f"arn:{ctx.partition}:iam::{a}:root")
+                )
+            )
         api = aws.apigateway.RestApi(
             f"{name}-api",
             name=names.api,
             description=f"inferstack: {spec.model.name} ({spec.environment})",
             endpoint_configuration={"types": "REGIONAL"},
             api_key_source="HEADER",
-            policy=json.dumps(api_resource_policy(spec.gateway.allowed_cidrs)),
+            policy=resource_policy,
             tags=ctx.tags,
             opts=child,
         )

@@ -206,11 +206,16 @@ def log_delivery_policy(partition: str, region: str, account_id: str) -> Policy:
     )
 
 
-def api_resource_policy(allowed_cidrs: tuple[str, ...]) -> Policy:
-    """Allow invoking the API; from `allowed_cidrs` only when any are given."""
+def api_resource_policy(allowed_cidrs: tuple[str, ...], account_root: str | None = None) -> Policy:
+    """Allow invoking the API; from `allowed_cidrs` only when any are given.
+
+    With IAM auth pass `account_root` (`arn:<partition>:iam::<account>:root`): an allow
+    for `*` would let a signed caller of any other account in whose own IAM policy
+    `execute-api:Invoke` is allowed; naming the account keeps callers to its principals.
+    """
     allow: Policy = {
         "Effect": "Allow",
-        "Principal": "*",
+        "Principal": {"AWS": account_root} if account_root else "*",
         "Action": "execute-api:Invoke",
         "Resource": "execute-api:/*",
     }

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 AB = {
@@ -202,3 +204,16 @@ def test_iam_and_jwt_auth_need_no_key(deploy, spec_for, auth: str, authorization
         assert authorizer["providerARNs"] == [
             "arn:aws:cognito-idp:us-east-1:123456789012:userpool/us-east-1_Abc"
         ]
+
+
+def test_iam_auth_resource_policy_allows_only_this_account(deploy, spec_for) -> None:
+    # With a `*` principal, a signed caller of any account whose own IAM policy allows
+    # execute-api:Invoke could call the API; IAM auth must name this account.
+    gateway = {"auth": "iam", "waf": False, "allowed_cidrs": []}
+    deployed = deploy(spec_for({"gateway": gateway, "scaling": {"schedules": []}}), name="iamonly")
+    apigw = deployed.client("apigateway")
+    api = apigw.get_rest_api(restApiId=deployed.ids("aws:apigateway/restApi:RestApi")[0])
+    raw = api["policy"]
+    policy = json.loads(raw.replace('\\"', '"')) if isinstance(raw, str) else raw
+    (allow,) = [s for s in policy["Statement"] if s["Effect"] == "Allow"]
+    assert allow["Principal"] == {"AWS": "arn:aws:iam::123456789012:root"}
