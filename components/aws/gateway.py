@@ -261,19 +261,29 @@ class ApiGateway(pulumi.ComponentResource):
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[integration]),
                 )
             )
-        shape = json.dumps(
-            {
-                "auth": auth,
-                "headers": FORWARDED_HEADERS,
-                "async": asynchronous,
-                "responses": RESPONSES,
-            },
-            sort_keys=True,
+        shape = {
+            "auth": auth,
+            "headers": FORWARDED_HEADERS,
+            "async": asynchronous,
+            "responses": RESPONSES,
+        }
+        # A REST API serves what its last deployment captured: a changed resource policy
+        # (allowed CIDRs), integration target or role, or authorizer takes effect only
+        # after a redeployment, so all of them are part of the trigger.
+        redeployment = pulumi.Output.all(
+            resource_policy,
+            uri,
+            invoke_role.arn,
+            authorizer.id if authorizer else "",
+        ).apply(
+            lambda live: hashlib.sha256(
+                json.dumps({**shape, "live": live}, sort_keys=True).encode()
+            ).hexdigest()
         )
         deployment = aws.apigateway.Deployment(
             f"{name}-deployment",
             rest_api=api.id,
-            triggers={"redeployment": hashlib.sha256(shape.encode()).hexdigest()},
+            triggers={"redeployment": redeployment},
             opts=pulumi.ResourceOptions(parent=self, depends_on=[method, integration, *responses]),
         )
         account = self._account_logging(name, ctx) if manage_account_logging else None
