@@ -69,7 +69,8 @@ class ImageRepository(pulumi.ComponentResource):
         child = pulumi.ResourceOptions(parent=self)
         repo = aws.ecr.Repository(
             f"{name}-repo",
-            name=f"inferstack/{ctx.names.endpoint}",
+            # ECR names are lower-case only; the endpoint name keeps a stack name's case.
+            name=f"inferstack/{ctx.names.endpoint.lower()}",
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "KMS", "kms_key": key_arn}],

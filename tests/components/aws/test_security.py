@@ -236,3 +236,13 @@ def test_image_repository_is_private_encrypted_and_scanned(prod) -> None:
     assert repo["imageScanningConfiguration"]["scanOnPush"] is True
     assert repo["encryptionConfiguration"]["encryptionType"] == "KMS"
     assert repo["encryptionConfiguration"]["kmsKey"] == _stack_key_arn(prod)
+
+
+def test_image_repository_name_is_lower_case_for_any_stack_name(deploy, spec_for) -> None:
+    # Stack names may hold capitals; ECR repository names may not.
+    spec = spec_for({"scaling": {"schedules": []}, "gateway": {"waf": False}})
+    deployed = deploy(spec, name="casing", stack="Prod-EU")
+    (repo,) = deployed.client("ecr").describe_repositories(
+        repositoryNames=["inferstack/casing-prod-eu"]
+    )["repositories"]
+    assert repo["repositoryName"] == "inferstack/casing-prod-eu"
