@@ -179,5 +179,6 @@ class LocalMonitoring(pulumi.ComponentResource):
             {
                 "prometheus_url": self.prometheus_url,
                 "dashboard_url": self.dashboard_url,
+                "grafana_admin_password": self.grafana_admin_password,
             }
         )
