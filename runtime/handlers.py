@@ -97,9 +97,7 @@ class Handlers:
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
     ) -> Response:
         out = await self._infer("/predict", receive, headers, self._json_rows)
-        return Response(
-            200, orjson.dumps({"predictions": protocols.jsonable(out)}, option=protocols.JSON_OPTS)
-        )
+        return _predictions(out)
 
     async def invocations(
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
@@ -107,9 +105,7 @@ class Handlers:
         out = await self._infer("/invocations", receive, headers, self._sagemaker_rows)
         if CSV in headers.get(b"accept", b""):
             return Response(200, protocols.encode_csv(out), CSV)
-        return Response(
-            200, orjson.dumps({"predictions": protocols.jsonable(out)}, option=protocols.JSON_OPTS)
-        )
+        return _predictions(out)
 
     async def score(
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
@@ -118,9 +114,7 @@ class Handlers:
             return protocols.decode_azure(protocols.parse_json(body), self._decoder())
 
         out = await self._infer("/score", receive, headers, rows)
-        return Response(
-            200, orjson.dumps({"predictions": protocols.jsonable(out)}, option=protocols.JSON_OPTS)
-        )
+        return _predictions(out)
 
     # ---- Open Inference Protocol V2 ----------------------------------------
     def _check_model(self, params: list[str]) -> None:
