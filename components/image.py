@@ -92,7 +92,12 @@ class RuntimeImage(pulumi.ComponentResource):
             )
             if registry
             else None,
-            opts=pulumi.ResourceOptions(parent=self),
+            # The tag is a hash of everything the build reads (bundle, sources, build
+            # arguments), so the image name changes exactly when the image would. The
+            # build block itself also holds the staged context's path, which differs
+            # between machines (a laptop, CI): diffing it would rebuild an unchanged
+            # image and try to push an existing tag to an immutable repository.
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["build"]),
         )
         self.tag = pulumi.Output.from_input(build.tag)
         self.image_ref = self.image.repo_digest if registry else self.image.image_name

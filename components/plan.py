@@ -44,6 +44,8 @@ class PlannedResource:
     urn: str
     raw_inputs: dict[str, Any] = field(default_factory=dict, repr=False)
     """The inputs as the engine received them, secrets still marked (for tests)."""
+    ignore_changes: tuple[str, ...] = ()
+    """Properties whose changes the engine would not act on."""
 
     def as_json(self) -> dict[str, Any]:
         return {"type": self.type, "name": self.name, "parent": self.parent, "inputs": self.inputs}
@@ -271,6 +273,7 @@ def _resources(records: list[tuple[Any, str, bool, dict]]) -> list[PlannedResour
                 custom=custom,
                 urn=urn,
                 raw_inputs=inputs,
+                ignore_changes=tuple(request.ignoreChanges),
             )
             for request, urn, custom, inputs in records
             if request.type != "pulumi:pulumi:Stack"

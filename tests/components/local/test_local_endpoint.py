@@ -183,3 +183,10 @@ def test_local_spec_needs_a_bundle_folder(artifact: str, message: str) -> None:
 def test_ports_are_a_frozen_dataclass() -> None:
     with pytest.raises(dataclasses.FrozenInstanceError):
         LocalPorts().endpoint = 1  # type: ignore[misc]
+
+
+def test_the_image_rebuilds_only_when_its_content_tag_changes() -> None:
+    """The build block holds a machine-specific context path; the tag is the identity."""
+    (image,) = run_plan("local").of_type("docker:index/image:Image")
+    assert image.ignore_changes == ("build",)
+    assert image.inputs["imageName"].startswith("inferstack/churn-logreg:1.0.0-")
