@@ -64,10 +64,7 @@ class Handlers:
         self, route: str, receive: Receive, headers: dict[bytes, bytes], decode: Decoder
     ) -> Any:
         service = self.service
-        batcher = service.batcher
-        model = service.model
-        if batcher is None or model is None:
-            raise ModelNotReady(service.not_ready_message())
+        batcher, _ = await service.loaded()
         batcher.incoming += 1
         try:
             body = await read_body(receive, headers, self.limit)

@@ -174,6 +174,20 @@ class ModelService:
         if self.batcher is not None:
             await self.batcher.close()
 
+    async def loaded(self) -> tuple[Batcher, ServedModel]:
+        """The batcher and model; a request that arrives while the model loads waits for it.
+
+        With several workers a health check answered by one worker says nothing of the
+        others, so a request routed to one still loading waits (up to the request
+        timeout) instead of failing with 503.
+        """
+        task = self._load_task
+        if self.batcher is None and task is not None and not task.done():
+            await asyncio.wait({task})  # never cancels the load, even if the request is
+        if self.batcher is None or self.model is None:
+            raise ModelNotReady(self.not_ready_message())
+        return self.batcher, self.model
+
     def submit(self, x: np.ndarray, route: str) -> asyncio.Future[Any]:
         """Queue a validated batch; resolves to its outputs."""
         if self.batcher is None:
