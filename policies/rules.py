@@ -36,6 +36,16 @@ UNSCOPED_ACTIONS = frozenset(
         "xray:PutTelemetryRecords",
         "kms:ListAliases",
         "s3:ListAllMyBuckets",
+        # What SageMaker needs to place an endpoint in a VPC, granted on "*" in its guide.
+        "ec2:CreateNetworkInterface",
+        "ec2:CreateNetworkInterfacePermission",
+        "ec2:DeleteNetworkInterface",
+        "ec2:DeleteNetworkInterfacePermission",
+        "ec2:DescribeNetworkInterfaces",
+        "ec2:DescribeVpcs",
+        "ec2:DescribeDhcpOptions",
+        "ec2:DescribeSubnets",
+        "ec2:DescribeSecurityGroups",
     }
 )
 AUTHORIZED_METHODS = ("AWS_IAM", "CUSTOM", "COGNITO_USER_POOLS", "JWT")

@@ -151,8 +151,9 @@ def execution_role_policy(
         },
     ]
     if vpc:
-        # ENI management in the spec's subnets; EC2 grants these on "*" only, so the
-        # condition pins them to SageMaker acting for this role.
+        # ENI management in the spec's subnets, as SageMaker's VPC guide grants it: on "*".
+        # (aws:CalledVia cannot pin it: SageMaker assumes this role rather than forwarding
+        # a caller's session, so such a condition would deny every ENI it creates.)
         statements.append(
             {
                 "Sid": "ManageVpcInterfaces",
@@ -169,7 +170,6 @@ def execution_role_policy(
                     "ec2:DescribeSecurityGroups",
                 ],
                 "Resource": "*",
-                "Condition": {"StringEquals": {"aws:CalledViaFirst": "sagemaker.amazonaws.com"}},
             }
         )
     return _doc(*statements)

@@ -227,3 +227,22 @@ def test_endpoints_without_auto_rollback_get_an_advisory() -> None:
     assert names([Subject(token, "ep", {"deploymentConfig": rollback})]) == []
     (violation,) = evaluate([Subject(token, "ep", {})])
     assert (violation.policy, violation.enforcement) == ("sagemaker-auto-rollback", "advisory")
+
+
+def test_the_vpc_execution_role_passes_least_privilege() -> None:
+    """SageMaker assumes the role to create ENIs, so no aws:CalledVia condition may gate it."""
+    from inferstack.components.aws.policies import execution_role_policy
+
+    document = execution_role_policy(
+        artifact_arns=["arn:aws:s3:::b/models/m/1.0.0/model.tar.gz"],
+        write_prefix_arns=["arn:aws:s3:::b/capture/*"],
+        key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+        repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/r",
+        log_group_arn="arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/e",
+        vpc=True,
+    )
+    assert "CalledVia" not in json.dumps(document)
+    subject = Subject(
+        "aws:iam/rolePolicy:RolePolicy", "execution", {"policy": json.dumps(document)}
+    )
+    assert names([subject]) == []
