@@ -64,6 +64,7 @@ class RowDecoder:
             allowed.add(type(None))
         self.fast_types = frozenset(allowed) if len(set(self.kinds)) == 1 else frozenset()
         self.int_cols = [i for i, k in enumerate(self.kinds) if k == "integer"]
+        self.int_target = np.dtype(self.np_dtype).kind == "i"
         self.float_cols = [i for i, k in enumerate(self.kinds) if k == "number"]
 
     def decode(self, rows: Any, where: str) -> np.ndarray:
@@ -86,12 +87,16 @@ class RowDecoder:
             types.update(map(type, row))
         if not types <= self.fast_types:
             self._check_cells(rows, where)
+        # Floats bound for an integer array are checked (whole, in range) before the
+        # cast, which would truncate 1.5 to 1 and wrap 1e30 without a word.
+        staged = np.float64 if float in types and self.int_target else self.np_dtype
         try:
-            arr = np.array(rows, dtype=self.np_dtype)
+            with np.errstate(over="ignore"):  # a float32 overflow is inf, refused below
+                arr = np.array(rows, dtype=staged)
         except (OverflowError, ValueError, TypeError) as err:
             raise InvalidInput(f"{where}: values do not fit the schema's dtypes: {err}") from err
         self.check_values(arr, where)
-        return arr
+        return self._cast(arr, where)
 
     def _dict_row(self, row: Any, where: str) -> list[Any]:
         if not isinstance(row, dict):
@@ -141,7 +146,34 @@ class RowDecoder:
                 )
             arr = arr.reshape((arr.shape[0], *self.row_shape))
         self.check_values(arr, where)
-        return arr if arr.dtype == self.np_dtype else arr.astype(self.np_dtype)
+        return self._cast(arr, where)
+
+    def _cast(self, arr: np.ndarray, where: str) -> np.ndarray:
+        """``arr`` in the batch dtype, refusing values the cast would wrap or overflow."""
+        target = np.dtype(self.np_dtype)
+        if arr.dtype == target:
+            return arr
+        if target.kind == "i" and arr.dtype.kind in "iuf":
+            info = np.iinfo(target)
+            if arr.dtype.kind == "f":  # -info.min is a power of two, exact as a float
+                self._refuse((arr < info.min) | (arr >= -float(info.min)), where, target)
+            elif not np.can_cast(arr.dtype, target):
+                high = arr > info.max
+                self._refuse(
+                    high if arr.dtype.kind == "u" else high | (arr < info.min), where, target
+                )
+        with np.errstate(over="ignore"):
+            out = arr.astype(target)
+        if target.kind == "f" and arr.dtype.kind == "f":
+            self._refuse(np.isinf(out) & np.isfinite(arr), where, target)
+        return out
+
+    def _refuse(self, outside: np.ndarray, where: str, target: np.dtype[Any]) -> None:
+        if outside.any():
+            i, j = np.argwhere(outside.reshape(len(outside), -1))[0]
+            raise InvalidInput(
+                f"{where}[{i}] (feature '{self.names[j]}'): value out of range for {target}"
+            )
 
     def check_values(self, arr: np.ndarray, where: str) -> None:
         """Whole numbers in integer features, no NaN/inf unless ``allow_nan``."""

@@ -91,3 +91,30 @@ def test_outputs_encode_for_v2_and_csv() -> None:
     labels = encode_v2(np.asarray(["yes", "no"], dtype=object), "m", "1", "label", None)
     assert b'"datatype":"BYTES"' in labels
     assert b'"data":["yes","no"]' in labels
+
+
+INTS = RowDecoder(InputSchema.model_validate({"features": ["a", "b"], "dtype": "int32"}))
+
+
+@pytest.mark.parametrize(
+    ("rows", "message"),
+    [
+        ([[1, 2.5]], "instances[0] (feature 'b'): expected an integer"),
+        ([[1e30, 2]], "instances[0] (feature 'a'): value out of range for int32"),
+        ([[1, 2**40]], "instances: values do not fit"),
+    ],
+)
+def test_integer_features_are_never_truncated_or_wrapped(rows: object, message: str) -> None:
+    assert INTS.decode([[1, 2.0]], "instances").tolist() == [[1, 2]]
+    with pytest.raises(InvalidInput) as info:
+        INTS.decode(rows, "instances")
+    assert message in info.value.message
+
+
+def test_v2_tensors_that_do_not_fit_the_schema_dtype_are_refused() -> None:
+    wide = {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "INT64", "data": [1, 2**40]}]}
+    with pytest.raises(InvalidInput, match=r"feature 'b'\): value out of range for int32"):
+        decode_v2(wide, INTS)
+    big = {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1e39, 1]}]}
+    with pytest.raises(InvalidInput, match=r"feature 'a'\): value out of range for float32"):
+        decode_v2(big, FLOATS)
