@@ -75,7 +75,12 @@ def decode_azure(obj: Any, decoder: RowDecoder) -> np.ndarray:
                 raise InvalidInput("input_data.columns: expected a list of feature names")
             if not isinstance(data, list):
                 raise InvalidInput("input_data.data: expected a list of rows")
-            rows = [dict(zip(columns, r, strict=False)) if isinstance(r, list) else r for r in data]
+            for i, r in enumerate(data):
+                if isinstance(r, list) and len(r) != len(columns):
+                    raise InvalidInput(
+                        f"input_data.data[{i}]: {len(r)} values for {len(columns)} columns"
+                    )
+            rows = [dict(zip(columns, r, strict=True)) if isinstance(r, list) else r for r in data]
         else:
             rows = data
         where = f"{where}.data"

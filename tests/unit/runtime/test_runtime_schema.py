@@ -118,3 +118,9 @@ def test_v2_tensors_that_do_not_fit_the_schema_dtype_are_refused() -> None:
     big = {"inputs": [{"name": "x", "shape": [1, 2], "datatype": "FP64", "data": [1e39, 1]}]}
     with pytest.raises(InvalidInput, match=r"feature 'a'\): value out of range for float32"):
         decode_v2(big, FLOATS)
+
+
+def test_azure_split_rows_must_fill_the_columns() -> None:
+    split = {"input_data": {"columns": ["a", "b"], "data": [[1.0, 2.0, 3.0]]}}
+    with pytest.raises(InvalidInput, match=r"input_data.data\[0\]: 3 values for 2 columns"):
+        decode_azure(split, FLOATS)
