@@ -28,8 +28,11 @@ def _parse_hash(text: str, source: str) -> bytes:
         digest = bytes.fromhex(value)
     except ValueError:
         digest = b""
-    if len(digest) != 32:
-        raise ConfigError(f"{source}: '{value[:12]}...' is not a hex SHA-256 digest")
+    if len(digest) != 32:  # the value itself is never echoed: it may be a plain key
+        raise ConfigError(
+            f"{source}: an entry of {len(value)} characters is not a hex SHA-256 digest "
+            "(64 hex digits, optionally prefixed sha256:)"
+        )
     return digest
 
 
@@ -82,7 +85,7 @@ class ApiKeyAuth:
 
     def check(self, authorization: bytes | None, x_api_key: bytes | None) -> None:
         """Raise ``Unauthorized`` unless one header carries a configured key."""
-        key = x_api_key
+        key = x_api_key or None  # an empty X-Api-Key does not hide a bearer token
         if key is None and authorization is not None:
             scheme, _, token = authorization.partition(b" ")
             if scheme.lower() == b"bearer":

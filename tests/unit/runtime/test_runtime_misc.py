@@ -42,8 +42,10 @@ def test_api_keys_from_env_hashes_and_file(tmp_path: Path) -> None:
         auth.check(b"Bearer nope", None)
     with pytest.raises(Unauthorized, match="missing API key"):
         auth.check(b"Basic abc", None)
-    with pytest.raises(ConfigError, match="not a hex SHA-256"):
-        load_key_hashes(RuntimeSettings(api_key_hashes="abc"))
+    auth.check(b"Bearer env-key", b"")  # an empty X-Api-Key does not hide the bearer token
+    with pytest.raises(ConfigError, match="not a hex SHA-256") as info:
+        load_key_hashes(RuntimeSettings(api_key_hashes="plain-secret-key"))
+    assert "plain-secret" not in info.value.message  # a key put there by mistake stays secret
 
 
 def test_sagemaker_variables_are_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
