@@ -107,12 +107,13 @@ class InferenceApp:
         """Answer one request: route, auth, timeout, error mapping, metrics."""
         start = time.perf_counter()
         route = "unmatched"
-        self.service.metrics.inflight.inc()
+        inflight = self.service.metrics.inflight
+        inflight.inc()
         try:
             headers = dict(scope["headers"])
             route, handler, needs_auth, params = self.resolve(scope["path"], scope["method"])
             async with asyncio.timeout(self.timeout):
-                if needs_auth and self.auth.digests:
+                if needs_auth and self.auth.enabled:
                     self.auth.check(headers.get(b"authorization"), headers.get(b"x-api-key"))
                 response = await handler(receive, headers, params)
         except TimeoutError:
@@ -120,11 +121,11 @@ class InferenceApp:
                 RequestTimeout(f"request not answered within {self.timeout} s")
             )
         except ClientDisconnected:
-            self.service.metrics.inflight.dec()
             return
         except Exception as err:  # noqa: BLE001 - the one error handler maps every error to a response
             response = error_response(err)
-        self.service.metrics.inflight.dec()
+        finally:  # also when the task is cancelled (graceful-shutdown timeout)
+            inflight.dec()
         await send_response(send, response)
         status = response.status
         elapsed = time.perf_counter() - start
