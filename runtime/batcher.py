@@ -62,8 +62,15 @@ class Batcher:
             await self._task
         self._pool.shutdown(wait=True)
 
+    @property
+    def closed(self) -> bool:
+        """True once ``close`` finished draining: nothing submitted now would run."""
+        return self._closing and (self._task is None or self._task.done())
+
     def submit(self, x: np.ndarray, meta: Any = None) -> asyncio.Future[Any]:
         """Queue one request's rows; the future resolves to its slice of the outputs."""
+        if self.closed:
+            raise RuntimeError("the batcher is closed")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
         self._queue.append((x, fut, meta))
         self._rows += len(x)
@@ -100,6 +107,7 @@ class Batcher:
                     self._rows < self.max_batch_size
                     and self.incoming > 0
                     and loop.time() < deadline
+                    and not self._closing  # close() drains at once
                 ):
                     await self._sleep(deadline)
             try:
@@ -129,6 +137,8 @@ class Batcher:
                 _resolve(items[0][1], error=err)
                 return
             for item in items:
+                if item[1].done():  # timed out while the merged batch ran
+                    continue
                 try:
                     part = await loop.run_in_executor(self._pool, self._run_batch, [item])
                 except Exception as one_err:  # noqa: BLE001 - goes to its own request

@@ -192,6 +192,8 @@ class ModelService:
         """Queue a validated batch; resolves to its outputs."""
         if self.batcher is None:
             raise ModelNotReady(self.not_ready_message())
+        if self.batcher.closed:
+            raise ModelNotReady("server is shutting down")
         meta = None
         if self.capture is not None and self.capture.sample():
             meta = {"id": f"{os.getpid():x}-{next(self._ids):x}", "route": route, "x": x}

@@ -101,3 +101,24 @@ def test_close_finishes_queued_work() -> None:
         return [f.result().tolist() for f in futures]
 
     assert asyncio.run(scenario()) == [[2.0]] * 5
+
+
+def test_close_drains_without_waiting_for_batch_mates_and_refuses_later_submits() -> None:
+    calls: list[int] = []
+
+    async def scenario() -> float:
+        loop = asyncio.get_running_loop()
+        batcher = Batcher(_sum_rows(calls), max_batch_size=16, max_wait_s=5.0)
+        batcher.start()
+        batcher.incoming = 1  # a request still being received: the worker would wait 5 s
+        fut = batcher.submit(np.asarray([[1.0, 2.0]]))
+        await asyncio.sleep(0.01)
+        start = loop.time()
+        await batcher.close()
+        assert (await fut).tolist() == [3.0]
+        with pytest.raises(RuntimeError, match="closed"):
+            batcher.submit(np.asarray([[1.0, 2.0]]))
+        return loop.time() - start
+
+    assert asyncio.run(scenario()) < 1.0, "close() waited out max_wait_s"
+    assert calls == [1]
