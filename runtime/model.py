@@ -38,7 +38,7 @@ class ServedModel:
 
 
 def probe_batch(manifest: Manifest, rows: int = 2) -> np.ndarray:
-    """Rows of zeros (or reference bin values) shaped and typed like valid input."""
+    """Rows of zeros (empty strings for string inputs) shaped and typed like valid input."""
     decoder = RowDecoder(manifest.input)
     shape = (rows, *manifest.input.row_shape)
     if decoder.np_dtype is object:

@@ -90,7 +90,7 @@ class ModelService:
         def run(batch: np.ndarray) -> Any:
             observe_size(len(batch))  # every model call, including ones that fail
             try:
-                return model.run(batch)
+                out = model.run(batch)
             except InferstackError:
                 raise
             except Exception as err:  # a model error on valid input: a 500 naming it
@@ -98,6 +98,16 @@ class ModelService:
                 raise PredictionError(
                     f"the model raised {type(err).__name__}: {str(err)[:200]}"
                 ) from err
+            try:
+                count: int | None = len(out)
+            except TypeError:  # a scalar, or a 0-d array
+                count = None
+            if count != len(batch):  # custom predictors skip the load-time probe
+                raise PredictionError(
+                    f"the model returned {count if count is not None else 'no list of'} "
+                    f"outputs for {len(batch)} rows; it must return one per row"
+                )
+            return out
 
         self.batcher = Batcher(
             run,
@@ -123,7 +133,7 @@ class ModelService:
 
     def _setup_monitoring(self, model: ServedModel) -> None:
         s = self.settings
-        try:
+        try:  # each part alone: a drift failure must not turn capture off too
             if model.manifest.reference:
                 self.drift = DriftMonitor(
                     model.manifest.reference,
@@ -131,12 +141,15 @@ class ModelService:
                     window=s.drift_window,
                     min_rows=s.drift_min_rows,
                 )
+        except Exception:  # monitoring never breaks inference
+            log.exception("drift monitor setup failed; serving without it")
+        try:
             if s.capture_dir is not None and s.capture_sample_rate > 0:
                 self.capture = Capture(
                     s.capture_dir, s.capture_sample_rate, self.name, self.version
                 )
         except Exception:  # monitoring never breaks inference
-            log.exception("monitoring setup failed; serving without it")
+            log.exception("data capture setup failed; serving without it")
         if self.drift is not None or self.capture is not None:
             self.observer = Observer(self.drift, self.capture)
 
