@@ -48,13 +48,14 @@ def cpu_seconds(pid: int) -> float:
 def start(
     cmd: list[str], env: dict[str, str], core: int, port: int, log: Path
 ) -> subprocess.Popen[bytes]:
-    proc = subprocess.Popen(
-        ["taskset", "-c", str(core), *cmd],
-        env={**os.environ, **env},
-        stdout=log.open("wb"),
-        stderr=subprocess.STDOUT,
-        cwd=ROOT,
-    )
+    with log.open("wb") as out:  # the child keeps its own copy of the descriptor
+        proc = subprocess.Popen(
+            ["taskset", "-c", str(core), *cmd],
+            env={**os.environ, **env},
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            cwd=ROOT,
+        )
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -70,6 +71,7 @@ def start(
             pass
         time.sleep(0.2)
     proc.kill()
+    proc.wait(5)
     raise TimeoutError(f"server on {port} not ready: {log.read_text()[-2000:]}")
 
 
