@@ -10,7 +10,7 @@ from pathlib import Path
 import httpx
 
 from inferstack.runtime import bundle
-from tests.runtime.server import RuntimeServer
+from tests.runtime.server import RuntimeServer, metric_value
 
 NAP = """
 import time
@@ -49,8 +49,21 @@ def test_sigterm_drains_in_flight_requests(tmp_path: Path, log_dir: Path) -> Non
     try:
         for t in threads:
             t.start()
-        # 24 requests, 4 per 0.25 s batch: about 1.5 s of work is queued when SIGTERM lands.
-        time.sleep(0.6)
+        # 24 requests, 4 per 0.25 s batch: about 1.5 s of work. SIGTERM lands once every
+        # request has been accepted (in flight or answered), however slowly clients connect.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            metrics = server.get("/metrics").text
+            # The in-flight gauge counts this /metrics request too.
+            in_flight = metric_value(metrics, "inferstack_inflight_requests") - 1
+            accepted = in_flight + metric_value(
+                metrics, "inferstack_requests_total", route="/predict"
+            )
+            if accepted >= 24:
+                break
+            time.sleep(0.02)
+        assert accepted >= 24, f"only {accepted} of 24 requests reached the server"
+        assert in_flight > 0, "nothing was left in flight to drain"
         assert server.proc is not None
         server.proc.send_signal(signal.SIGTERM)
         time.sleep(0.2)
