@@ -10,7 +10,10 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import math
+from collections import Counter
 from typing import Any
 
 import numpy as np
@@ -94,7 +97,10 @@ def decode_v2(obj: Any, decoder: RowDecoder) -> np.ndarray:
     tensors = [_tensor(t, f"inputs[{i}]") for i, t in enumerate(obj["inputs"])]
     if len(tensors) == 1 and (tensors[0][0] not in decoder.index or decoder.width == 1):
         return decoder.from_array(tensors[0][1], "inputs[0]")
-    by_name = dict((name, arr) for name, arr in tensors)
+    by_name = dict(tensors)
+    if len(by_name) != len(tensors):
+        twice = next(n for n, count in Counter(n for n, _ in tensors).items() if count > 1)
+        raise InvalidInput(f"inputs: tensor '{twice}' is given more than once")
     missing = [n for n in decoder.names if n not in by_name]
     if missing:
         raise InvalidInput(f"inputs: missing feature tensor '{missing[0]}'")
@@ -192,4 +198,7 @@ def encode_csv(out: Any) -> bytes:
     """Outputs as CSV, one line per row."""
     arr = np.asarray(out)
     rows = arr.reshape(len(arr), -1).tolist() if arr.ndim else [[arr.item()]]
-    return "".join(",".join(map(str, r)) + "\n" for r in rows).encode()
+    buffer = io.StringIO()
+    # csv quotes labels holding a comma, quote or newline; plain numbers stay bare.
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode()

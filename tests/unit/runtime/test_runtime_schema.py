@@ -124,3 +124,15 @@ def test_azure_split_rows_must_fill_the_columns() -> None:
     split = {"input_data": {"columns": ["a", "b"], "data": [[1.0, 2.0, 3.0]]}}
     with pytest.raises(InvalidInput, match=r"input_data.data\[0\]: 3 values for 2 columns"):
         decode_azure(split, FLOATS)
+
+
+def test_csv_quotes_labels_that_hold_separators() -> None:
+    labels = np.asarray(["plain", 'say "hi", then go'], dtype=object)
+    assert encode_csv(labels) == b'plain\n"say ""hi"", then go"\n'
+
+
+def test_v2_feature_tensors_may_not_repeat() -> None:
+    tensor = {"name": "a", "shape": [1], "datatype": "FP64", "data": [1.0]}
+    body = {"inputs": [tensor, tensor, {**tensor, "name": "b"}]}
+    with pytest.raises(InvalidInput, match="inputs: tensor 'a' is given more than once"):
+        decode_v2(body, FLOATS)
