@@ -39,6 +39,8 @@ V2_TO_NP = {
 }
 NP_TO_V2 = {np.dtype(v).str: k for k, v in V2_TO_NP.items() if v is not object}
 _PY_FOR_V2 = {"BOOL": (bool,), "BYTES": (str,)}
+# numpy dtype kinds a feature tensor may have, by the feature's kind
+_KINDS_FOR = {"number": "fiu", "integer": "fiu", "boolean": "b", "string": "OU"}
 JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
 
 
@@ -107,6 +109,12 @@ def decode_v2(obj: Any, decoder: RowDecoder) -> np.ndarray:
     unknown = [n for n in by_name if n not in decoder.index]
     if unknown:
         raise InvalidInput(f"inputs: unknown feature tensor '{unknown[0]}'")
+    for name, kind in zip(decoder.names, decoder.kinds, strict=True):
+        if by_name[name].dtype.kind not in _KINDS_FOR[kind]:
+            raise InvalidInput(
+                f"inputs: tensor '{name}' has datatype {_v2_name(by_name[name])}; "
+                f"feature '{name}' expects {kind} values"
+            )
     columns = [by_name[n].reshape(len(by_name[n]), -1) for n in decoder.names]
     if len({len(c) for c in columns}) != 1 or any(c.shape[1] != 1 for c in columns):
         raise InvalidInput("inputs: feature tensors must all have shape [N] or [N, 1]")
@@ -147,6 +155,10 @@ def _tensor(t: Any, where: str) -> tuple[str, np.ndarray]:
     except (OverflowError, ValueError) as err:
         raise InvalidInput(f"{where}.data: values do not fit {datatype}: {err}") from err
     return name, arr
+
+
+def _v2_name(arr: np.ndarray) -> str:
+    return NP_TO_V2.get(arr.dtype.str, "BYTES")
 
 
 def _flatten(data: list[Any], where: str) -> list[Any]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 from typing import Any
 
@@ -87,6 +88,8 @@ class RowDecoder:
             types.update(map(type, row))
         if not types <= self.fast_types:
             self._check_cells(rows, where)
+        if self.np_dtype is object:  # a string feature among others: typed cell by cell
+            return self._objects(np.array(rows, dtype=object), where)
         # Floats bound for an integer array are checked (whole, in range) before the
         # cast, which would truncate 1.5 to 1 and wrap 1e30 without a word.
         staged = np.float64 if float in types and self.int_target else self.np_dtype
@@ -145,8 +148,61 @@ class RowDecoder:
                     f"{where}: expected rows of shape {list(self.row_shape)}, got {got}"
                 )
             arr = arr.reshape((arr.shape[0], *self.row_shape))
+        if self.np_dtype is object:
+            return self._objects(arr, where)
         self.check_values(arr, where)
         return self._cast(arr, where)
+
+    def _objects(self, arr: np.ndarray, where: str) -> np.ndarray:
+        """A batch with string features: each cell checked and typed as its feature says.
+
+        Numbers become Python floats, integers Python ints, booleans bools, so the model
+        sees the same values whichever protocol (JSON, CSV, V2 tensors) carried them.
+        """
+        flat = arr.reshape(len(arr), -1)
+        out = np.empty(flat.shape, dtype=object)
+        for j, (name, kind, dtype) in enumerate(
+            zip(self.names, self.kinds, self.dtypes, strict=True)
+        ):
+            for i, value in enumerate(flat[:, j]):
+                out[i, j] = self._cell(value, kind, dtype, f"{where}[{i}] (feature '{name}')")
+        return out.reshape(arr.shape)
+
+    def _cell(self, value: Any, kind: str, dtype: str, where: str) -> Any:
+        if kind == "string":
+            if isinstance(value, str):
+                return value
+        elif kind == "boolean":
+            if isinstance(value, bool | np.bool_):
+                return bool(value)
+        elif value is None and kind == "number" and self.schema.allow_nan:
+            return math.nan
+        elif isinstance(value, int | float | np.integer | np.floating) and not isinstance(
+            value, bool | np.bool_
+        ):
+            return self._number(value, kind, dtype, where)
+        got = "null" if value is None else type(value).__name__
+        raise InvalidInput(f"{where}: expected {kind}, got {got}")
+
+    def _number(self, value: Any, kind: str, dtype: str, where: str) -> int | float:
+        if kind == "integer":
+            if isinstance(value, float | np.floating) and not float(value).is_integer():
+                raise InvalidInput(f"{where}: expected an integer")
+            whole = int(value)
+            info = np.iinfo(_NP[dtype])
+            if not info.min <= whole <= info.max:
+                raise InvalidInput(f"{where}: value out of range for {dtype}")
+            return whole
+        number = float(value)
+        if dtype == "float32":
+            with np.errstate(over="ignore"):
+                narrow = float(np.float32(number))
+            if math.isinf(narrow) and math.isfinite(number):
+                raise InvalidInput(f"{where}: value out of range for float32")
+            number = narrow
+        if not self.schema.allow_nan and not math.isfinite(number):
+            raise InvalidInput(f"{where}: NaN or infinity is not allowed")
+        return number
 
     def _cast(self, arr: np.ndarray, where: str) -> np.ndarray:
         """``arr`` in the batch dtype, refusing values the cast would wrap or overflow."""
@@ -200,14 +256,19 @@ class RowDecoder:
         lines = [line for line in text.splitlines() if line.strip()]
         if not lines:
             raise InvalidInput(f"{where}: empty CSV")
-        cells = [line.split(",") for line in lines]
+        strings = self.np_dtype is object  # string cells may be quoted and hold commas
+        cells = list(csv.reader(lines)) if strings else [line.split(",") for line in lines]
         for i, row in enumerate(cells):
             if len(row) != self.width:
                 raise InvalidInput(
                     f"{where} line {i + 1}: expected {self.width} values, got {len(row)}"
                 )
-        if self.np_dtype is object:
-            return self.from_array(np.array(cells, dtype=object), where)
+        if strings:
+            parsed = [
+                [self._csv_cell(cell, j, f"{where} line {i + 1}") for j, cell in enumerate(row)]
+                for i, row in enumerate(cells)
+            ]
+            return self.from_array(np.array(parsed, dtype=object), where)
         try:
             arr = np.array(cells, dtype=np.float64)
         except ValueError:
@@ -222,3 +283,23 @@ class RowDecoder:
                         ) from None
             raise
         return self.from_array(arr, where)
+
+    def _csv_cell(self, cell: str, j: int, where: str) -> Any:
+        """One CSV cell parsed as its feature's kind (the rest is checked by ``_objects``)."""
+        kind = self.kinds[j]
+        if kind == "string":
+            return cell
+        text = cell.strip()
+        if kind == "boolean":
+            flag = {"true": True, "1": True, "false": False, "0": False}.get(text.lower())
+            if flag is None:
+                raise InvalidInput(
+                    f"{where} (feature '{self.names[j]}'): '{text[:40]}' is not a boolean"
+                )
+            return flag
+        try:
+            return int(text) if kind == "integer" and text.lstrip("+-").isdigit() else float(text)
+        except ValueError:
+            raise InvalidInput(
+                f"{where} (feature '{self.names[j]}'): '{text[:40]}' is not a number"
+            ) from None

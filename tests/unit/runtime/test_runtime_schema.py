@@ -136,3 +136,71 @@ def test_v2_feature_tensors_may_not_repeat() -> None:
     body = {"inputs": [tensor, tensor, {**tensor, "name": "b"}]}
     with pytest.raises(InvalidInput, match="inputs: tensor 'a' is given more than once"):
         decode_v2(body, FLOATS)
+
+
+WITH_TEXT = RowDecoder(
+    InputSchema.model_validate(
+        {
+            "features": [
+                {"name": "amount", "dtype": "float64"},
+                {"name": "city", "dtype": "string"},
+                {"name": "count", "dtype": "int64"},
+                {"name": "member", "dtype": "bool"},
+            ]
+        }
+    )
+)
+
+
+def test_rows_with_a_string_feature_are_typed_alike_on_every_protocol() -> None:
+    expected = [[1.0, "Paris, FR", 3, True]]
+    as_json = WITH_TEXT.decode([[1, "Paris, FR", 3, True]], "instances")
+    as_csv = WITH_TEXT.decode_csv('1,"Paris, FR",3,true\n')
+    tensors = [
+        {"name": "amount", "shape": [1], "datatype": "INT64", "data": [1]},
+        {"name": "city", "shape": [1], "datatype": "BYTES", "data": ["Paris, FR"]},
+        {"name": "count", "shape": [1], "datatype": "FP64", "data": [3.0]},
+        {"name": "member", "shape": [1], "datatype": "BOOL", "data": [True]},
+    ]
+    as_v2 = decode_v2({"inputs": tensors}, WITH_TEXT)
+    for arr in (as_json, as_csv, as_v2):
+        assert arr.tolist() == expected
+        assert [type(v) for v in arr[0]] == [float, str, int, bool]
+
+
+@pytest.mark.parametrize(
+    ("csv_text", "message"),
+    [
+        ("abc,x,3,true\n", "body line 1 (feature 'amount'): 'abc' is not a number"),
+        ("nan,x,3,true\n", "body[0] (feature 'amount'): NaN or infinity is not allowed"),
+        ("1,x,3.5,true\n", "body[0] (feature 'count'): expected an integer"),
+        ("1,x,3,maybe\n", "body line 1 (feature 'member'): 'maybe' is not a boolean"),
+        ("1,x,1e30,true\n", "body[0] (feature 'count'): value out of range for int64"),
+    ],
+)
+def test_csv_with_a_string_feature_still_checks_the_other_features(
+    csv_text: str, message: str
+) -> None:
+    with pytest.raises(InvalidInput) as info:
+        WITH_TEXT.decode_csv(csv_text)
+    assert message in info.value.message
+
+
+def test_json_and_v2_with_a_string_feature_check_every_feature() -> None:
+    with pytest.raises(InvalidInput, match=r"instances\[0\] \(feature 'count'\): expected an int"):
+        WITH_TEXT.decode([[1.0, "x", 3.5, True]], "instances")
+    one_tensor = {"name": "x", "shape": [1, 4], "datatype": "BYTES", "data": ["1", "x", "3", "1"]}
+    with pytest.raises(InvalidInput, match=r"feature 'amount'\): expected number, got str"):
+        decode_v2({"inputs": [one_tensor]}, WITH_TEXT)
+    tensors = [
+        {"name": "amount", "shape": [1], "datatype": "BYTES", "data": ["zz"]},
+        {"name": "city", "shape": [1], "datatype": "BYTES", "data": ["x"]},
+        {"name": "count", "shape": [1], "datatype": "INT64", "data": [3]},
+        {"name": "member", "shape": [1], "datatype": "BOOL", "data": [True]},
+    ]
+    with pytest.raises(InvalidInput, match="tensor 'amount' has datatype BYTES; feature 'amount'"):
+        decode_v2({"inputs": tensors}, WITH_TEXT)
+    tensors[0] = {"name": "amount", "shape": [1], "datatype": "FP64", "data": [1.0]}
+    tensors[3] = {"name": "member", "shape": [1], "datatype": "FP64", "data": [7.0]}
+    with pytest.raises(InvalidInput, match="feature 'member' expects boolean"):
+        decode_v2({"inputs": tensors}, WITH_TEXT)
