@@ -74,8 +74,13 @@ class RuntimeImage(pulumi.ComponentResource):
             registry.repository_url if registry else f"{LOCAL_REPOSITORY_PREFIX}/{args.model_name}"
         )
         image_name = pulumi.Output.concat(repository, ":", build.tag)
+        # The child is named by the content hash. For one resource, Pulumi sends the
+        # provider the *old* value of every ignore_changes property, so a changed bundle
+        # under the same name would be built from the old staged context (old weights,
+        # new tag). A new hash is a new resource, created from this build block; the
+        # old one is dropped (deleting a docker.Image removes nothing).
         self.image = docker.Image(
-            f"{name}-image",
+            f"{name}-image-{build.digest[:12]}",
             image_name=image_name,
             build=docker.DockerBuildArgs(
                 context=str(build.context),
@@ -92,11 +97,9 @@ class RuntimeImage(pulumi.ComponentResource):
             )
             if registry
             else None,
-            # The tag is a hash of everything the build reads (bundle, sources, build
-            # arguments), so the image name changes exactly when the image would. The
-            # build block itself also holds the staged context's path, which differs
-            # between machines (a laptop, CI): diffing it would rebuild an unchanged
-            # image and try to push an existing tag to an immutable repository.
+            # For the same hash, the build block differs between machines only in the
+            # staged context's path (a laptop, CI): diffing it would rebuild an
+            # unchanged image and push an existing tag to an immutable repository.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["build"]),
         )
         self.tag = pulumi.Output.from_input(build.tag)

@@ -10,9 +10,10 @@ import pytest
 import yaml
 
 from inferstack.components.errors import SpecError
+from inferstack.components.image import RuntimeImage, RuntimeImageArgs
 from inferstack.components.image_context import GPU_BASE_IMAGE, flavor, plan_build
 from inferstack.components.local.endpoint import LocalEndpoint, LocalPorts, check_local_spec
-from inferstack.components.plan import SECRET_MASK, run_plan
+from inferstack.components.plan import SECRET_MASK, run_plan, run_under_mocks
 from tests.components.local.conftest import BUNDLE, Declared, declare, local_spec
 
 
@@ -39,6 +40,12 @@ def _env(container: dict[str, Any]) -> dict[str, str]:
     return dict(_unsecret(e).split("=", 1) for e in _unsecret(container["envs"]))
 
 
+def _image(declared: Declared) -> dict[str, Any]:
+    """The inputs of the one docker Image (its name carries the content hash)."""
+    (image,) = declared.of_type("docker:index/image:Image").values()
+    return image
+
+
 def _uploads(container: dict[str, Any]) -> dict[str, str]:
     return {u["file"]: u["content"] for u in _unsecret(container["uploads"])}
 
@@ -59,7 +66,7 @@ def test_local_stack_plan_declares_the_endpoint_and_masks_secrets() -> None:
 
 def test_runtime_container_wiring() -> None:
     declared = _endpoint(local_spec())
-    image = declared.inputs["churn-image-image"]
+    image = _image(declared)
     container = declared.inputs["churn-runtime"]
     assert container["image"] == image["imageName"]
     assert container["ports"] == [{"internal": 8080, "external": 8080, "ip": "127.0.0.1"}]
@@ -85,7 +92,7 @@ def test_runtime_container_wiring() -> None:
 
 def test_image_is_built_from_the_bundle_with_a_content_tag() -> None:
     declared = _endpoint(local_spec())
-    image = declared.inputs["churn-image-image"]
+    image = _image(declared)
     build = image["build"]
     context = Path(build["context"])
     assert (context / "bundle" / "inferstack.yaml").read_bytes() == (
@@ -161,7 +168,7 @@ def test_without_dashboard_or_api_key() -> None:
 def test_gpu_accelerator_builds_the_gpu_flavour_and_requests_gpus() -> None:
     declared = _endpoint(local_spec(compute={"accelerator": "nvidia-t4"}))
     assert declared.inputs["churn-runtime"]["gpus"] == "all"
-    args = declared.inputs["churn-image-image"]["build"]["args"]
+    args = _image(declared)["build"]["args"]
     assert args["BASE_IMAGE"] == GPU_BASE_IMAGE
     assert "onnxruntime-gpu" in args["EXTRA_PACKAGES"]
 
@@ -185,8 +192,52 @@ def test_ports_are_a_frozen_dataclass() -> None:
         LocalPorts().endpoint = 1  # type: ignore[misc]
 
 
-def test_the_image_rebuilds_only_when_its_content_tag_changes() -> None:
-    """The build block holds a machine-specific context path; the tag is the identity."""
-    (image,) = run_plan("local").of_type("docker:index/image:Image")
-    assert image.ignore_changes == ("build",)
-    assert image.inputs["imageName"].startswith("inferstack/churn-logreg:1.0.0-")
+def _image_plan(bundle: Path) -> dict[str, Any]:
+    """The docker Image a RuntimeImage declares for `bundle`: urn, inputs, ignore_changes."""
+
+    def build() -> dict[str, Any]:
+        image = RuntimeImage("m", RuntimeImageArgs(bundle, "churn-logreg", "1.0.0"))
+        return {"ref": image.image_ref}
+
+    (image,) = run_under_mocks(build, stack="local").of_type("docker:index/image:Image")
+    return {"urn": image.urn, "inputs": image.raw_inputs, "ignore": image.ignore_changes}
+
+
+def _applied(old: dict[str, Any], new: dict[str, Any]) -> dict[str, Any]:
+    """The inputs the engine sends the provider for `new` given the state `old`: for the
+    same resource (URN), every property in ignore_changes keeps its old value."""
+    if old["urn"] != new["urn"]:
+        return new["inputs"]
+    return {**new["inputs"], **{k: old["inputs"][k] for k in new["ignore"]}}
+
+
+def _copy_bundle(dest: Path) -> Path:
+    dest.mkdir()
+    for f in BUNDLE.iterdir():
+        (dest / f.name).write_bytes(f.read_bytes())
+    return dest
+
+
+def test_new_weights_are_what_the_provider_builds(tmp_path: Path) -> None:
+    """A changed bundle reaches the build: no ignored property carries the old context."""
+    bundle = _copy_bundle(tmp_path / "bundle")
+    old = _image_plan(bundle)
+    (bundle / "model.joblib").write_bytes(b"new weights")
+    new = _image_plan(bundle)
+    applied = _applied(old, new)
+    assert applied["imageName"] == new["inputs"]["imageName"] != old["inputs"]["imageName"]
+    context = Path(applied["build"]["context"])
+    assert (context / "bundle" / "model.joblib").read_bytes() == b"new weights"
+
+
+def test_an_unchanged_bundle_elsewhere_neither_rebuilds_nor_repushes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another machine stages the context at another path; the image stays as it is."""
+    bundle = _copy_bundle(tmp_path / "bundle")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "laptop"))
+    old = _image_plan(bundle)
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "ci"))
+    new = _image_plan(bundle)
+    assert new["inputs"]["build"]["context"] != old["inputs"]["build"]["context"]
+    assert _applied(old, new) == old["inputs"]
