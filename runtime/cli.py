@@ -86,6 +86,13 @@ def bundle_cmd(
         raise _missing_runtime(err) from err
 
     try:
+        dims = [int(s) for s in shape.split(",")] if shape else None
+    except ValueError:
+        typer.echo(
+            f"error: --shape '{shape}': expected comma-separated integers, e.g. 3,32,32", err=True
+        )
+        raise typer.Exit(2) from None
+    try:
         path = bundle(
             str(model_file),
             framework=framework,
@@ -93,7 +100,7 @@ def bundle_cmd(
             version=version,
             out=out,
             features=features.split(",") if features else None,
-            shape=[int(s) for s in shape.split(",")] if shape else None,
+            shape=dims,
             dtype=dtype,
             output=output,
             skops_trusted=skops_trust.split(",") if skops_trust else (),

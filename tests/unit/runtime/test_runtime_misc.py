@@ -127,6 +127,15 @@ def test_cli_bundle_command(tmp_path: Path) -> None:
     )
     assert bad.exit_code == 2
     assert "input schema has 2 features but the model expects 4" in bad.output
+    shaped = runner.invoke(
+        app,
+        [
+            *("bundle", str(tmp_path / "m.joblib"), "--framework", "sklearn", "--name", "m"),
+            *("--version", "1.0.0", "--out", str(tmp_path / "d"), "--shape", "2,x"),
+        ],
+    )
+    assert shaped.exit_code == 2
+    assert "--shape '2,x': expected comma-separated integers" in shaped.output
     missing = runner.invoke(app, ["serve", str(tmp_path / "nowhere")])
     assert missing.exit_code == 2
     assert "no inferstack.yaml" in missing.output
