@@ -18,6 +18,8 @@ from inferstack.components.spec import DeploymentSpec
 from inferstack.components.targets import profile
 
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"
+# 1 while an async endpoint has queued requests and no instance to run them.
+BACKLOG_WITHOUT_CAPACITY = "HasBacklogWithoutCapacity"
 _WEEKDAYS = ("SUN", "MON", "TUE", "WED", "THU", "FRI", "SAT", "SUN")
 
 
@@ -97,6 +99,29 @@ def tracking_configuration(
     return config
 
 
+StepConfiguration = aws.appautoscaling.PolicyStepScalingPolicyConfigurationArgsDict
+
+
+def scales_from_zero(spec: DeploymentSpec) -> bool:
+    """Whether the primary variant may sit at zero instances (async endpoints only)."""
+    return spec.compute.aws.mode == "async" and spec.scaling.min_replicas == 0
+
+
+def from_zero_configuration(spec: DeploymentSpec) -> StepConfiguration:
+    """One instance more whenever requests wait with no instance to run them.
+
+    Target tracking on the backlog per instance cannot act at zero instances (there
+    is no per-instance value to track), so SageMaker needs a step scaling policy on
+    `HasBacklogWithoutCapacity` to scale out from zero; tracking takes over from one.
+    """
+    return {
+        "adjustment_type": "ChangeInCapacity",
+        "cooldown": spec.scaling.scale_out_cooldown_s,
+        "metric_aggregation_type": "Average",
+        "step_adjustments": [{"metric_interval_lower_bound": "0", "scaling_adjustment": 1}],
+    }
+
+
 class EndpointAutoscaling(pulumi.ComponentResource):
     """A scalable target per variant, target tracking on each, schedules on the primary."""
 
@@ -139,6 +164,8 @@ class EndpointAutoscaling(pulumi.ComponentResource):
                 ),
                 opts=pulumi.ResourceOptions(parent=self),
             )
+            if primary and scales_from_zero(spec):
+                self._scale_from_zero(name, ctx, target, endpoint, plan.name)
             if primary:
                 for window in scaling.schedules:
                     aws.appautoscaling.ScheduledAction(
@@ -157,3 +184,41 @@ class EndpointAutoscaling(pulumi.ComponentResource):
             ids.append(target.resource_id)
         self.resource_ids = pulumi.Output.all(*ids)
         self.register_outputs({"resource_ids": self.resource_ids})
+
+    def _scale_from_zero(
+        self,
+        name: str,
+        ctx: AwsContext,
+        target: aws.appautoscaling.Target,
+        endpoint: pulumi.Output[str],
+        variant: str,
+    ) -> None:
+        child = pulumi.ResourceOptions(parent=self)
+        policy = aws.appautoscaling.Policy(
+            f"{name}-{variant}-from-zero",
+            policy_type="StepScaling",
+            service_namespace=target.service_namespace,
+            scalable_dimension=target.scalable_dimension,
+            resource_id=target.resource_id,
+            step_scaling_policy_configuration=from_zero_configuration(ctx.spec),
+            opts=child,
+        )
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-{variant}-backlog-without-capacity",
+            name=ctx.names.alarm("backlog-without-capacity", variant),
+            alarm_description=f"{variant}: requests queued with no instance; add one",
+            namespace="AWS/SageMaker",
+            metric_name=BACKLOG_WITHOUT_CAPACITY,
+            # SageMaker publishes it per endpoint only (no VariantName).
+            dimensions={"EndpointName": endpoint},
+            statistic="Average",
+            period=60,
+            evaluation_periods=2,
+            datapoints_to_alarm=2,
+            comparison_operator="GreaterThanOrEqualToThreshold",
+            threshold=1,
+            treat_missing_data="missing",
+            alarm_actions=[policy.arn],
+            tags=ctx.tags,
+            opts=child,
+        )

@@ -471,6 +471,24 @@ def _tracking(config: dict[str, Any]) -> dict[str, Any]:
     return out
 
 
+def _step(config: dict[str, Any]) -> dict[str, Any]:
+    # Pulumi takes the interval bounds as strings; the API takes numbers.
+    out = boto({k: v for k, v in config.items() if k != "stepAdjustments"})
+    out["StepAdjustments"] = [
+        _params(
+            MetricIntervalLowerBound=_bound(s.get("metricIntervalLowerBound")),
+            MetricIntervalUpperBound=_bound(s.get("metricIntervalUpperBound")),
+            ScalingAdjustment=boto(s["scalingAdjustment"]),
+        )
+        for s in config.get("stepAdjustments") or []
+    ]
+    return out
+
+
+def _bound(value: str | None) -> float | None:
+    return None if value in (None, "") else float(value)
+
+
 def _scaling_policy(m: MotoMocks, a: Args) -> Result:
     i = a.inputs
     name = auto_name(a)
@@ -485,6 +503,9 @@ def _scaling_policy(m: MotoMocks, a: Args) -> Result:
                 i["targetTrackingScalingPolicyConfiguration"]
             )
             if i.get("targetTrackingScalingPolicyConfiguration")
+            else None,
+            StepScalingPolicyConfiguration=_step(i["stepScalingPolicyConfiguration"])
+            if i.get("stepScalingPolicyConfiguration")
             else None,
         )
     )["PolicyARN"]

@@ -165,9 +165,34 @@ def test_async_endpoint_writes_results_under_its_prefix_and_scales_to_zero(
             "ScalingPolicies"
         ]
         if p["ResourceId"] == "endpoint/batch-test/variant/primary"
+        and p["PolicyType"] == "TargetTrackingScaling"
     )
     metric = policy["TargetTrackingScalingPolicyConfiguration"]["CustomizedMetricSpecification"]
     assert metric["MetricName"] == "ApproximateBacklogSizePerInstance"
+    # At zero instances target tracking has nothing to track: SageMaker scales out from
+    # zero only through a step policy on HasBacklogWithoutCapacity.
+    (step,) = [
+        p
+        for p in autoscaling.describe_scaling_policies(ServiceNamespace="sagemaker")[
+            "ScalingPolicies"
+        ]
+        if p["ResourceId"] == "endpoint/batch-test/variant/primary"
+        and p["PolicyType"] == "StepScaling"
+    ]
+    config = step["StepScalingPolicyConfiguration"]
+    assert config["AdjustmentType"] == "ChangeInCapacity"
+    assert config["StepAdjustments"] == [{"MetricIntervalLowerBound": 0.0, "ScalingAdjustment": 1}]
+    (alarm,) = deployed.client("cloudwatch").describe_alarms(
+        AlarmNames=["batch-test-primary-backlog-without-capacity"]
+    )["MetricAlarms"]
+    assert (alarm["Namespace"], alarm["MetricName"]) == (
+        "AWS/SageMaker",
+        "HasBacklogWithoutCapacity",
+    )
+    assert alarm["Dimensions"] == [{"Name": "EndpointName", "Value": "batch-test"}]
+    assert alarm["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert alarm["Threshold"] == 1
+    assert alarm["AlarmActions"] == [step["PolicyARN"]]
     apigw = deployed.client("apigateway")
     api = deployed.ids("aws:apigateway/restApi:RestApi")[0]
     resource = next(
