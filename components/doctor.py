@@ -8,6 +8,8 @@ steps printed.
 from __future__ import annotations
 
 import json
+import os
+import shlex
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -27,6 +29,9 @@ DOCKER_INSTALL = (
     "install Docker (https://docs.docker.com/engine/install/, or `apt-get install docker.io`) "
     "and start the engine (`sudo systemctl start docker`, or Docker Desktop)"
 )
+
+# The Makefile's public default passphrase for STACK=local (LOCAL_PASSPHRASE).
+LOCAL_PASSPHRASE = "inferstack-local"  # noqa: S105  (public, like the Makefile's)
 
 
 @dataclass(frozen=True)
@@ -88,6 +93,24 @@ def doctor(
         raise typer.Exit(1)
 
 
+def read_key_command(stack: str) -> str:
+    """A shell command that prints the stack's API key, runnable outside `make`.
+
+    `make up` gives Pulumi a file backend and (for the local stack) a passphrase in its
+    own environment only; a plain `pulumi stack output` in the user's shell would look
+    for the stack in another backend. Both are spelled out, except a passphrase other
+    than the public local default, which is never printed.
+    """
+    env = []
+    backend = os.environ.get("PULUMI_BACKEND_URL")
+    if backend:
+        env.append(f"PULUMI_BACKEND_URL={shlex.quote(backend)}")
+    if os.environ.get("PULUMI_CONFIG_PASSPHRASE") == LOCAL_PASSPHRASE:
+        env.append(f"PULUMI_CONFIG_PASSPHRASE={LOCAL_PASSPHRASE}")
+    command = f"pulumi stack output api_key --show-secrets --stack {shlex.quote(stack)}"
+    return " ".join([*env, command])
+
+
 def outputs(
     stack: Annotated[str, typer.Argument(help="Stack whose outputs to show.")] = "local",
 ) -> None:
@@ -110,14 +133,16 @@ def outputs(
     console.print(f"[bold green]Deployed stack {stack}[/]")
     console.print(f"  endpoint:  {url}")
     console.print(f"  dashboard: {values.get('dashboard_url') or 'none'}")
-    console.print(f"  API key:   pulumi stack output api_key --show-secrets --stack {stack}")
+    key = read_key_command(stack)
+    console.print(f"  API key:   {key}", soft_wrap=True, highlight=False, markup=False)
     console.print("Try it:")
     console.print(
-        f'  curl -s -H "X-Api-Key: $(pulumi stack output api_key --show-secrets --stack {stack})"'
+        f'  curl -s -H "X-Api-Key: $({key})"'
         f" -H 'Content-Type: application/json' -d @examples/logreg-20f/request.json "
         f"{url}/invocations",
         soft_wrap=True,
         highlight=False,
+        markup=False,
     )
 
 

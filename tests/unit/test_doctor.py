@@ -88,3 +88,58 @@ def test_only_the_local_stack_gets_the_default_passphrase(stack: str, gets_defau
     )
     assert f"pulumi up --yes --stack {stack}" in result.stdout
     assert ("inferstack-local" in result.stdout) is gets_default
+
+
+FAKE_PULUMI = """#!/bin/sh
+case "$1" in
+  version) echo v3.0.0 ;;
+  stack) echo '{"endpoint_url": "http://127.0.0.1:8080", "api_key": "[secret]"}' ;;
+esac
+"""
+
+
+def test_outputs_prints_a_key_command_that_finds_the_make_up_stack(tmp_path: Path) -> None:
+    """`make up` keeps the stack in a file backend with the local passphrase; the printed
+    command must carry both, or it reads another backend in the user's own shell."""
+    bin_dir = Path(bare_path(tmp_path))
+    (bin_dir / "pulumi").write_text(FAKE_PULUMI)
+    (bin_dir / "pulumi").chmod(0o755)
+    state = tmp_path / "my state"
+    result = subprocess.run(
+        [sys.executable, "-m", "inferstack.components.cli", "outputs", "local"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env={
+            **os.environ,
+            "PATH": str(bin_dir),
+            "COLUMNS": "80",
+            "PULUMI_BACKEND_URL": f"file://{state}",
+            "PULUMI_CONFIG_PASSPHRASE": "inferstack-local",
+        },
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    command = (
+        f"PULUMI_BACKEND_URL='file://{state}' PULUMI_CONFIG_PASSPHRASE=inferstack-local "
+        "pulumi stack output api_key --show-secrets --stack local"
+    )
+    assert f"API key:   {command}\n" in result.stdout
+    assert f'X-Api-Key: $({command})"' in result.stdout
+    assert "http://127.0.0.1:8080/invocations" in result.stdout
+
+
+def test_outputs_never_prints_a_passphrase_of_the_users_own(tmp_path: Path) -> None:
+    bin_dir = Path(bare_path(tmp_path))
+    (bin_dir / "pulumi").write_text(FAKE_PULUMI)
+    (bin_dir / "pulumi").chmod(0o755)
+    result = subprocess.run(
+        [sys.executable, "-m", "inferstack.components.cli", "outputs", "local"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        env={**os.environ, "PATH": str(bin_dir), "PULUMI_CONFIG_PASSPHRASE": "hunter2-secret"},
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "hunter2-secret" not in result.stdout
