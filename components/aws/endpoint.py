@@ -52,6 +52,7 @@ def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
             problems.append(f"deployment.scaling.schedules.{i}.cron: {err}")
     if spec.compute.aws.mode != "serverless":
         problems += _instance_type_problems(spec)
+    problems += _sagemaker_limits(spec)
     if options.image_uri:
         try:
             ecr_repository_arn(options.image_uri, "aws")
@@ -59,6 +60,29 @@ def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
             problems.append(f"image_uri: {err}")
     if problems:
         raise SpecError(problems)
+
+
+def _sagemaker_limits(spec: DeploymentSpec) -> list[str]:
+    """What CreateEndpoint refuses at `pulumi up`: traffic-shifting step sizes and
+    serverless network isolation."""
+    rollout = spec.rollout
+    problems: list[str] = []
+    if rollout.strategy == "canary" and round(rollout.canary_percent) > 50:
+        problems.append(
+            f"deployment.rollout.canary_percent: {rollout.canary_percent:g} is above 50; "
+            "SageMaker's canary is at most half of the new fleet"
+        )
+    if rollout.strategy == "linear" and not 10 <= round(rollout.linear_step_percent) <= 50:
+        problems.append(
+            f"deployment.rollout.linear_step_percent: {rollout.linear_step_percent:g} is "
+            "outside 10-50; SageMaker's linear steps are 10-50% of the new fleet"
+        )
+    if spec.compute.aws.mode == "serverless" and spec.compute.aws.network_isolation:
+        problems.append(
+            "deployment.compute.aws.network_isolation: SageMaker serverless endpoints "
+            "do not support network isolation; set false or mode: realtime"
+        )
+    return problems
 
 
 def _instance_type_problems(spec: DeploymentSpec) -> list[str]:

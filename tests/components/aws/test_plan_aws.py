@@ -102,3 +102,48 @@ def test_missing_bundle_bad_cron_and_non_ecr_image_are_refused(spec_for, tmp_pat
     assert "deployment.model.artifact (primary)" in message
     assert "deployment.scaling.schedules.0.cron" in message
     assert "image_uri" in message
+
+
+@pytest.mark.parametrize(
+    ("changes", "field"),
+    [
+        ({"rollout": {"strategy": "canary", "canary_percent": 60}}, "rollout.canary_percent"),
+        (
+            {"rollout": {"strategy": "linear", "linear_step_percent": 5}},
+            "rollout.linear_step_percent",
+        ),
+        (
+            {"rollout": {"strategy": "linear", "linear_step_percent": 75}},
+            "rollout.linear_step_percent",
+        ),
+        (
+            {
+                "environment": "dev",
+                "compute": {
+                    "accelerator": "none",
+                    "aws": {"mode": "serverless", "network_isolation": True},
+                },
+                "observability": {"data_capture_percent": 0},
+                "rollout": {"strategy": "all_at_once"},
+            },
+            "compute.aws.network_isolation",
+        ),
+    ],
+)
+def test_what_sagemaker_refuses_at_up_is_refused_before_any_resource(
+    spec_for, changes, field
+) -> None:
+    # SageMaker takes a canary of at most 50% and linear steps of 10-50% of the new
+    # fleet, and no network isolation on serverless; CreateEndpoint would fail mid-`up`.
+    with pytest.raises(SpecError) as err:
+        validate(spec_for(changes), AwsEndpointOptions())
+    assert f"deployment.{field}" in str(err.value)
+
+
+def test_sagemaker_step_sizes_at_their_limits_are_accepted(spec_for) -> None:
+    validate(
+        spec_for({"rollout": {"strategy": "canary", "canary_percent": 50}}), AwsEndpointOptions()
+    )
+    for step in (10, 50):
+        spec = spec_for({"rollout": {"strategy": "linear", "linear_step_percent": step}})
+        validate(spec, AwsEndpointOptions())
