@@ -133,6 +133,47 @@ def openapi_document(manifest: Manifest | None) -> dict[str, Any]:
         },
     }
     name = manifest.name if manifest else "model"
+    data = {"type": "object", "required": ["data"], "properties": {"data": rows}}
+    split = {
+        "type": "object",
+        "required": ["input_data"],
+        "properties": {
+            "input_data": {
+                "oneOf": [
+                    rows,
+                    {
+                        "type": "object",
+                        "required": ["data"],
+                        "properties": {
+                            "columns": {"type": "array", "items": {"type": "string"}},
+                            "index": {"type": "array"},
+                            "data": {"type": "array", "minItems": 1},
+                        },
+                    },
+                ]
+            }
+        },
+    }
+    model_param = {
+        "name": "name",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": [name]},
+    }
+    version_param = {
+        "name": "version",
+        "in": "path",
+        "required": True,
+        "schema": {"type": "string", "enum": [manifest.version if manifest else "0"]},
+    }
+    v2_model_paths: dict[str, Any] = {}
+    for prefix, params in (
+        ("/v2/models/{name}", [model_param]),
+        ("/v2/models/{name}/versions/{version}", [model_param, version_param]),
+    ):
+        v2_model_paths[prefix] = {**_get("V2 model metadata"), "parameters": params}
+        v2_model_paths[f"{prefix}/ready"] = {**_get("V2 model readiness"), "parameters": params}
+        v2_model_paths[f"{prefix}/infer"] = {**_post("V2 inference", v2), "parameters": params}
     return {
         "openapi": "3.1.0",
         "info": {
@@ -142,24 +183,17 @@ def openapi_document(manifest: Manifest | None) -> dict[str, Any]:
         "paths": {
             "/predict": _post("Predict (JSON rows)", instances),
             "/invocations": _post("SageMaker invocations", {"oneOf": [instances, rows]}, csv=True),
-            "/score": _post("Azure ML scoring", {"type": "object", "properties": {"data": rows}}),
-            "/v2/models/{name}/infer": {
-                **_post("V2 inference", v2),
-                "parameters": [
-                    {
-                        "name": "name",
-                        "in": "path",
-                        "required": True,
-                        "schema": {"type": "string", "enum": [name]},
-                    }
-                ],
-            },
+            "/score": _post("Azure ML scoring", {"anyOf": [data, split]}),
+            **v2_model_paths,
+            "/": _get("Azure ML liveness"),
             "/ping": _get("SageMaker health"),
             "/live": _get("Liveness"),
             "/ready": _get("Readiness"),
             "/v2/health/live": _get("V2 liveness"),
             "/v2/health/ready": _get("V2 readiness"),
+            "/v2": _get("V2 server metadata"),
             "/metrics": _get("Prometheus metrics"),
+            "/openapi.json": _get("This document"),
         },
         "components": {
             "responses": {
