@@ -26,13 +26,15 @@ class ArtifactStore(pulumi.ComponentResource):
     model_data_urls: dict[str, pulumi.Output[str]]
     """variant name -> s3:// URL of the model.tar.gz it serves."""
     read_arns: list[pulumi.Output[str]]
-    """Object ARNs the execution role may read (the archives)."""
+    """Object ARNs the execution role may read (the archives; async: the input prefix)."""
     capture_uri: pulumi.Output[str]
     """s3:// prefix data capture writes to."""
     async_output_uri: pulumi.Output[str]
-    """s3:// prefix async inference writes results to (failures under `failures/`)."""
+    """s3:// prefix of async inference: results under `output/`, failures under `failures/`."""
+    async_input_uri: pulumi.Output[str]
+    """s3:// prefix async requests are read from (the only requests the role may read)."""
     write_arns: list[pulumi.Output[str]]
-    """Object ARN patterns the execution role may write (capture, async output)."""
+    """Object ARN patterns the execution role may write (capture; async: output, failures)."""
 
     def __init__(
         self,
@@ -122,10 +124,20 @@ class ArtifactStore(pulumi.ComponentResource):
         self.bucket_arn = bucket.arn
         self.capture_uri = pulumi.Output.concat("s3://", bucket.bucket, f"/capture/{endpoint}")
         self.async_output_uri = pulumi.Output.concat("s3://", bucket.bucket, f"/async/{endpoint}")
-        self.write_arns = [
-            bucket.arn.apply(lambda arn: f"{arn}/capture/{endpoint}/*"),
-            bucket.arn.apply(lambda arn: f"{arn}/async/{endpoint}/*"),
-        ]
+        self.async_input_uri = pulumi.Output.concat(self.async_output_uri, "/input")
+
+        def under(prefix: str) -> pulumi.Output[str]:
+            return bucket.arn.apply(lambda arn: f"{arn}/{prefix}/*")
+
+        self.write_arns = [under(f"capture/{endpoint}")]
+        if ctx.spec.compute.aws.mode == "async":
+            # SageMaker reads each request's InputLocation and writes its result with
+            # this role: requests go under input/, results under output/ and failures/.
+            self.read_arns.append(under(f"async/{endpoint}/input"))
+            self.write_arns += [
+                under(f"async/{endpoint}/output"),
+                under(f"async/{endpoint}/failures"),
+            ]
         self.register_outputs(
             {"bucket": self.bucket, "bucket_arn": self.bucket_arn, "capture_uri": self.capture_uri}
         )

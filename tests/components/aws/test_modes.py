@@ -150,6 +150,25 @@ def test_async_endpoint_writes_results_under_its_prefix_and_scales_to_zero(
     assert output["S3OutputPath"].endswith("/async/batch-test/output")
     assert output["S3FailurePath"].endswith("/async/batch-test/failures")
     assert config["ProductionVariants"][0]["InitialInstanceCount"] == 1
+    # SageMaker reads each request's InputLocation with the execution role: it may read
+    # the endpoint's input prefix and write only its output and failure prefixes.
+    model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
+    iam = deployed.client("iam")
+    role = model["ExecutionRoleArn"].rpartition("/")[2]
+    (policy_name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=policy_name)["PolicyDocument"]
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    (bucket,) = deployed.ids("aws:s3/bucket:Bucket")
+    prefix = f"arn:aws:s3:::{bucket}/async/batch-test"
+    assert f"{prefix}/input/*" in by_sid["ReadArtifacts"]["Resource"]
+    assert by_sid["WriteOwnPrefixes"]["Resource"] == sorted(
+        [
+            f"arn:aws:s3:::{bucket}/capture/batch-test/*",
+            f"{prefix}/output/*",
+            f"{prefix}/failures/*",
+        ]
+    )
+    assert output["S3OutputPath"] == f"s3://{bucket}/async/batch-test/output"
     autoscaling = deployed.client("application-autoscaling")
     target = next(
         t

@@ -99,7 +99,6 @@ def test_execution_role_grants_nothing_outside_its_own_resources(prod) -> None:
     own = {
         f"arn:aws:s3:::{bucket}/models/churn/1.2.0/model.tar.gz",
         f"arn:aws:s3:::{bucket}/capture/{ENDPOINT}/*",
-        f"arn:aws:s3:::{bucket}/async/{ENDPOINT}/*",
         _stack_key_arn(prod),
         repo["repositoryArn"],
         f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/{ENDPOINT}",
@@ -127,7 +126,10 @@ def test_reads_only_artifacts_and_writes_only_own_prefixes(prod) -> None:
     assert by_sid["ReadArtifacts"]["Action"] == "s3:GetObject"
     assert all("/models/" in r for r in _as_list(by_sid["ReadArtifacts"]["Resource"]))
     assert by_sid["WriteOwnPrefixes"]["Action"] == "s3:PutObject"
-    assert all(f"/{ENDPOINT}/*" in r for r in _as_list(by_sid["WriteOwnPrefixes"]["Resource"]))
+    # A realtime endpoint writes data capture only (async prefixes are for async mode).
+    assert _as_list(by_sid["WriteOwnPrefixes"]["Resource"]) == [
+        f"arn:aws:s3:::{_bucket(prod)}/capture/{ENDPOINT}/*"
+    ]
 
 
 def test_gateway_role_invokes_only_this_endpoint(prod) -> None:
