@@ -140,6 +140,10 @@ class LocalEndpoint(pulumi.ComponentResource):
             wait_timeout=180,
             stop_signal="SIGTERM",
             stop_timeout=STOP_TIMEOUT_S,
+            # What a replacement or `make down` waits: the provider stops the container
+            # with this timeout (0 when unset: SIGKILL right after SIGTERM) and would
+            # cut the in-flight requests off instead of draining them.
+            destroy_grace_seconds=STOP_TIMEOUT_S,
             gpus="all" if gpu else None,
             volumes=volumes or None,
             labels=[

@@ -77,6 +77,9 @@ def test_runtime_container_wiring() -> None:
         "/usr/local/bin/inferstack-healthcheck",
     ]
     assert container["wait"] is True
+    # A replacement (new model version) or `make down` drains in-flight requests.
+    assert container["stopSignal"] == "SIGTERM"
+    assert container["destroyGraceSeconds"] == container["stopTimeout"] == 30
     assert container["networksAdvanced"][0]["aliases"] == ["inferstack-churn-runtime"]
     from pulumi.runtime import rpc
 
@@ -241,3 +244,17 @@ def test_an_unchanged_bundle_elsewhere_neither_rebuilds_nor_repushes(
     new = _image_plan(bundle)
     assert new["inputs"]["build"]["context"] != old["inputs"]["build"]["context"]
     assert _applied(old, new) == old["inputs"]
+
+
+def test_a_private_bundle_is_staged_readable_by_the_image_user(tmp_path: Path) -> None:
+    """COPY keeps modes and the server runs as uid 10001: a umask-077 bundle must work."""
+    bundle = _copy_bundle(tmp_path / "bundle")
+    (bundle / "extra").mkdir()
+    (bundle / "extra" / "vocab.txt").write_text("a\n")
+    for path in (bundle, *bundle.rglob("*")):
+        path.chmod(0o700 if path.is_dir() else 0o600)
+    plan = plan_build(bundle, "m", "1.0.0", flavor(), staging=tmp_path / "ctx")
+    staged = plan.context / "bundle"
+    for path in (staged, *staged.rglob("*")):
+        assert path.stat().st_mode & 0o777 == (0o755 if path.is_dir() else 0o644), path
+    assert (plan.context / "runtime" / "docker" / "entrypoint.sh").stat().st_mode & 0o777 == 0o755
