@@ -132,7 +132,9 @@ class Handlers:
         self._check_model(params)
         if self.service.manifest is None:
             raise ModelNotReady(self.service.not_ready_message())
-        return json_response(200, v2_model_metadata(self.service.manifest))
+        model = self.service.model
+        probe = model.probe_output if model is not None else None
+        return json_response(200, v2_model_metadata(self.service.manifest, probe))
 
     async def v2_model_ready(
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]

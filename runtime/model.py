@@ -23,6 +23,8 @@ class ServedModel:
     manifest: Manifest
     predictor: Predictor
     load_seconds: float = 0.0
+    probe_output: np.ndarray | None = None
+    """What the load-time probe returned (its dtype and row shape type V2 metadata)."""
 
     def __post_init__(self) -> None:
         self.decoder = RowDecoder(self.manifest.input)
@@ -81,3 +83,7 @@ def check_probe(served: ServedModel) -> None:
         raise BundleError(
             f"model returned {getattr(out, '__len__', lambda: '?')()} rows for {len(batch)}"
         )
+    try:
+        served.probe_output = np.asarray(out)
+    except Exception:  # noqa: BLE001 - ragged outputs: metadata falls back to defaults
+        served.probe_output = None

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
+
 from inferstack.runtime.manifest import Manifest
+from inferstack.runtime.protocols import NP_TO_V2
 from inferstack.runtime.version import inferstack_version
 
 _JSON_TYPE = {
@@ -30,20 +33,30 @@ def server_metadata() -> dict[str, Any]:
     return {"name": "inferstack", "version": inferstack_version(), "extensions": []}
 
 
-def v2_model_metadata(manifest: Manifest) -> dict[str, Any]:
-    """``GET /v2/models/{name}``."""
-    dtypes = set(manifest.input.dtypes)
-    datatype = _V2_TYPE[dtypes.pop()] if len(dtypes) == 1 else "FP64"
+def v2_model_metadata(manifest: Manifest, output: np.ndarray | None = None) -> dict[str, Any]:
+    """``GET /v2/models/{name}``; ``output`` (a probe prediction) types the output tensor."""
+    inp = manifest.input
+    dtypes = set(inp.dtypes)
+    if "string" in dtypes and len(dtypes) > 1:  # only one tensor per feature can carry these
+        inputs = [
+            {"name": n, "datatype": _V2_TYPE[d], "shape": [-1]}
+            for n, d in zip(inp.names, inp.dtypes, strict=True)
+        ]
+    else:
+        datatype = _V2_TYPE[dtypes.pop()] if len(dtypes) == 1 else "FP64"
+        inputs = [{"name": "input-0", "datatype": datatype, "shape": [-1, *inp.row_shape]}]
     names = manifest.output.names
     out_shape = [-1, len(names)] if names and len(names) > 1 else [-1]
+    out_type = "FP64"
+    if output is not None and output.ndim >= 1:
+        out_shape = [-1, *output.shape[1:]]
+        out_type = NP_TO_V2.get(output.dtype.str, "BYTES")
     meta: dict[str, Any] = {
         "name": manifest.name,
         "versions": [manifest.version],
         "platform": manifest.framework,
-        "inputs": [
-            {"name": "input-0", "datatype": datatype, "shape": [-1, *manifest.input.row_shape]}
-        ],
-        "outputs": [{"name": manifest.output.kind, "datatype": "FP64", "shape": out_shape}],
+        "inputs": inputs,
+        "outputs": [{"name": manifest.output.kind, "datatype": out_type, "shape": out_shape}],
         "parameters": {"features": manifest.input.names},
     }
     if manifest.output.names:

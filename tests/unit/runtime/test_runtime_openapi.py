@@ -8,7 +8,7 @@ import jsonschema
 import pytest
 
 from inferstack.runtime.app import InferenceApp
-from inferstack.runtime.openapi import openapi_document
+from inferstack.runtime.openapi import openapi_document, v2_model_metadata
 from inferstack.runtime.settings import RuntimeSettings
 
 BUNDLE = Path(__file__).resolve().parents[3] / "examples" / "logreg-20f" / "bundle"
@@ -46,3 +46,53 @@ def test_score_body_schema_takes_both_azure_shapes(app: InferenceApp) -> None:
     jsonschema.validate({"input_data": {"columns": names, "data": [row]}}, body)
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate({"rows": [row]}, body)
+
+
+@pytest.mark.parametrize("labels", [["no", "yes"], [3, 7]])
+def test_v2_metadata_types_the_output_as_infer_answers(
+    tmp_path: Path, labels: list[object]
+) -> None:
+    import numpy as np
+    import orjson
+    from sklearn.linear_model import LogisticRegression
+
+    from inferstack.runtime import bundle, load_bundle
+    from inferstack.runtime.protocols import encode_v2
+
+    x = np.random.default_rng(0).normal(size=(60, 3))
+    y = np.where(x[:, 0] > 0, labels[1], labels[0])
+    path = bundle(
+        LogisticRegression().fit(x, y),
+        framework="sklearn",
+        name="m",
+        version="1.0.0",
+        out=tmp_path / "b",
+        output="label",
+    )
+    served = load_bundle(path)
+    meta = v2_model_metadata(served.manifest, served.probe_output)["outputs"][0]
+    answer = orjson.loads(encode_v2(served.run(x[:4]), "m", "1.0.0", "label", None))
+    out = answer["outputs"][0]
+    assert meta["datatype"] == out["datatype"]
+    assert meta["shape"] == [-1, *out["shape"][1:]]
+
+
+def test_v2_metadata_lists_one_tensor_per_feature_when_strings_mix_in() -> None:
+    from inferstack.runtime.manifest import parse_manifest
+
+    manifest = parse_manifest(
+        {
+            "name": "m",
+            "version": "1.0.0",
+            "framework": "custom",
+            "predictor": "p:P",
+            "input": {
+                "features": [{"name": "city", "dtype": "string"}, {"name": "n", "dtype": "int64"}]
+            },
+        }
+    )
+    inputs = v2_model_metadata(manifest)["inputs"]
+    assert inputs == [
+        {"name": "city", "datatype": "BYTES", "shape": [-1]},
+        {"name": "n", "datatype": "INT64", "shape": [-1]},
+    ]
