@@ -157,6 +157,7 @@ class AwsEndpoint(pulumi.ComponentResource):
             endpoint_arn=endpoint.endpoint_arn,
             access_log_group_arn=observability.access_log_group_arn,
             manage_account_logging=options.manage_account_logging,
+            key_arn=key.arn,
             opts=child,
         )
         self.url = gateway.url

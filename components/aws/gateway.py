@@ -147,6 +147,7 @@ class ApiGateway(pulumi.ComponentResource):
         endpoint_arn: pulumi.Input[str],
         access_log_group_arn: pulumi.Input[str],
         manage_account_logging: bool = True,
+        key_arn: pulumi.Input[str] | None = None,
         opts: pulumi.ResourceOptions | None = None,
     ) -> None:
         super().__init__("inferstack:aws:ApiGateway", name, None, opts)
@@ -300,6 +301,16 @@ class ApiGateway(pulumi.ComponentResource):
             tags=ctx.tags,
             opts=pulumi.ResourceOptions(parent=self, depends_on=[account] if account else []),
         )
+        # Execution logging (logging_level below) writes to a group API Gateway would
+        # otherwise create itself: unencrypted and kept forever. Create it first.
+        execution_logs = aws.cloudwatch.LogGroup(
+            f"{name}-execution-logs",
+            name=pulumi.Output.concat("API-Gateway-Execution-Logs_", api.id, "/", names.stage),
+            retention_in_days=spec.observability.log_retention_days,
+            kms_key_id=key_arn,
+            tags=ctx.tags,
+            opts=child,
+        )
         aws.apigateway.MethodSettings(
             f"{name}-throttling",
             rest_api=api.id,
@@ -312,7 +323,7 @@ class ApiGateway(pulumi.ComponentResource):
                 "logging_level": "ERROR",
                 "data_trace_enabled": False,
             },
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[execution_logs]),
         )
         self.api_key = pulumi.Output.secret("")
         if spec.gateway.auth == "api_key":

@@ -206,6 +206,22 @@ def test_stage_logs_json_throttles_and_traces(prod) -> None:
     assert stage["tracingEnabled"] is True
 
 
+def test_execution_log_group_exists_first_with_retention_and_the_stack_key(prod) -> None:
+    # Execution logging is on (ERROR); without this group API Gateway creates its own,
+    # unencrypted and never expiring.
+    api_id = prod.ids("aws:apigateway/restApi:RestApi")[0]
+    name = f"API-Gateway-Execution-Logs_{api_id}/prod"
+    (group,) = prod.client("logs").describe_log_groups(logGroupNamePrefix=name)["logGroups"]
+    assert group["retentionInDays"] == 90
+    assert group["kmsKeyId"] == _stack_key_arn(prod)
+    # MethodSettings turns logging on, so it waits for the group.
+    created = [(typ, rid) for typ, _, rid in prod.mocks.resources]
+    settings = next(
+        n for n, (typ, _) in enumerate(created) if typ.endswith("methodSettings:MethodSettings")
+    )
+    assert created.index(("aws:cloudwatch/logGroup:LogGroup", name)) < settings
+
+
 def test_api_resource_policy_limits_source_cidrs(prod) -> None:
     apigw = prod.client("apigateway")
     api = apigw.get_rest_api(restApiId=prod.ids("aws:apigateway/restApi:RestApi")[0])
