@@ -8,6 +8,7 @@ from typing import Any
 
 import numpy as np
 
+from inferstack.runtime.errors import BundleError
 from inferstack.runtime.loaders.base import Predictor, artifact_path, binary_to_two_columns, require
 from inferstack.runtime.manifest import OutputSchema
 
@@ -30,6 +31,11 @@ class XGBoostPredictor(Predictor):
         self.booster.load_model(str(artifact_path(bundle_dir, self.manifest)))
         config = json.loads(self.booster.save_config())
         self.objective: str = config["learner"]["objective"]["name"]
+        if self.objective == "multi:softmax" and self.manifest.output.kind == "probabilities":
+            raise BundleError(
+                "XGBoost objective multi:softmax predicts classes, not probabilities: "
+                "use output 'label', or train with multi:softprob"
+            )
 
     def predict(self, inputs: Any) -> Any:
         kind = self.manifest.output.kind
@@ -41,6 +47,8 @@ class XGBoostPredictor(Predictor):
         if self.objective.startswith("binary:"):
             proba = binary_to_two_columns(raw)
             return proba if kind == "probabilities" else proba.argmax(axis=1)
+        if self.objective == "multi:softmax":  # the class index itself, as floats
+            return np.asarray(raw).astype(np.int64)
         if self.objective.startswith("multi:"):
             return raw if kind == "probabilities" else np.asarray(raw).argmax(axis=1)
         return raw
@@ -58,4 +66,6 @@ class XGBoostPredictor(Predictor):
                 ]
             )
             return OutputSchema(kind="probabilities", names=tuple(str(i) for i in range(n)))
+        if self.objective == "multi:softmax":
+            return OutputSchema(kind="label")
         return OutputSchema(kind="value")
