@@ -87,7 +87,10 @@ class SklearnPredictor(Predictor):
         if path.suffix == ".skops":
             untrusted = set(skops_untrusted(path)) - set(self.manifest.skops_trusted)
             if untrusted:
-                raise BundleError(f"skops artifact has untrusted types: {sorted(untrusted)}")
+                raise BundleError(
+                    f"skops artifact has untrusted types: {sorted(untrusted)}; if you trust "
+                    "them, list them in skops_trusted (inferstack bundle --skops-trust A,B)"
+                )
             sio = require("skops.io", "sklearn")
             self.model = sio.load(path, trusted=list(self.manifest.skops_trusted))
         else:

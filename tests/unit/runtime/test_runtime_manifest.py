@@ -161,6 +161,10 @@ def test_skops_artifact_refuses_untrusted_types(
     common = {"framework": "sklearn", "name": "m", "version": "1.0.0", "features": ["a", "b", "c"]}
     with pytest.raises(BundleError, match=r"untrusted types: \['inferstack_test_squash.squash'\]"):
         bundle(tmp_path / "model.skops", out=tmp_path / "a", **common)
+    with pytest.raises(
+        BundleError, match=r"list them in skops_trusted \(inferstack bundle --skops"
+    ):
+        bundle(tmp_path / "model.skops", out=tmp_path / "a", **common)
     path = bundle(
         tmp_path / "model.skops",
         out=tmp_path / "b",
