@@ -120,7 +120,12 @@ def cache_dir() -> Path:
 
 
 def stage_context(source: Path, bundle_dir: Path, dest: Path) -> Path:
-    """Copy the context's files into `dest` (once: a staged context never changes)."""
+    """Copy the context's files into `dest` (once: a staged context never changes).
+
+    Modes are normalised (files 0644 or 0755, folders 0755): `COPY` keeps them, and
+    the server runs as a non-root user, so a bundle saved under `umask 077` would
+    otherwise be unreadable in the image.
+    """
     done = dest / ".staged"
     if done.is_file():
         return dest
@@ -129,7 +134,10 @@ def stage_context(source: Path, bundle_dir: Path, dest: Path) -> Path:
     for rel, path in context_files(source, bundle_dir):
         target = partial / rel
         target.parent.mkdir(parents=True, exist_ok=True)
-        shutil.copy2(path, target)
+        shutil.copyfile(path, target)
+        target.chmod(0o755 if path.stat().st_mode & 0o111 else 0o644)
+    for folder in (partial, *(p for p in partial.rglob("*") if p.is_dir())):
+        folder.chmod(0o755)
     (partial / ".staged").write_text("complete\n")
     shutil.rmtree(dest, ignore_errors=True)
     partial.rename(dest)
