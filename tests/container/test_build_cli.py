@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 from typer.testing import CliRunner
@@ -35,3 +36,28 @@ def test_build_command_refuses_a_folder_without_a_bundle(
     result = CliRunner().invoke(app, ["build", str(tmp_path)])
     assert result.exit_code == 1
     assert "inferstack.yaml" in result.output
+
+
+def test_a_bundle_the_server_user_cannot_read_fails_the_build(
+    base_image: str, tmp_path: Path
+) -> None:
+    """COPY keeps modes (a plain `docker build` of a umask-077 bundle): fail at build time,
+    not with a container that crash-loops on start."""
+    from inferstack.components.image_cli import docker_env
+    from inferstack.components.image_context import flavor, plan_build
+
+    plan = plan_build(BUNDLE, "logreg-20f", "1.0.0", flavor(base_image=base_image), tmp_path)
+    (plan.context / "bundle" / "model.joblib").chmod(0o600)
+    tag = "inferstack-test/unreadable:latest"
+    result = subprocess.run(
+        plan.docker_command(tag, "host"),
+        capture_output=True,
+        text=True,
+        check=False,
+        env=docker_env(),
+        timeout=1800,
+    )
+    docker("rmi", tag, check=False)
+    assert result.returncode != 0
+    assert "uid 10001 cannot read" in result.stdout + result.stderr
+    assert "/opt/ml/model/model.joblib" in result.stdout + result.stderr
