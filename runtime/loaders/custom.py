@@ -1,9 +1,9 @@
 """A user's own predictor class: business logic around any model.
 
 The bundle names it as ``predictor: module:Class``; ``module.py`` lives in the bundle
-folder. The class needs ``predict(batch)`` and may have ``load(bundle_dir)``,
-``preprocess(batch)`` and ``postprocess(outputs)``; subclassing
-``inferstack.runtime.Predictor`` is optional.
+folder, and may import helper modules shipped beside it. The class needs
+``predict(batch)`` and may have ``load(bundle_dir)``, ``preprocess(batch)`` and
+``postprocess(outputs)``; subclassing ``inferstack.runtime.Predictor`` is optional.
 """
 
 from __future__ import annotations
@@ -22,6 +22,11 @@ def import_predictor(bundle_dir: Path, spec: str) -> type[Any]:
     module_name, _, class_name = spec.partition(":")
     file = Path(bundle_dir) / (module_name.replace(".", "/") + ".py")
     if file.is_file():
+        # Helper modules shipped beside the predictor must import; appended, so a
+        # bundle file never shadows an installed package (one bundle per process).
+        folder = str(Path(bundle_dir).resolve())
+        if folder not in sys.path:
+            sys.path.append(folder)
         unique = f"inferstack_bundle_{abs(hash(str(file.resolve())))}_{module_name}"
         mod_spec = importlib.util.spec_from_file_location(unique, file)
         if mod_spec is None or mod_spec.loader is None:
