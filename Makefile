@@ -43,6 +43,7 @@ up: venv-up
 
 ## down: destroy the local stack
 down: venv-up
+	@$(BIN)/python -m inferstack.components.cli doctor --for-up
 	@$(PULUMI_ENV); \
 	  pulumi destroy --yes --stack $(STACK)
 

@@ -76,7 +76,8 @@ def check_docker() -> Check:
 
 def doctor(
     for_up: Annotated[
-        bool, typer.Option("--for-up", help="Check only what `make up` needs; exit 1 if unmet.")
+        bool,
+        typer.Option("--for-up", help="Check what `make up`/`make down` need; exit 1 if unmet."),
     ] = False,
 ) -> None:
     """Check this machine for what deploying needs: the Pulumi CLI and a Docker engine."""
@@ -87,7 +88,7 @@ def doctor(
     console.print(table)
     missing = [c for c in checks if not c.ok]
     if missing and for_up:
-        console.print("[bold red]make up cannot continue; nothing was created.[/] Fix:")
+        console.print("[bold red]make cannot continue; nothing was created or changed.[/] Fix:")
         for check in missing:
             console.print(f"  - {check.name}: {check.detail}", soft_wrap=True)
         raise typer.Exit(1)

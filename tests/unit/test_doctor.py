@@ -35,7 +35,7 @@ def test_doctor_names_what_is_missing(tmp_path: Path) -> None:
         env={**os.environ, "PATH": bare_path(tmp_path), "COLUMNS": "200"},
     )
     assert result.returncode == 1
-    assert "make up cannot continue; nothing was created" in result.stdout
+    assert "make cannot continue; nothing was created or changed" in result.stdout
     assert "`pulumi` not found on PATH" in result.stdout
     assert "get.pulumi.com" in result.stdout
     assert "`docker` not found on PATH" in result.stdout
@@ -75,6 +75,27 @@ def test_make_up_stops_before_deploying_without_pulumi(tmp_path: Path) -> None:
     assert result.returncode != 0
     assert "`pulumi` not found on PATH" in result.stdout
     assert not state.exists()
+
+
+@pytest.mark.skipif(shutil.which("pulumi") is not None, reason="this machine has the Pulumi CLI")
+def test_make_down_says_what_is_missing_without_pulumi(tmp_path: Path) -> None:
+    result = subprocess.run(
+        ["make", "--no-print-directory", "down"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=ROOT,
+        timeout=600,
+        env={
+            **os.environ,
+            "PATH": bare_path(tmp_path) + ":" + str(ROOT / ".venv" / "bin"),
+            "COLUMNS": "200",
+        },
+    )
+    assert result.returncode != 0
+    assert "make cannot continue" in result.stdout
+    assert "`pulumi` not found on PATH" in result.stdout
+    assert "pulumi: not found" not in result.stderr
 
 
 @pytest.mark.parametrize(("stack", "gets_default"), [("local", True), ("prod-aws", False)])
