@@ -49,6 +49,7 @@ def test_a_bundle_the_server_user_cannot_read_fails_the_build(
     plan = plan_build(BUNDLE, "logreg-20f", "1.0.0", flavor(base_image=base_image), tmp_path)
     (plan.context / "bundle" / "model.joblib").chmod(0o600)
     tag = "inferstack-test/unreadable:latest"
+    before = set(docker("ps", "-aq").stdout.split())
     result = subprocess.run(
         plan.docker_command(tag, "host"),
         capture_output=True,
@@ -58,6 +59,9 @@ def test_a_bundle_the_server_user_cannot_read_fails_the_build(
         timeout=1800,
     )
     docker("rmi", tag, check=False)
+    # The classic builder keeps the container of a failed step; remove what this build left.
+    for container in set(docker("ps", "-aq").stdout.split()) - before:
+        docker("rm", "--force", container, check=False)
     assert result.returncode != 0
     assert "uid 10001 cannot read" in result.stdout + result.stderr
     assert "/opt/ml/model/model.joblib" in result.stdout + result.stderr
