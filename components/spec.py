@@ -294,6 +294,24 @@ class RolloutSpec(_Spec):
         return self
 
 
+Port = Annotated[int, Field(ge=1024, le=65535)]
+
+
+class LocalOptions(_Spec):
+    """Local-only settings: the host ports, each published on 127.0.0.1."""
+
+    port: Port = Field(8080, description="Host port of the runtime's API.")
+    prometheus_port: Port = Field(9090, description="Host port of Prometheus (with dashboard).")
+    grafana_port: Port = Field(3000, description="Host port of Grafana (with dashboard).")
+
+    @model_validator(mode="after")
+    def _distinct(self) -> Self:
+        ports = [self.port, self.prometheus_port, self.grafana_port]
+        if len(set(ports)) != len(ports):
+            raise ValueError(f"port, prometheus_port and grafana_port must differ, got {ports}")
+        return self
+
+
 class DeploymentSpec(_Spec):
     """A complete model deployment on one target."""
 
@@ -309,6 +327,9 @@ class DeploymentSpec(_Spec):
     )
     rollout: RolloutSpec = Field(default_factory=RolloutSpec, description="Rollout.")
     tags: dict[str, str] = Field(default_factory=dict, description="Tags on every resource.")
+    local: LocalOptions = Field(
+        default_factory=LocalOptions, description="Local-target-only settings (host ports)."
+    )
 
     @model_validator(mode="after")
     def _fits_target(self) -> Self:

@@ -242,6 +242,10 @@ _CLOUD_GATEWAY_FIELDS = ("rate_limit_rps", "burst", "quota_per_day", "allowed_ci
 
 def _local(spec: DeploymentSpec) -> None:
     if spec.target != "local":
+        if "local" in spec.model_fields_set:
+            raise SpecRuleError(
+                "local", f"only the local target reads it; remove it from the {spec.target} stack"
+            )
         return
     if spec.gateway.tls:
         raise SpecRuleError(

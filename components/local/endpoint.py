@@ -46,6 +46,12 @@ class LocalPorts:
     grafana: int = GRAFANA_PORT
     """Grafana (when the dashboard is on)."""
 
+    @classmethod
+    def of(cls, spec: DeploymentSpec) -> LocalPorts:
+        """The ports the spec's `local` settings name."""
+        local = spec.local
+        return cls(local.port, local.prometheus_port, local.grafana_port)
+
 
 def check_local_spec(spec: DeploymentSpec) -> Path:
     """The bundle folder of a local deployment, or `SpecError` naming the field."""
@@ -81,7 +87,7 @@ class LocalEndpoint(pulumi.ComponentResource):
     ) -> None:
         super().__init__("inferstack:local:LocalEndpoint", name, None, opts)
         bundle = check_local_spec(spec)
-        ports = ports or LocalPorts()
+        ports = ports or LocalPorts.of(spec)
         child = pulumi.ResourceOptions(parent=self)
         gpu = spec.compute.accelerator != "none"
         runtime_host = f"inferstack-{name}-runtime"

@@ -155,6 +155,17 @@ def test_field_rules_name_the_field(overrides: dict[str, Any], field: str, hint:
             "deployment.gateway.rate_limit_rps",
             "not enforced by the local target",
         ),
+        ({"local__port": 18080}, "deployment.local", "only the local target reads it"),
+        (
+            {"target": "local", "gateway__tls": False, "local__grafana_port": 8080},
+            "deployment.local",
+            "must differ, got [8080, 9090, 8080]",
+        ),
+        (
+            {"target": "local", "gateway__tls": False, "local__port": 80},
+            "deployment.local.port",
+            "greater than or equal to 1024",
+        ),
         (
             {"target": "gcp", "compute__spot": True, "compute__on_demand_base": 3},
             "deployment.compute.on_demand_base",

@@ -128,8 +128,9 @@ def test_tag_changes_with_the_bundle_only(tmp_path: Path) -> None:
 
 
 def test_prometheus_scrapes_the_runtime_and_grafana_reads_prometheus() -> None:
+    """Host ports come from the spec's `local` settings (stack config)."""
     declared = _endpoint(
-        local_spec(), ports=LocalPorts(endpoint=18080, prometheus=19090, grafana=13000)
+        local_spec(local={"port": 18080, "prometheus_port": 19090, "grafana_port": 13000})
     )
     runtime = declared.inputs["churn-runtime"]
     prometheus = declared.inputs["churn-monitoring-prometheus"]
@@ -150,9 +151,20 @@ def test_prometheus_scrapes_the_runtime_and_grafana_reads_prometheus() -> None:
     assert prometheus["ports"][0]["ip"] == "127.0.0.1"
     assert prometheus["ports"][0]["external"] == 19090
     assert grafana["ports"][0]["ip"] == "127.0.0.1"
+    assert grafana["ports"][0]["external"] == 13000
+    assert runtime["ports"][0] == {"internal": 8080, "external": 18080, "ip": "127.0.0.1"}
     assert declared.outputs["dashboard_url"] == "http://127.0.0.1:13000/d/inferstack-churn"
     assert declared.outputs["url"] == "http://127.0.0.1:18080"
     assert "GF_SECURITY_ADMIN_PASSWORD" in _env(grafana)
+
+
+def test_ports_given_in_code_win_over_the_spec() -> None:
+    declared = _endpoint(
+        local_spec(local={"port": 18080}),
+        ports=LocalPorts(endpoint=28080, prometheus=29090, grafana=23000),
+    )
+    assert declared.inputs["churn-runtime"]["ports"][0]["external"] == 28080
+    assert declared.outputs["url"] == "http://127.0.0.1:28080"
 
 
 def test_without_dashboard_or_api_key() -> None:
