@@ -10,13 +10,14 @@ import inferstack.components.aws.plan_fakes  # noqa: F401  (offline plan fakes)
 from inferstack.components.aws.alarms import rollback_alarm_names
 from inferstack.components.aws.artifacts import model_archive, variant_artifacts
 from inferstack.components.aws.autoscaling import EndpointAutoscaling, aws_cron
+from inferstack.components.aws.common import names_for
 from inferstack.components.aws.context import context_for
 from inferstack.components.aws.gateway import ApiGateway
 from inferstack.components.aws.iam import ExecutionRole
 from inferstack.components.aws.kms import StackKey
 from inferstack.components.aws.observability import Observability
 from inferstack.components.aws.registry import ImageRepository, ecr_repository_arn
-from inferstack.components.aws.sagemaker import SageMakerEndpoint
+from inferstack.components.aws.sagemaker import MAX_ROLLBACK_ALARMS, SageMakerEndpoint
 from inferstack.components.aws.storage import ArtifactStore
 from inferstack.components.errors import SpecError
 from inferstack.components.spec import DeploymentSpec
@@ -50,8 +51,9 @@ def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
             aws_cron(window.cron)
         except ValueError as err:
             problems.append(f"deployment.scaling.schedules.{i}.cron: {err}")
-    if spec.compute.aws.mode != "serverless":
-        problems += _instance_type_problems(spec)
+    if spec.compute.aws.mode != "serverless":  # serverless has no deployment config
+        instance_problems = _instance_type_problems(spec)
+        problems += instance_problems or _rollback_alarm_problems(spec)
     problems += _sagemaker_limits(spec)
     if options.image_uri:
         try:
@@ -83,6 +85,23 @@ def _sagemaker_limits(spec: DeploymentSpec) -> list[str]:
             "do not support network isolation; set false or mode: realtime"
         )
     return problems
+
+
+def _rollback_alarm_problems(spec: DeploymentSpec) -> list[str]:
+    """A deployment config holds at most MAX_ROLLBACK_ALARMS alarms; UpdateEndpoint
+    refuses more."""
+    if not spec.rollout.auto_rollback:
+        return []
+    # Names do not change the count; a placeholder stack keeps this Pulumi-free.
+    names = names_for("validate", spec, stack="validate")
+    alarms = rollback_alarm_names(spec, names)
+    if len(alarms) <= MAX_ROLLBACK_ALARMS:
+        return []
+    return [
+        f"deployment.rollout.variants: {len(names.variants)} variants (primary included) "
+        f"make {len(alarms)} rollback alarms and SageMaker watches at most "
+        f"{MAX_ROLLBACK_ALARMS}; use fewer variants or auto_rollback: false"
+    ]
 
 
 def _instance_type_problems(spec: DeploymentSpec) -> list[str]:

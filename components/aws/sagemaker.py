@@ -175,7 +175,7 @@ def deployment_config(
     config: DeploymentConfig = {"blue_green_update_policy": policy}
     if rollout.auto_rollback and rollback_alarms:
         config["auto_rollback_configuration"] = {
-            "alarms": [{"alarm_name": a} for a in list(rollback_alarms)[:MAX_ROLLBACK_ALARMS]]
+            "alarms": [{"alarm_name": a} for a in rollback_alarms]  # validate() caps the count
         }
     return config
 

@@ -140,6 +140,25 @@ def test_what_sagemaker_refuses_at_up_is_refused_before_any_resource(
     assert f"deployment.{field}" in str(err.value)
 
 
+def _variants(count: int) -> dict:
+    variants = [
+        {"name": f"challenger-{i}", "model_version": "1.0.0", "weight": 1} for i in range(count)
+    ]
+    return {"rollout": {"strategy": "blue_green", "variants": variants}}
+
+
+def test_more_rollback_alarms_than_sagemaker_watches_are_refused(spec_for) -> None:
+    # Two rollback alarms a variant (latency p99, 5xx rate); a deployment config holds
+    # ten. Six variants used to lose two alarms silently.
+    validate(spec_for(_variants(4)), AwsEndpointOptions())  # 5 variants: 10 alarms
+    with pytest.raises(SpecError) as err:
+        validate(spec_for(_variants(5)), AwsEndpointOptions())
+    assert "deployment.rollout.variants: 6 variants (primary included) make 12" in str(err.value)
+    changes = _variants(5)
+    changes["rollout"]["auto_rollback"] = False
+    validate(spec_for(changes), AwsEndpointOptions())
+
+
 def test_sagemaker_step_sizes_at_their_limits_are_accepted(spec_for) -> None:
     validate(
         spec_for({"rollout": {"strategy": "canary", "canary_percent": 50}}), AwsEndpointOptions()
