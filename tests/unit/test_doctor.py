@@ -56,11 +56,10 @@ def test_outputs_without_pulumi_says_what_to_install(tmp_path: Path) -> None:
     assert "Traceback" not in result.stderr
 
 
-@pytest.mark.skipif(shutil.which("pulumi") is not None, reason="this machine has the Pulumi CLI")
-def test_make_up_stops_before_deploying_without_pulumi(tmp_path: Path) -> None:
-    state = tmp_path / "state"
-    result = subprocess.run(
-        ["make", "--no-print-directory", "up", f"PULUMI_BACKEND_URL=file://{state}"],
+def make_without_pulumi(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    """`make ARGS` on a PATH with the project's venv but no Pulumi CLI or Docker."""
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
         capture_output=True,
         text=True,
         check=False,
@@ -72,6 +71,12 @@ def test_make_up_stops_before_deploying_without_pulumi(tmp_path: Path) -> None:
             "COLUMNS": "200",
         },
     )
+
+
+@pytest.mark.skipif(shutil.which("pulumi") is not None, reason="this machine has the Pulumi CLI")
+def test_make_up_stops_before_deploying_without_pulumi(tmp_path: Path) -> None:
+    state = tmp_path / "state"
+    result = make_without_pulumi(tmp_path, "up", f"PULUMI_BACKEND_URL=file://{state}")
     assert result.returncode != 0
     assert "`pulumi` not found on PATH" in result.stdout
     assert not state.exists()
@@ -79,19 +84,7 @@ def test_make_up_stops_before_deploying_without_pulumi(tmp_path: Path) -> None:
 
 @pytest.mark.skipif(shutil.which("pulumi") is not None, reason="this machine has the Pulumi CLI")
 def test_make_down_says_what_is_missing_without_pulumi(tmp_path: Path) -> None:
-    result = subprocess.run(
-        ["make", "--no-print-directory", "down"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        timeout=600,
-        env={
-            **os.environ,
-            "PATH": bare_path(tmp_path) + ":" + str(ROOT / ".venv" / "bin"),
-            "COLUMNS": "200",
-        },
-    )
+    result = make_without_pulumi(tmp_path, "down")
     assert result.returncode != 0
     assert "make cannot continue" in result.stdout
     assert "`pulumi` not found on PATH" in result.stdout
