@@ -55,8 +55,9 @@ def load_key_hashes(settings: RuntimeSettings) -> list[bytes]:
 def read_key_file(path: Path) -> list[bytes]:
     """Digests from a key file (plain keys or ``sha256:`` lines; ``#`` comments)."""
     try:
-        lines = Path(path).read_text(encoding="utf-8").splitlines()
-    except OSError as err:
+        # utf-8-sig: a file saved with a byte-order mark still matches its first key.
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read API key file '{path}': {err}") from err
     digests = []
     for line in lines:

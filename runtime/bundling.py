@@ -57,6 +57,9 @@ def bundle(
     if framework not in FRAMEWORKS:
         raise BundleError(f"unknown framework '{framework}'; expected one of {list(FRAMEWORKS)}")
     out = Path(out)
+    for extra in files:
+        if not Path(extra).is_file():
+            raise BundleError(f"files: '{extra}' is not a file")
     if out.exists() and any(out.iterdir()) and not overwrite:
         raise BundleError(f"output directory '{out}' is not empty (use overwrite)")
     out.parent.mkdir(parents=True, exist_ok=True)

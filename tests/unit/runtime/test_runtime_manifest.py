@@ -113,6 +113,15 @@ def test_bundle_errors(model: LogisticRegression, tmp_path: Path) -> None:
             out=tmp_path / "d",
             output="probabilities",
         )
+    with pytest.raises(BundleError, match=r"files: '.*notes\.txt' is not a file"):
+        bundle(
+            model,
+            framework="sklearn",
+            name="m",
+            version="1.0.0",
+            out=tmp_path / "e",
+            files=[tmp_path / "notes.txt"],
+        )
     assert not (tmp_path / "c").exists(), "a failed bundle must not leave a half-written folder"
 
 

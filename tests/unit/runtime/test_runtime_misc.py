@@ -48,6 +48,16 @@ def test_api_keys_from_env_hashes_and_file(tmp_path: Path) -> None:
     assert "plain-secret" not in info.value.message  # a key put there by mistake stays secret
 
 
+def test_key_file_with_a_byte_order_mark_or_bad_encoding(tmp_path: Path) -> None:
+    keys = tmp_path / "keys"
+    keys.write_bytes("first-key\nsecond-key\n".encode("utf-8-sig"))  # as Windows editors save
+    auth = ApiKeyAuth(load_key_hashes(RuntimeSettings(api_key_file=keys)))
+    auth.check(None, b"first-key")
+    keys.write_bytes(b"\xff\xfe\x00k")
+    with pytest.raises(ConfigError, match="cannot read API key file"):
+        load_key_hashes(RuntimeSettings(api_key_file=keys))
+
+
 def test_sagemaker_variables_are_fallbacks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("SAGEMAKER_BIND_TO_PORT", "9090")
     monkeypatch.setenv("SAGEMAKER_MODEL_SERVER_WORKERS", "3")
