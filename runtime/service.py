@@ -48,6 +48,8 @@ class ModelService:
         self._load_task: asyncio.Task[None] | None = None
         try:
             self.manifest = read_manifest(self.bundle_dir)
+            if settings.model_name:  # the deployment names what it serves
+                self.manifest = self.manifest.model_copy(update={"name": settings.model_name})
         except InferstackError as err:
             self.load_error = err.message
             log.error("bundle cannot be read", extra={"error": err.message})

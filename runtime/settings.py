@@ -28,6 +28,7 @@ class RuntimeSettings(BaseSettings):
     bundle_dir: Path = Field(
         Path("/opt/ml/model"), validation_alias=_env("BUNDLE_DIR", "SM_MODEL_DIR")
     )
+    model_name: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")  # as a bundle name
     host: str = "127.0.0.1"
     port: int = Field(8080, ge=0, le=65535, validation_alias=_env("PORT", "SAGEMAKER_BIND_TO_PORT"))
     workers: int = Field(

@@ -111,6 +111,7 @@ class LocalEndpoint(pulumi.ComponentResource):
         envs: list[pulumi.Input[str]] = [
             f"INFERSTACK_PORT={RUNTIME_PORT}",
             "INFERSTACK_HOST=0.0.0.0",
+            f"INFERSTACK_MODEL_NAME={spec.model.name}",
         ]
         if spec.gateway.auth == "api_key":
             envs.append(pulumi.Output.concat("INFERSTACK_API_KEY=", self.api_key))

@@ -7,6 +7,7 @@ import shutil
 import time
 from pathlib import Path
 
+import httpx
 import numpy as np
 
 from tests.runtime.conftest import Built
@@ -129,3 +130,23 @@ def test_drift_reaches_cloudwatch_as_emf_lines(sklearn_bundle: Built, log_dir: P
     assert record["DriftScore"] == record["DriftScore.f3"] > 1.0
     assert record["DriftScore.f4"] < 0.25
     assert (record["model"], record["version"]) == ("logreg-20f", "1.0.0")
+
+
+def test_the_deployment_names_the_served_model(sklearn_bundle: Built, log_dir: Path) -> None:
+    """INFERSTACK_MODEL_NAME (set by the targets from the spec) replaces the bundle's name
+    on the V2 routes and in the metrics labels."""
+    env = {"INFERSTACK_MODEL_NAME": "churn-logreg"}
+    with RuntimeServer(sklearn_bundle[0], log_dir, env=env) as server:
+        meta = httpx.get(f"{server.url}/v2/models/churn-logreg", timeout=5)
+        assert meta.status_code == 200, meta.text
+        assert meta.json()["name"] == "churn-logreg"
+        row = [0.1] * 20
+        body = {"inputs": [{"name": "input", "shape": [1, 20], "datatype": "FP64", "data": row}]}
+        answer = httpx.post(f"{server.url}/v2/models/churn-logreg/infer", json=body, timeout=5)
+        assert answer.status_code == 200, answer.text
+        assert answer.json()["model_name"] == "churn-logreg"
+        old = httpx.get(f"{server.url}/v2/models/logreg-20f", timeout=5)
+        assert old.status_code == 404
+        metrics = httpx.get(f"{server.url}/metrics", timeout=5).text
+        assert 'model="churn-logreg"' in metrics
+        assert 'model="logreg-20f"' not in metrics

@@ -90,6 +90,7 @@ def test_runtime_container_wiring() -> None:
     assert env["INFERSTACK_API_KEY"] == declared.outputs["api_key"]
     assert len(env["INFERSTACK_API_KEY"]) >= 32
     assert env["INFERSTACK_CAPTURE_SAMPLE_RATE"] == "0.1"  # data_capture_percent: 10
+    assert env["INFERSTACK_MODEL_NAME"] == "churn-logreg"  # served as the spec names it
     assert {"api_key"} <= declared.secret_outputs
 
 
