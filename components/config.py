@@ -91,29 +91,65 @@ def resolve_artifact(artifact: str, root: Path) -> str:
     return str(path if path.is_absolute() else (root / path).resolve())
 
 
+def resolve_artifacts(spec: DeploymentSpec, root: Path) -> DeploymentSpec:
+    """`spec` with the model's and every A/B variant's local artifact made absolute."""
+    model = spec.model.model_copy(update={"artifact": resolve_artifact(spec.model.artifact, root)})
+    variants = tuple(
+        v.model_copy(update={"artifact": resolve_artifact(v.artifact, root)}) if v.artifact else v
+        for v in spec.rollout.variants
+    )
+    rollout = spec.rollout.model_copy(update={"variants": variants})
+    return spec.model_copy(update={"model": model, "rollout": rollout})
+
+
 def check_local_bundle(spec: DeploymentSpec, source: str = CONFIG_KEY) -> None:
     """Refuse a local artifact that is not a bundle of the spec's framework and version.
 
     Runs before any resource is declared, on every target, so a typo in a path or a
-    bundle of another model version never reaches an image build or an upload.
+    bundle of another model version never reaches an image build or an upload. A/B
+    variants are checked too: each serves its `model_version`, from its own artifact
+    or, without one, from the model's.
     """
+    problems = _bundle_problems(
+        spec.model.artifact, spec, spec.model.version, "deployment.model", ("framework", "version")
+    )
+    for i, variant in enumerate(spec.rollout.variants):
+        where = f"deployment.rollout.variants.{i}"
+        if variant.artifact:
+            problems += _bundle_problems(
+                variant.artifact, spec, variant.model_version, where, ("artifact", "model_version")
+            )
+        elif variant.model_version != spec.model.version and "://" not in spec.model.artifact:
+            problems.append(
+                f"{where}.model_version: {variant.model_version!r} differs from the model's "
+                f"{spec.model.version!r}, whose bundle the variant would serve; give the "
+                "variant its own artifact"
+            )
+    if problems:
+        raise SpecError(problems, source)
+
+
+def _bundle_problems(
+    artifact: str, spec: DeploymentSpec, version: str, where: str, fields: tuple[str, str]
+) -> list[str]:
+    """What is wrong with `artifact` as the bundle of `spec`'s model at `version`;
+    `fields` name the framework and version fields the lines blame under `where`."""
     from inferstack.runtime.errors import BundleError
     from inferstack.runtime.manifest import read_manifest
 
-    artifact = spec.model.artifact
     if "://" in artifact:
-        return
+        return []
     if not Path(artifact).is_dir():
-        raise SpecError([f"deployment.model.artifact: no bundle folder at {artifact}"], source)
+        return [f"{where}.artifact: no bundle folder at {artifact}"]
     try:
         manifest = read_manifest(artifact)
     except BundleError as err:
-        raise SpecError([f"deployment.model.artifact: {err}"], source) from None
+        return [f"{where}.artifact: {err}"]
     problems = [
-        f"deployment.model.{field}: {want!r} does not match the bundle's {have!r} ({artifact})"
+        f"{where}.{field}: {want!r} does not match the bundle's {have!r} ({artifact})"
         for field, want, have in (
-            ("framework", spec.model.framework, manifest.framework),
-            ("version", spec.model.version, manifest.version),
+            (fields[0], spec.model.framework, manifest.framework),
+            (fields[1], version, manifest.version),
         )
         if want != have
     ]
@@ -124,8 +160,7 @@ def check_local_bundle(spec: DeploymentSpec, source: str = CONFIG_KEY) -> None:
         )
         if mismatch:
             problems.append(f"deployment.model.input_schema: {mismatch} ({artifact})")
-    if problems:
-        raise SpecError(problems, source)
+    return problems
 
 
 def _contract_mismatch(want: list[tuple[str, str]], have: list[tuple[str, str]]) -> str | None:

@@ -9,7 +9,7 @@ import pulumi
 from inferstack.components.config import (
     check_local_bundle,
     find_project_root,
-    resolve_artifact,
+    resolve_artifacts,
     spec_from_pulumi_config,
     stack_source,
 )
@@ -19,12 +19,7 @@ from inferstack.components.errors import InferstackError
 
 def main() -> None:
     try:
-        spec = spec_from_pulumi_config()
-        root = find_project_root()
-        model = spec.model.model_copy(
-            update={"artifact": resolve_artifact(spec.model.artifact, root)}
-        )
-        spec = spec.model_copy(update={"model": model})
+        spec = resolve_artifacts(spec_from_pulumi_config(), find_project_root())
         check_local_bundle(spec, stack_source())
         endpoint = create_endpoint(spec.model.name, spec)
     except InferstackError as err:
