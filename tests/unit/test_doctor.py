@@ -25,15 +25,20 @@ def bare_path(tmp_path: Path) -> str:
     return str(bin_dir)
 
 
-def test_doctor_names_what_is_missing(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "inferstack.components.cli", "doctor", "--for-up"],
+def cli(*args: str, **env: str) -> subprocess.CompletedProcess[str]:
+    """`inferstack ARGS` in a subprocess, with `env` over this process's environment."""
+    return subprocess.run(
+        [sys.executable, "-m", "inferstack.components.cli", *args],
         capture_output=True,
         text=True,
         check=False,
         cwd=ROOT,
-        env={**os.environ, "PATH": bare_path(tmp_path), "COLUMNS": "200"},
+        env={**os.environ, **env},
     )
+
+
+def test_doctor_names_what_is_missing(tmp_path: Path) -> None:
+    result = cli("doctor", "--for-up", PATH=bare_path(tmp_path), COLUMNS="200")
     assert result.returncode == 1
     assert "make cannot continue; nothing was created or changed" in result.stdout
     assert "`pulumi` not found on PATH" in result.stdout
@@ -42,14 +47,7 @@ def test_doctor_names_what_is_missing(tmp_path: Path) -> None:
 
 
 def test_outputs_without_pulumi_says_what_to_install(tmp_path: Path) -> None:
-    result = subprocess.run(
-        [sys.executable, "-m", "inferstack.components.cli", "outputs", "local"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env={**os.environ, "PATH": bare_path(tmp_path), "COLUMNS": "200"},
-    )
+    result = cli("outputs", "local", PATH=bare_path(tmp_path), COLUMNS="200")
     assert result.returncode == 1
     assert "cannot read outputs of stack local" in result.stdout
     assert "get.pulumi.com" in result.stdout
@@ -119,19 +117,13 @@ def test_outputs_prints_a_key_command_that_finds_the_make_up_stack(tmp_path: Pat
     (bin_dir / "pulumi").write_text(FAKE_PULUMI)
     (bin_dir / "pulumi").chmod(0o755)
     state = tmp_path / "my state"
-    result = subprocess.run(
-        [sys.executable, "-m", "inferstack.components.cli", "outputs", "local"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env={
-            **os.environ,
-            "PATH": str(bin_dir),
-            "COLUMNS": "80",
-            "PULUMI_BACKEND_URL": f"file://{state}",
-            "PULUMI_CONFIG_PASSPHRASE": "inferstack-local",
-        },
+    result = cli(
+        "outputs",
+        "local",
+        PATH=str(bin_dir),
+        COLUMNS="80",
+        PULUMI_BACKEND_URL=f"file://{state}",
+        PULUMI_CONFIG_PASSPHRASE="inferstack-local",
     )
     assert result.returncode == 0, result.stdout + result.stderr
     command = (
@@ -147,13 +139,6 @@ def test_outputs_never_prints_a_passphrase_of_the_users_own(tmp_path: Path) -> N
     bin_dir = Path(bare_path(tmp_path))
     (bin_dir / "pulumi").write_text(FAKE_PULUMI)
     (bin_dir / "pulumi").chmod(0o755)
-    result = subprocess.run(
-        [sys.executable, "-m", "inferstack.components.cli", "outputs", "local"],
-        capture_output=True,
-        text=True,
-        check=False,
-        cwd=ROOT,
-        env={**os.environ, "PATH": str(bin_dir), "PULUMI_CONFIG_PASSPHRASE": "hunter2-secret"},
-    )
+    result = cli("outputs", "local", PATH=str(bin_dir), PULUMI_CONFIG_PASSPHRASE="hunter2-secret")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "hunter2-secret" not in result.stdout
