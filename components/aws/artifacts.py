@@ -33,7 +33,7 @@ class VariantArtifact:
     version: str
     """Model version the variant serves."""
     source: str
-    """The spec's artifact: a local bundle folder, a .tar.gz file, or an s3:// URI."""
+    """The spec's artifact: a local bundle folder or an s3:// URI."""
 
     @property
     def uploaded(self) -> bool:
@@ -64,14 +64,10 @@ def split_s3_uri(uri: str) -> tuple[str, str]:
 
 
 def model_archive(source: str, cache_dir: Path | None = None) -> Path:
-    """A `model.tar.gz` for local artifact `source` (a bundle folder or an archive)."""
+    """A `model.tar.gz` for local artifact `source`, a bundle folder."""
     path = Path(source)
-    if path.is_file() and path.name.endswith((".tar.gz", ".tgz")):
-        return path
     if not path.is_dir():
-        raise ArtifactError(
-            f"model.artifact: {source} is neither a bundle folder nor a .tar.gz archive"
-        )
+        raise ArtifactError(f"model.artifact: {source} is not a bundle folder")
     data = _reproducible_tar(path)
     digest = hashlib.sha256(data).hexdigest()[:16]
     folder = cache_dir or Path(tempfile.gettempdir()) / "inferstack-artifacts"

@@ -8,7 +8,6 @@ import pulumi
 
 import inferstack.components.aws.plan_fakes  # noqa: F401  (offline plan fakes)
 from inferstack.components.aws.alarms import rollback_alarm_names
-from inferstack.components.aws.artifacts import model_archive, variant_artifacts
 from inferstack.components.aws.autoscaling import EndpointAutoscaling, aws_cron
 from inferstack.components.aws.common import names_for
 from inferstack.components.aws.context import context_for
@@ -19,6 +18,7 @@ from inferstack.components.aws.observability import Observability
 from inferstack.components.aws.registry import ImageRepository, ecr_repository_arn
 from inferstack.components.aws.sagemaker import MAX_ROLLBACK_ALARMS, SageMakerEndpoint
 from inferstack.components.aws.storage import ArtifactStore
+from inferstack.components.config import check_local_bundle
 from inferstack.components.errors import SpecError
 from inferstack.components.spec import DeploymentSpec
 from inferstack.components.targets import profile
@@ -40,12 +40,10 @@ def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
     problems: list[str] = []
     if spec.target != "aws":
         problems.append(f"deployment.target: AwsEndpoint needs target aws, got {spec.target!r}")
-    for artifact in variant_artifacts(spec):
-        if artifact.uploaded:
-            try:
-                model_archive(artifact.source)
-            except Exception as err:  # noqa: BLE001 (reported with the field)
-                problems.append(f"deployment.model.artifact ({artifact.variant}): {err}")
+    try:  # every local artifact is a bundle of the variant's version (as on local)
+        check_local_bundle(spec)
+    except SpecError as err:
+        problems += err.problems
     for i, window in enumerate(spec.scaling.schedules):
         try:
             aws_cron(window.cron)

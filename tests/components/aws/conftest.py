@@ -106,13 +106,22 @@ class Deployed:
         return [rid for typ, _, rid in self.mocks.resources if typ == token]
 
 
-@pytest.fixture(scope="session")
-def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A small model bundle folder (manifest and a model file)."""
-    folder = tmp_path_factory.mktemp("bundle")
-    (folder / "inferstack.yaml").write_text("name: churn\nversion: 1.2.0\nframework: sklearn\n")
+def write_bundle(folder: Path, version: str) -> Path:
+    """A bundle folder: a valid manifest of `churn` at `version` and a model file (the
+    AWS suite never loads the model; the runtime suite does that)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "inferstack.yaml").write_text(
+        f"name: churn\nversion: {version}\nframework: sklearn\nartifact: model.skops\n"
+        "input:\n  features: [{name: tenure}, {name: spend}]\n"
+    )
     (folder / "model.skops").write_bytes(b"not really a model")
     return folder
+
+
+@pytest.fixture(scope="session")
+def bundle(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The model's bundle folder, version 1.2.0."""
+    return write_bundle(tmp_path_factory.mktemp("bundle"), "1.2.0")
 
 
 @pytest.fixture(scope="module")

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 import json
 
 import pytest
+
+from inferstack.components.errors import SpecError
+from tests.components.aws.conftest import write_bundle
 
 AB = {
     "environment": "staging",
@@ -21,8 +25,17 @@ AB = {
 
 
 @pytest.fixture(scope="module")
-def ab(deploy, spec_for):
-    return deploy(spec_for(AB), name="ab")
+def ab(deploy, spec_for, tmp_path_factory):
+    challenger = write_bundle(tmp_path_factory.mktemp("challenger"), "1.3.0")
+    changes = copy.deepcopy(AB)
+    changes["rollout"]["variants"][0]["artifact"] = str(challenger)
+    return deploy(spec_for(changes), name="ab")
+
+
+def test_a_variant_without_its_own_bundle_is_refused(deploy, spec_for) -> None:
+    # The challenger would serve the model's 1.2.0 bundle while labelled 1.3.0.
+    with pytest.raises(SpecError, match=r"variants\.0\.model_version: '1\.3\.0' differs"):
+        deploy(spec_for(AB), name="ab-no-artifact")
 
 
 def test_ab_variants_share_traffic_by_weight_each_with_its_model(ab) -> None:

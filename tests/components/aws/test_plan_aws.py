@@ -99,7 +99,7 @@ def test_missing_bundle_bad_cron_and_non_ecr_image_are_refused(spec_for, tmp_pat
     with pytest.raises(SpecError) as err:
         validate(spec, AwsEndpointOptions(image_uri="python:3.11"))
     message = str(err.value)
-    assert "deployment.model.artifact (primary)" in message
+    assert "deployment.model.artifact: no bundle folder at" in message
     assert "deployment.scaling.schedules.0.cron" in message
     assert "image_uri" in message
 
@@ -142,7 +142,7 @@ def test_what_sagemaker_refuses_at_up_is_refused_before_any_resource(
 
 def _variants(count: int) -> dict:
     variants = [
-        {"name": f"challenger-{i}", "model_version": "1.0.0", "weight": 1} for i in range(count)
+        {"name": f"challenger-{i}", "model_version": "1.2.0", "weight": 1} for i in range(count)
     ]
     return {"rollout": {"strategy": "blue_green", "variants": variants}}
 
