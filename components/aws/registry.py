@@ -129,15 +129,14 @@ class ImageRepository(pulumi.ComponentResource):
         built: dict[str, pulumi.Output[str]] = {}
         out: dict[str, pulumi.Output[str]] = {}
         for artifact in variant_artifacts(ctx.spec):
-            source = Path(artifact.source)
-            if not artifact.uploaded or not source.is_dir():
+            if not artifact.uploaded:  # validate() made every local artifact a bundle folder
                 out[artifact.variant] = fallback
                 continue
             if artifact.source not in built:
                 image = RuntimeImage(
                     f"{name}-{artifact.variant}",
                     RuntimeImageArgs(
-                        bundle_dir=source,
+                        bundle_dir=Path(artifact.source),
                         model_name=ctx.spec.model.name,
                         model_version=artifact.version,
                         gpu=ctx.spec.compute.accelerator != "none",
