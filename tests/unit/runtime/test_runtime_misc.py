@@ -178,3 +178,18 @@ def test_drift_binning_matches_searchsorted() -> None:
             np.searchsorted(edges, live[:, k], side="right"), minlength=len(edges) + 1
         )
         np.testing.assert_array_equal(monitor.counts[k, : len(edges) + 1], expected)
+
+
+def test_healthcheck_probes_the_address_the_server_binds() -> None:
+    import runpy
+
+    script = Path(__file__).resolve().parents[3] / "runtime" / "docker" / "healthcheck.py"
+    probe_url = runpy.run_path(str(script))["probe_url"]
+    assert probe_url({}) == "http://127.0.0.1:8080/ping"
+    assert probe_url({"INFERSTACK_HOST": "0.0.0.0", "SAGEMAKER_BIND_TO_PORT": "9000"}) == (
+        "http://127.0.0.1:9000/ping"
+    )
+    assert probe_url({"INFERSTACK_HOST": "10.0.0.5", "INFERSTACK_PORT": "8081"}) == (
+        "http://10.0.0.5:8081/ping"
+    )
+    assert probe_url({"INFERSTACK_HOST": "fd00::5"}) == "http://[fd00::5]:8080/ping"
