@@ -12,6 +12,7 @@ from typing import Any
 import numpy as np
 
 from inferstack.runtime.errors import BundleError
+from inferstack.runtime.frames import reconcile_features
 from inferstack.runtime.loaders import load_predictor, loader_module
 from inferstack.runtime.manifest import (
     FRAMEWORKS,
@@ -148,27 +149,34 @@ def _input_schema(
     shape: Sequence[int] | None,
     dtype: str,
     allow_nan: bool,
+    from_sample: bool = False,
 ) -> InputSchema:
+    # A model fitted on a DataFrame knows its columns (and some their dtypes, categories).
+    fitted = served.predictor.fitted_input() if served is not None else None
     if features is None and shape is None and served is not None:
-        model = getattr(served.predictor, "model", None)
-        names = getattr(model, "feature_names_in_", None)
         width = served.predictor.expected_width()
-        if names is not None:
-            features = [str(n) for n in names]
+        if fitted is not None:
+            features = fitted.features
         elif width is not None:
             features = [f"f{i}" for i in range(width)]
+    elif features is not None and fitted is not None:
+        features = reconcile_features(fitted.features, list(features), from_sample)
     if features is None and shape is None:
         raise BundleError("cannot tell the model's inputs: pass features or shape")
     feats = (
         None
         if features is None
-        else [{"name": f, "dtype": dtype} if isinstance(f, str) else f for f in features]
+        else [
+            {"name": f, "dtype": dtype} if isinstance(f, str) else {"dtype": dtype, **f}
+            for f in features
+        ]
     )
     raw = {
         "features": feats,
         "shape": list(shape) if shape else None,
         "dtype": dtype,
         "allow_nan": allow_nan,
+        "frame": True if fitted is not None and fitted.frame else None,
     }
     return parse_manifest_part(
         InputSchema, {k: v for k, v in raw.items() if v is not None}, "input"

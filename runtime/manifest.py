@@ -38,16 +38,36 @@ class InputSchema(_Frozen):
     shape: tuple[Annotated[int, Field(ge=1)], ...] | None = None
     dtype: DType = "float64"
     allow_nan: bool = False
+    frame: bool | None = None
+    """The model was fitted on a pandas DataFrame and gets one: columns named and typed
+    as the features. Unset (the default) means a numpy array, as in bundles made
+    before this field existed."""
+    categories: dict[str, tuple[str, ...]] | None = None
+    """String features' values seen in training, in the model's order. The load-time
+    probe sends the first; in a frame for XGBoost or LightGBM each such feature is a
+    pandas ``category`` column with exactly these categories."""
 
     @model_validator(mode="before")
     @classmethod
     def _names_to_features(cls, data: Any) -> Any:
-        # Features given by name take the schema-wide ``dtype``.
+        # Features given by name take the schema-wide ``dtype``; a feature's own
+        # ``categories`` (as ``features_from_frame`` gives them) join ``categories``.
         if isinstance(data, dict) and isinstance(data.get("features"), list | tuple):
             dtype = data.get("dtype", "float64")
             features = [
                 {"name": v, "dtype": dtype} if isinstance(v, str) else v for v in data["features"]
             ]
+            hoisted = {
+                f["name"]: f["categories"]
+                for f in features
+                if isinstance(f, dict) and f.get("categories") is not None
+            }
+            if hoisted:
+                features = [
+                    {k: v for k, v in f.items() if k != "categories"} if isinstance(f, dict) else f
+                    for f in features
+                ]
+                data = {**data, "categories": {**(data.get("categories") or {}), **hoisted}}
             return {**data, "features": features}
         return data
 
@@ -63,6 +83,14 @@ class InputSchema(_Frozen):
                 raise ValueError(
                     f"input.shape {list(self.shape)} does not hold {len(names)} features"
                 )
+        if self.frame and (self.features is None or len(self.row_shape) != 1):
+            raise ValueError("input.frame needs named features in one row (no tensor shape)")
+        strings = {n for n, d in zip(self.names, self.dtypes, strict=True) if d == "string"}
+        for name, values in (self.categories or {}).items():
+            if name not in strings:
+                raise ValueError(f"input.categories: '{name}' is not a string feature")
+            if not values or len(set(values)) != len(values):
+                raise ValueError(f"input.categories.{name}: expected distinct values")
         return self
 
     @property

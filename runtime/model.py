@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 
 from inferstack.runtime.errors import BundleError, InferstackError
+from inferstack.runtime.frames import probe_rows
 from inferstack.runtime.loaders import Predictor, load_predictor
 from inferstack.runtime.manifest import Manifest, read_manifest
 from inferstack.runtime.schema import RowDecoder
@@ -40,12 +41,12 @@ class ServedModel:
 
 
 def probe_batch(manifest: Manifest, rows: int = 2) -> np.ndarray:
-    """Rows of zeros (empty strings for string inputs) shaped and typed like valid input."""
+    """Valid rows shaped and typed like a decoded request: zeros for numbers, and for
+    string features a category seen in training (``""`` when the schema knows none)."""
     decoder = RowDecoder(manifest.input)
-    shape = (rows, *manifest.input.row_shape)
     if decoder.np_dtype is object:
-        return np.full(shape, "", dtype=object)
-    return np.zeros(shape, dtype=decoder.np_dtype)
+        return probe_rows(manifest.input, rows)
+    return np.zeros((rows, *manifest.input.row_shape), dtype=decoder.np_dtype)
 
 
 def load_bundle(bundle_dir: str | Path, probe: bool = True, fast_path: bool = True) -> ServedModel:
@@ -76,8 +77,20 @@ def check_probe(served: ServedModel) -> None:
     except InferstackError:
         raise
     except Exception as err:  # any framework error means the schema and model disagree
+        inp = served.manifest.input
+        guessed = [
+            n
+            for n, d in zip(inp.names, inp.dtypes, strict=True)
+            if d == "string" and n not in (inp.categories or {})
+        ]
+        hint = (
+            f' (string features {guessed} were probed with "": give the values seen in '
+            "training as input.categories, or bundle with sample=<training DataFrame>)"
+            if guessed
+            else ""
+        )
         raise BundleError(
-            f"schema does not match the model: probe prediction failed: {err}"
+            f"schema does not match the model: probe prediction failed: {err}{hint}"
         ) from err
     if not hasattr(out, "__len__") or len(out) != len(batch):
         raise BundleError(

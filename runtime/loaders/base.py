@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from inferstack.runtime.errors import BundleError, MissingExtraError
 from inferstack.runtime.manifest import Manifest, OutputSchema
+
+
+class FittedInput(NamedTuple):
+    """The columns of the DataFrame a model was fitted on, as far as the model knows them."""
+
+    features: list[dict[str, Any]]
+    """``{"name"[, "dtype"][, "categories"]}`` per column, in the model's order."""
+    frame: bool
+    """Whether the model must get a DataFrame (strings, categories, columns by name)."""
 
 
 class Predictor:
@@ -48,6 +57,10 @@ class Predictor:
 
     def expected_width(self) -> int | None:
         """Number of input cells per row the model expects, when it can tell."""
+        return None
+
+    def fitted_input(self) -> FittedInput | None:
+        """What the model recorded of the DataFrame it was fitted on; ``None`` for arrays."""
         return None
 
 

@@ -1,4 +1,10 @@
-"""LightGBM boosters saved as text model files."""
+"""LightGBM boosters saved as text model files.
+
+A booster fitted on a DataFrame keeps its column names and, for ``category``
+columns, their categories (``pandas_categorical``); bundles of one with categories
+(``input.frame``) get a DataFrame with those columns. LightGBM's own messages go to
+the JSON log (``register_logger``), not to stdout.
+"""
 
 from __future__ import annotations
 
@@ -7,7 +13,16 @@ from typing import Any
 
 import numpy as np
 
-from inferstack.runtime.loaders.base import Predictor, artifact_path, binary_to_two_columns, require
+from inferstack.runtime.errors import BundleError
+from inferstack.runtime.frames import FrameBuilder
+from inferstack.runtime.loaders.base import (
+    FittedInput,
+    Predictor,
+    artifact_path,
+    binary_to_two_columns,
+    require,
+)
+from inferstack.runtime.logs import library_logger
 from inferstack.runtime.manifest import OutputSchema
 
 
@@ -22,12 +37,19 @@ class LightGBMPredictor(Predictor):
     """A LightGBM booster; binary models give ``[P(0), P(1)]`` like scikit-learn."""
 
     framework = "lightgbm"
+    frame: FrameBuilder | None = None
 
     def load(self, bundle_dir: Path) -> None:
         lgb = require("lightgbm", "lightgbm")
+        lgb.register_logger(library_logger("lightgbm"))
         self.booster = lgb.Booster(model_file=str(artifact_path(bundle_dir, self.manifest)))
         self.objective = str(self.booster.params.get("objective", "regression"))
         self.num_class = int(self.booster.params.get("num_class", 1))
+        if self.manifest.input.frame:
+            self.frame = FrameBuilder(self.manifest.input, "lightgbm", categorical=True)
+
+    def preprocess(self, inputs: np.ndarray) -> Any:
+        return inputs if self.frame is None else self.frame(inputs)
 
     def predict(self, inputs: Any) -> Any:
         kind = self.manifest.output.kind
@@ -43,6 +65,30 @@ class LightGBMPredictor(Predictor):
 
     def expected_width(self) -> int | None:
         return int(self.booster.num_feature())
+
+    def fitted_input(self) -> FittedInput | None:
+        pandas_categorical = self.booster.pandas_categorical
+        if pandas_categorical is None:  # fitted on an array
+            return None
+        names = self.booster.feature_name()
+        indices = self.booster.params.get("categorical_feature") or []
+        if isinstance(indices, int):
+            indices = [indices]
+        if len(indices) != len(pandas_categorical):
+            raise BundleError(
+                f"LightGBM model lists {len(pandas_categorical)} pandas categoricals but "
+                f"{len(indices)} categorical features"
+            )
+        categories = dict(zip(map(int, indices), pandas_categorical, strict=True))
+        features: list[dict[str, Any]] = []
+        for i, name in enumerate(names):
+            if i in categories:
+                features.append(
+                    {"name": name, "dtype": "string", "categories": list(categories[i])}
+                )
+            else:
+                features.append({"name": name})
+        return FittedInput(features, frame=bool(categories))
 
     def default_output(self) -> OutputSchema:
         if self.objective in ("binary", "cross_entropy", "xentropy"):

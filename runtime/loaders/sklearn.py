@@ -6,6 +6,10 @@ batch against the bundle's schema (shape, dtype, finiteness), so scikit-learn's 
 re-validation (most of a single-row call's cost) is redundant. The fast path is only
 used when it reproduces the estimator's own output on probe rows at load time;
 every other estimator runs under ``sklearn.config_context(assume_finite=True)``.
+
+Models fitted on a DataFrame (``feature_names_in_``) get one when the bundle says
+``input.frame`` (pipelines select columns by name); the fast path, where it applies,
+still takes the numpy batch.
 """
 
 from __future__ import annotations
@@ -17,7 +21,8 @@ from typing import Any
 import numpy as np
 
 from inferstack.runtime.errors import BundleError
-from inferstack.runtime.loaders.base import Predictor, artifact_path, require
+from inferstack.runtime.frames import FrameBuilder
+from inferstack.runtime.loaders.base import FittedInput, Predictor, artifact_path, require
 from inferstack.runtime.manifest import OutputSchema
 
 _LINEAR_REGRESSORS = {"LinearRegression", "Ridge", "Lasso", "ElasticNet"}
@@ -70,6 +75,45 @@ def linear_fast_path(model: Any, kind: str) -> Callable[[np.ndarray], np.ndarray
     return None
 
 
+def string_columns(model: Any, names: list[str]) -> dict[str, list[str]]:
+    """Input columns a fitted pipeline encodes as strings, with the categories it learnt.
+
+    Follows a ``Pipeline``'s steps while they keep the columns, a ``ColumnTransformer``
+    into each transformer's columns, down to an encoder's ``categories_``.
+    """
+    steps = getattr(model, "steps", None)
+    if isinstance(steps, list):
+        for _, step in steps:
+            if step is None or isinstance(step, str):
+                continue
+            inner = string_columns(step, names)
+            if inner or not _keeps_columns(step, names):
+                return inner
+        return {}
+    indices = getattr(model, "_transformer_to_input_indices", None)
+    if isinstance(indices, dict) and hasattr(model, "transformers_"):
+        found: dict[str, list[str]] = {}
+        for name, transformer, _ in model.transformers_:
+            if name in indices and not isinstance(transformer, str):
+                found |= string_columns(transformer, [names[i] for i in indices[name]])
+        return found
+    categories = getattr(model, "categories_", None)
+    if not isinstance(categories, list) or len(categories) != len(names):
+        return {}
+    return {
+        n: [str(v) for v in c]
+        for n, c in zip(names, categories, strict=True)
+        if len(c) and all(isinstance(v, str) for v in c)
+    }
+
+
+def _keeps_columns(step: Any, names: list[str]) -> bool:
+    try:
+        return list(step.get_feature_names_out(names)) == names
+    except Exception:  # noqa: BLE001 - any step that cannot say changes the columns
+        return False
+
+
 def _binary_proba(scores: np.ndarray) -> np.ndarray:
     p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
     return np.stack([1.0 - p, p], axis=1)
@@ -81,6 +125,7 @@ class SklearnPredictor(Predictor):
     framework = "sklearn"
     model: Any
     fast: Callable[[np.ndarray], np.ndarray] | None = None
+    frame: FrameBuilder | None = None
 
     def load(self, bundle_dir: Path) -> None:
         path = artifact_path(bundle_dir, self.manifest)
@@ -96,6 +141,14 @@ class SklearnPredictor(Predictor):
         else:
             self.model = require("joblib", "sklearn").load(path)
         self._method = self._pick_method(self.manifest.output.kind)
+        if self.manifest.input.frame:
+            fitted = getattr(self.model, "feature_names_in_", None)
+            if fitted is not None and list(fitted) != self.manifest.input.names:
+                raise BundleError(
+                    f"input features {self.manifest.input.names} are not the columns the "
+                    f"model was fitted on: {list(fitted)}"
+                )
+            self.frame = FrameBuilder(self.manifest.input, "sklearn")
         self.fast = self._verified_fast_path() if self.fast_path_allowed else None
 
     def _pick_method(self, kind: str) -> Callable[[Any], Any]:
@@ -117,10 +170,16 @@ class SklearnPredictor(Predictor):
             return None
         probe = np.random.default_rng(0).normal(0.0, 3.0, size=(16, width))
         try:
-            same = np.allclose(fast(probe), self._method(probe), rtol=1e-9, atol=1e-12)
+            slow = self._method(probe if self.frame is None else self.frame(probe))
+            same = np.allclose(fast(probe), slow, rtol=1e-9, atol=1e-12)
         except (ValueError, TypeError):
             return None
         return fast if same else None
+
+    def preprocess(self, inputs: np.ndarray) -> Any:
+        if self.frame is not None and self.fast is None:
+            return self.frame(inputs)
+        return inputs
 
     def predict(self, inputs: Any) -> Any:
         if self.fast is not None:
@@ -133,6 +192,20 @@ class SklearnPredictor(Predictor):
     def expected_width(self) -> int | None:
         n = getattr(self.model, "n_features_in_", None)
         return int(n) if n is not None else None
+
+    def fitted_input(self) -> FittedInput | None:
+        names = getattr(self.model, "feature_names_in_", None)
+        if names is None:
+            return None
+        names = [str(n) for n in names]
+        strings = string_columns(self.model, names)
+        features: list[dict[str, Any]] = [
+            {"name": n, "dtype": "string", "categories": strings[n]}
+            if n in strings
+            else {"name": n}
+            for n in names
+        ]
+        return FittedInput(features, frame=True)
 
     def default_output(self) -> OutputSchema:
         if hasattr(self.model, "predict_proba") and hasattr(self.model, "classes_"):

@@ -1,7 +1,13 @@
-"""XGBoost boosters saved as JSON or UBJSON, scored with ``inplace_predict``."""
+"""XGBoost boosters saved as JSON or UBJSON, scored with ``inplace_predict``.
+
+A booster fitted on a DataFrame with ``category`` columns (``enable_categorical``)
+records its feature names, types (``c`` for categorical) and, since XGBoost 3.1,
+the categories; such bundles (``input.frame``) get a DataFrame with those columns.
+"""
 
 from __future__ import annotations
 
+import itertools
 import json
 from pathlib import Path
 from typing import Any
@@ -9,8 +15,17 @@ from typing import Any
 import numpy as np
 
 from inferstack.runtime.errors import BundleError
-from inferstack.runtime.loaders.base import Predictor, artifact_path, binary_to_two_columns, require
+from inferstack.runtime.frames import FrameBuilder
+from inferstack.runtime.loaders.base import (
+    FittedInput,
+    Predictor,
+    artifact_path,
+    binary_to_two_columns,
+    require,
+)
 from inferstack.runtime.manifest import OutputSchema
+
+_TYPES = {"int": "int64", "i": "bool", "c": "string"}
 
 
 def save(model: Any, out_dir: Path) -> str:
@@ -20,10 +35,24 @@ def save(model: Any, out_dir: Path) -> str:
     return "model.json"
 
 
+def booster_categories(booster: Any) -> dict[int, list[str]]:
+    """String categories per feature index, as the model JSON keeps them (XGBoost >= 3.1)."""
+    model = json.loads(booster.save_raw(raw_format="json"))
+    encoders = model["learner"]["gradient_booster"]["model"].get("cats", {}).get("enc", [])
+    out: dict[int, list[str]] = {}
+    for i, enc in enumerate(encoders):
+        offsets, values = enc.get("offsets"), enc.get("values")
+        if offsets and values is not None:  # strings: UTF-8 bytes cut at the offsets
+            raw = bytes(values)
+            out[i] = [raw[a:b].decode() for a, b in itertools.pairwise(offsets)]
+    return out
+
+
 class XGBoostPredictor(Predictor):
     """An XGBoost booster; binary models give ``[P(0), P(1)]`` like scikit-learn."""
 
     framework = "xgboost"
+    frame: FrameBuilder | None = None
 
     def load(self, bundle_dir: Path) -> None:
         xgb = require("xgboost", "xgboost")
@@ -36,6 +65,13 @@ class XGBoostPredictor(Predictor):
                 "XGBoost objective multi:softmax predicts classes, not probabilities: "
                 "use output 'label', or train with multi:softprob"
             )
+        if self.manifest.input.frame:
+            self.frame = FrameBuilder(
+                self.manifest.input, "xgboost", categorical=True, refuse_unknown=True
+            )
+
+    def preprocess(self, inputs: np.ndarray) -> Any:
+        return inputs if self.frame is None else self.frame(inputs)
 
     def predict(self, inputs: Any) -> Any:
         kind = self.manifest.output.kind
@@ -55,6 +91,22 @@ class XGBoostPredictor(Predictor):
 
     def expected_width(self) -> int | None:
         return int(self.booster.num_features())
+
+    def fitted_input(self) -> FittedInput | None:
+        names = self.booster.feature_names
+        if names is None:
+            return None
+        types = self.booster.feature_types or ["q"] * len(names)
+        categories = booster_categories(self.booster)
+        features: list[dict[str, Any]] = []
+        for i, (name, kind) in enumerate(zip(names, types, strict=True)):
+            feature: dict[str, Any] = {"name": name}
+            if kind in _TYPES:
+                feature["dtype"] = _TYPES[kind]
+            if i in categories:
+                feature["categories"] = categories[i]
+            features.append(feature)
+        return FittedInput(features, frame="c" in types)
 
     def default_output(self) -> OutputSchema:
         if self.objective.startswith("binary:"):
