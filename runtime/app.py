@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 from inferstack.runtime.auth import ApiKeyAuth, load_key_hashes
-from inferstack.runtime.errors import MethodNotAllowed, NotFound, RequestTimeout
+from inferstack.runtime.errors import ConfigError, MethodNotAllowed, NotFound, RequestTimeout
 from inferstack.runtime.handlers import Handler, Handlers
 from inferstack.runtime.http import (
     ClientDisconnected,
@@ -19,6 +19,8 @@ from inferstack.runtime.http import (
     error_response,
     send_response,
 )
+from inferstack.runtime.manifest import Manifest
+from inferstack.runtime.provenance import check_saved_with
 from inferstack.runtime.service import ModelService
 from inferstack.runtime.settings import RuntimeSettings
 
@@ -31,6 +33,9 @@ class InferenceApp:
     def __init__(self, settings: RuntimeSettings, bundle_dir: Path | None = None) -> None:
         self.settings = settings
         self.service = ModelService(settings, bundle_dir)
+        self.service.metrics.set_environment(settings.environment)
+        if self.service.manifest is not None:  # an unreadable one keeps readiness false
+            check_start(self.service.manifest, settings)
         self.auth = ApiKeyAuth(load_key_hashes(settings))
         h = Handlers(self.service, settings.max_request_bytes)
         self.timeout = settings.request_timeout_s
@@ -154,6 +159,23 @@ class InferenceApp:
             )
 
 
+def check_start(manifest: Manifest, settings: RuntimeSettings) -> None:
+    """Refuse a bundle the deployment did not ask for, or one unsafe to load here.
+
+    ``INFERSTACK_MODEL_VERSION`` must equal the manifest's version when set; the
+    versions that saved the artifact are checked (see ``provenance``), warning on
+    another minor version and refusing another major one unless
+    ``INFERSTACK_ALLOW_VERSION_MISMATCH``. Raises ``ConfigError`` or ``BundleError``.
+    """
+    if settings.model_version is not None and settings.model_version != manifest.version:
+        raise ConfigError(
+            f"INFERSTACK_MODEL_VERSION is {settings.model_version} but the bundle "
+            f"'{manifest.name}' is version {manifest.version}: deploy the bundle of "
+            f"{settings.model_version}, or change the deployment's model version"
+        )
+    check_saved_with(manifest, settings.allow_version_mismatch)
+
+
 def create_app(
     settings: RuntimeSettings | None = None, bundle_dir: Path | None = None
 ) -> InferenceApp:
@@ -161,4 +183,4 @@ def create_app(
     return InferenceApp(settings or RuntimeSettings(), bundle_dir)
 
 
-__all__ = ["InferenceApp", "create_app"]
+__all__ = ["InferenceApp", "check_start", "create_app"]

@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 
+from inferstack.runtime.contract import DEFAULT_DTYPE
 from inferstack.runtime.errors import BundleError
 from inferstack.runtime.frames import reconcile_features
 from inferstack.runtime.loaders import load_predictor, loader_module
@@ -20,43 +21,71 @@ from inferstack.runtime.manifest import (
     InputSchema,
     Manifest,
     OutputSchema,
+    SavedWith,
     parse_manifest,
     write_manifest,
 )
+from inferstack.runtime.mlflow_import import MlflowModel, is_mlflow_model, read_mlflow_model
 from inferstack.runtime.model import ServedModel, load_bundle
 from inferstack.runtime.monitoring import profile
+from inferstack.runtime.provenance import saved_with_here
+from inferstack.runtime.requirements import read_requirements, requirement_name, write_requirements
 
 
 def bundle(
     model: Any,
     *,
-    framework: str,
+    framework: str | None = None,
     name: str,
     version: str,
     out: str | Path,
     features: Sequence[str | dict[str, str]] | None = None,
     shape: Sequence[int] | None = None,
-    dtype: str = "float64",
+    dtype: str = DEFAULT_DTYPE,
     allow_nan: bool = False,
     output: str | OutputSchema | None = None,
     batching: Batching | dict[str, Any] | None = None,
     reference_data: Any = None,
     files: Sequence[str | Path] = (),
+    requirements: str | Path | Sequence[str] | None = None,
+    sample: Any = None,
     description: str = "",
     skops_trusted: Sequence[str] = (),
     overwrite: bool = False,
 ) -> Path:
     """Write a bundle to ``out`` and check it; returns ``out``.
 
-    ``model`` is a model object, a path to a saved model file, or (framework
-    ``custom``) a predictor class or ``path/to/module.py:Class``. Features default
-    to the model's own names or ``f0..fN``. ``reference_data`` (rows x features)
-    becomes the drift reference profile. ``skops_trusted`` lists the types of a
-    ``.skops`` artifact you trust beyond skops' defaults (``skops.io.get_untrusted_types``
-    shows them). Raises ``BundleError`` naming the problem.
+    ``model`` is a model object, a path to a saved model file, (framework
+    ``custom``) a predictor class or ``path/to/module.py:Class``, or an MLflow model
+    directory (its ``MLmodel`` file gives the framework, the input schema and the
+    requirements; ``framework`` then picks a flavour, ``custom`` its pyfunc). Features
+    default to the model's own names or ``f0..fN``; ``sample``, a pandas DataFrame
+    like the training data, gives their names and dtypes instead. ``reference_data``
+    (rows x features) becomes the drift reference profile. ``requirements`` (a
+    requirements file or a list of lines) are extra pip requirements kept in the
+    bundle. ``skops_trusted`` lists the types of a ``.skops`` artifact you trust
+    beyond skops' defaults (``skops.io.get_untrusted_types`` shows them). The
+    manifest records the Python and framework versions of this environment.
+    Raises ``BundleError`` naming the problem.
     """
+    imported: MlflowModel | None = None
+    if is_mlflow_model(model):
+        imported = read_mlflow_model(Path(model), framework)
+        framework, model = imported.framework, imported.model
+        skops_trusted = (*imported.skops_trusted, *skops_trusted)
+    if framework is None:
+        raise BundleError("framework is missing: pass one of " + ", ".join(FRAMEWORKS))
     if framework not in FRAMEWORKS:
         raise BundleError(f"unknown framework '{framework}'; expected one of {list(FRAMEWORKS)}")
+    declared = read_requirements(requirements) if requirements is not None else ()
+    if imported is not None:
+        declared = tuple(dict.fromkeys((*imported.requirements, *declared)))
+    if sample is not None:
+        if features is not None:
+            raise BundleError("pass features or sample, not both")
+        features = _sample_features(sample)
+    elif features is None and shape is None and imported is not None:
+        features, shape, dtype = imported.features, imported.shape, imported.dtype or dtype
     out = Path(out)
     for extra in files:
         if not Path(extra).is_file():
@@ -69,6 +98,9 @@ def bundle(
         artifact, predictor = _write_model(model, framework, work)
         for extra in files:
             shutil.copy2(extra, work / Path(extra).name)
+        for tree, dest in imported.trees if imported is not None else ():
+            shutil.copytree(tree, work / dest)
+        write_requirements(declared, work)
         base = {
             "name": name,
             "version": version,
@@ -79,12 +111,15 @@ def bundle(
             "skops_trusted": list(skops_trusted) or None,
         }
         served = _provisional(base, work)
-        inp = _input_schema(served, features, shape, dtype, allow_nan)
+        inp = _input_schema(served, features, shape, dtype, allow_nan, sample is not None)
         out_schema = _output_schema(served, output)
+        saved = imported.saved_with if imported is not None else None
         data = {
             **base,
             "input": inp.model_dump(exclude_none=True),
             "output": out_schema.model_dump(),
+            "saved_with": (saved or _saved_with(framework, declared)).model_dump(),
+            "requirements": list(declared),
         }
         if batching is not None:
             data["batching"] = batching if isinstance(batching, dict) else batching.model_dump()
@@ -100,6 +135,20 @@ def bundle(
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def _saved_with(framework: str, requirements: Sequence[str]) -> SavedWith:
+    # A custom predictor's pickles depend on whatever its requirements name.
+    extra = [requirement_name(r) for r in requirements] if framework == "custom" else []
+    return saved_with_here(framework, extra)
+
+
+def _sample_features(sample: Any) -> list[dict[str, Any]]:
+    try:
+        from inferstack.runtime.frames import features_from_frame
+    except ImportError as err:  # the pandas bridge is not in this runtime
+        raise BundleError("sample needs inferstack.runtime.frames (pandas support)") from err
+    return features_from_frame(sample)
 
 
 def _write_model(model: Any, framework: str, work: Path) -> tuple[str | None, str | None]:

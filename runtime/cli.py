@@ -10,6 +10,9 @@ from typing import Annotated
 
 import typer
 
+from inferstack.runtime.cli_options import bundle_options
+from inferstack.runtime.contract import DEFAULT_DTYPE
+
 
 def register(app: typer.Typer) -> None:
     """Add ``serve`` and ``bundle`` to a typer app."""
@@ -32,6 +35,14 @@ def serve(
     api_key_file: Annotated[
         Path | None, typer.Option(help="File of API keys or sha256: hashes, one per line.")
     ] = None,
+    allow_version_mismatch: Annotated[
+        bool | None,
+        typer.Option(
+            "--allow-version-mismatch",
+            help="Load a bundle saved under another major version of its framework "
+            "[default: INFERSTACK_ALLOW_VERSION_MISMATCH or off].",
+        ),
+    ] = None,
 ) -> None:
     """Serve a model bundle locally (no Docker), until Ctrl-C or SIGTERM."""
     from inferstack.runtime.errors import InferstackError
@@ -48,30 +59,65 @@ def serve(
     except InferstackError as err:
         typer.echo(f"error: {err.message}", err=True)
         raise typer.Exit(2) from err
-    given = {"host": host, "port": port, "workers": workers, "api_key_file": api_key_file}
+    given = {
+        "host": host,
+        "port": port,
+        "workers": workers,
+        "api_key_file": api_key_file,
+        "allow_version_mismatch": allow_version_mismatch,
+    }
     overrides = {"bundle_dir": bundle_dir, **{k: v for k, v in given.items() if v is not None}}
     run_server(RuntimeSettings(**overrides))  # type: ignore[arg-type]
 
 
 def bundle_cmd(
     model_file: Annotated[
-        Path, typer.Argument(help="Saved model (or module.py:Class for custom).")
-    ],
-    framework: Annotated[
-        str, typer.Option(help="sklearn, xgboost, lightgbm, onnx, pytorch or custom.")
+        Path,
+        typer.Argument(help="Saved model, module.py:Class (custom) or an MLflow model folder."),
     ],
     name: Annotated[str, typer.Option(help="Model name (lowercase, digits, - _ .).")],
     version: Annotated[str, typer.Option(help="Semantic version, e.g. 1.0.0.")],
     out: Annotated[Path, typer.Option(help="Folder to write the bundle to.")],
+    framework: Annotated[
+        str | None,
+        typer.Option(
+            help="sklearn, xgboost, lightgbm, onnx, pytorch or custom "
+            "(an MLflow model's flavour by default)."
+        ),
+    ] = None,
     features: Annotated[
-        str | None, typer.Option(help="Comma-separated feature names (default: from the model).")
+        str | None,
+        typer.Option(
+            help="Features in order: name or name:dtype, comma-separated (default: from the model)."
+        ),
+    ] = None,
+    sample: Annotated[
+        Path | None,
+        typer.Option(help="A .csv or .parquet sample of the data: feature names and dtypes."),
     ] = None,
     shape: Annotated[str | None, typer.Option(help="Per-row tensor shape, e.g. 3,32,32.")] = None,
-    dtype: Annotated[str, typer.Option(help="Input dtype.")] = "float64",
+    dtype: Annotated[
+        str, typer.Option(help="Input dtype, the default of features named without one.")
+    ] = DEFAULT_DTYPE,
+    allow_nan: Annotated[bool, typer.Option(help="Accept NaN inputs.")] = False,
     output: Annotated[
         str | None,
         typer.Option(help="probabilities, label, value or raw (default: from the model)."),
     ] = None,
+    files: Annotated[
+        list[Path] | None,
+        typer.Option("--files", help="A file to ship beside the model (repeatable)."),
+    ] = None,
+    requirements: Annotated[
+        Path | None, typer.Option(help="A requirements file of extra pip packages to keep.")
+    ] = None,
+    max_batch_size: Annotated[
+        int | None, typer.Option(help="Most rows per model call [default: 64].")
+    ] = None,
+    max_wait_ms: Annotated[
+        float | None, typer.Option(help="Longest wait for batch mates [default: 1 ms].")
+    ] = None,
+    description: Annotated[str, typer.Option(help="Free text kept in the manifest.")] = "",
     skops_trust: Annotated[
         str | None, typer.Option(help="Comma-separated types to trust in a .skops artifact.")
     ] = None,
@@ -86,25 +132,30 @@ def bundle_cmd(
         raise _missing_runtime(err) from err
 
     try:
-        dims = [int(s) for s in shape.split(",")] if shape else None
-    except ValueError:
-        typer.echo(
-            f"error: --shape '{shape}': expected comma-separated integers, e.g. 3,32,32", err=True
+        options = bundle_options(
+            name=name,
+            version=version,
+            framework=framework,
+            features=features,
+            sample=sample,
+            shape=shape,
+            dtype=dtype,
+            output=output,
+            files=files or [],
+            requirements=requirements,
         )
-        raise typer.Exit(2) from None
-    try:
+        batching = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms}
         path = bundle(
             str(model_file),
-            framework=framework,
             name=name,
             version=version,
             out=out,
-            features=features.split(",") if features else None,
-            shape=dims,
-            dtype=dtype,
-            output=output,
+            allow_nan=allow_nan,
+            batching={k: v for k, v in batching.items() if v is not None} or None,
+            description=description,
             skops_trusted=skops_trust.split(",") if skops_trust else (),
             overwrite=overwrite,
+            **options,
         )
     except InferstackError as err:
         typer.echo(f"error: {err.message}", err=True)

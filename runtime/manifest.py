@@ -9,14 +9,20 @@ from typing import Annotated, Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from inferstack.runtime.contract import (
+    DEFAULT_DTYPE,
+    MANIFEST_FILE,
+    SEMVER_PATTERN,
+    DType,
+    Framework,
+)
+from inferstack.runtime.contract import (
+    FRAMEWORKS as FRAMEWORKS,  # re-exported: the runtime's public name
+)
 from inferstack.runtime.errors import BundleError
 
-MANIFEST_NAME = "inferstack.yaml"
-Framework = Literal["sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "custom"]
-FRAMEWORKS: tuple[str, ...] = ("sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "custom")
-DType = Literal["float32", "float64", "int32", "int64", "bool", "string"]
+MANIFEST_NAME = MANIFEST_FILE
 OutputKind = Literal["probabilities", "label", "value", "raw"]
-_SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
 
 
 class _Frozen(BaseModel):
@@ -27,7 +33,7 @@ class Feature(_Frozen):
     """One input column."""
 
     name: str = Field(min_length=1, max_length=128)
-    dtype: DType = "float64"
+    dtype: DType = DEFAULT_DTYPE
 
 
 class InputSchema(_Frozen):
@@ -36,7 +42,7 @@ class InputSchema(_Frozen):
     features: tuple[Feature, ...] | None = None
     """Named input columns; a plain name takes ``dtype``."""
     shape: tuple[Annotated[int, Field(ge=1)], ...] | None = None
-    dtype: DType = "float64"
+    dtype: DType = DEFAULT_DTYPE
     allow_nan: bool = False
     frame: bool | None = None
     """The model was fitted on a pandas DataFrame and gets one: columns named and typed
@@ -53,7 +59,7 @@ class InputSchema(_Frozen):
         # Features given by name take the schema-wide ``dtype``; a feature's own
         # ``categories`` (as ``features_from_frame`` gives them) join ``categories``.
         if isinstance(data, dict) and isinstance(data.get("features"), list | tuple):
-            dtype = data.get("dtype", "float64")
+            dtype = data.get("dtype", DEFAULT_DTYPE)
             features = [
                 {"name": v, "dtype": dtype} if isinstance(v, str) else v for v in data["features"]
             ]
@@ -149,12 +155,23 @@ class FeatureProfile(_Frozen):
         return self
 
 
+class SavedWith(_Frozen):
+    """The versions of Python and of the framework in the environment that made a bundle."""
+
+    python: str
+    framework: str | None = None
+    """The framework's distribution name (``scikit-learn``, ``torch``); none for ``custom``."""
+    framework_version: str | None = None
+    packages: dict[str, str] = {}
+    """Other distributions the artifact may depend on, by name: their versions then."""
+
+
 class Manifest(_Frozen):
     """``inferstack.yaml``: the contents of a model bundle."""
 
     bundle_format: Literal[1] = 1
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")
-    version: str = Field(pattern=_SEMVER)
+    version: str = Field(pattern=SEMVER_PATTERN)
     framework: Framework
     artifact: str | None = None
     predictor: str | None = Field(default=None, pattern=r"^[A-Za-z_][\w.]*:[A-Za-z_]\w*$")
@@ -164,6 +181,20 @@ class Manifest(_Frozen):
     output: OutputSchema = OutputSchema()
     batching: Batching = Batching()
     reference: dict[str, FeatureProfile] | None = None
+    saved_with: SavedWith | None = None
+    """Versions that saved the artifact; bundles made before this field have none."""
+    requirements: tuple[str, ...] = ()
+    """Extra pip requirements the model needs (also in the bundle's requirements.txt)."""
+
+    @field_validator("requirements")
+    @classmethod
+    def _one_line_each(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        # Full PEP 508 parsing happens where they are made (runtime/requirements.py);
+        # here only what would break a requirements file.
+        for i, line in enumerate(value):
+            if not line.strip() or "\n" in line or line.lstrip().startswith(("-", "#")):
+                raise ValueError(f"requirements[{i}]: expected one requirement, got {line!r}")
+        return value
 
     @field_validator("artifact")
     @classmethod
@@ -217,7 +248,8 @@ def write_manifest(manifest: Manifest, bundle_dir: str | Path) -> Path:
     features = data["input"].get("features")
     if features and all(f["dtype"] == data["input"]["dtype"] for f in features):
         data["input"]["features"] = [f["name"] for f in features]  # compact: names only
-    if not data.get("skops_trusted"):
-        data.pop("skops_trusted", None)
+    for empty in ("skops_trusted", "requirements"):
+        if not data.get(empty):
+            data.pop(empty, None)
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
     return path

@@ -1,8 +1,10 @@
 """Prometheus metrics; names are a contract with the dashboards and alert rules.
 
-Every metric carries ``model`` and ``version`` labels. Label children are cached so a
-request costs a dict lookup, not a ``labels()`` call. With several worker processes
-``PROMETHEUS_MULTIPROC_DIR`` is set by the server and ``/metrics`` aggregates them.
+Every metric carries ``model`` and ``version`` labels; ``inferstack_model_info`` also
+``framework`` and ``environment`` (``INFERSTACK_ENVIRONMENT``, empty when unset).
+Label children are cached so a request costs a dict lookup, not a ``labels()`` call.
+With several worker processes ``PROMETHEUS_MULTIPROC_DIR`` is set by the server and
+``/metrics`` aggregates them.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ from prometheus_client import (
     generate_latest,
 )
 
+from inferstack.runtime.contract import Metric
+
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
@@ -28,64 +32,67 @@ class Metrics:
 
     content_type = CONTENT_TYPE_LATEST
 
-    def __init__(self, model: str, version: str, framework: str) -> None:
+    def __init__(
+        self, model: str, version: str, framework: str, environment: str | None = None
+    ) -> None:
         self.registry = CollectorRegistry()
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         reg = None if self.multiprocess else self.registry
         mv = ["model", "version"]
         self.duration = Histogram(
-            "inferstack_request_duration_seconds",
+            Metric.REQUEST_DURATION,
             "Request latency.",
             [*mv, "route", "code"],
             buckets=LATENCY_BUCKETS,
             registry=reg,
         )
         self.requests = Counter(
-            "inferstack_requests",
+            Metric.REQUESTS,
             "Requests by route and code.",
             [*mv, "route", "code"],
             registry=reg,
         )
         self.errors = Counter(
-            "inferstack_errors",
+            Metric.ERRORS,
             "Error responses (4xx and 5xx).",
             [*mv, "route", "code"],
             registry=reg,
         )
         self.batch_size = Histogram(
-            "inferstack_batch_size", "Rows per model call.", mv, buckets=BATCH_BUCKETS, registry=reg
+            Metric.BATCH_SIZE, "Rows per model call.", mv, buckets=BATCH_BUCKETS, registry=reg
         ).labels(model, version)
         self.queue_depth = Gauge(
-            "inferstack_queue_depth",
+            Metric.QUEUE_DEPTH,
             "Rows waiting for the model.",
             mv,
             multiprocess_mode="livesum",
             registry=reg,
         ).labels(model, version)
         self.inflight = Gauge(
-            "inferstack_inflight_requests",
+            Metric.INFLIGHT,
             "Requests being handled.",
             mv,
             multiprocess_mode="livesum",
             registry=reg,
         ).labels(model, version)
         self.load_seconds = Gauge(
-            "inferstack_model_load_seconds",
+            Metric.MODEL_LOAD_SECONDS,
             "Seconds the model took to load.",
             mv,
             multiprocess_mode="max",
             registry=reg,
         ).labels(model, version)
         self.info = Gauge(
-            "inferstack_model_info",
+            Metric.MODEL_INFO,
             "The served model (always 1).",
-            [*mv, "framework"],
+            [*mv, "framework", "environment"],
             multiprocess_mode="max",
             registry=reg,
         )
-        self.info.labels(model, version, framework).set(1)
+        self._info = (model, version, framework, environment or "")
+        self.info.labels(*self._info).set(1)
         self.drift = Gauge(
-            "inferstack_drift_score",
+            Metric.DRIFT_SCORE,
             "PSI of recent inputs against the reference profile.",
             [*mv, "feature"],
             multiprocess_mode="max",
@@ -109,6 +116,17 @@ class Metrics:
         child[1].inc()
         if child[2] is not None:
             child[2].inc()
+
+    def set_environment(self, environment: str | None) -> None:
+        """Relabel ``inferstack_model_info`` with the deployment's environment."""
+        labels = (*self._info[:3], environment or "")
+        if labels == self._info:
+            return
+        # Zeroed before removal: a worker's multiprocess file keeps the last value.
+        self.info.labels(*self._info).set(0)
+        self.info.remove(*self._info)
+        self._info = labels
+        self.info.labels(*labels).set(1)
 
     def set_drift(self, feature: str, score: float) -> None:
         """Publish one feature's drift score."""

@@ -13,6 +13,7 @@ from typing import Any
 
 import uvicorn
 
+from inferstack.runtime.errors import InferstackError
 from inferstack.runtime.logs import configure_logging
 from inferstack.runtime.settings import RuntimeSettings
 
@@ -37,12 +38,35 @@ class _Server(uvicorn.Server):
                 signal.signal(sig, handler)
 
 
+class _Environment(logging.Filter):
+    """Adds the deployment's environment to every record (a field of each JSON line)."""
+
+    def __init__(self, environment: str) -> None:
+        super().__init__()
+        self.environment = environment
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.environment = self.environment
+        return True
+
+
+def setup_logging(settings: RuntimeSettings) -> None:
+    """JSON logs at the configured level, each line with ``environment`` when it is set."""
+    configure_logging(settings.log_level)
+    if settings.environment is None:
+        return
+    env = _Environment(settings.environment)
+    for name in ("inferstack", "uvicorn", "uvicorn.error"):
+        for handler in logging.getLogger(name).handlers:
+            handler.addFilter(env)
+
+
 def app_from_env() -> Any:
     """Factory used by worker processes: settings come from the environment."""
     from inferstack.runtime.app import create_app
 
     settings = RuntimeSettings()
-    configure_logging(settings.log_level)
+    setup_logging(settings)
     return create_app(settings)
 
 
@@ -79,11 +103,25 @@ def _config(settings: RuntimeSettings, app: Any, workers: int) -> uvicorn.Config
 def serve(settings: RuntimeSettings | None = None) -> None:
     """Serve ``settings.bundle_dir`` until SIGTERM/SIGINT (blocking)."""
     settings = settings or RuntimeSettings()
-    configure_logging(settings.log_level)
-    if settings.workers == 1:
-        from inferstack.runtime.app import create_app
+    setup_logging(settings)
+    from inferstack.runtime.app import check_start, create_app
+    from inferstack.runtime.manifest import read_manifest
 
-        _Server(_config(settings, create_app(settings), 1)).run()
+    try:
+        if settings.workers == 1:
+            app = create_app(settings)
+        else:  # the workers check again; a bundle that cannot be read is theirs to report
+            try:
+                manifest = read_manifest(settings.bundle_dir)
+            except InferstackError:
+                manifest = None
+            if manifest is not None:
+                check_start(manifest, settings)
+    except InferstackError as err:
+        log.error("server refused to start", extra={"error": err.message})
+        raise SystemExit(2) from err
+    if settings.workers == 1:
+        _Server(_config(settings, app, 1)).run()
         return
     # Worker processes rebuild their settings from the environment.
     for field, value in settings.model_dump(exclude_none=True).items():

@@ -1,7 +1,8 @@
 """Runtime settings: read once from the environment at start, then passed around.
 
-Every setting is ``INFERSTACK_<NAME>``; the SageMaker variables are honoured as
-fallbacks (``SAGEMAKER_BIND_TO_PORT``, ``SAGEMAKER_MODEL_SERVER_WORKERS``,
+Every setting is ``INFERSTACK_<NAME>`` (the names live in ``contract.Env``, which the
+deployment side reads too); the SageMaker variables are honoured as fallbacks
+(``SAGEMAKER_BIND_TO_PORT``, ``SAGEMAKER_MODEL_SERVER_WORKERS``,
 ``SAGEMAKER_MODEL_SERVER_TIMEOUT``, ``SM_MODEL_DIR``, ``SAGEMAKER_ENDPOINT_NAME``).
 Nothing on the request path reads ``os.environ``.
 """
@@ -9,52 +10,93 @@ Nothing on the request path reads ``os.environ``.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from inferstack.runtime.contract import ENV_PREFIX, MODEL_DIR, PORT, SEMVER_PATTERN, Env
+
 
 def _env(name: str, *fallbacks: str) -> AliasChoices:
-    return AliasChoices(f"INFERSTACK_{name}", *fallbacks)
+    return AliasChoices(name, *fallbacks)
 
 
 class RuntimeSettings(BaseSettings):
     """How the server runs; bundle batching settings are overridden when set here."""
 
     model_config = SettingsConfigDict(
-        env_prefix="INFERSTACK_", extra="ignore", frozen=True, populate_by_name=True
+        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, populate_by_name=True
     )
 
-    bundle_dir: Path = Field(
-        Path("/opt/ml/model"), validation_alias=_env("BUNDLE_DIR", "SM_MODEL_DIR")
+    bundle_dir: Path = Field(Path(MODEL_DIR), validation_alias=_env(Env.BUNDLE_DIR, "SM_MODEL_DIR"))
+    model_name: str | None = Field(
+        None,
+        pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$",  # as a bundle name
+        validation_alias=_env(Env.MODEL_NAME),
     )
-    model_name: str | None = Field(None, pattern=r"^[a-z0-9][a-z0-9._-]{0,62}$")  # as a bundle name
-    host: str = "127.0.0.1"
-    port: int = Field(8080, ge=0, le=65535, validation_alias=_env("PORT", "SAGEMAKER_BIND_TO_PORT"))
+    model_version: str | None = Field(
+        None, pattern=SEMVER_PATTERN, validation_alias=_env(Env.MODEL_VERSION)
+    )
+    """The version the deployment expects; a bundle of another version refuses to start."""
+    environment: Literal["dev", "staging", "prod"] | None = Field(
+        None, validation_alias=_env(Env.ENVIRONMENT)
+    )
+    """A field of every log line and the ``environment`` label of ``inferstack_model_info``."""
+    allow_version_mismatch: bool = Field(False, validation_alias=_env(Env.ALLOW_VERSION_MISMATCH))
+    """Load a bundle saved under another major version of its framework."""
+    host: str = Field("127.0.0.1", validation_alias=_env(Env.HOST))
+    port: int = Field(
+        PORT, ge=0, le=65535, validation_alias=_env(Env.PORT, "SAGEMAKER_BIND_TO_PORT")
+    )
     workers: int = Field(
-        1, ge=1, le=256, validation_alias=_env("WORKERS", "SAGEMAKER_MODEL_SERVER_WORKERS")
+        1, ge=1, le=256, validation_alias=_env(Env.WORKERS, "SAGEMAKER_MODEL_SERVER_WORKERS")
     )
-    max_batch_size: int | None = Field(None, ge=1, le=65536)
-    max_batch_wait_ms: float | None = Field(None, ge=0, le=10_000)
-    max_request_bytes: int = Field(6 * 1024 * 1024, ge=1)
+    max_batch_size: int | None = Field(
+        None, ge=1, le=65536, validation_alias=_env(Env.MAX_BATCH_SIZE)
+    )
+    max_batch_wait_ms: float | None = Field(
+        None, ge=0, le=10_000, validation_alias=_env(Env.MAX_BATCH_WAIT_MS)
+    )
+    max_request_bytes: int = Field(
+        6 * 1024 * 1024, ge=1, validation_alias=_env(Env.MAX_REQUEST_BYTES)
+    )
     request_timeout_s: float = Field(
-        60.0, gt=0, validation_alias=_env("REQUEST_TIMEOUT_S", "SAGEMAKER_MODEL_SERVER_TIMEOUT")
+        60.0,
+        gt=0,
+        validation_alias=_env(Env.REQUEST_TIMEOUT_S, "SAGEMAKER_MODEL_SERVER_TIMEOUT"),
     )
-    api_key: str | None = Field(None, repr=False)
-    api_key_hashes: str | None = None
-    api_key_file: Path | None = None
-    log_level: str = "info"
-    log_sample_rate: float = Field(0.0, ge=0, le=1)
-    capture_dir: Path | None = None
-    capture_sample_rate: float = Field(0.0, ge=0, le=1)
-    drift_window: int = Field(10_000, ge=10)
-    drift_min_rows: int = Field(100, ge=1)
-    cloudwatch_emf: bool = False
-    cloudwatch_emf_interval_s: float = Field(60.0, gt=0)
+    api_key: str | None = Field(None, repr=False, validation_alias=_env(Env.API_KEY))
+    api_key_hashes: str | None = Field(None, validation_alias=_env(Env.API_KEY_HASHES))
+    api_key_file: Path | None = Field(None, validation_alias=_env(Env.API_KEY_FILE))
+    log_level: str = Field("info", validation_alias=_env(Env.LOG_LEVEL))
+    log_sample_rate: float = Field(0.0, ge=0, le=1, validation_alias=_env(Env.LOG_SAMPLE_RATE))
+    capture_dir: Path | None = Field(None, validation_alias=_env(Env.CAPTURE_DIR))
+    capture_sample_rate: float = Field(
+        0.0, ge=0, le=1, validation_alias=_env(Env.CAPTURE_SAMPLE_RATE)
+    )
+    drift_window: int = Field(10_000, ge=10, validation_alias=_env(Env.DRIFT_WINDOW))
+    drift_min_rows: int = Field(100, ge=1, validation_alias=_env(Env.DRIFT_MIN_ROWS))
+    cloudwatch_emf: bool = Field(False, validation_alias=_env(Env.CLOUDWATCH_EMF))
+    cloudwatch_emf_interval_s: float = Field(
+        60.0, gt=0, validation_alias=_env(Env.CLOUDWATCH_EMF_INTERVAL_S)
+    )
     endpoint_name: str | None = Field(
-        None, validation_alias=_env("ENDPOINT_NAME", "SAGEMAKER_ENDPOINT_NAME")
+        None, validation_alias=_env(Env.ENDPOINT_NAME, "SAGEMAKER_ENDPOINT_NAME")
     )
-    variant: str | None = None
-    fast_path: bool = True
-    timeout_keep_alive_s: float = Field(75.0, gt=0)
-    timeout_graceful_shutdown_s: float | None = Field(None, gt=0)
+    variant: str | None = Field(None, validation_alias=_env(Env.VARIANT))
+    fast_path: bool = Field(True, validation_alias=_env(Env.FAST_PATH))
+    timeout_keep_alive_s: float = Field(75.0, gt=0, validation_alias=_env(Env.TIMEOUT_KEEP_ALIVE_S))
+    timeout_graceful_shutdown_s: float | None = Field(
+        None, gt=0, validation_alias=_env(Env.TIMEOUT_GRACEFUL_SHUTDOWN_S)
+    )
+
+
+def env_names() -> frozenset[str]:
+    """Every ``INFERSTACK_*`` variable ``RuntimeSettings`` reads."""
+    names: set[str] = set()
+    for field in RuntimeSettings.model_fields.values():
+        alias = field.validation_alias
+        choices = alias.choices if isinstance(alias, AliasChoices) else []
+        names.update(c for c in choices if isinstance(c, str) and c.startswith(ENV_PREFIX))
+    return frozenset(names)

@@ -1,0 +1,123 @@
+"""The contract between the inference runtime and everything that deploys or watches it.
+
+Standard library only: the runtime image, the deployment spec, the target components,
+the alert rules and the dashboards all import this one module, so a name used on one
+side is the name read on the other. `tests/unit/test_contract.py` checks that every
+environment variable a component sets is one the runtime reads.
+"""
+
+from __future__ import annotations
+
+from typing import Final, Literal
+
+# --- Models ----------------------------------------------------------------------------
+
+Framework = Literal["sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "custom"]
+FRAMEWORKS: Final[tuple[Framework, ...]] = (
+    "sklearn",
+    "xgboost",
+    "lightgbm",
+    "onnx",
+    "pytorch",
+    "custom",
+)
+
+DType = Literal["float32", "float64", "int32", "int64", "bool", "string"]
+DTYPES: Final[tuple[DType, ...]] = ("float32", "float64", "int32", "int64", "bool", "string")
+DEFAULT_DTYPE: Final[DType] = "float64"
+"""The dtype of a feature that names none, in the spec and in a bundle's manifest."""
+
+SEMVER_PATTERN: Final = (
+    r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
+)
+"""A model version: semantic versioning 2.0 (1.4.0, 2.0.0-rc.1)."""
+
+MANIFEST_FILE: Final = "inferstack.yaml"
+"""The file that makes a folder a bundle."""
+
+# --- The container -----------------------------------------------------------------------
+
+PORT: Final = 8080
+"""The port the runtime listens on inside its container (SageMaker's)."""
+MODEL_DIR: Final = "/opt/ml/model"
+"""Where the container finds its bundle unless INFERSTACK_BUNDLE_DIR says otherwise."""
+ENV_PREFIX: Final = "INFERSTACK_"
+
+
+class Env:
+    """Environment variables the runtime reads at start (`RuntimeSettings`)."""
+
+    BUNDLE_DIR: Final = "INFERSTACK_BUNDLE_DIR"
+    MODEL_NAME: Final = "INFERSTACK_MODEL_NAME"
+    MODEL_VERSION: Final = "INFERSTACK_MODEL_VERSION"
+    """The version the deployment expects; the runtime refuses a bundle of another."""
+    ENVIRONMENT: Final = "INFERSTACK_ENVIRONMENT"
+    """dev, staging or prod: a field of every log line and a label of model_info."""
+    HOST: Final = "INFERSTACK_HOST"
+    PORT: Final = "INFERSTACK_PORT"
+    WORKERS: Final = "INFERSTACK_WORKERS"
+    API_KEY: Final = "INFERSTACK_API_KEY"
+    API_KEY_HASHES: Final = "INFERSTACK_API_KEY_HASHES"
+    API_KEY_FILE: Final = "INFERSTACK_API_KEY_FILE"
+    CAPTURE_DIR: Final = "INFERSTACK_CAPTURE_DIR"
+    CAPTURE_SAMPLE_RATE: Final = "INFERSTACK_CAPTURE_SAMPLE_RATE"
+    ENDPOINT_NAME: Final = "INFERSTACK_ENDPOINT_NAME"
+    VARIANT: Final = "INFERSTACK_VARIANT"
+    CLOUDWATCH_EMF: Final = "INFERSTACK_CLOUDWATCH_EMF"
+    CLOUDWATCH_EMF_INTERVAL_S: Final = "INFERSTACK_CLOUDWATCH_EMF_INTERVAL_S"
+    MAX_BATCH_SIZE: Final = "INFERSTACK_MAX_BATCH_SIZE"
+    MAX_BATCH_WAIT_MS: Final = "INFERSTACK_MAX_BATCH_WAIT_MS"
+    MAX_REQUEST_BYTES: Final = "INFERSTACK_MAX_REQUEST_BYTES"
+    REQUEST_TIMEOUT_S: Final = "INFERSTACK_REQUEST_TIMEOUT_S"
+    LOG_LEVEL: Final = "INFERSTACK_LOG_LEVEL"
+    LOG_SAMPLE_RATE: Final = "INFERSTACK_LOG_SAMPLE_RATE"
+    DRIFT_WINDOW: Final = "INFERSTACK_DRIFT_WINDOW"
+    DRIFT_MIN_ROWS: Final = "INFERSTACK_DRIFT_MIN_ROWS"
+    FAST_PATH: Final = "INFERSTACK_FAST_PATH"
+    TIMEOUT_KEEP_ALIVE_S: Final = "INFERSTACK_TIMEOUT_KEEP_ALIVE_S"
+    TIMEOUT_GRACEFUL_SHUTDOWN_S: Final = "INFERSTACK_TIMEOUT_GRACEFUL_SHUTDOWN_S"
+    ALLOW_VERSION_MISMATCH: Final = "INFERSTACK_ALLOW_VERSION_MISMATCH"
+    """Load a bundle saved under another major version of its framework (at your risk)."""
+
+
+class Routes:
+    """HTTP routes of the runtime, by contract."""
+
+    PING: Final = "/ping"
+    INVOCATIONS: Final = "/invocations"
+    LIVE: Final = "/live"
+    READY: Final = "/ready"
+    SCORE: Final = "/score"
+    PREDICT: Final = "/predict"
+    V2_LIVE: Final = "/v2/health/live"
+    V2_READY: Final = "/v2/health/ready"
+    V2_MODEL: Final = "/v2/models/{name}"
+    V2_INFER: Final = "/v2/models/{name}/infer"
+    METRICS: Final = "/metrics"
+
+
+INFERENCE_ROUTES: Final = (Routes.INVOCATIONS, Routes.PREDICT, Routes.SCORE, Routes.V2_INFER)
+"""The routes that run the model (the `route` label of the request metrics)."""
+
+
+class Metric:
+    """Prometheus metric names the runtime exports (counters gain `_total` on the wire)."""
+
+    REQUEST_DURATION: Final = "inferstack_request_duration_seconds"
+    REQUESTS: Final = "inferstack_requests"
+    ERRORS: Final = "inferstack_errors"
+    BATCH_SIZE: Final = "inferstack_batch_size"
+    QUEUE_DEPTH: Final = "inferstack_queue_depth"
+    INFLIGHT: Final = "inferstack_inflight_requests"
+    MODEL_LOAD_SECONDS: Final = "inferstack_model_load_seconds"
+    MODEL_INFO: Final = "inferstack_model_info"
+    DRIFT_SCORE: Final = "inferstack_drift_score"
+
+
+def public_names(cls: type) -> dict[str, str]:
+    """The upper-case constants of one of the classes above, by attribute name."""
+    return {k: v for k, v in vars(cls).items() if k.isupper() and isinstance(v, str)}
+
+
+RUNTIME_ENV: Final = frozenset(public_names(Env).values())
+"""Every environment variable the runtime reads."""
