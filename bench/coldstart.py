@@ -104,7 +104,7 @@ def main() -> None:
     args = parser.parse_args()
     image = args.image
     if image is None:
-        from inferstack.components.image_cli import build_image
+        from inferstack.components.image.build import build_image
 
         image = build_image(BUNDLE, base_image=args.base_image, network=args.network)
     one_start(image)  # warm the page cache once; not counted

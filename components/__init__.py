@@ -7,16 +7,17 @@ use, so the spec and the CLI work where no Pulumi SDK is installed.
 from __future__ import annotations
 
 import importlib
+import warnings
 from typing import Any
 
-from inferstack.components.config import load_spec
 from inferstack.components.errors import (
-    InferstackError,
+    DeployError,
     SpecError,
     StackNotFoundError,
     TargetNotImplementedError,
 )
-from inferstack.components.spec import (
+from inferstack.components.spec.config import load_spec
+from inferstack.components.spec.models import (
     AlarmThresholds,
     ComputeSpec,
     DeploymentSpec,
@@ -38,9 +39,9 @@ _LAZY = {
     "InferenceEndpoint": "inferstack.components.endpoint",
     "run_plan": "inferstack.components.plan",
     "Plan": "inferstack.components.plan",
-    "PlanMocks": "inferstack.components.mocks",
+    "PlanMocks": "inferstack.components.plan.mocks",
     "LocalEndpoint": "inferstack.components.local.endpoint",
-    "RuntimeImage": "inferstack.components.image",
+    "RuntimeImage": "inferstack.components.image.component",
     "AwsEndpoint": "inferstack.components.aws.endpoint",
 }
 
@@ -50,7 +51,7 @@ __all__ = [
     "DeploymentSpec",
     "FeatureSpec",
     "GatewaySpec",
-    "InferstackError",
+    "DeployError",
     "InstanceTypeOverrides",
     "JwtSpec",
     "ModelSpec",
@@ -68,6 +69,13 @@ __all__ = [
 
 
 def __getattr__(name: str) -> Any:
+    if name == "InferstackError":  # the old name of DeployError, kept for imports
+        warnings.warn(
+            "inferstack.components.InferstackError is now DeployError",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return DeployError
     if name in _LAZY:
         return getattr(importlib.import_module(_LAZY[name]), name)
     raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

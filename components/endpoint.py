@@ -17,7 +17,7 @@ from inferstack.components.errors import TargetNotImplementedError
 if TYPE_CHECKING:
     import pulumi
 
-    from inferstack.components.spec import DeploymentSpec
+    from inferstack.components.spec.models import DeploymentSpec
 
 TARGET_COMPONENTS: dict[str, str | None] = {
     "local": "inferstack.components.local.endpoint:LocalEndpoint",

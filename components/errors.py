@@ -1,6 +1,6 @@
 """Errors of the IaC side, each naming what the user has to change.
 
-InferstackError            base; `str()` is the message shown to the user
+DeployError                base; `str()` is the message shown to the user
 ├── SpecError              the deployment spec is invalid (one line per problem)
 ├── StackNotFoundError     no stacks/Pulumi.<stack>.yaml
 └── TargetNotImplementedError
@@ -14,16 +14,16 @@ from collections.abc import Iterable
 from pydantic import ValidationError
 from pydantic_core import ErrorDetails
 
-from inferstack.components.spec_rules import SpecRuleError
+from inferstack.components.spec.rules import SpecRuleError
 
 CONFIG_KEY = "inferstack:deployment"
 
 
-class InferstackError(Exception):
+class DeployError(Exception):
     """Base of the errors inferstack reports to users without a traceback."""
 
 
-class SpecError(InferstackError):
+class SpecError(DeployError):
     """The deployment spec is invalid; `problems` has one line per invalid field."""
 
     def __init__(self, problems: Iterable[str], source: str = CONFIG_KEY) -> None:
@@ -37,11 +37,11 @@ class SpecError(InferstackError):
         return cls((_describe(e) for e in err.errors()), source)
 
 
-class StackNotFoundError(InferstackError):
+class StackNotFoundError(DeployError):
     """The named stack has no config file."""
 
 
-class TargetNotImplementedError(InferstackError):
+class TargetNotImplementedError(DeployError):
     """The spec's target has no component yet."""
 
 

@@ -6,15 +6,15 @@ plan <stack>` runs it unchanged under Pulumi's mock runtime.
 
 import pulumi
 
-from inferstack.components.config import (
+from inferstack.components.endpoint import create_endpoint
+from inferstack.components.errors import DeployError
+from inferstack.components.spec.config import (
     check_local_bundle,
     find_project_root,
     resolve_artifacts,
     spec_from_pulumi_config,
     stack_source,
 )
-from inferstack.components.endpoint import create_endpoint
-from inferstack.components.errors import InferstackError
 
 
 def main() -> None:
@@ -22,7 +22,7 @@ def main() -> None:
         spec = resolve_artifacts(spec_from_pulumi_config(), find_project_root())
         check_local_bundle(spec, stack_source())
         endpoint = create_endpoint(spec.model.name, spec)
-    except InferstackError as err:
+    except DeployError as err:
         # RunError prints the message alone, without a traceback.
         raise pulumi.RunError(str(err)) from err
     pulumi.export("endpoint_url", endpoint.url)

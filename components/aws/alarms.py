@@ -16,7 +16,7 @@ from inferstack.components.aws.common import (
     SAGEMAKER_NAMESPACE,
     Names,
 )
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
 
 # API Gateway's latency includes the model's; allow this much on top of the model's p99.

@@ -16,11 +16,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from inferstack.components.aws.common import primary_variant
-from inferstack.components.errors import InferstackError
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.errors import DeployError
+from inferstack.components.spec.models import DeploymentSpec
 
 
-class ArtifactError(InferstackError):
+class ArtifactError(DeployError):
     """A model artifact cannot be packaged for SageMaker."""
 
 

@@ -14,7 +14,7 @@ from pulumi_aws.appautoscaling import (
 from inferstack.components.aws.common import SAGEMAKER_NAMESPACE
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.aws.sagemaker import variant_plans
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
 
 DIMENSION = "sagemaker:variant:DesiredInstanceCount"

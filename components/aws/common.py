@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import pulumi
 
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.spec.models import DeploymentSpec
 
 SAGEMAKER_NAMESPACE = "/aws/sagemaker/Endpoints"
 # The runtime's own metrics, as `inferstack.runtime.emf` prints them (EMF on stdout).

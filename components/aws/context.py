@@ -8,7 +8,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.components.aws.common import Names, names_for, partition, resource_tags
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.spec.models import DeploymentSpec
 
 
 @dataclass(frozen=True)

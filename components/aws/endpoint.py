@@ -18,9 +18,9 @@ from inferstack.components.aws.observability import Observability
 from inferstack.components.aws.registry import ImageRepository, ecr_repository_arn
 from inferstack.components.aws.sagemaker import MAX_ROLLBACK_ALARMS, SageMakerEndpoint
 from inferstack.components.aws.storage import ArtifactStore
-from inferstack.components.config import check_local_bundle
 from inferstack.components.errors import SpecError
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.spec.config import check_local_bundle
+from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
 
 

@@ -19,7 +19,7 @@ from inferstack.components.aws.policies import (
     log_delivery_policy,
     service_trust,
 )
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.spec.models import DeploymentSpec
 
 ACCESS_LOG_FORMAT = json.dumps(
     {

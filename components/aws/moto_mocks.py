@@ -31,8 +31,8 @@ import pulumi
 
 import inferstack.components.aws.plan_fakes  # noqa: F401  (fakes for non-AWS types)
 from inferstack.components.aws.plan_fakes import auto_name
-from inferstack.components.mocks import PlanMocks
-from inferstack.components.plan import run_under_mocks
+from inferstack.components.plan.mocks import PlanMocks
+from inferstack.components.plan.run import run_under_mocks
 
 Args = pulumi.runtime.MockResourceArgs
 Result = tuple[str, dict[str, Any]]

@@ -16,7 +16,7 @@ from inferstack.components.aws.common import (
     Names,
 )
 from inferstack.components.aws.context import AwsContext
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
 
 

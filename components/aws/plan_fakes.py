@@ -11,7 +11,7 @@ from typing import Any
 
 import pulumi
 
-from inferstack.components.mocks import (
+from inferstack.components.plan.mocks import (
     FAKE_ACCOUNT,
     FAKE_REGION,
     register_call_fake,

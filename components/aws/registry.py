@@ -12,7 +12,7 @@ import pulumi_aws as aws
 
 from inferstack.components.aws.artifacts import variant_artifacts
 from inferstack.components.aws.context import AwsContext
-from inferstack.components.image import ImageRegistry, RuntimeImage, RuntimeImageArgs
+from inferstack.components.image.component import ImageRegistry, RuntimeImage, RuntimeImageArgs
 
 _ECR_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"

@@ -16,7 +16,7 @@ import pulumi_aws as aws
 
 from inferstack.components.aws.common import physical_name, primary_variant
 from inferstack.components.aws.context import AwsContext
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import AWS_INSTANCE_STORE_FAMILIES
 
 MAX_ROLLBACK_ALARMS = 10

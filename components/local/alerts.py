@@ -11,7 +11,7 @@ from typing import Any
 
 import yaml
 
-from inferstack.components.spec import AlarmThresholds
+from inferstack.components.spec.models import AlarmThresholds
 
 RULES_FILE = "/etc/prometheus/rules/inferstack.rules.yml"
 # Only model-serving routes count for latency and error ratios, never health or scrape.

@@ -14,7 +14,7 @@ from typing import Any
 import yaml
 
 from inferstack.components.local.alerts import INFERENCE_ROUTES
-from inferstack.components.spec import AlarmThresholds
+from inferstack.components.spec.models import AlarmThresholds
 
 DATASOURCE_UID = "inferstack-prometheus"
 DASHBOARDS_DIR = "/etc/grafana/dashboards"

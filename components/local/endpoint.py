@@ -17,16 +17,16 @@ import pulumi_docker as docker
 import pulumi_random as random
 
 import inferstack.components.local.plan_fakes  # noqa: F401  (offline plan fakes)
-from inferstack.components.config import check_local_bundle
 from inferstack.components.errors import SpecError
-from inferstack.components.image import RuntimeImage, RuntimeImageArgs
+from inferstack.components.image.component import RuntimeImage, RuntimeImageArgs
 from inferstack.components.local.monitoring import (
     GRAFANA_PORT,
     PROMETHEUS_PORT,
     LocalMonitoring,
     LocalMonitoringArgs,
 )
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.spec.config import check_local_bundle
+from inferstack.components.spec.models import DeploymentSpec
 
 RUNTIME_PORT = 8080
 CAPTURE_DIR = "/var/lib/inferstack/capture"

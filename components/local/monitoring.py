@@ -23,7 +23,7 @@ from inferstack.components.local.dashboard import (
     dashboard_provider_yaml,
     datasource_yaml,
 )
-from inferstack.components.spec import AlarmThresholds
+from inferstack.components.spec.models import AlarmThresholds
 
 PROMETHEUS_IMAGE = "prom/prometheus:v2.53.2"
 GRAFANA_IMAGE = "grafana/grafana-oss:11.2.2"

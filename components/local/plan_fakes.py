@@ -11,7 +11,7 @@ from typing import Any
 
 import pulumi
 
-from inferstack.components.mocks import register_fake
+from inferstack.components.plan.mocks import register_fake
 
 
 def _remote_image(args: pulumi.runtime.MockResourceArgs) -> dict[str, Any]:

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import yaml
 
-from inferstack.components.plan import run_plan
+from inferstack.components.plan.run import run_plan
 from inferstack.policies import Subject, evaluate
 from tests.conftest import ROOT
 

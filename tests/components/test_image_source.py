@@ -20,7 +20,7 @@ PROBE = """
 import json, sys
 from pathlib import Path
 import inferstack.runtime
-from inferstack.components.image_context import flavor, plan_build
+from inferstack.components.image.context import flavor, plan_build
 plan = plan_build(Path(sys.argv[1]), "logreg-20f", "1.0.0", flavor(), staging=Path(sys.argv[2]))
 print(json.dumps({"package": inferstack.runtime.__file__, "context": str(plan.context),
                   "tag": plan.tag}))
@@ -68,7 +68,7 @@ def test_an_installed_package_rebuilds_its_source_tree(installed: Path, tmp_path
         "runtime/Dockerfile",
         "runtime/docker/entrypoint.sh",
         "bundle/inferstack.yaml",
-        "components/spec.py",
+        "components/spec/models.py",
     ):
         assert (context / needed).is_file(), needed
 
@@ -89,7 +89,7 @@ def test_the_rebuilt_tree_builds_the_same_package(installed: Path, tmp_path: Pat
     assert {
         "inferstack/runtime/app.py",
         "inferstack/runtime/docker/entrypoint.sh",
-        "inferstack/components/spec.py",
+        "inferstack/components/spec/models.py",
         "inferstack/policies/rules.py",
     } <= names
 

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from inferstack.components.plan import SECRET_MASK, PlanError, run_plan
+from inferstack.components.plan.run import SECRET_MASK, PlanError, run_plan
 
 PROGRAM = textwrap.dedent(
     """

@@ -8,8 +8,8 @@ import sys
 
 import pytest
 
-from inferstack.components.config import stack_names
-from inferstack.components.plan import run_under_mocks
+from inferstack.components.plan.run import run_under_mocks
+from inferstack.components.spec.config import stack_names
 from tests.conftest import ROOT
 
 README = (ROOT / "README.md").read_text()

@@ -75,7 +75,7 @@ def base_image(docker_engine: None) -> str:
 @pytest.fixture(scope="session")
 def runtime_image(base_image: str) -> str:
     """The image for the quickstart bundle, built like `inferstack build` builds it."""
-    from inferstack.components.image_cli import build_image
+    from inferstack.components.image.build import build_image
 
     return build_image(BUNDLE, base_image=base_image, network="host")
 

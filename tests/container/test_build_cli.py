@@ -8,7 +8,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from inferstack.components.cli import app
+from inferstack.components.cli.app import app
 from inferstack.runtime.manifest import read_manifest
 from tests.container.conftest import BUNDLE, docker
 
@@ -43,8 +43,8 @@ def test_a_bundle_the_server_user_cannot_read_fails_the_build(
 ) -> None:
     """COPY keeps modes (a plain `docker build` of a umask-077 bundle): fail at build time,
     not with a container that crash-loops on start."""
-    from inferstack.components.image_cli import docker_env
-    from inferstack.components.image_context import flavor, plan_build
+    from inferstack.components.image.build import docker_env
+    from inferstack.components.image.context import flavor, plan_build
 
     plan = plan_build(BUNDLE, "logreg-20f", "1.0.0", flavor(base_image=base_image), tmp_path)
     (plan.context / "bundle" / "model.joblib").chmod(0o600)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from inferstack.components import DeploymentSpec, SpecError, load_spec
-from inferstack.components.config import check_local_bundle, read_stack_config, stack_names
+from inferstack.components.spec.config import check_local_bundle, read_stack_config, stack_names
 from tests.conftest import ROOT
 
 BUNDLE = ROOT / "examples" / "logreg-20f" / "bundle"
@@ -87,7 +87,7 @@ def test_each_ab_variant_serves_a_bundle_of_its_own_version(tmp_path) -> None:
 
 
 def test_stack_artifacts_resolve_against_the_project_root() -> None:
-    from inferstack.components.config import resolve_artifacts
+    from inferstack.components.spec.config import resolve_artifacts
 
     spec = ab_spec(
         {

@@ -49,8 +49,8 @@ def test_doctor_names_what_is_missing(tmp_path: Path) -> None:
 def test_outputs_without_pulumi_says_what_to_install(tmp_path: Path) -> None:
     result = cli("outputs", "local", PATH=bare_path(tmp_path), COLUMNS="200")
     assert result.returncode == 1
-    assert "cannot read outputs of stack local" in result.stdout
-    assert "get.pulumi.com" in result.stdout
+    assert "error: cannot read outputs of stack local" in result.stderr
+    assert "get.pulumi.com" in result.stderr
     assert "Traceback" not in result.stderr
 
 

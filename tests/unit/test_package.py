@@ -12,7 +12,7 @@ import pytest
 
 import inferstack.components
 import inferstack.policies
-from inferstack.components.spec_docs import render_markdown
+from inferstack.components.spec.docs import render_markdown
 from tests.conftest import ROOT
 
 PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())

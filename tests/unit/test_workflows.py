@@ -6,7 +6,7 @@ import re
 
 import yaml
 
-from inferstack.components.config import stack_names
+from inferstack.components.spec.config import stack_names
 from tests.conftest import ROOT
 
 WORKFLOWS = ROOT / ".github" / "workflows"

@@ -18,7 +18,7 @@ from moto import mock_aws
 
 from inferstack.components.aws import AwsEndpoint, AwsEndpointOptions
 from inferstack.components.aws.moto_mocks import MotoMocks, run_program
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.spec.models import DeploymentSpec
 
 REGION = "us-east-1"
 STACK = "test"

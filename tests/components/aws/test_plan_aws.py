@@ -8,7 +8,7 @@ import pytest
 from inferstack.components.aws.endpoint import AwsEndpointOptions, validate
 from inferstack.components.aws.moto_mocks import MotoMocks
 from inferstack.components.errors import SpecError
-from inferstack.components.plan import run_plan
+from inferstack.components.plan.run import run_plan
 
 EXPECTED = {
     "inferstack:aws:AwsEndpoint",

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 import yaml
 
-from inferstack.components.plan import run_under_mocks
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.plan.run import run_under_mocks
+from inferstack.components.spec.models import DeploymentSpec
 
 ROOT = Path(__file__).resolve().parents[3]
 BUNDLE = ROOT / "examples" / "logreg-20f" / "bundle"

@@ -8,7 +8,7 @@ from pathlib import Path
 import yaml
 
 from inferstack.components.local.alerts import alert_rules_yaml
-from inferstack.components.spec import AlarmThresholds
+from inferstack.components.spec.models import AlarmThresholds
 from tests.components.local.conftest import local_spec
 
 JOB = "inferstack-churn"

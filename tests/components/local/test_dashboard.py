@@ -15,7 +15,7 @@ from inferstack.components.local.dashboard import (
     dashboard_provider_yaml,
     datasource_yaml,
 )
-from inferstack.components.spec import AlarmThresholds
+from inferstack.components.spec.models import AlarmThresholds
 
 METRIC = re.compile(r"\b(inferstack_[a-z_]+)")
 

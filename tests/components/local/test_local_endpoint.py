@@ -10,10 +10,10 @@ import pytest
 import yaml
 
 from inferstack.components.errors import SpecError
-from inferstack.components.image import RuntimeImage, RuntimeImageArgs
-from inferstack.components.image_context import GPU_BASE_IMAGE, flavor, plan_build
+from inferstack.components.image.component import RuntimeImage, RuntimeImageArgs
+from inferstack.components.image.context import GPU_BASE_IMAGE, flavor, plan_build
 from inferstack.components.local.endpoint import LocalEndpoint, LocalPorts, check_local_spec
-from inferstack.components.plan import SECRET_MASK, run_plan, run_under_mocks
+from inferstack.components.plan.run import SECRET_MASK, run_plan, run_under_mocks
 from tests.components.local.conftest import BUNDLE, Declared, declare, local_spec
 
 

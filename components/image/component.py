@@ -1,7 +1,7 @@
 """`RuntimeImage`: the inference runtime image for one model version.
 
 Built from `runtime/Dockerfile` with the model bundle baked in, tagged
-`<model version>-<content hash>` (see `inferstack.components.image_context`), and
+`<model version>-<content hash>` (see `inferstack.components.image.context`), and
 pushed to a registry when one is given. The local target keeps it in the local
 Docker daemon; the cloud targets pass their registry (ECR, ACR, Artifact
 Registry) as an `ImageRegistry`.
@@ -15,7 +15,7 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from inferstack.components.image_context import BUILD_TARGET, flavor, plan_build
+from inferstack.components.image.context import BUILD_TARGET, flavor, plan_build
 
 LOCAL_REPOSITORY_PREFIX = "inferstack"
 

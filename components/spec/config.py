@@ -10,7 +10,7 @@ import yaml
 from pydantic import ValidationError
 
 from inferstack.components.errors import CONFIG_KEY, SpecError, StackNotFoundError
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.spec.models import DeploymentSpec
 
 PROJECT_FILE = "Pulumi.yaml"
 

@@ -333,7 +333,7 @@ class DeploymentSpec(_Spec):
 
     @model_validator(mode="after")
     def _fits_target(self) -> Self:
-        from inferstack.components.spec_rules import check_target_rules
+        from inferstack.components.spec.rules import check_target_rules
 
         check_target_rules(self)
         return self

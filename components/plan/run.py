@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from inferstack.components.config import find_project_root, read_stack_config
-from inferstack.components.errors import InferstackError
+from inferstack.components.errors import DeployError
+from inferstack.components.spec.config import find_project_root, read_stack_config
 
 if TYPE_CHECKING:
     import pulumi
@@ -72,7 +72,7 @@ class Plan:
         return [r for r in self.resources if r.type == type_]
 
 
-class PlanError(InferstackError):
+class PlanError(DeployError):
     """The stack program failed under the mocks."""
 
 
@@ -191,7 +191,7 @@ def _run(
     from pulumi.runtime.stack import run_pulumi_func
     from pulumi.runtime.sync_await import _ensure_event_loop
 
-    from inferstack.components.mocks import PlanMocks
+    from inferstack.components.plan.mocks import PlanMocks
 
     mocks = mocks or PlanMocks()
     monitor = _recording_monitor(mocks)

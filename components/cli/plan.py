@@ -1,57 +1,29 @@
-"""The `inferstack` command line.
-
-Commands import what they need when they run, so `inferstack serve` works in
-the runtime image (no Pulumi) and `inferstack plan` works without the runtime.
-Target and runtime packages add their own commands through `register(app)`.
-"""
+"""`inferstack plan STACK`: the stack program under Pulumi's mocks, checked by the policy pack."""
 
 from __future__ import annotations
 
-import importlib
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.console import Console
 from rich.markup import escape
 from rich.tree import Tree
 
-from inferstack.components.errors import InferstackError
+from inferstack.components.cli.output import (
+    EXIT_POLICY_VIOLATION,
+    EXIT_USAGE,
+    console,
+    err_console,
+    fail,
+)
+from inferstack.components.errors import DeployError
 
 if TYPE_CHECKING:
     from inferstack.components.plan import Plan
     from inferstack.policies import Violation
 
-app = typer.Typer(
-    name="inferstack",
-    help="Deploy a trained model to SageMaker, Azure ML, GKE or local Docker from one spec.",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-console = Console()
-err_console = Console(stderr=True)
 
-# Modules that contribute commands with a `register(app)` function.
-COMMAND_MODULES = (
-    "inferstack.runtime.cli",
-    "inferstack.components.image_cli",
-    "inferstack.components.doctor",
-    "inferstack.components.spec_docs",
-)
-
-EXIT_SPEC_ERROR = 2
-EXIT_POLICY_VIOLATION = 3
-
-
-def fail(message: str, code: int = 1) -> typer.Exit:
-    """Print `message` as an error and return the Exit to raise."""
-    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
-    return typer.Exit(code)
-
-
-@app.command()
 def plan(
     stack: Annotated[str, typer.Argument(help="Stack name, e.g. local or prod-aws.")],
     as_json: Annotated[bool, typer.Option("--json", help="Print the resources as JSON.")] = False,
@@ -63,12 +35,12 @@ def plan(
     ] = True,
 ) -> None:
     """Offline plan: run the stack program under Pulumi's mocks and list its resources."""
-    from inferstack.components.plan import run_plan
+    from inferstack.components.plan.run import run_plan
 
     try:
         result = run_plan(stack, project)
-    except InferstackError as err:
-        raise fail(str(err), EXIT_SPEC_ERROR) from None
+    except DeployError as err:
+        raise fail(str(err), EXIT_USAGE) from None
     violations = _policy_violations(result) if policies else []
     if as_json:
         print(json.dumps([r.as_json() for r in result.resources], indent=2, default=str))
@@ -114,25 +86,6 @@ def _tree(result: Plan) -> Tree:
     return root
 
 
-def _register_commands() -> None:
-    for module_name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(module_name)
-        except ModuleNotFoundError as err:
-            # A module missing from this checkout, or its extra not installed.
-            if err.name and (err.name == module_name or not err.name.startswith("inferstack")):
-                continue
-            raise
-        module.register(app)
-
-
-_register_commands()
-
-
-def main() -> None:
-    """Entry point of the `inferstack` console script."""
-    app()
-
-
-if __name__ == "__main__":
-    main()
+def register(app: typer.Typer) -> None:
+    """Add `plan` to the CLI."""
+    app.command()(plan)

@@ -16,10 +16,9 @@ from dataclasses import dataclass
 from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-console = Console()
+from inferstack.components.cli.output import console, fail
 
 PULUMI_INSTALL = (
     "install the Pulumi CLI: `curl -fsSL https://get.pulumi.com | sh` "
@@ -118,8 +117,7 @@ def outputs(
     """Show a deployed stack's endpoint, how to read its API key, and a curl to try it."""
     pulumi_check = check_pulumi()
     if not pulumi_check.ok:
-        console.print(f"[red]cannot read outputs of stack {stack}:[/] {pulumi_check.detail}")
-        raise typer.Exit(1)
+        raise fail(f"cannot read outputs of stack {stack}: {pulumi_check.detail}")
     result = subprocess.run(
         ["pulumi", "stack", "output", "--json", "--stack", stack],
         capture_output=True,
@@ -127,8 +125,7 @@ def outputs(
         check=False,
     )
     if result.returncode != 0:
-        console.print(f"[red]cannot read outputs of stack {stack}:[/] {result.stderr.strip()}")
-        raise typer.Exit(1)
+        raise fail(f"cannot read outputs of stack {stack}: {result.stderr.strip()}")
     values = json.loads(result.stdout or "{}")
     url = values.get("endpoint_url", "")
     console.print(f"[bold green]Deployed stack {stack}[/]")

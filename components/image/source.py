@@ -15,7 +15,7 @@ import shutil
 from importlib import metadata
 from pathlib import Path
 
-from inferstack.components.errors import InferstackError
+from inferstack.components.errors import DeployError
 
 SOURCE_PATHS = ("pyproject.toml", "README.md", "components", "policies", "runtime")
 PACKAGE_DIRS = ("components", "policies", "runtime")
@@ -24,7 +24,7 @@ SOURCE_DIR_ENV = "INFERSTACK_SOURCE_DIR"
 _EXTRA = re.compile(r"""\s*(?:\band\s+)?extra\s*==\s*["']([^"']+)["']""")
 
 
-class ImageError(InferstackError):
+class ImageError(DeployError):
     """The runtime image cannot be built from what was given."""
 
 

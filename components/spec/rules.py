@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING
 from inferstack.components.targets import profile
 
 if TYPE_CHECKING:
-    from inferstack.components.spec import DeploymentSpec
+    from inferstack.components.spec.models import DeploymentSpec
 
 
 class SpecRuleError(ValueError):

@@ -11,11 +11,10 @@ import types
 import typing
 from typing import Annotated
 
-import typer
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from inferstack.components.spec import DeploymentSpec
+from inferstack.components.spec.models import DeploymentSpec
 
 HEADER = (
     "# Deployment spec reference\n\n"
@@ -81,22 +80,3 @@ def render_markdown() -> str:
                 f"{field.description or ''} |\n"
             )
     return "".join(parts)
-
-
-def spec(
-    output_format: Annotated[
-        str, typer.Option("--format", help="markdown (reference) or json-schema.")
-    ] = "markdown",
-) -> None:
-    """Print the deployment spec's reference (Markdown) or its JSON Schema."""
-    if output_format == "markdown":
-        print(render_markdown(), end="")
-    elif output_format == "json-schema":
-        print(json.dumps(DeploymentSpec.model_json_schema(), indent=2))
-    else:
-        raise typer.BadParameter("use markdown or json-schema", param_hint="--format")
-
-
-def register(app: typer.Typer) -> None:
-    """Add `spec` to the CLI."""
-    app.command()(spec)

@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-from inferstack.components.image_source import DOCKERFILE, SOURCE_PATHS, ImageError, source_root
+from inferstack.components.image.source import DOCKERFILE, SOURCE_PATHS, ImageError, source_root
 from inferstack.runtime.version import inferstack_version
 
 BUNDLE_IN_CONTEXT = "bundle"

@@ -1,0 +1,84 @@
+"""The `inferstack` typer app and the table of its command groups.
+
+Each group is a module with `register(app)`; commands import what they need when they
+run, so `inferstack serve` works in the runtime image (no Pulumi) and `inferstack plan`
+works without the runtime. A group whose module cannot be imported because an extra is
+missing still shows its commands, and each says which extra to install.
+"""
+
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+import typer
+
+from inferstack.components.cli.output import EXIT_USAGE, fail
+
+app = typer.Typer(
+    name="inferstack",
+    help="Deploy a trained model to SageMaker, Azure ML, GKE or local Docker from one spec.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+
+@dataclass(frozen=True)
+class CommandGroup:
+    """A module of commands, the names it adds and the extra its import needs."""
+
+    module: str
+    commands: tuple[str, ...]
+    extra: str
+
+
+COMMAND_GROUPS = (
+    CommandGroup("inferstack.components.cli.plan", ("plan",), "local"),
+    CommandGroup("inferstack.components.cli.spec", ("spec",), "local"),
+    CommandGroup("inferstack.components.cli.doctor", ("doctor", "outputs"), "local"),
+    CommandGroup("inferstack.components.cli.build", ("build",), "runtime"),
+    CommandGroup("inferstack.runtime.cli", ("serve", "bundle"), "runtime"),
+)
+
+
+def _unavailable(command: str, package: str, extra: str) -> None:
+    """Register `command` as one that says which extra to install."""
+
+    def refuse(ctx: typer.Context) -> None:
+        raise fail(
+            f"`inferstack {command}` needs the package {package!r}: "
+            f"pip install 'inferstack[{extra}]'",
+            EXIT_USAGE,
+        )
+
+    app.command(
+        command,
+        help=f"(unavailable here: pip install 'inferstack[{extra}]')",
+        context_settings={"allow_extra_args": True, "ignore_unknown_options": True},
+    )(refuse)
+
+
+def _register_commands() -> None:
+    for group in COMMAND_GROUPS:
+        try:
+            module = importlib.import_module(group.module)
+        except ModuleNotFoundError as err:
+            if not err.name or err.name.startswith("inferstack"):
+                raise
+            for command in group.commands:
+                _unavailable(command, err.name, group.extra)
+            continue
+        module.register(app)
+
+
+_register_commands()
+
+
+def main() -> None:
+    """Entry point of the `inferstack` console script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()
