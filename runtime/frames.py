@@ -135,9 +135,11 @@ class FrameBuilder:
         for j, (name, dtype) in enumerate(zip(self.names, self.dtypes, strict=True)):
             col = batch[:, j]
             if isinstance(dtype, pd.CategoricalDtype):
-                columns[name] = cat = pd.Categorical(col, dtype=dtype)
-                if self.refuse_unknown and (cat.codes < 0).any():
-                    value = col[int(np.argmax(cat.codes < 0))]
+                # codes straight from the categories: -1 (missing) for values outside them
+                codes = dtype.categories.get_indexer(col)
+                columns[name] = pd.Categorical.from_codes(codes, dtype=dtype)
+                if self.refuse_unknown and (codes < 0).any():
+                    value = col[int(np.argmax(codes < 0))]
                     raise InvalidInput(
                         f"feature '{name}': {value!r} is not a category the model was "
                         f"trained on ({', '.join(map(str, dtype.categories[:10]))}"

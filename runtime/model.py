@@ -30,6 +30,14 @@ class ServedModel:
     def __post_init__(self) -> None:
         self.decoder = RowDecoder(self.manifest.input)
 
+    def note_output(self, out: Any) -> None:
+        """Keep a served answer to type V2 metadata when no probe did (custom predictors)."""
+        if self.probe_output is None:
+            try:
+                self.probe_output = np.asarray(out)
+            except Exception:  # noqa: BLE001 - ragged outputs: metadata keeps its defaults
+                self.probe_output = np.empty(0)
+
     def run(self, batch: np.ndarray) -> Any:
         """Run a validated batch through preprocess, predict and postprocess."""
         p = self.predictor

@@ -46,9 +46,12 @@ def v2_model_metadata(manifest: Manifest, output: np.ndarray | None = None) -> d
         datatype = _V2_TYPE[dtypes.pop()] if len(dtypes) == 1 else "FP64"
         inputs = [{"name": "input-0", "datatype": datatype, "shape": [-1, *inp.row_shape]}]
     names = manifest.output.names
-    out_shape = [-1, len(names)] if names and len(names) > 1 else [-1]
+    # Per-row shape: the probe's (or a served answer's) when there is one, else one
+    # column per class name for probabilities, else a scalar per row.
+    per_class = manifest.output.kind == "probabilities" and names and len(names) > 1
+    out_shape = [-1, len(names)] if per_class and names else [-1]
     out_type = "FP64"
-    if output is not None and output.ndim >= 1:
+    if output is not None and output.ndim >= 1 and output.size:
         out_shape = [-1, *output.shape[1:]]
         out_type = NP_TO_V2.get(output.dtype.str, "BYTES")
     meta: dict[str, Any] = {

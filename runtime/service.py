@@ -109,6 +109,8 @@ class ModelService:
                     f"the model returned {count if count is not None else 'no list of'} "
                     f"outputs for {len(batch)} rows; it must return one per row"
                 )
+            if model.probe_output is None:  # no probe typed the V2 metadata yet
+                model.note_output(out)
             return out
 
         self.batcher = Batcher(
