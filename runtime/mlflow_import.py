@@ -193,6 +193,8 @@ def _signature(
         inputs = json.loads(signature["inputs"])
     except (TypeError, json.JSONDecodeError) as err:
         raise BundleError(f"{where}: signature.inputs is not JSON: {err}") from err
+    if all(i.get("type") == "any" for i in inputs):  # "could not infer": the model decides
+        return None, None, None
     if inputs and all(i.get("type") == "tensor" for i in inputs):
         return None, *_tensor(inputs, where)
     features = []
