@@ -17,8 +17,8 @@ import pytest
 from moto import mock_aws
 
 from inferstack.components.aws import AwsEndpoint, AwsEndpointOptions
-from inferstack.components.aws.moto_mocks import MotoMocks, run_program
 from inferstack.components.spec.models import DeploymentSpec
+from inferstack.components.testing import MotoMocks, run_program
 
 REGION = "us-east-1"
 STACK = "test"

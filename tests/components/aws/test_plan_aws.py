@@ -6,9 +6,9 @@ import pulumi
 import pytest
 
 from inferstack.components.aws.endpoint import AwsEndpointOptions, validate
-from inferstack.components.aws.moto_mocks import MotoMocks
 from inferstack.components.errors import SpecError
 from inferstack.components.plan.run import run_plan
+from inferstack.components.testing import MotoMocks
 
 EXPECTED = {
     "inferstack:aws:AwsEndpoint",
@@ -71,7 +71,7 @@ def test_dev_plan_scales_down_at_night() -> None:
 
 
 def test_every_aws_type_in_the_plan_is_mirrored_into_moto(prod_plan) -> None:
-    from inferstack.components.aws.moto_mocks import MIRRORS
+    from inferstack.components.testing import MIRRORS
 
     aws_types = {r.type for r in prod_plan.resources if r.type.startswith("aws:")}
     assert aws_types <= set(MIRRORS), aws_types - set(MIRRORS)

@@ -183,7 +183,7 @@ def test_api_key_is_a_secret_output(deploy, spec_for) -> None:
     import pulumi
 
     from inferstack.components.aws import AwsEndpoint
-    from inferstack.components.aws.moto_mocks import MotoMocks, run_program
+    from inferstack.components.testing import MotoMocks, run_program
 
     def program() -> Any:
         endpoint = AwsEndpoint("secret", spec_for())
