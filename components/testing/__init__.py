@@ -8,18 +8,18 @@ then reads the resources back with boto3. Needs the `testing` extra:
 
 from __future__ import annotations
 
-import importlib.util
-
-_NEEDS = ("boto3", "moto", "pulumi_aws")
-_missing = [name for name in _NEEDS if importlib.util.find_spec(name) is None]
-if _missing:
+try:
+    import boto3  # noqa: F401
+    import moto  # noqa: F401
+    import pulumi_aws  # noqa: F401
+except ImportError as err:
     raise ImportError(
-        f"inferstack.components.testing needs {', '.join(_missing)}: "
+        f"inferstack.components.testing needs {err.name or 'boto3, moto and pulumi-aws'}: "
         "pip install 'inferstack[testing]'",
-        name=_missing[0],
-    )
+        name=err.name,
+    ) from err
 
-from inferstack.components.testing.aws import (  # noqa: E402 (after the check above)
+from inferstack.components.testing.aws import (
     CALLS,
     MIRRORS,
     NOT_IN_MOTO,
