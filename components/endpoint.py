@@ -1,9 +1,9 @@
 """The one seam between the cloud-neutral spec and the targets.
 
-`TARGET_COMPONENTS` maps each target to the `ComponentResource` that builds it,
-as a dotted path imported on use, so a stack for `local` never imports the AWS
-SDK. Every target component takes `(name, spec, opts)` and exposes the outputs
-of `InferenceEndpoint`.
+Each target names the `ComponentResource` that builds it in its registry entry
+(`Target.component`, a dotted path imported on use), so a stack for `local` never
+imports the AWS SDK. Every target component takes `(name, spec, opts)` and exposes
+the outputs of `InferenceEndpoint`.
 """
 
 from __future__ import annotations
@@ -13,18 +13,12 @@ import importlib.util
 from typing import TYPE_CHECKING, Protocol
 
 from inferstack.components.errors import TargetNotImplementedError
+from inferstack.components.targets import all_targets, get_target
 
 if TYPE_CHECKING:
     import pulumi
 
     from inferstack.components.spec.models import DeploymentSpec
-
-TARGET_COMPONENTS: dict[str, str | None] = {
-    "local": "inferstack.components.local.endpoint:LocalEndpoint",
-    "aws": "inferstack.components.aws.endpoint:AwsEndpoint",
-    "azure": None,
-    "gcp": None,
-}
 
 
 class InferenceEndpoint(Protocol):
@@ -41,31 +35,29 @@ class InferenceEndpoint(Protocol):
 def implemented_targets() -> list[str]:
     """The targets whose component module is present in this installation."""
     return [
-        t
-        for t, path in TARGET_COMPONENTS.items()
-        if path and importlib.util.find_spec(path.partition(":")[0]) is not None
+        t.name
+        for t in all_targets().values()
+        if t.component and importlib.util.find_spec(t.component.partition(":")[0]) is not None
     ]
 
 
 def component_class(target: str) -> type:
     """The component class for `target`, or `TargetNotImplementedError`."""
-    path = TARGET_COMPONENTS.get(target)
-    if path is None:
+    declared = get_target(target)
+    if declared.component is None:
         raise TargetNotImplementedError(
             f"target {target!r} is not implemented yet; implemented targets: "
             f"{', '.join(implemented_targets()) or 'none'}"
         )
-    module_name, _, class_name = path.partition(":")
+    module_name, _, class_name = declared.component.partition(":")
     try:
         module = importlib.import_module(module_name)
     except ModuleNotFoundError as err:
-        if err.name and err.name.startswith("inferstack.components"):
-            raise TargetNotImplementedError(
-                f"target {target!r} is not implemented yet; implemented targets: "
-                f"{', '.join(implemented_targets()) or 'none'}"
-            ) from err
+        if err.name and err.name.startswith("inferstack"):
+            raise
         raise TargetNotImplementedError(
-            f"target {target!r} needs the package {err.name!r}: pip install 'inferstack[{target}]'"
+            f"target {target!r} needs the package {err.name!r}: "
+            f"pip install 'inferstack[{declared.pip_extra}]'"
         ) from err
     return getattr(module, class_name)
 

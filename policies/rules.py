@@ -13,7 +13,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from inferstack.components.targets import AWS_INSTANCE_STORE_FAMILIES
+from inferstack.components.aws.sizes import AWS_INSTANCE_STORE_FAMILIES
 
 Enforcement = Literal["mandatory", "advisory"]
 

@@ -1,29 +1,34 @@
 """The AWS target: SageMaker behind API Gateway, with CloudWatch logs, alarms, rollouts.
 
 `AwsEndpoint` wires the parts; each part is its own component so other stacks can
-reuse it. `MotoMocks` (in `inferstack.components.aws.moto_mocks`) mirrors these
-resources into moto for tests.
+reuse it. `target.py` declares the target to the registry without importing Pulumi;
+the components load pulumi-aws on first access. `inferstack.components.testing`
+mirrors these resources into moto for tests.
 """
 
-from inferstack.components.aws.autoscaling import EndpointAutoscaling
-from inferstack.components.aws.endpoint import AwsEndpoint, AwsEndpointOptions
-from inferstack.components.aws.gateway import ApiGateway
-from inferstack.components.aws.iam import ExecutionRole
-from inferstack.components.aws.kms import StackKey
-from inferstack.components.aws.observability import Observability
-from inferstack.components.aws.registry import ImageRepository
-from inferstack.components.aws.sagemaker import SageMakerEndpoint
-from inferstack.components.aws.storage import ArtifactStore
+from __future__ import annotations
 
-__all__ = [
-    "ApiGateway",
-    "ArtifactStore",
-    "AwsEndpoint",
-    "AwsEndpointOptions",
-    "EndpointAutoscaling",
-    "ExecutionRole",
-    "ImageRepository",
-    "Observability",
-    "SageMakerEndpoint",
-    "StackKey",
-]
+import importlib
+from typing import Any
+
+_COMPONENTS = {
+    "ApiGateway": "gateway",
+    "ArtifactStore": "storage",
+    "AwsEndpoint": "endpoint",
+    "AwsEndpointOptions": "endpoint",
+    "EndpointAutoscaling": "autoscaling",
+    "ExecutionRole": "iam",
+    "ImageRepository": "registry",
+    "Observability": "observability",
+    "SageMakerEndpoint": "sagemaker",
+    "StackKey": "kms",
+}
+
+__all__ = sorted(_COMPONENTS)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _COMPONENTS:
+        module = importlib.import_module(f"{__name__}.{_COMPONENTS[name]}")
+        return getattr(module, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

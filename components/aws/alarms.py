@@ -16,6 +16,7 @@ from inferstack.components.aws.common import (
     SAGEMAKER_NAMESPACE,
     Names,
 )
+from inferstack.components.aws.rules import aws_options
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
 
@@ -125,7 +126,7 @@ def _drift_alarm(spec: DeploymentSpec, names: Names, variant: str) -> AlarmDefin
 def alarm_definitions(spec: DeploymentSpec, names: Names) -> list[AlarmDefinition]:
     """Every alarm of the deployment: per variant, then the gateway's."""
     limits = spec.observability.alarms
-    instances = spec.compute.aws.mode != "serverless"
+    instances = aws_options(spec).mode != "serverless"
     out: list[AlarmDefinition] = []
     for variant in names.variants:
         out += [

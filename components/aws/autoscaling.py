@@ -13,6 +13,7 @@ from pulumi_aws.appautoscaling import (
 
 from inferstack.components.aws.common import SAGEMAKER_NAMESPACE
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.rules import aws_options
 from inferstack.components.aws.sagemaker import variant_plans
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
@@ -69,7 +70,7 @@ def tracking_configuration(
         {"name": "EndpointName", "value": endpoint},
         {"name": "VariantName", "value": variant},
     ]
-    if spec.compute.aws.mode == "async" and scaling.target_metric == "invocations_per_instance":
+    if aws_options(spec).mode == "async" and scaling.target_metric == "invocations_per_instance":
         # Async endpoints queue requests: track the backlog per instance instead.
         config["customized_metric_specification"] = {
             "metric_name": "ApproximateBacklogSizePerInstance",
@@ -104,7 +105,7 @@ StepConfiguration = aws.appautoscaling.PolicyStepScalingPolicyConfigurationArgsD
 
 def scales_from_zero(spec: DeploymentSpec) -> bool:
     """Whether the primary variant may sit at zero instances (async endpoints only)."""
-    return spec.compute.aws.mode == "async" and spec.scaling.min_replicas == 0
+    return aws_options(spec).mode == "async" and spec.scaling.min_replicas == 0
 
 
 def from_zero_configuration(spec: DeploymentSpec) -> StepConfiguration:

@@ -6,7 +6,6 @@ from dataclasses import dataclass
 
 import pulumi
 
-import inferstack.components.aws.plan_fakes  # noqa: F401  (offline plan fakes)
 from inferstack.components.aws.alarms import rollback_alarm_names
 from inferstack.components.aws.autoscaling import EndpointAutoscaling, aws_cron
 from inferstack.components.aws.common import names_for
@@ -16,12 +15,12 @@ from inferstack.components.aws.iam import ExecutionRole
 from inferstack.components.aws.kms import StackKey
 from inferstack.components.aws.observability import Observability
 from inferstack.components.aws.registry import ImageRepository, ecr_repository_arn
+from inferstack.components.aws.rules import aws_options
 from inferstack.components.aws.sagemaker import MAX_ROLLBACK_ALARMS, SageMakerEndpoint
 from inferstack.components.aws.storage import ArtifactStore
 from inferstack.components.errors import SpecError
 from inferstack.components.spec.config import check_local_bundle
 from inferstack.components.spec.models import DeploymentSpec
-from inferstack.components.targets import profile
 
 
 @dataclass(frozen=True)
@@ -36,7 +35,8 @@ class AwsEndpointOptions:
 
 
 def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
-    """Refuse what the spec validator cannot know: files, cron and image shape."""
+    """Refuse what the spec's rules cannot know: bundle files, cron syntax, the rollback
+    alarm count and the image reference (the rest is in `aws/rules.py`)."""
     problems: list[str] = []
     if spec.target != "aws":
         problems.append(f"deployment.target: AwsEndpoint needs target aws, got {spec.target!r}")
@@ -49,10 +49,8 @@ def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
             aws_cron(window.cron)
         except ValueError as err:
             problems.append(f"deployment.scaling.schedules.{i}.cron: {err}")
-    if spec.compute.aws.mode != "serverless":  # serverless has no deployment config
-        instance_problems = _instance_type_problems(spec)
-        problems += instance_problems or _rollback_alarm_problems(spec)
-    problems += _sagemaker_limits(spec)
+    if aws_options(spec).mode != "serverless":  # serverless has no deployment config
+        problems += _rollback_alarm_problems(spec)
     if options.image_uri:
         try:
             ecr_repository_arn(options.image_uri, "aws")
@@ -60,29 +58,6 @@ def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
             problems.append(f"image_uri: {err}")
     if problems:
         raise SpecError(problems)
-
-
-def _sagemaker_limits(spec: DeploymentSpec) -> list[str]:
-    """What CreateEndpoint refuses at `pulumi up`: traffic-shifting step sizes and
-    serverless network isolation."""
-    rollout = spec.rollout
-    problems: list[str] = []
-    if rollout.strategy == "canary" and round(rollout.canary_percent) > 50:
-        problems.append(
-            f"deployment.rollout.canary_percent: {rollout.canary_percent:g} is above 50; "
-            "SageMaker's canary is at most half of the new fleet"
-        )
-    if rollout.strategy == "linear" and not 10 <= round(rollout.linear_step_percent) <= 50:
-        problems.append(
-            f"deployment.rollout.linear_step_percent: {rollout.linear_step_percent:g} is "
-            "outside 10-50; SageMaker's linear steps are 10-50% of the new fleet"
-        )
-    if spec.compute.aws.mode == "serverless" and spec.compute.aws.network_isolation:
-        problems.append(
-            "deployment.compute.aws.network_isolation: SageMaker serverless endpoints "
-            "do not support network isolation; set false or mode: realtime"
-        )
-    return problems
 
 
 def _rollback_alarm_problems(spec: DeploymentSpec) -> list[str]:
@@ -99,18 +74,6 @@ def _rollback_alarm_problems(spec: DeploymentSpec) -> list[str]:
         f"deployment.rollout.variants: {len(names.variants)} variants (primary included) "
         f"make {len(alarms)} rollback alarms and SageMaker watches at most "
         f"{MAX_ROLLBACK_ALARMS}; use fewer variants or auto_rollback: false"
-    ]
-
-
-def _instance_type_problems(spec: DeploymentSpec) -> list[str]:
-    # The utilisation alarms scale their percents by the type's vCPU and GPU counts.
-    sizes = profile("aws").instance_sizes
-    instance_type = spec.instance_type()
-    if instance_type in sizes:
-        return []
-    return [
-        f"deployment.compute.instance_type.aws: no vCPU/GPU count for {instance_type!r} "
-        f"(the utilisation alarms need one); known types: {', '.join(sizes)}"
     ]
 
 
@@ -165,7 +128,7 @@ class AwsEndpoint(pulumi.ComponentResource):
             rollback_alarms=rollback_alarm_names(spec, ctx.names),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role, observability]),
         )
-        if spec.compute.aws.mode != "serverless":
+        if aws_options(spec).mode != "serverless":
             EndpointAutoscaling(f"{name}-autoscaling", ctx, endpoint.endpoint_name, opts=child)
         gateway = ApiGateway(
             f"{name}-gateway",

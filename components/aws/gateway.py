@@ -19,6 +19,7 @@ from inferstack.components.aws.policies import (
     log_delivery_policy,
     service_trust,
 )
+from inferstack.components.aws.rules import aws_options
 from inferstack.components.spec.models import DeploymentSpec
 
 ACCESS_LOG_FORMAT = json.dumps(
@@ -153,7 +154,7 @@ class ApiGateway(pulumi.ComponentResource):
         super().__init__("inferstack:aws:ApiGateway", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         spec, names = ctx.spec, ctx.names
-        asynchronous = spec.compute.aws.mode == "async"
+        asynchronous = aws_options(spec).mode == "async"
         cidrs = spec.gateway.allowed_cidrs
         resource_policy: pulumi.Output[str] = pulumi.Output.from_input(
             json.dumps(api_resource_policy(cidrs))

@@ -10,6 +10,7 @@ import pulumi_aws as aws
 
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.aws.policies import execution_role_policy, service_trust
+from inferstack.components.aws.rules import aws_options
 
 
 class ExecutionRole(pulumi.ComponentResource):
@@ -45,7 +46,7 @@ class ExecutionRole(pulumi.ComponentResource):
             opts=child,
         )
         log_group_arn = ctx.arn("logs", f"log-group:{ctx.names.endpoint_log_group}")
-        vpc = bool(ctx.spec.compute.aws.subnet_ids)
+        vpc = bool(aws_options(ctx.spec).subnet_ids)
         n_read = len(read_arns)
         policy = pulumi.Output.all(
             key_arn, repository_arn, log_group_arn, *read_arns, *write_arns

@@ -16,6 +16,7 @@ from inferstack.components.aws.common import (
     Names,
 )
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.rules import aws_options
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
 
@@ -74,7 +75,7 @@ def dashboard_body(spec: DeploymentSpec, names: Names, region: str) -> dict[str,
             )
         return entries
 
-    if spec.compute.aws.mode != "serverless":
+    if aws_options(spec).mode != "serverless":
         size = profile("aws").instance_size(spec.instance_type())
         rows += [
             (

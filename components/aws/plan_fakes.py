@@ -14,8 +14,8 @@ import pulumi
 from inferstack.components.plan.mocks import (
     FAKE_ACCOUNT,
     FAKE_REGION,
-    register_call_fake,
-    register_fake,
+    CallFake,
+    ResourceFake,
 )
 
 Args = pulumi.runtime.MockResourceArgs
@@ -185,7 +185,8 @@ def _ecr_token(_: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
     }
 
 
-for _token, _fake in FAKES.items():
-    register_fake(_token, _fake)
-register_call_fake("aws:index/getCallerIdentity:getCallerIdentity", _caller_identity)
-register_call_fake("aws:ecr/getAuthorizationToken:getAuthorizationToken", _ecr_token)
+RESOURCE_FAKES: dict[str, ResourceFake] = FAKES
+CALL_FAKES: dict[str, CallFake] = {
+    "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
+    "aws:ecr/getAuthorizationToken:getAuthorizationToken": _ecr_token,
+}

@@ -16,8 +16,10 @@ import pulumi_aws as aws
 
 from inferstack.components.aws.common import physical_name, primary_variant
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.rules import aws_options
+from inferstack.components.aws.sizes import AWS_INSTANCE_STORE_FAMILIES
 from inferstack.components.spec.models import DeploymentSpec
-from inferstack.components.targets import AWS_INSTANCE_STORE_FAMILIES
+from inferstack.runtime.contract import Env
 
 MAX_ROLLBACK_ALARMS = 10
 
@@ -66,7 +68,7 @@ def production_variants(
     spec: DeploymentSpec, model_names: Mapping[str, pulumi.Input[str]]
 ) -> list[ProductionVariant]:
     """EndpointConfiguration `production_variants` for `spec` (`model_names` by variant)."""
-    options = spec.compute.aws
+    options = aws_options(spec)
     out: list[ProductionVariant] = []
     for plan in variant_plans(spec):
         variant: ProductionVariant = {
@@ -116,7 +118,7 @@ def async_inference_config(
     spec: DeploymentSpec, output: pulumi.Input[str], key_arn: pulumi.Input[str]
 ) -> AsyncInferenceConfig | None:
     """Async inference settings, or None unless the spec's mode is async."""
-    if spec.compute.aws.mode != "async":
+    if aws_options(spec).mode != "async":
         return None
     return {
         "output_config": {
@@ -126,7 +128,7 @@ def async_inference_config(
         },
         "client_config": {
             "max_concurrent_invocations_per_instance": (
-                spec.compute.aws.async_max_concurrent_per_instance
+                aws_options(spec).async_max_concurrent_per_instance
             ),
         },
     }
@@ -143,7 +145,7 @@ def deployment_config(
     guardrails for them).
     """
     rollout = spec.rollout
-    if spec.compute.aws.mode == "serverless":
+    if aws_options(spec).mode == "serverless":
         return None
     bake = 0 if rollout.strategy == "all_at_once" else rollout.bake_time_s
     routing: TrafficRouting = {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": bake}
@@ -187,12 +189,12 @@ def container_environment(spec: DeploymentSpec, plan: VariantPlan, endpoint: str
     variant as dimensions; the drift alarms watch them.
     """
     return {
-        "INFERSTACK_MODEL_NAME": spec.model.name,
-        "INFERSTACK_MODEL_VERSION": plan.model_version,
-        "INFERSTACK_VARIANT": plan.name,
-        "INFERSTACK_ENVIRONMENT": spec.environment,
-        "INFERSTACK_ENDPOINT_NAME": endpoint,
-        "INFERSTACK_CLOUDWATCH_EMF": "true",
+        Env.MODEL_NAME: spec.model.name,
+        Env.MODEL_VERSION: plan.model_version,
+        Env.VARIANT: plan.name,
+        Env.ENVIRONMENT: spec.environment,
+        Env.ENDPOINT_NAME: endpoint,
+        Env.CLOUDWATCH_EMF: "true",
     }
 
 
@@ -225,7 +227,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         super().__init__("inferstack:aws:SageMakerEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         spec = ctx.spec
-        options = spec.compute.aws
+        options = aws_options(spec)
         models: dict[str, aws.sagemaker.Model] = {}
         for plan in variant_plans(spec):
             models[plan.name] = aws.sagemaker.Model(

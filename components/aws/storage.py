@@ -14,6 +14,7 @@ from inferstack.components.aws.artifacts import (
 )
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.aws.policies import bucket_policy
+from inferstack.components.aws.rules import aws_options
 
 
 class ArtifactStore(pulumi.ComponentResource):
@@ -130,7 +131,7 @@ class ArtifactStore(pulumi.ComponentResource):
             return bucket.arn.apply(lambda arn: f"{arn}/{prefix}/*")
 
         self.write_arns = [under(f"capture/{endpoint}")]
-        if ctx.spec.compute.aws.mode == "async":
+        if aws_options(ctx.spec).mode == "async":
             # SageMaker reads each request's InputLocation and writes its result with
             # this role: requests go under input/, results under output/ and failures/.
             self.read_arns.append(under(f"async/{endpoint}/input"))

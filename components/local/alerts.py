@@ -12,10 +12,12 @@ from typing import Any
 import yaml
 
 from inferstack.components.spec.models import AlarmThresholds
+from inferstack.runtime import contract
+from inferstack.runtime.contract import Metric
 
 RULES_FILE = "/etc/prometheus/rules/inferstack.rules.yml"
 # Only model-serving routes count for latency and error ratios, never health or scrape.
-INFERENCE_ROUTES = "/invocations|/predict|/score|/v2/models/.+/infer"
+INFERENCE_ROUTES = "|".join(contract.INFERENCE_ROUTES).replace("{name}", ".+")
 RATE_WINDOW = "5m"
 
 
@@ -26,8 +28,8 @@ def _number(value: float) -> str:
 def _ratio(job: str, codes: str) -> str:
     scope = f'job="{job}",route=~"{INFERENCE_ROUTES}"'
     return (
-        f'100 * sum(rate(inferstack_requests_total{{{scope},code=~"{codes}"}}[{RATE_WINDOW}]))'
-        f" / sum(rate(inferstack_requests_total{{{scope}}}[{RATE_WINDOW}]))"
+        f'100 * sum(rate({Metric.REQUESTS}_total{{{scope},code=~"{codes}"}}[{RATE_WINDOW}]))'
+        f" / sum(rate({Metric.REQUESTS}_total{{{scope}}}[{RATE_WINDOW}]))"
     )
 
 
@@ -56,7 +58,7 @@ def alert_rules(job: str, model: str, alarms: AlarmThresholds) -> dict[str, Any]
         _rule(
             "InferstackHighP99Latency",
             "histogram_quantile(0.99, sum by (le) (rate("
-            f"inferstack_request_duration_seconds_bucket{{{scope}}}[{RATE_WINDOW}])))"
+            f"{Metric.REQUEST_DURATION}_bucket{{{scope}}}[{RATE_WINDOW}])))"
             f" > {_number(p99_s)}",
             "5m",
             "warning",
@@ -80,7 +82,7 @@ def alert_rules(job: str, model: str, alarms: AlarmThresholds) -> dict[str, Any]
         ),
         _rule(
             "InferstackInputDrift",
-            f'max by (feature) (inferstack_drift_score{{job="{job}"}})'
+            f'max by (feature) ({Metric.DRIFT_SCORE}{{job="{job}"}})'
             f" > {_number(alarms.drift_score)}",
             "15m",
             "warning",

@@ -15,6 +15,7 @@ import yaml
 
 from inferstack.components.local.alerts import INFERENCE_ROUTES
 from inferstack.components.spec.models import AlarmThresholds
+from inferstack.runtime.contract import Metric
 
 DATASOURCE_UID = "inferstack-prometheus"
 DASHBOARDS_DIR = "/etc/grafana/dashboards"
@@ -65,12 +66,12 @@ def dashboard(uid: str, job: str, model: str, alarms: AlarmThresholds) -> dict[s
     def quantile(q: float, metric: str, selector: str) -> str:
         return f"histogram_quantile({q}, sum by (le) (rate({metric}_bucket{{{selector}}}[5m])))"
 
-    latency = "inferstack_request_duration_seconds"
+    latency = Metric.REQUEST_DURATION
     panels = [
         _panel(
             "Request rate by status code",
             "reqps",
-            [(f"sum by (code) (rate(inferstack_requests_total{{{served}}}[1m]))", "{{code}}")],
+            [(f"sum by (code) (rate({Metric.REQUESTS}_total{{{served}}}[1m]))", "{{code}}")],
             0,
             0,
         ),
@@ -87,8 +88,8 @@ def dashboard(uid: str, job: str, model: str, alarms: AlarmThresholds) -> dict[s
             "percent",
             [
                 (
-                    f'100 * sum(rate(inferstack_errors_total{{{served},code=~"{c}"}}[5m]))'
-                    f" / sum(rate(inferstack_requests_total{{{served}}}[5m]))",
+                    f'100 * sum(rate({Metric.ERRORS}_total{{{served},code=~"{c}"}}[5m]))'
+                    f" / sum(rate({Metric.REQUESTS}_total{{{served}}}[5m]))",
                     label,
                 )
                 for c, label in (("5..", "5xx"), ("4..", "4xx"))
@@ -101,11 +102,11 @@ def dashboard(uid: str, job: str, model: str, alarms: AlarmThresholds) -> dict[s
             "Batch size (rows per model call)",
             "short",
             [
-                (quantile(0.5, "inferstack_batch_size", scoped), "p50"),
-                (quantile(0.95, "inferstack_batch_size", scoped), "p95"),
+                (quantile(0.5, Metric.BATCH_SIZE, scoped), "p50"),
+                (quantile(0.95, Metric.BATCH_SIZE, scoped), "p95"),
                 (
-                    f"sum(rate(inferstack_batch_size_sum{{{scoped}}}[5m]))"
-                    f" / sum(rate(inferstack_batch_size_count{{{scoped}}}[5m]))",
+                    f"sum(rate({Metric.BATCH_SIZE}_sum{{{scoped}}}[5m]))"
+                    f" / sum(rate({Metric.BATCH_SIZE}_count{{{scoped}}}[5m]))",
                     "mean",
                 ),
             ],
@@ -116,8 +117,8 @@ def dashboard(uid: str, job: str, model: str, alarms: AlarmThresholds) -> dict[s
             "Queue depth and in-flight requests",
             "short",
             [
-                (f"sum(inferstack_queue_depth{{{scoped}}})", "queued rows"),
-                (f"sum(inferstack_inflight_requests{{{scoped}}})", "in flight"),
+                (f"sum({Metric.QUEUE_DEPTH}{{{scoped}}})", "queued rows"),
+                (f"sum({Metric.INFLIGHT}{{{scoped}}})", "in flight"),
             ],
             0,
             16,
@@ -125,7 +126,7 @@ def dashboard(uid: str, job: str, model: str, alarms: AlarmThresholds) -> dict[s
         _panel(
             "Input drift (PSI) by feature",
             "short",
-            [(f"max by (feature) (inferstack_drift_score{{{scoped}}})", "{{feature}}")],
+            [(f"max by (feature) ({Metric.DRIFT_SCORE}{{{scoped}}})", "{{feature}}")],
             12,
             16,
             thresholds=alarms.drift_score,
@@ -135,10 +136,10 @@ def dashboard(uid: str, job: str, model: str, alarms: AlarmThresholds) -> dict[s
             "s",
             [
                 (
-                    f"max by (model, version, framework) (inferstack_model_info{{{scoped}}})",
+                    f"max by (model, version, framework) ({Metric.MODEL_INFO}{{{scoped}}})",
                     "{{model}} {{version}} ({{framework}})",
                 ),
-                (f"max(inferstack_model_load_seconds{{{scoped}}})", "load seconds"),
+                (f"max({Metric.MODEL_LOAD_SECONDS}{{{scoped}}})", "load seconds"),
             ],
             0,
             24,

@@ -16,7 +16,6 @@ import pulumi
 import pulumi_docker as docker
 import pulumi_random as random
 
-import inferstack.components.local.plan_fakes  # noqa: F401  (offline plan fakes)
 from inferstack.components.errors import SpecError
 from inferstack.components.image.component import RuntimeImage, RuntimeImageArgs
 from inferstack.components.local.monitoring import (
@@ -25,10 +24,13 @@ from inferstack.components.local.monitoring import (
     LocalMonitoring,
     LocalMonitoringArgs,
 )
+from inferstack.components.local.target import LocalOptions
 from inferstack.components.spec.config import check_local_bundle
 from inferstack.components.spec.models import DeploymentSpec
+from inferstack.runtime import contract
+from inferstack.runtime.contract import Env
 
-RUNTIME_PORT = 8080
+RUNTIME_PORT = contract.PORT
 CAPTURE_DIR = "/var/lib/inferstack/capture"
 HEALTHCHECK = ["CMD", "python", "/usr/local/bin/inferstack-healthcheck"]
 # Seconds `docker stop` waits after SIGTERM: the runtime drains in-flight requests.
@@ -49,8 +51,18 @@ class LocalPorts:
     @classmethod
     def of(cls, spec: DeploymentSpec) -> LocalPorts:
         """The ports the spec's `local` settings name."""
-        local = spec.local
+        local = local_options(spec)
         return cls(local.port, local.prometheus_port, local.grafana_port)
+
+
+def local_options(spec: DeploymentSpec) -> LocalOptions:
+    """The spec's `targets.local` settings (defaults when it sets none)."""
+    options = spec.options
+    if not isinstance(options, LocalOptions):
+        raise SpecError(
+            [f"deployment.target: LocalEndpoint needs target local, got {spec.target!r}"]
+        )
+    return options
 
 
 def check_local_spec(spec: DeploymentSpec) -> Path:
@@ -109,12 +121,14 @@ class LocalEndpoint(pulumi.ComponentResource):
         else:
             self.api_key = pulumi.Output.secret("")
         envs: list[pulumi.Input[str]] = [
-            f"INFERSTACK_PORT={RUNTIME_PORT}",
-            "INFERSTACK_HOST=0.0.0.0",
-            f"INFERSTACK_MODEL_NAME={spec.model.name}",
+            f"{Env.PORT}={RUNTIME_PORT}",
+            f"{Env.HOST}=0.0.0.0",
+            f"{Env.MODEL_NAME}={spec.model.name}",
+            f"{Env.MODEL_VERSION}={spec.model.version}",
+            f"{Env.ENVIRONMENT}={spec.environment}",
         ]
         if spec.gateway.auth == "api_key":
-            envs.append(pulumi.Output.concat("INFERSTACK_API_KEY=", self.api_key))
+            envs.append(pulumi.Output.concat(f"{Env.API_KEY}=", self.api_key))
         volumes = []
         capture = spec.observability.data_capture_percent
         if capture > 0:
@@ -123,8 +137,8 @@ class LocalEndpoint(pulumi.ComponentResource):
                 docker.ContainerVolumeArgs(container_path=CAPTURE_DIR, volume_name=volume.name)
             )
             envs += [
-                f"INFERSTACK_CAPTURE_DIR={CAPTURE_DIR}",
-                f"INFERSTACK_CAPTURE_SAMPLE_RATE={capture / 100:g}",
+                f"{Env.CAPTURE_DIR}={CAPTURE_DIR}",
+                f"{Env.CAPTURE_SAMPLE_RATE}={capture / 100:g}",
             ]
         self.container = docker.Container(
             f"{name}-runtime",

@@ -5,7 +5,7 @@ with that config against `PlanMocks`, and records every resource the program
 declares (type, name, parent, inputs) and every stack output. Secrets are
 masked. This is not `pulumi preview`: no engine, provider or cloud is involved.
 `run_under_mocks(program)` does the same for any Python callable, with any mocks
-(the moto mirror of `inferstack.components.aws.moto_mocks` among them).
+(the moto mirror of `inferstack.components.testing` among them).
 """
 
 from __future__ import annotations

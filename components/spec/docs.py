@@ -11,15 +11,17 @@ import types
 import typing
 from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, SerializeAsAny
 from pydantic_core import PydanticUndefined
 
 from inferstack.components.spec.models import DeploymentSpec
+from inferstack.components.spec.options import TargetOptions
+from inferstack.components.targets import all_targets
 
 HEADER = (
     "# Deployment spec reference\n\n"
-    "Generated from `components/spec.py` by `inferstack spec --format markdown`; "
-    "do not edit by hand.\n"
+    "Generated from `components/spec/` and each target's `target.py` by "
+    "`inferstack spec --format markdown`; do not edit by hand.\n"
     "Stack config holds it under `inferstack:deployment`; code builds it with "
     "`DeploymentSpec.model_validate({...})`.\n"
 )
@@ -30,10 +32,11 @@ def _models(root: type[BaseModel]) -> list[tuple[str, type[BaseModel]]]:
     for path, model in seen:
         for name, field in model.model_fields.items():
             for nested in _nested_models(field.annotation):
-                if all(m is not nested for _, m in seen):
+                if nested is not TargetOptions and all(m is not nested for _, m in seen):
                     suffix = "[]" if typing.get_origin(field.annotation) is tuple else ""
                     seen.append((f"{path}.{name}{suffix}", nested))
-    return seen
+    # `targets` maps each target's name to its own options model (from the registry).
+    return seen + [(f"deployment.targets.{t.name}", t.options) for t in all_targets().values()]
 
 
 def _nested_models(annotation: object) -> list[type[BaseModel]]:
@@ -52,6 +55,8 @@ def _type_name(annotation: object) -> str:
         return _type_name(typing.get_args(annotation)[0])
     if origin is tuple:
         return f"list of {_type_name(typing.get_args(annotation)[0])}"
+    if annotation == dict[str, SerializeAsAny[TargetOptions]]:
+        return "map of target name to its settings"
     if origin is dict:
         return "map of string"
     if annotation is type(None):

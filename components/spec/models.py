@@ -12,22 +12,34 @@ from __future__ import annotations
 import ipaddress
 import re
 import zoneinfo
-from typing import Annotated, Literal, Self
+from collections.abc import Mapping
+from typing import Annotated, Any, Literal, Self
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SerializeAsAny,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic.json_schema import JsonDict
+from pydantic_core import ErrorDetails
 
-from inferstack.components.targets import TARGET_NAMES, Accelerator, TargetName, profile
+from inferstack.components.spec.options import TargetOptions
+from inferstack.components.spec.rules import SpecRuleError
+from inferstack.components.targets import get_target, profile, target_names
+from inferstack.runtime.contract import DEFAULT_DTYPE, SEMVER_PATTERN, DType, Framework
 
-Framework = Literal["sklearn", "xgboost", "lightgbm", "onnx", "pytorch", "custom"]
+Accelerator = Literal["none", "nvidia-t4", "nvidia-a10g", "nvidia-l4", "nvidia-a100", "nvidia-h100"]
 Environment = Literal["dev", "staging", "prod"]
 AuthMode = Literal["api_key", "jwt", "iam", "none"]
 RolloutStrategy = Literal["all_at_once", "canary", "linear", "blue_green"]
 ScalingMetric = Literal["invocations_per_instance", "gpu_utilization", "cpu_utilization"]
-AwsInferenceMode = Literal["realtime", "serverless", "async"]
-FeatureDtype = Literal["float32", "float64", "int32", "int64", "bool", "string"]
 
 _NAME = r"^[a-z][a-z0-9-]{0,39}$"
-_SEMVER = r"^(0|[1-9]\d*)\.(0|[1-9]\d*)\.(0|[1-9]\d*)(?:-[0-9A-Za-z.-]+)?(?:\+[0-9A-Za-z.-]+)?$"
+_SEMVER = SEMVER_PATTERN
 _ARTIFACT_SCHEMES = ("s3://", "gs://", "azureml://")
 # CloudWatch accepts only these retention periods; the other targets accept any.
 LOG_RETENTION_DAYS = (1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1827, 3653)
@@ -44,7 +56,7 @@ class FeatureSpec(_Spec):
     """One input feature: its name and dtype."""
 
     name: str = Field(min_length=1, description="Feature name as the model sees it.")
-    dtype: FeatureDtype = Field("float32", description="Element type.")
+    dtype: DType = Field(DEFAULT_DTYPE, description="Element type.")
 
 
 class ModelSpec(_Spec):
@@ -77,55 +89,14 @@ class ModelSpec(_Spec):
         return value
 
 
-class InstanceTypeOverrides(_Spec):
-    """Per-target instance (or node machine) type, replacing the table's default."""
-
-    aws: str | None = Field(None, description="SageMaker instance type, e.g. ml.g5.2xlarge.")
-    azure: str | None = Field(None, description="Azure VM size, e.g. Standard_NC4as_T4_v3.")
-    gcp: str | None = Field(None, description="GCE machine type of the GPU node pool.")
-
-
-class AwsComputeOptions(_Spec):
-    """SageMaker-only settings: inference mode, serverless and async options, VPC."""
-
-    mode: AwsInferenceMode = Field(
-        "realtime", description="realtime (instances), serverless, or async (queued, S3 output)."
-    )
-    serverless_memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = Field(
-        4096, description="Memory of a serverless endpoint."
-    )
-    serverless_max_concurrency: int = Field(
-        20, ge=1, le=200, description="Concurrent invocations of a serverless endpoint."
-    )
-    serverless_provisioned_concurrency: int | None = Field(
-        None, ge=1, le=200, description="Warm serverless capacity (none: cold starts allowed)."
-    )
-    async_max_concurrent_per_instance: int = Field(
-        4, ge=1, le=1000, description="Concurrent requests per instance of an async endpoint."
-    )
-    subnet_ids: tuple[str, ...] = Field((), description="VPC subnets of the model containers.")
-    security_group_ids: tuple[str, ...] = Field(
-        (), description="Security groups of the model containers (with subnet_ids)."
-    )
-    network_isolation: bool = Field(
-        False, description="Deny the model container any outbound network access."
-    )
-
-
 class ComputeSpec(_Spec):
     """Accelerator, instance type and spot capacity."""
 
     accelerator: Accelerator = Field("none", description="GPU kind, or none for CPU.")
     gpu_count: int = Field(1, ge=1, le=8, description="GPUs per replica when accelerated.")
-    instance_type: InstanceTypeOverrides = Field(
-        default_factory=InstanceTypeOverrides, description="Per-target overrides."
-    )
     spot: bool = Field(False, description="Use spot capacity where the target has it.")
     on_demand_base: int = Field(
         1, ge=0, description="Replicas always on on-demand capacity when spot is on."
-    )
-    aws: AwsComputeOptions = Field(
-        default_factory=AwsComputeOptions, description="SageMaker-only settings."
     )
 
 
@@ -294,28 +265,54 @@ class RolloutSpec(_Spec):
         return self
 
 
-Port = Annotated[int, Field(ge=1024, le=65535)]
+# Keys that moved under `targets.<target>`, and where they went.
+_MOVED = {
+    ("compute", "aws"): "targets.aws",
+    ("compute", "instance_type"): "targets.<target>.instance_type",
+    ("local",): "targets.local",
+}
 
 
-class LocalOptions(_Spec):
-    """Local-only settings: the host ports, each published on 127.0.0.1."""
+def _moved_key(data: Mapping[str, Any]) -> tuple[str, str] | None:
+    for path, target in _MOVED.items():
+        value: Any = data
+        for key in path:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        if value is not None:
+            return ".".join(path), target
+    return None
 
-    port: Port = Field(8080, description="Host port of the runtime's API.")
-    prometheus_port: Port = Field(9090, description="Host port of Prometheus (with dashboard).")
-    grafana_port: Port = Field(3000, description="Host port of Grafana (with dashboard).")
 
-    @model_validator(mode="after")
-    def _distinct(self) -> Self:
-        ports = [self.port, self.prometheus_port, self.grafana_port]
-        if len(set(ports)) != len(ports):
-            raise ValueError(f"port, prometheus_port and grafana_port must differ, got {ports}")
-        return self
+def _targets_schema(schema: JsonDict) -> None:
+    """The `targets` mapping's JSON Schema: one typed property per registered target."""
+    schema.clear()
+    schema.update(
+        {
+            "type": "object",
+            "description": "Settings only one target reads, under its name.",
+            "additionalProperties": False,
+            "properties": {
+                name: get_target(name).options.model_json_schema() for name in target_names()
+            },
+        }
+    )
+
+
+def _problem(error: ErrorDetails) -> str:
+    message = error["msg"].removeprefix("Value error, ")
+    if error["type"] == "extra_forbidden":
+        return "unknown key"
+    got = error.get("input")
+    return message if isinstance(got, dict | list) else f"{message} (got {got!r})"
 
 
 class DeploymentSpec(_Spec):
     """A complete model deployment on one target."""
 
-    target: TargetName = Field(description=f"One of {', '.join(TARGET_NAMES)}.")
+    target: str = Field(
+        description="The target's name: local, aws, azure or gcp (or one registered by a plugin).",
+        json_schema_extra=lambda schema: schema.update(enum=list(target_names())),
+    )
     environment: Environment = Field("dev", description="Environment; prod tightens rules.")
     region: str | None = Field(None, description="Cloud region; default from the target table.")
     model: ModelSpec = Field(description="The model.")
@@ -327,9 +324,51 @@ class DeploymentSpec(_Spec):
     )
     rollout: RolloutSpec = Field(default_factory=RolloutSpec, description="Rollout.")
     tags: dict[str, str] = Field(default_factory=dict, description="Tags on every resource.")
-    local: LocalOptions = Field(
-        default_factory=LocalOptions, description="Local-target-only settings (host ports)."
+    targets: dict[str, SerializeAsAny[TargetOptions]] = Field(
+        default_factory=dict,
+        description="Settings of the spec's own target, under its name (targets.aws: ...).",
+        json_schema_extra=_targets_schema,
     )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_moved_keys(cls, data: Any) -> Any:
+        moved = _moved_key(data) if isinstance(data, Mapping) else None
+        if moved:
+            raise SpecRuleError(moved[0], f"moved to {moved[1]}; set it there")
+        return data
+
+    @field_validator("target")
+    @classmethod
+    def _known_target(cls, value: str) -> str:
+        if value not in target_names():
+            raise ValueError(f"unknown target {value!r}; use one of {', '.join(target_names())}")
+        return value
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _typed_target_settings(cls, value: Any) -> Any:
+        """Each target's settings validated by that target's own options model."""
+        if not isinstance(value, Mapping):
+            return value  # pydantic names the type error
+        typed: dict[str, Any] = {}
+        for name, settings in value.items():
+            if name not in target_names():
+                raise SpecRuleError(
+                    f"targets.{name}",
+                    f"unknown target; settings go under one of {', '.join(target_names())}",
+                )
+            model = get_target(name).options
+            if isinstance(settings, model):
+                typed[name] = settings
+                continue
+            try:
+                typed[name] = model.model_validate(settings if settings is not None else {})
+            except ValidationError as err:
+                first = err.errors()[0]
+                where = ".".join(str(part) for part in ("targets", name, *first["loc"]))
+                raise SpecRuleError(where, _problem(first)) from None
+        return typed
 
     @model_validator(mode="after")
     def _fits_target(self) -> Self:
@@ -339,11 +378,21 @@ class DeploymentSpec(_Spec):
         return self
 
     @property
+    def options(self) -> TargetOptions:
+        """The settings of the spec's target: `targets.<target>`, else its defaults."""
+        return self.targets.get(self.target) or get_target(self.target).options()
+
+    def instance_type_override(self) -> str | None:
+        """The instance type the target's settings name, if any."""
+        value = getattr(self.options, "instance_type", None)
+        return value if isinstance(value, str) else None
+
+    @property
     def resolved_region(self) -> str | None:
         """The region to deploy to: the spec's, else the target's default."""
         return self.region or profile(self.target).default_region
 
     def instance_type(self) -> str:
         """The instance type for this target: the override, else the table's default."""
-        override = getattr(self.compute.instance_type, self.target, None)
+        override = self.instance_type_override()
         return override or profile(self.target).instance_types[self.compute.accelerator]

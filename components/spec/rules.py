@@ -7,10 +7,9 @@ dotted path of the field at fault; `inferstack.components.errors` renders it.
 
 from __future__ import annotations
 
-import re
 from typing import TYPE_CHECKING
 
-from inferstack.components.targets import profile
+from inferstack.components.targets import get_target, profile
 
 if TYPE_CHECKING:
     from inferstack.components.spec.models import DeploymentSpec
@@ -26,8 +25,10 @@ class SpecRuleError(ValueError):
 
 
 def check_target_rules(spec: DeploymentSpec) -> None:
-    """Raise `SpecRuleError` for the first rule `spec` breaks on its target."""
+    """Raise `SpecRuleError` for the first rule `spec` breaks: the cloud-neutral rules
+    against the target's profile, then the target's own rules."""
     for rule in (
+        _other_targets,
         _accelerator,
         _instance_type,
         _spot,
@@ -35,10 +36,19 @@ def check_target_rules(spec: DeploymentSpec) -> None:
         _auth,
         _prod,
         _variants,
-        _aws,
-        _local,
+        *get_target(spec.target).rules,
     ):
         rule(spec)
+
+
+def _other_targets(spec: DeploymentSpec) -> None:
+    for name in spec.targets:
+        if name != spec.target:
+            raise SpecRuleError(
+                f"targets.{name}",
+                f"only the {name} target reads these settings and this stack deploys to "
+                f"{spec.target}; remove them",
+            )
 
 
 def _accelerator(spec: DeploymentSpec) -> None:
@@ -53,19 +63,19 @@ def _accelerator(spec: DeploymentSpec) -> None:
 
 def _instance_type(spec: DeploymentSpec) -> None:
     target = profile(spec.target)
-    override = getattr(spec.compute.instance_type, spec.target, None)
+    override = spec.instance_type_override()
     accelerator = spec.compute.accelerator
     if override and accelerator != "none" and not target.is_gpu_instance(accelerator, override):
         families = ", ".join(target.gpu_families.get(accelerator, ()))
         raise SpecRuleError(
-            f"compute.instance_type.{spec.target}",
+            f"targets.{spec.target}.instance_type",
             f"{override!r} has no {accelerator} GPU; use a type from {families}",
         )
     if override and accelerator == "none":
         gpu = next((g for g in target.gpu_families if target.is_gpu_instance(g, override)), None)
         if gpu:
             raise SpecRuleError(
-                f"compute.instance_type.{spec.target}",
+                f"targets.{spec.target}.instance_type",
                 f"{override!r} carries a {gpu} GPU but compute.accelerator is 'none'; "
                 f"set compute.accelerator: {gpu}",
             )
@@ -143,118 +153,3 @@ def _variants(spec: DeploymentSpec) -> None:
             f"{spec.rollout.strategy} shifts traffic between two versions and cannot be "
             "combined with A/B variants; use all_at_once or blue_green with variants",
         )
-
-
-_COGNITO_ISSUER = re.compile(r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/[\w-]+_\w+$")
-
-
-def _aws_gpu_count(spec: DeploymentSpec) -> None:
-    """On SageMaker the instance type fixes the GPUs; an explicit gpu_count must agree."""
-    instance_type = spec.instance_type()
-    sizes = profile("aws").instance_sizes
-    if "gpu_count" not in spec.compute.model_fields_set or instance_type not in sizes:
-        return
-    gpus = sizes[instance_type].gpus
-    if spec.compute.gpu_count != gpus:
-        raise SpecRuleError(
-            "compute.gpu_count",
-            f"{spec.compute.gpu_count} does not match {instance_type}, which has {gpus} GPU(s); "
-            "drop gpu_count or choose an instance type with that many GPUs",
-        )
-
-
-def _aws(spec: DeploymentSpec) -> None:
-    """SageMaker's limits: artifact schemes, serverless and async modes, VPC, JWT issuers."""
-    if spec.target != "aws":
-        return
-    artifacts = [("model.artifact", spec.model.artifact)] + [
-        (f"rollout.variants.{i}.artifact", v.artifact)
-        for i, v in enumerate(spec.rollout.variants)
-        if v.artifact
-    ]
-    for field, artifact in artifacts:
-        if "://" in artifact and not artifact.startswith("s3://"):
-            raise SpecRuleError(field, f"{artifact!r}: SageMaker reads a local path or s3:// only")
-    if not spec.gateway.tls:
-        raise SpecRuleError("gateway.tls", "API Gateway serves HTTPS only; remove tls: false")
-    options = spec.compute.aws
-    if bool(options.subnet_ids) != bool(options.security_group_ids):
-        raise SpecRuleError(
-            "compute.aws.subnet_ids", "set subnet_ids and security_group_ids together"
-        )
-    if spec.scaling.min_replicas == 0 and options.mode == "realtime":
-        raise SpecRuleError(
-            "scaling.min_replicas",
-            "a realtime SageMaker endpoint cannot scale to zero; use 1 or more, "
-            "or compute.aws.mode: async (or serverless)",
-        )
-    if options.mode == "serverless":
-        _aws_serverless(spec)
-    _aws_gpu_count(spec)
-    jwt = spec.gateway.jwt
-    if spec.gateway.auth == "jwt" and jwt is not None and not _COGNITO_ISSUER.match(jwt.issuer):
-        raise SpecRuleError(
-            "gateway.jwt.issuer",
-            "API Gateway (REST) validates JWTs from Cognito user pools only "
-            "(https://cognito-idp.<region>.amazonaws.com/<pool id>); "
-            "use auth: iam or api_key for other issuers",
-        )
-
-
-def _aws_serverless(spec: DeploymentSpec) -> None:
-    refusals = (
-        (
-            "compute.accelerator",
-            spec.compute.accelerator != "none",
-            "SageMaker serverless endpoints have no GPU; set accelerator: none or mode: realtime",
-        ),
-        (
-            "rollout.variants",
-            bool(spec.rollout.variants),
-            "a serverless endpoint serves one variant; remove rollout.variants",
-        ),
-        (
-            "observability.data_capture_percent",
-            spec.observability.data_capture_percent > 0,
-            "SageMaker serverless endpoints do not capture data; set 0 or mode: realtime",
-        ),
-        (
-            "compute.aws.subnet_ids",
-            bool(spec.compute.aws.subnet_ids),
-            "SageMaker serverless endpoints cannot run in a VPC",
-        ),
-        (
-            "rollout.strategy",
-            spec.rollout.strategy in ("canary", "linear"),
-            "SageMaker serverless endpoints shift traffic all at once; "
-            "use all_at_once or blue_green",
-        ),
-    )
-    for field, broken, message in refusals:
-        if broken:
-            raise SpecRuleError(field, message)
-
-
-# Gateway settings that only a cloud gateway enforces; the local target's only gateway is
-# the runtime's own API-key check, so setting them there would promise what nothing does.
-_CLOUD_GATEWAY_FIELDS = ("rate_limit_rps", "burst", "quota_per_day", "allowed_cidrs", "waf", "jwt")
-
-
-def _local(spec: DeploymentSpec) -> None:
-    if spec.target != "local":
-        if "local" in spec.model_fields_set:
-            raise SpecRuleError(
-                "local", f"only the local target reads it; remove it from the {spec.target} stack"
-            )
-        return
-    if spec.gateway.tls:
-        raise SpecRuleError(
-            "gateway.tls", "the local target serves plain HTTP on 127.0.0.1; set tls: false"
-        )
-    for field in _CLOUD_GATEWAY_FIELDS:
-        if field in spec.gateway.model_fields_set:
-            raise SpecRuleError(
-                f"gateway.{field}",
-                "not enforced by the local target (its only gateway is the runtime's API-key "
-                "check); remove it from the local stack",
-            )

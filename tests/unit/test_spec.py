@@ -59,7 +59,7 @@ def test_gpu_kind_maps_to_the_targets_instance_type() -> None:
 
 def test_instance_type_override_wins() -> None:
     spec = load_spec(
-        base(compute__accelerator="nvidia-a10g", compute__instance_type={"aws": "ml.g5.2xlarge"})
+        base(compute__accelerator="nvidia-a10g", targets__aws__instance_type="ml.g5.2xlarge")
     )
     assert spec.instance_type() == "ml.g5.2xlarge"
 
@@ -69,7 +69,7 @@ def test_instance_type_override_wins() -> None:
     [
         ({"unknown_key": 1}, "deployment.unknown_key", "unknown key"),
         ({"model__extra": 1}, "deployment.model.extra", "unknown key"),
-        ({"target": "heroku"}, "deployment.target", "'local', 'aws', 'azure' or 'gcp'"),
+        ({"target": "heroku"}, "deployment.target", "use one of local, aws, azure, gcp"),
         ({"environment": "qa"}, "deployment.environment", "'dev', 'staging' or 'prod'"),
         ({"model__framework": "caffe"}, "deployment.model.framework", "'sklearn'"),
         ({"model__version": "v1"}, "deployment.model.version", "pattern"),
@@ -135,14 +135,14 @@ def test_field_rules_name_the_field(overrides: dict[str, Any], field: str, hint:
         (
             {
                 "compute__accelerator": "nvidia-a10g",
-                "compute__instance_type": {"aws": "ml.m5.large"},
+                "targets__aws__instance_type": "ml.m5.large",
             },
-            "deployment.compute.instance_type.aws",
+            "deployment.targets.aws.instance_type",
             "has no nvidia-a10g GPU",
         ),
         (
-            {"compute__instance_type": {"aws": "ml.g5.xlarge"}},
-            "deployment.compute.instance_type.aws",
+            {"targets__aws__instance_type": "ml.g5.xlarge"},
+            "deployment.targets.aws.instance_type",
             "set compute.accelerator: nvidia-a10g",
         ),
         ({"target": "azure", "compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
@@ -155,15 +155,19 @@ def test_field_rules_name_the_field(overrides: dict[str, Any], field: str, hint:
             "deployment.gateway.rate_limit_rps",
             "not enforced by the local target",
         ),
-        ({"local__port": 18080}, "deployment.local", "only the local target reads it"),
         (
-            {"target": "local", "gateway__tls": False, "local__grafana_port": 8080},
-            "deployment.local",
+            {"targets__local__port": 18080},
+            "deployment.targets.local",
+            "only the local target reads",
+        ),
+        (
+            {"target": "local", "gateway__tls": False, "targets__local__grafana_port": 8080},
+            "deployment.targets.local",
             "must differ, got [8080, 9090, 8080]",
         ),
         (
-            {"target": "local", "gateway__tls": False, "local__port": 80},
-            "deployment.local.port",
+            {"target": "local", "gateway__tls": False, "targets__local__port": 80},
+            "deployment.targets.local.port",
             "greater than or equal to 1024",
         ),
         (
@@ -238,7 +242,7 @@ def test_auth_none_is_fine_outside_prod() -> None:
 
 def test_scale_to_zero_where_the_target_allows_it() -> None:
     spec = load_spec(
-        base(scaling__min_replicas=0, scaling__max_replicas=2, compute__aws={"mode": "async"})
+        base(scaling__min_replicas=0, scaling__max_replicas=2, targets__aws={"mode": "async"})
     )
     assert spec.scaling.min_replicas == 0
 

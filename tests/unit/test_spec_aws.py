@@ -48,15 +48,15 @@ def refused(**changes: Any) -> str:
 def test_prod_gpu_spec_is_accepted() -> None:
     spec = load_spec(spec_data())
     assert spec.instance_type() == "ml.g5.xlarge"
-    assert spec.compute.aws.mode == "realtime"
+    assert spec.options.mode == "realtime"
 
 
 @pytest.mark.parametrize(
     ("changes", "field", "hint"),
     [
         (
-            {"compute__instance_type": {"aws": "ml.c6i.xlarge"}},
-            "deployment.compute.instance_type.aws",
+            {"targets__aws__instance_type": "ml.c6i.xlarge"},
+            "deployment.targets.aws.instance_type",
             "has no nvidia-a10g GPU",
         ),
         ({"scaling__min_replicas": 5}, "deployment.scaling", "greater than max_replicas"),
@@ -77,11 +77,11 @@ def test_prod_gpu_spec_is_accepted() -> None:
             "s3:// only",
         ),
         ({"scaling__min_replicas": 0}, "deployment.scaling.min_replicas", "cannot scale to zero"),
-        ({"compute__aws": {"mode": "serverless"}}, "deployment.compute.accelerator", "no GPU"),
+        ({"targets__aws": {"mode": "serverless"}}, "deployment.compute.accelerator", "no GPU"),
         (
             {
                 "compute__accelerator": "none",
-                "compute__aws": {"mode": "serverless"},
+                "targets__aws": {"mode": "serverless"},
                 "observability": {"data_capture_percent": 5},
             },
             "deployment.observability.data_capture_percent",
@@ -90,20 +90,20 @@ def test_prod_gpu_spec_is_accepted() -> None:
         (
             {
                 "compute__accelerator": "none",
-                "compute__aws": {"mode": "serverless"},
+                "targets__aws": {"mode": "serverless"},
                 "rollout": {"strategy": "canary"},
             },
             "deployment.rollout.strategy",
             "all at once",
         ),
         (
-            {"compute__aws": {"subnet_ids": ["subnet-1"]}},
-            "deployment.compute.aws.subnet_ids",
+            {"targets__aws": {"subnet_ids": ["subnet-1"]}},
+            "deployment.targets.aws.subnet_ids",
             "together",
         ),
         (
-            {"compute__aws": {"serverless_memory_mb": 1000}},
-            "deployment.compute.aws.serverless_memory_mb",
+            {"targets__aws": {"serverless_memory_mb": 1000}},
+            "deployment.targets.aws.serverless_memory_mb",
             "",
         ),
         (
@@ -130,7 +130,7 @@ def test_broken_aws_specs_are_refused_naming_the_field(
 def test_async_and_cognito_jwt_are_accepted() -> None:
     spec = load_spec(
         spec_data(
-            compute__aws={"mode": "async"},
+            targets__aws={"mode": "async"},
             scaling__min_replicas=0,
             gateway={
                 "auth": "jwt",
@@ -200,7 +200,8 @@ def test_no_rollback_alarms_when_auto_rollback_is_off() -> None:
 def test_gpu_target_is_per_gpu() -> None:
     spec = load_spec(
         spec_data(
-            compute={"accelerator": "nvidia-a10g", "instance_type": {"aws": "ml.g5.12xlarge"}},
+            compute={"accelerator": "nvidia-a10g"},
+            targets={"aws": {"instance_type": "ml.g5.12xlarge"}},
             scaling={
                 "min_replicas": 1,
                 "max_replicas": 2,
@@ -232,7 +233,5 @@ def test_image_uri_must_be_ecr() -> None:
 def test_an_explicit_gpu_count_must_match_the_instance_type() -> None:
     message = refused(compute__gpu_count=4)
     assert "deployment.compute.gpu_count: 4 does not match ml.g5.xlarge, which has 1 GPU" in message
-    spec = load_spec(
-        spec_data(compute__gpu_count=4, compute__instance_type={"aws": "ml.g5.12xlarge"})
-    )
+    spec = load_spec(spec_data(compute__gpu_count=4, targets__aws__instance_type="ml.g5.12xlarge"))
     assert spec.compute.gpu_count == 4

@@ -14,8 +14,10 @@ import pytest
 from inferstack.components.aws.common import SAGEMAKER_NAMESPACE
 from inferstack.components.aws.endpoint import AwsEndpointOptions, validate
 from inferstack.components.errors import SpecError
+from inferstack.components.spec.config import load_spec
 from inferstack.runtime.emf import DRIFT_METRIC, NAMESPACE
 from inferstack.runtime.settings import RuntimeSettings
+from tests.components.aws.conftest import merge, prod_spec_data
 
 LEAN = {"scaling": {"schedules": []}, "gateway": {"waf": False}}
 LIMITS = {
@@ -41,8 +43,9 @@ def cpu(deploy, spec_for):
 @pytest.fixture(scope="module")
 def gpu(deploy, spec_for):
     compute = {"accelerator": "nvidia-a10g", "gpu_count": 4}
-    compute["instance_type"] = {"aws": "ml.g5.12xlarge"}  # 48 vCPUs, 4 GPUs
-    spec = spec_for({**LEAN, "compute": compute, "observability": {"alarms": LIMITS}})
+    targets = {"aws": {"instance_type": "ml.g5.12xlarge"}}  # 48 vCPUs, 4 GPUs
+    changes = {"compute": compute, "targets": targets, "observability": {"alarms": LIMITS}}
+    spec = spec_for({**LEAN, **changes})
     return _alarms(deploy(spec, name="gpu"), "gpu-test")
 
 
@@ -67,26 +70,25 @@ def test_gpu_and_cpu_alarms_scale_by_the_instance_types_counts(gpu) -> None:
     assert gpu["primary-cpu"]["Threshold"] == 80 * 48
 
 
-def test_an_instance_type_without_known_counts_is_refused(spec_for) -> None:
-    spec = spec_for({"compute": {"accelerator": "none", "instance_type": {"aws": "ml.r7i.large"}}})
+def test_an_instance_type_without_known_counts_is_refused(bundle) -> None:
+    changes = {
+        "compute": {"accelerator": "none"},
+        "targets": {"aws": {"instance_type": "ml.r7i.large"}},
+    }
     with pytest.raises(SpecError) as err:
-        validate(spec, AwsEndpointOptions())
+        load_spec(merge(prod_spec_data(bundle), changes))
     (problem,) = err.value.problems
-    assert problem.startswith("deployment.compute.instance_type.aws:")
+    assert problem.startswith("deployment.targets.aws.instance_type:")
     assert "'ml.r7i.large'" in problem
     assert "ml.c6i.xlarge" in problem
     assert "ml.p5.48xlarge" in problem
 
 
 def test_a_serverless_endpoint_needs_no_instance_counts(spec_for) -> None:
-    aws = {"mode": "serverless"}
     spec = spec_for(
         {
-            "compute": {
-                "accelerator": "none",
-                "instance_type": {"aws": "ml.r7i.large"},
-                "aws": aws,
-            },
+            "compute": {"accelerator": "none"},
+            "targets": {"aws": {"mode": "serverless", "instance_type": "ml.r7i.large"}},
             "rollout": {"strategy": "all_at_once"},
             "observability": {"data_capture_percent": 0},
         }
@@ -148,14 +150,13 @@ def _tracking_targets(deployed: Any, endpoint: str) -> dict[str, float]:
 
 
 @pytest.mark.parametrize(
-    ("compute", "metric", "expected"),
+    ("changes", "metric", "expected"),
     [
-        ({"accelerator": "none"}, "cpu_utilization", {"CPUUtilization": 60 * 4}),
+        ({"compute": {"accelerator": "none"}}, "cpu_utilization", {"CPUUtilization": 60 * 4}),
         (
             {
-                "accelerator": "nvidia-a10g",
-                "gpu_count": 4,
-                "instance_type": {"aws": "ml.g5.12xlarge"},
+                "compute": {"accelerator": "nvidia-a10g", "gpu_count": 4},
+                "targets": {"aws": {"instance_type": "ml.g5.12xlarge"}},
             },
             "gpu_utilization",
             {"GPUUtilization": 60 * 4},
@@ -163,9 +164,9 @@ def _tracking_targets(deployed: Any, endpoint: str) -> dict[str, float]:
     ],
 )
 def test_target_tracking_holds_the_spec_percent_of_the_whole_instance(
-    deploy, spec_for, compute: dict[str, Any], metric: str, expected: dict[str, float]
+    deploy, spec_for, changes: dict[str, Any], metric: str, expected: dict[str, float]
 ) -> None:
     scaling = {"schedules": [], "target_metric": metric, "target_value": 60}
-    spec = spec_for({**LEAN, "compute": compute, "scaling": scaling})
+    spec = spec_for({**LEAN, **changes, "scaling": scaling})
     name = f"track-{metric.split('_')[0]}"
     assert _tracking_targets(deploy(spec, name=name), f"{name}-test") == expected

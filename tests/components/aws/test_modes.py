@@ -105,13 +105,13 @@ def test_serverless_endpoint_has_no_instances_scaling_or_guardrails(deploy, spec
     spec = spec_for(
         {
             "environment": "dev",
-            "compute": {
-                "accelerator": "none",
+            "compute": {"accelerator": "none"},
+            "targets": {
                 "aws": {
                     "mode": "serverless",
                     "serverless_memory_mb": 2048,
                     "serverless_max_concurrency": 5,
-                },
+                }
             },
             "scaling": {"schedules": []},
             "gateway": {"waf": False},
@@ -147,7 +147,7 @@ def test_async_endpoint_writes_results_under_its_prefix_and_scales_to_zero(
 ) -> None:
     spec = spec_for(
         {
-            "compute": {"aws": {"mode": "async"}},
+            "targets": {"aws": {"mode": "async"}},
             "scaling": {"min_replicas": 0, "schedules": []},
             "gateway": {"waf": False},
         }

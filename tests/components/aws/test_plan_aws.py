@@ -8,7 +8,9 @@ import pytest
 from inferstack.components.aws.endpoint import AwsEndpointOptions, validate
 from inferstack.components.errors import SpecError
 from inferstack.components.plan.run import run_plan
+from inferstack.components.spec.config import load_spec
 from inferstack.components.testing import MotoMocks
+from tests.components.aws.conftest import merge, prod_spec_data
 
 EXPECTED = {
     "inferstack:aws:AwsEndpoint",
@@ -119,24 +121,22 @@ def test_missing_bundle_bad_cron_and_non_ecr_image_are_refused(spec_for, tmp_pat
         (
             {
                 "environment": "dev",
-                "compute": {
-                    "accelerator": "none",
-                    "aws": {"mode": "serverless", "network_isolation": True},
-                },
+                "compute": {"accelerator": "none"},
+                "targets": {"aws": {"mode": "serverless", "network_isolation": True}},
                 "observability": {"data_capture_percent": 0},
                 "rollout": {"strategy": "all_at_once"},
             },
-            "compute.aws.network_isolation",
+            "targets.aws.network_isolation",
         ),
     ],
 )
 def test_what_sagemaker_refuses_at_up_is_refused_before_any_resource(
-    spec_for, changes, field
+    bundle, changes, field
 ) -> None:
     # SageMaker takes a canary of at most 50% and linear steps of 10-50% of the new
     # fleet, and no network isolation on serverless; CreateEndpoint would fail mid-`up`.
     with pytest.raises(SpecError) as err:
-        validate(spec_for(changes), AwsEndpointOptions())
+        load_spec(merge(prod_spec_data(bundle), changes))
     assert f"deployment.{field}" in str(err.value)
 
 

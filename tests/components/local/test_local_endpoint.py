@@ -129,9 +129,11 @@ def test_tag_changes_with_the_bundle_only(tmp_path: Path) -> None:
 
 
 def test_prometheus_scrapes_the_runtime_and_grafana_reads_prometheus() -> None:
-    """Host ports come from the spec's `local` settings (stack config)."""
+    """Host ports come from the spec's `targets.local` settings (stack config)."""
     declared = _endpoint(
-        local_spec(local={"port": 18080, "prometheus_port": 19090, "grafana_port": 13000})
+        local_spec(
+            targets={"local": {"port": 18080, "prometheus_port": 19090, "grafana_port": 13000}}
+        )
     )
     runtime = declared.inputs["churn-runtime"]
     prometheus = declared.inputs["churn-monitoring-prometheus"]
@@ -161,7 +163,7 @@ def test_prometheus_scrapes_the_runtime_and_grafana_reads_prometheus() -> None:
 
 def test_ports_given_in_code_win_over_the_spec() -> None:
     declared = _endpoint(
-        local_spec(local={"port": 18080}),
+        local_spec(targets={"local": {"port": 18080}}),
         ports=LocalPorts(endpoint=28080, prometheus=29090, grafana=23000),
     )
     assert declared.inputs["churn-runtime"]["ports"][0]["external"] == 28080
