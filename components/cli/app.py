@@ -38,11 +38,11 @@ COMMAND_GROUPS = (
     CommandGroup("inferstack.components.cli.spec", ("spec",), "local"),
     CommandGroup("inferstack.components.cli.doctor", ("doctor", "outputs"), "local"),
     CommandGroup("inferstack.components.cli.build", ("build",), "runtime"),
-    CommandGroup("inferstack.runtime.cli", ("serve", "bundle"), "runtime"),
+    CommandGroup("inferstack.components.cli.runtime", ("serve", "bundle"), "runtime"),
 )
 
 
-def _unavailable(command: str, package: str, extra: str) -> None:
+def _unavailable(app: typer.Typer, command: str, package: str, extra: str) -> None:
     """Register `command` as one that says which extra to install."""
 
     def refuse(ctx: typer.Context) -> None:
@@ -59,20 +59,22 @@ def _unavailable(command: str, package: str, extra: str) -> None:
     )(refuse)
 
 
-def _register_commands() -> None:
-    for group in COMMAND_GROUPS:
+def register_groups(app: typer.Typer, groups: tuple[CommandGroup, ...]) -> None:
+    """Add each group's commands to `app`; a group whose extra is missing still shows its
+    commands, and each says which extra to install."""
+    for group in groups:
         try:
             module = importlib.import_module(group.module)
         except ModuleNotFoundError as err:
             if not err.name or err.name.startswith("inferstack"):
                 raise
             for command in group.commands:
-                _unavailable(command, err.name, group.extra)
+                _unavailable(app, command, err.name, group.extra)
             continue
         module.register(app)
 
 
-_register_commands()
+register_groups(app, COMMAND_GROUPS)
 
 
 def main() -> None:

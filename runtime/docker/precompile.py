@@ -14,7 +14,7 @@ from pathlib import Path
 MODULES = (
     "inferstack.runtime",
     "inferstack.runtime.app",
-    "inferstack.runtime.cli",
+    "inferstack.components.cli.runtime",
     "inferstack.runtime.loaders.sklearn",
     "inferstack.runtime.loaders.onnx",
     "numpy",

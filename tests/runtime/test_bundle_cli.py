@@ -21,13 +21,8 @@ from inferstack.runtime import contract, read_manifest
 from tests.runtime.conftest import Built
 from tests.runtime.server import RuntimeServer, metric_value
 
-# The runtime's commands exactly as `inferstack` registers them (see test_cli_serve.py).
-INFERSTACK = [
-    sys.executable,
-    "-c",
-    "import typer; from inferstack.runtime.cli import register; "
-    "app = typer.Typer(); register(app); app()",
-]
+# The `inferstack` command, run from this environment.
+INFERSTACK = [sys.executable, "-m", "inferstack.components.cli"]
 SKLEARN = metadata.version("scikit-learn")
 
 

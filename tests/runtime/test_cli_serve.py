@@ -9,10 +9,8 @@ from pathlib import Path
 from tests.runtime.conftest import Built
 from tests.runtime.server import RuntimeServer, metric_value
 
-CLI = (
-    "import typer; from inferstack.runtime.cli import register; "
-    "app = typer.Typer(); register(app); app()"
-)
+# The `inferstack` command, run from this environment.
+CLI = ["-m", "inferstack.components.cli"]
 
 
 def test_serve_command_with_api_key_file_and_two_workers(
@@ -23,8 +21,7 @@ def test_serve_command_with_api_key_file_and_two_workers(
     server = RuntimeServer(sklearn_bundle[0], log_dir)
     server.args = [
         sys.executable,
-        "-c",
-        CLI,
+        *CLI,
         "serve",
         str(sklearn_bundle[0]),
         "--host",

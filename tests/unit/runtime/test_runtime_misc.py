@@ -11,8 +11,8 @@ import typer
 from typer.testing import CliRunner
 
 import inferstack.runtime as runtime
+from inferstack.components.cli.runtime import register
 from inferstack.runtime.auth import ApiKeyAuth, load_key_hashes
-from inferstack.runtime.cli import register
 from inferstack.runtime.errors import ConfigError, Unauthorized
 from inferstack.runtime.monitoring import DriftMonitor, profile, psi
 from inferstack.runtime.settings import RuntimeSettings

@@ -1,6 +1,7 @@
-"""The runtime's commands for the ``inferstack`` CLI: ``serve`` and ``bundle``.
+"""`inferstack serve` and `inferstack bundle`: the runtime's commands.
 
-``components/cli.py`` calls ``register(app)``; heavy imports happen inside commands.
+Heavy imports happen inside the commands, so the CLI starts where only the core
+dependencies are installed, and a missing runtime extra is named when a command runs.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from typing import Annotated
 
 import typer
 
+from inferstack.components.cli.output import EXIT_USAGE, console, fail
 from inferstack.runtime.cli_options import bundle_options
 from inferstack.runtime.contract import DEFAULT_DTYPE
 
@@ -57,8 +59,7 @@ def serve(
     try:
         read_manifest(bundle_dir)
     except InferstackError as err:
-        typer.echo(f"error: {err.message}", err=True)
-        raise typer.Exit(2) from err
+        raise fail(err.message, EXIT_USAGE) from err
     given = {
         "host": host,
         "port": port,
@@ -158,15 +159,13 @@ def bundle_cmd(
             **options,
         )
     except InferstackError as err:
-        typer.echo(f"error: {err.message}", err=True)
-        raise typer.Exit(2) from err
-    typer.echo(f"bundle written to {path}")
+        raise fail(err.message, EXIT_USAGE) from err
+    console.print(f"bundle written to {path}", highlight=False)
 
 
 def _missing_runtime(err: ModuleNotFoundError) -> typer.Exit:
-    typer.echo(
-        f"error: the runtime needs the package '{err.name}': pip install 'inferstack[runtime]' "
+    return fail(
+        f"the runtime needs the package {err.name!r}: pip install 'inferstack[runtime]' "
         "(plus the framework extra, e.g. 'inferstack[sklearn]')",
-        err=True,
+        EXIT_USAGE,
     )
-    return typer.Exit(2)
