@@ -27,8 +27,8 @@ from pydantic import (
 from pydantic.json_schema import JsonDict
 from pydantic_core import ErrorDetails
 
-from inferstack.components.spec.options import TargetOptions
-from inferstack.components.spec.rules import SpecRuleError
+from inferstack.components.spec.options import CloudTargetOptions, TargetOptions
+from inferstack.components.spec.rules import SpecRuleError, check_target_rules
 from inferstack.components.targets import get_target, profile, target_names
 from inferstack.runtime.contract import DEFAULT_DTYPE, SEMVER_PATTERN, DType, Framework
 
@@ -372,8 +372,6 @@ class DeploymentSpec(_Spec):
 
     @model_validator(mode="after")
     def _fits_target(self) -> Self:
-        from inferstack.components.spec.rules import check_target_rules
-
         check_target_rules(self)
         return self
 
@@ -384,8 +382,8 @@ class DeploymentSpec(_Spec):
 
     def instance_type_override(self) -> str | None:
         """The instance type the target's settings name, if any."""
-        value = getattr(self.options, "instance_type", None)
-        return value if isinstance(value, str) else None
+        options = self.options
+        return options.instance_type if isinstance(options, CloudTargetOptions) else None
 
     @property
     def resolved_region(self) -> str | None:
