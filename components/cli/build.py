@@ -1,6 +1,9 @@
 """`inferstack build BUNDLE_DIR`: the runtime image for a bundle, with progress.
 
-The full build log is printed when the build fails.
+After the build it proves the image (`verify_image`): it starts it on 127.0.0.1,
+waits for readiness, sends the bundle's probe rows and checks the answer, and removes
+the container; only then does it report success (`--no-verify` skips this). The last
+lines of the build log, or the container's log, are printed when either fails.
 """
 
 from __future__ import annotations
@@ -15,7 +18,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from inferstack.components.cli.output import err_console as console
 from inferstack.components.cli.output import fail
 from inferstack.components.image.build import build_image
-from inferstack.components.image.context import ImageError
+from inferstack.components.image.context import ImageError, read_bundle_manifest
+from inferstack.components.image.verify import READY_TIMEOUT_S, verify_image
 
 _LEGACY_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)")
 _BUILDKIT_STEP = re.compile(r"^#\d+ \[([^\]]+)\] (.*)")
@@ -34,12 +38,29 @@ def build(
         typer.Option(help="Image reference; default inferstack/<model>:<version>-<content hash>."),
     ] = None,
     gpu: Annotated[
-        bool, typer.Option("--gpu", help="CUDA base image, GPU builds of onnxruntime and torch.")
+        bool,
+        typer.Option("--gpu", help="CUDA base image and the GPU build of the bundle's framework."),
     ] = False,
     base_image: Annotated[
         str | None, typer.Option(help="Base image instead of the flavour's default.")
     ] = None,
     network: Annotated[str | None, typer.Option(help="Build network, e.g. host.")] = None,
+    requirement: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--requirement",
+            help="A pip requirement to install beside the bundle's own (repeatable).",
+        ),
+    ] = None,
+    verify: Annotated[
+        bool,
+        typer.Option(
+            help="Start the built image on 127.0.0.1 and check it answers the probe rows."
+        ),
+    ] = True,
+    ready_timeout: Annotated[
+        float, typer.Option(help="Seconds the verified container has to become ready.")
+    ] = READY_TIMEOUT_S,
 ) -> None:
     """Build the runtime image for a model bundle with the local Docker engine."""
     columns = (
@@ -69,12 +90,30 @@ def build(
                 progress.update(task, description=f"[{kit[1]}] {kit[2]}"[:60])
 
         try:
+            manifest = read_bundle_manifest(bundle_dir)
             image = build_image(
-                bundle_dir, tag, gpu=gpu, base_image=base_image, network=network, on_line=show
+                bundle_dir,
+                tag,
+                gpu=gpu,
+                base_image=base_image,
+                network=network,
+                requirements=requirement or (),
+                on_line=show,
             )
+            if verify:
+                progress.update(
+                    task, description="verifying: starting the image", completed=0, total=None
+                )
+                checked = verify_image(image, manifest, ready_timeout)
         except ImageError as err:
             raise fail(str(err)) from None
     console.print(f"[bold green]built[/] {image}")
+    if verify:
+        console.print(
+            f"[bold green]verified[/]: ready in {checked.ready_seconds:.1f} s, "
+            f"{checked.rows} probe rows answered on /invocations",
+            highlight=False,
+        )
     console.print(f"run it: docker run --rm -p 127.0.0.1:8080:8080 {image}", highlight=False)
     print(image)
 

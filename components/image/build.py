@@ -2,7 +2,7 @@
 
 The same context, Dockerfile and tag as the `RuntimeImage` component. `build_image`
 reports each line of the build to a callback; the `inferstack build` command shows them
-as progress.
+as progress, then proves the image with `verify.verify_image`.
 """
 
 from __future__ import annotations
@@ -11,10 +11,15 @@ import os
 import shutil
 import subprocess
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from inferstack.components.image.context import ImageError, flavor, plan_build
+from inferstack.components.image.context import (
+    ImageError,
+    flavor,
+    plan_build,
+    read_bundle_manifest,
+)
 
 
 def docker_env() -> dict[str, str]:
@@ -34,19 +39,23 @@ def build_image(
     gpu: bool = False,
     base_image: str | None = None,
     network: str | None = None,
+    requirements: Sequence[str] = (),
     on_line: Callable[[str], None] | None = None,
 ) -> str:
-    """Build the image for `bundle_dir` and return its reference; `ImageError` on failure."""
+    """Build the image for `bundle_dir` and return its reference; `ImageError` on failure.
+
+    `requirements` are pip requirements added to the bundle's own (see `install`).
+    """
     if shutil.which("docker") is None:
         raise ImageError("the `docker` command is not on PATH")
-    from inferstack.runtime.errors import BundleError
-    from inferstack.runtime.manifest import read_manifest
-
-    try:
-        manifest = read_manifest(bundle_dir)
-    except BundleError as err:
-        raise ImageError(str(err)) from err
-    plan = plan_build(bundle_dir, manifest.name, manifest.version, flavor(gpu, base_image))
+    manifest = read_bundle_manifest(bundle_dir)
+    plan = plan_build(
+        bundle_dir,
+        manifest.name,
+        manifest.version,
+        flavor(gpu, base_image),
+        requirements=requirements,
+    )
     image = tag or f"inferstack/{manifest.name}:{plan.tag}"
     argv = plan.docker_command(image, network)
     env = docker_env()
@@ -62,7 +71,14 @@ def build_image(
             if on_line:
                 on_line(line.rstrip())
     if proc.returncode != 0:
-        raise ImageError(
-            f"docker build failed (exit {proc.returncode}); last lines:\n" + "\n".join(tail)
-        )
+        raise ImageError(_build_failure(proc.returncode, list(tail)))
     return image
+
+
+def _build_failure(code: int, tail: list[str]) -> str:
+    """The message of a failed build: pip's errors first (they name the package)."""
+    errors = [line for line in tail if "ERROR:" in line or "inferstack: pip" in line]
+    head = f"docker build failed (exit {code})"
+    if errors:
+        head += ":\n" + "\n".join(dict.fromkeys(errors))
+    return head + "\nlast lines of the build:\n" + "\n".join(tail)

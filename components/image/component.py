@@ -45,13 +45,16 @@ class RuntimeImageArgs:
     model_version: str
     """Model version: the tag's prefix and an image label."""
     gpu: bool = False
-    """Build the GPU flavour (CUDA base, GPU builds of onnxruntime and torch)."""
+    """Build the GPU flavour (CUDA base, the GPU build of the bundle's framework)."""
     base_image: str | None = None
     """Another base image than the flavour's default (python:3.11-slim for CPU)."""
     registry: ImageRegistry | None = None
     """Push here; None keeps the image in the local Docker daemon."""
     build_network: str | None = None
     """`docker build --network` value, e.g. `host` on engines without a bridge."""
+    requirements: tuple[str, ...] = ()
+    """pip requirements installed beside the bundle's framework and its declared
+    requirements (one PEP 508 line each); another set is another image tag."""
 
 
 class RuntimeImage(pulumi.ComponentResource):
@@ -67,7 +70,11 @@ class RuntimeImage(pulumi.ComponentResource):
     ) -> None:
         super().__init__("inferstack:image:RuntimeImage", name, None, opts)
         build = plan_build(
-            args.bundle_dir, args.model_name, args.model_version, flavor(args.gpu, args.base_image)
+            args.bundle_dir,
+            args.model_name,
+            args.model_version,
+            flavor(args.gpu, args.base_image),
+            requirements=args.requirements,
         )
         registry = args.registry
         repository: pulumi.Input[str] = (

@@ -2,11 +2,12 @@
 
 `RuntimeImage` (Pulumi) and `inferstack build` (the Docker engine directly) build
 the same image the same way: a context folder holding the inferstack sources
-(`SOURCE_PATHS`) and the model bundle at `bundle/`, built from
-`runtime/Dockerfile`'s `model` stage. The tag is derived from the hash of exactly
-that content plus the build arguments, so an unchanged model on an unchanged
-inferstack keeps its tag and nothing rebuilds or redeploys. Nothing here imports
-Pulumi or talks to Docker.
+(`SOURCE_PATHS`), the model bundle at `bundle/` and the image's pip requirements at
+`image-requirements.txt` (see `install`), built from `runtime/Dockerfile`'s `model`
+stage. The tag is derived from the hash of exactly that content plus the build
+arguments, so an unchanged model on an unchanged inferstack keeps its tag and nothing
+rebuilds or redeploys, and another requirement set is another tag. Nothing here
+imports Pulumi or talks to Docker.
 """
 
 from __future__ import annotations
@@ -16,11 +17,18 @@ import json
 import os
 import re
 import shutil
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from inferstack.components.image.install import (
+    check_build_requirements,
+    framework_install,
+    image_requirements,
+    requirements_file,
+)
 from inferstack.components.image.source import DOCKERFILE, SOURCE_PATHS, ImageError, source_root
+from inferstack.runtime.manifest import Manifest
 from inferstack.runtime.version import inferstack_version
 
 BUNDLE_IN_CONTEXT = "bundle"
@@ -29,9 +37,7 @@ MANIFEST = "inferstack.yaml"
 
 CPU_BASE_IMAGE = "python:3.11-slim"
 GPU_BASE_IMAGE = "nvidia/cuda:12.6.3-cudnn-runtime-ubuntu24.04"
-CPU_EXTRAS = "runtime,sklearn,onnx"
-GPU_EXTRAS = "runtime,sklearn,pytorch"
-GPU_EXTRA_PACKAGES = "onnxruntime-gpu>=1.17"
+REQUIREMENTS_IN_CONTEXT = "image-requirements.txt"
 
 _SKIP_NAMES = {"__pycache__", ".pytest_cache", ".mypy_cache", ".ruff_cache", ".DS_Store"}
 _SKIP_SUFFIXES = (".pyc", ".pyo")
@@ -40,30 +46,37 @@ _TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_.-]")
 
 @dataclass(frozen=True)
 class BuildFlavor:
-    """CPU or GPU: the base image and what pip installs into the image."""
+    """CPU or GPU: the base image, and which build of each framework pip installs."""
 
     base_image: str
     """Image the builder and final stages start from."""
-    extras: str
-    """inferstack extras installed, comma-separated."""
-    extra_packages: str = ""
-    """Further pip requirements, space-separated (GPU builds of frameworks)."""
     gpu: bool = False
-    """Whether this is the GPU flavour."""
+    """Whether this is the GPU flavour (CUDA base, GPU builds of the frameworks)."""
 
-    def build_args(self) -> dict[str, str]:
-        """The Dockerfile's build arguments for this flavour."""
-        args = {"BASE_IMAGE": self.base_image, "EXTRAS": self.extras}
-        if self.extra_packages:
-            args["EXTRA_PACKAGES"] = self.extra_packages
+    def build_args(self, manifest: Manifest, requirements: Sequence[str] = ()) -> dict[str, str]:
+        """The Dockerfile's build arguments for a bundle of `manifest` in this flavour."""
+        install = framework_install(manifest.framework, self.gpu)
+        args = {
+            "BASE_IMAGE": self.base_image,
+            "EXTRAS": ",".join(install.extras),
+            "REQUIREMENTS": REQUIREMENTS_IN_CONTEXT,
+        }
+        if install.extra_index_url:
+            args["PIP_EXTRA_INDEX_URL"] = install.extra_index_url
+        if install.apt_packages:
+            args["APT_PACKAGES"] = " ".join(install.apt_packages)
         return args
+
+    def requirements(self, manifest: Manifest, added: Sequence[str] = ()) -> tuple[str, ...]:
+        """The pip requirements beside the extras: framework builds, the saved
+        framework's minor version, the bundle's and the build's requirements."""
+        install = framework_install(manifest.framework, self.gpu)
+        return image_requirements(manifest, install, self.gpu, added)
 
 
 def flavor(gpu: bool = False, base_image: str | None = None) -> BuildFlavor:
     """The CPU or GPU flavour, optionally on another base image."""
-    if gpu:
-        return BuildFlavor(base_image or GPU_BASE_IMAGE, GPU_EXTRAS, GPU_EXTRA_PACKAGES, gpu=True)
-    return BuildFlavor(base_image or CPU_BASE_IMAGE, CPU_EXTRAS)
+    return BuildFlavor(base_image or (GPU_BASE_IMAGE if gpu else CPU_BASE_IMAGE), gpu)
 
 
 def _walk(folder: Path) -> Iterator[Path]:
@@ -98,12 +111,17 @@ def check_bundle(bundle_dir: Path) -> Path:
     return bundle_dir
 
 
-def content_digest(source: Path, bundle_dir: Path, build_args: dict[str, str]) -> str:
-    """sha256 over the context's paths and bytes and the build arguments."""
+def content_digest(
+    source: Path, bundle_dir: Path, build_args: dict[str, str], requirements: str = ""
+) -> str:
+    """sha256 over the context's paths and bytes, the requirements file and the build
+    arguments."""
     digest = hashlib.sha256()
     for rel, path in context_files(source, bundle_dir):
         digest.update(rel.encode() + b"\0")
         digest.update(hashlib.sha256(path.read_bytes()).digest())
+    digest.update(REQUIREMENTS_IN_CONTEXT.encode() + b"\0")
+    digest.update(hashlib.sha256(requirements.encode()).digest())
     digest.update(json.dumps(build_args, sort_keys=True).encode())
     return digest.hexdigest()
 
@@ -119,8 +137,9 @@ def cache_dir() -> Path:
     return base / "inferstack" / "contexts"
 
 
-def stage_context(source: Path, bundle_dir: Path, dest: Path) -> Path:
-    """Copy the context's files into `dest` (once: a staged context never changes).
+def stage_context(source: Path, bundle_dir: Path, dest: Path, requirements: str = "") -> Path:
+    """Copy the context's files into `dest`, with the image's requirements file (once: a
+    staged context never changes).
 
     Modes are normalised (files 0644 or 0755, folders 0755): `COPY` keeps them, and
     the server runs as a non-root user, so a bundle saved under `umask 077` would
@@ -136,6 +155,8 @@ def stage_context(source: Path, bundle_dir: Path, dest: Path) -> Path:
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(path, target)
         target.chmod(0o755 if path.stat().st_mode & 0o111 else 0o644)
+    (partial / REQUIREMENTS_IN_CONTEXT).write_text(requirements, encoding="utf-8")
+    (partial / REQUIREMENTS_IN_CONTEXT).chmod(0o644)
     for folder in (partial, *(p for p in partial.rglob("*") if p.is_dir())):
         folder.chmod(0o755)
     (partial / ".staged").write_text("complete\n")
@@ -153,6 +174,8 @@ class BuildPlan:
     build_args: dict[str, str]
     tag: str
     digest: str
+    requirements: tuple[str, ...] = ()
+    """What pip installs beside the extras (also `image-requirements.txt` in the context)."""
 
     def docker_command(self, image: str, network: str | None = None) -> list[str]:
         """`docker build` argv producing `image` from this plan."""
@@ -173,23 +196,44 @@ class BuildPlan:
         return [*argv, str(self.context)]
 
 
+def read_bundle_manifest(bundle_dir: Path) -> Manifest:
+    """The bundle's manifest; `ImageError` naming the problem when it is not valid."""
+    from inferstack.runtime.errors import BundleError
+    from inferstack.runtime.manifest import read_manifest
+
+    try:
+        return read_manifest(check_bundle(bundle_dir))
+    except BundleError as err:
+        raise ImageError(str(err)) from err
+
+
 def plan_build(
     bundle_dir: Path,
     model_name: str,
     model_version: str,
     build_flavor: BuildFlavor,
     staging: Path | None = None,
+    *,
+    requirements: Sequence[str] = (),
 ) -> BuildPlan:
-    """Stage the context for `bundle_dir` and return how to build it."""
+    """Stage the context for `bundle_dir` and return how to build it.
+
+    `requirements` are pip requirements the build adds to the bundle's own.
+    """
     bundle_dir = check_bundle(bundle_dir)
+    manifest = read_bundle_manifest(bundle_dir)
+    wanted = build_flavor.requirements(manifest, check_build_requirements(requirements))
+    text = requirements_file(manifest, wanted)
     source = source_root(staging or cache_dir())
     args = {
-        **build_flavor.build_args(),
+        **build_flavor.build_args(manifest),
         "MODEL_NAME": model_name,
         "MODEL_VERSION": model_version,
         "BUNDLE": BUNDLE_IN_CONTEXT,
         "INFERSTACK_VERSION": inferstack_version(),
     }
-    digest = content_digest(source, bundle_dir, args)
-    context = stage_context(source, bundle_dir, (staging or cache_dir()) / digest[:32])
-    return BuildPlan(context, context / DOCKERFILE, args, image_tag(model_version, digest), digest)
+    digest = content_digest(source, bundle_dir, args, text)
+    context = stage_context(source, bundle_dir, (staging or cache_dir()) / digest[:32], text)
+    return BuildPlan(
+        context, context / DOCKERFILE, args, image_tag(model_version, digest), digest, wanted
+    )
