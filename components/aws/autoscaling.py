@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from functools import partial
 
 import pulumi
@@ -123,6 +124,16 @@ def from_zero_configuration(spec: DeploymentSpec) -> StepConfiguration:
     }
 
 
+@dataclass(frozen=True)
+class EndpointAutoscalingArgs:
+    """The endpoint whose variants scale."""
+
+    ctx: AwsContext
+    """The deployment's spec (scaling, variants), names and tags."""
+    endpoint_name: pulumi.Input[str]
+    """The SageMaker endpoint's name."""
+
+
 class EndpointAutoscaling(pulumi.ComponentResource):
     """A scalable target per variant, target tracking on each, schedules on the primary."""
 
@@ -130,13 +141,10 @@ class EndpointAutoscaling(pulumi.ComponentResource):
     """The scalable targets' resource ids (endpoint/<name>/variant/<variant>)."""
 
     def __init__(
-        self,
-        name: str,
-        ctx: AwsContext,
-        endpoint_name: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, args: EndpointAutoscalingArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("inferstack:aws:EndpointAutoscaling", name, None, opts)
+        ctx, endpoint_name = args.ctx, args.endpoint_name
         spec = ctx.spec
         scaling = spec.scaling
         ids: list[pulumi.Output[str]] = []

@@ -7,17 +7,29 @@ from dataclasses import dataclass
 import pulumi
 
 from inferstack.components.aws.alarms import rollback_alarm_names
-from inferstack.components.aws.autoscaling import EndpointAutoscaling, aws_cron
+from inferstack.components.aws.autoscaling import (
+    EndpointAutoscaling,
+    EndpointAutoscalingArgs,
+    aws_cron,
+)
 from inferstack.components.aws.common import names_for
 from inferstack.components.aws.context import context_for
-from inferstack.components.aws.gateway import ApiGateway
-from inferstack.components.aws.iam import ExecutionRole
-from inferstack.components.aws.kms import StackKey
-from inferstack.components.aws.observability import Observability
-from inferstack.components.aws.registry import ImageRepository, ecr_repository_arn
+from inferstack.components.aws.gateway import ApiGateway, ApiGatewayArgs
+from inferstack.components.aws.iam import ExecutionRole, ExecutionRoleArgs
+from inferstack.components.aws.kms import StackKey, StackKeyArgs
+from inferstack.components.aws.observability import Observability, ObservabilityArgs
+from inferstack.components.aws.registry import (
+    ImageRepository,
+    ImageRepositoryArgs,
+    ecr_repository_arn,
+)
 from inferstack.components.aws.rules import aws_options
-from inferstack.components.aws.sagemaker import MAX_ROLLBACK_ALARMS, SageMakerEndpoint
-from inferstack.components.aws.storage import ArtifactStore
+from inferstack.components.aws.sagemaker import (
+    MAX_ROLLBACK_ALARMS,
+    SageMakerEndpoint,
+    SageMakerEndpointArgs,
+)
+from inferstack.components.aws.storage import ArtifactStore, ArtifactStoreArgs
 from inferstack.components.errors import SpecError
 from inferstack.components.spec.config import check_local_bundle
 from inferstack.components.spec.models import DeploymentSpec
@@ -103,41 +115,55 @@ class AwsEndpoint(pulumi.ComponentResource):
         super().__init__("inferstack:aws:AwsEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         ctx = context_for(name, spec)
-        key = StackKey(f"{name}-kms", ctx, opts=child)
-        store = ArtifactStore(f"{name}-artifacts", ctx, key.arn, opts=child)
-        images = ImageRepository(f"{name}-images", ctx, key.arn, options.image_uri, opts=child)
+        key = StackKey(f"{name}-kms", StackKeyArgs(ctx), opts=child)
+        store = ArtifactStore(f"{name}-artifacts", ArtifactStoreArgs(ctx, key.arn), opts=child)
+        images = ImageRepository(
+            f"{name}-images", ImageRepositoryArgs(ctx, key.arn, options.image_uri), opts=child
+        )
         role = ExecutionRole(
             f"{name}-execution",
-            ctx,
-            read_arns=store.read_arns,
-            write_arns=store.write_arns,
-            key_arn=key.arn,
-            repository_arn=images.repository_arn,
+            ExecutionRoleArgs(
+                ctx,
+                read_arns=store.read_arns,
+                write_arns=store.write_arns,
+                key_arn=key.arn,
+                repository_arn=images.repository_arn,
+            ),
             opts=child,
         )
-        observability = Observability(f"{name}-observability", ctx, key.arn, opts=child)
+        observability = Observability(
+            f"{name}-observability", ObservabilityArgs(ctx, key.arn), opts=child
+        )
         endpoint = SageMakerEndpoint(
             f"{name}-sagemaker",
-            ctx,
-            role_arn=role.arn,
-            image_uris=images.image_uris,
-            model_data_urls=store.model_data_urls,
-            key_arn=key.arn,
-            capture_uri=store.capture_uri,
-            async_output_uri=store.async_output_uri,
-            rollback_alarms=rollback_alarm_names(spec, ctx.names),
+            SageMakerEndpointArgs(
+                ctx,
+                role_arn=role.arn,
+                image_uris=images.image_uris,
+                model_data_urls=store.model_data_urls,
+                key_arn=key.arn,
+                capture_uri=store.capture_uri,
+                async_output_uri=store.async_output_uri,
+                rollback_alarms=rollback_alarm_names(spec, ctx.names),
+            ),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[role, observability]),
         )
         if aws_options(spec).mode != "serverless":
-            EndpointAutoscaling(f"{name}-autoscaling", ctx, endpoint.endpoint_name, opts=child)
+            EndpointAutoscaling(
+                f"{name}-autoscaling",
+                EndpointAutoscalingArgs(ctx, endpoint.endpoint_name),
+                opts=child,
+            )
         gateway = ApiGateway(
             f"{name}-gateway",
-            ctx,
-            endpoint_name=endpoint.endpoint_name,
-            endpoint_arn=endpoint.endpoint_arn,
-            access_log_group_arn=observability.access_log_group_arn,
-            manage_account_logging=options.manage_account_logging,
-            key_arn=key.arn,
+            ApiGatewayArgs(
+                ctx,
+                endpoint_name=endpoint.endpoint_name,
+                endpoint_arn=endpoint.endpoint_arn,
+                access_log_group_arn=observability.access_log_group_arn,
+                key_arn=key.arn,
+                manage_account_logging=options.manage_account_logging,
+            ),
             opts=child,
         )
         self.url = gateway.url

@@ -2,15 +2,31 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import pulumi
-import pulumi_aws as aws
 
 from inferstack.components.aws.context import AwsContext
-from inferstack.components.aws.policies import execution_role_policy, service_trust
+from inferstack.components.aws.policies import execution_role_policy
+from inferstack.components.aws.roles import service_role
 from inferstack.components.aws.rules import aws_options
+
+
+@dataclass(frozen=True)
+class ExecutionRoleArgs:
+    """What the execution role may reach."""
+
+    ctx: AwsContext
+    """The deployment's spec, names, tags and account."""
+    read_arns: Sequence[pulumi.Input[str]]
+    """S3 object ARNs (or patterns) SageMaker may read: the archives, async input."""
+    write_arns: Sequence[pulumi.Input[str]]
+    """S3 object ARN patterns SageMaker may write: capture, async output and failures."""
+    key_arn: pulumi.Input[str]
+    """The stack's KMS key."""
+    repository_arn: pulumi.Input[str]
+    """The ECR repository the images are pulled from."""
 
 
 class ExecutionRole(pulumi.ComponentResource):
@@ -23,46 +39,34 @@ class ExecutionRole(pulumi.ComponentResource):
     """Role name."""
 
     def __init__(
-        self,
-        name: str,
-        ctx: AwsContext,
-        *,
-        read_arns: Sequence[pulumi.Input[str]],
-        write_arns: Sequence[pulumi.Input[str]],
-        key_arn: pulumi.Input[str],
-        repository_arn: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, args: ExecutionRoleArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("inferstack:aws:ExecutionRole", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        role = aws.iam.Role(
-            f"{name}-role",
-            description=f"SageMaker execution role of {ctx.names.endpoint}",
-            assume_role_policy=ctx.account_id.apply(
-                lambda account: json.dumps(service_trust("sagemaker.amazonaws.com", account))
-            ),
-            max_session_duration=3600,
-            tags=ctx.tags,
-            opts=child,
-        )
+        ctx = args.ctx
         log_group_arn = ctx.arn("logs", f"log-group:{ctx.names.endpoint_log_group}")
         vpc = bool(aws_options(ctx.spec).subnet_ids)
-        n_read = len(read_arns)
+        n_read = len(args.read_arns)
         policy = pulumi.Output.all(
-            key_arn, repository_arn, log_group_arn, *read_arns, *write_arns
+            args.key_arn, args.repository_arn, log_group_arn, *args.read_arns, *args.write_arns
         ).apply(
-            lambda v: json.dumps(
-                execution_role_policy(
-                    key_arn=v[0],
-                    repository_arn=v[1],
-                    log_group_arn=v[2],
-                    artifact_arns=list(v[3 : 3 + n_read]),
-                    write_prefix_arns=list(v[3 + n_read :]),
-                    vpc=vpc,
-                )
+            lambda v: execution_role_policy(
+                key_arn=v[0],
+                repository_arn=v[1],
+                log_group_arn=v[2],
+                artifact_arns=list(v[3 : 3 + n_read]),
+                write_prefix_arns=list(v[3 + n_read :]),
+                vpc=vpc,
             )
         )
-        aws.iam.RolePolicy(f"{name}-policy", role=role.id, policy=policy, opts=child)
+        role = service_role(
+            name,
+            "sagemaker.amazonaws.com",
+            policy,
+            self,
+            ctx,
+            description=f"SageMaker execution role of {ctx.names.endpoint}",
+            max_session_duration=3600,
+        ).role
         self.arn = role.arn
         self.name = role.name
         self.register_outputs({"arn": self.arn})

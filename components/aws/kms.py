@@ -3,12 +3,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
 
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.aws.policies import kms_key_policy
+
+
+@dataclass(frozen=True)
+class StackKeyArgs:
+    """Where the key lives and what it is named after."""
+
+    ctx: AwsContext
+    """The deployment's spec, names, tags, region and account."""
 
 
 class StackKey(pulumi.ComponentResource):
@@ -20,9 +29,10 @@ class StackKey(pulumi.ComponentResource):
     """The key's id."""
 
     def __init__(
-        self, name: str, ctx: AwsContext, opts: pulumi.ResourceOptions | None = None
+        self, name: str, args: StackKeyArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("inferstack:aws:StackKey", name, None, opts)
+        ctx = args.ctx
         child = pulumi.ResourceOptions(parent=self)
         policy = ctx.account_id.apply(
             lambda account: json.dumps(kms_key_policy(account, ctx.region, ctx.partition))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from typing import Any
 
 import pulumi
@@ -111,6 +112,16 @@ def dashboard_body(spec: DeploymentSpec, names: Names, region: str) -> dict[str,
     return {"widgets": widgets}
 
 
+@dataclass(frozen=True)
+class ObservabilityArgs:
+    """What to watch and the key the logs and the alarm topic are encrypted with."""
+
+    ctx: AwsContext
+    """The deployment's spec (retention, alarms, dashboard), names, tags and region."""
+    key_arn: pulumi.Input[str]
+    """The stack's KMS key: log groups and the SNS topic."""
+
+
 class Observability(pulumi.ComponentResource):
     """Encrypted log groups with retention, alarms to an encrypted SNS topic, a dashboard."""
 
@@ -124,13 +135,10 @@ class Observability(pulumi.ComponentResource):
     """Console URL of the dashboard ("" when the spec turns it off)."""
 
     def __init__(
-        self,
-        name: str,
-        ctx: AwsContext,
-        key_arn: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("inferstack:aws:Observability", name, None, opts)
+        ctx, key_arn = args.ctx, args.key_arn
         child = pulumi.ResourceOptions(parent=self)
         spec, names = ctx.spec, ctx.names
         retention = spec.observability.log_retention_days

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import re
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
@@ -40,6 +41,18 @@ def runtime_tag() -> str:
         return "latest"
 
 
+@dataclass(frozen=True)
+class ImageRepositoryArgs:
+    """The images to build or use, and the key the repository is encrypted with."""
+
+    ctx: AwsContext
+    """The deployment's spec (its bundles), names, tags and partition."""
+    key_arn: pulumi.Input[str]
+    """The stack's KMS key, which encrypts the repository."""
+    image_uri: str | None = None
+    """An ECR image every variant runs instead of images built from the bundles."""
+
+
 class ImageRepository(pulumi.ComponentResource):
     """A private, KMS-encrypted, scan-on-push ECR repository with a lifecycle policy.
 
@@ -58,14 +71,10 @@ class ImageRepository(pulumi.ComponentResource):
     """variant -> the image it runs."""
 
     def __init__(
-        self,
-        name: str,
-        ctx: AwsContext,
-        key_arn: pulumi.Input[str],
-        image_uri: str | None = None,
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, args: ImageRepositoryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("inferstack:aws:ImageRepository", name, None, opts)
+        ctx, key_arn, image_uri = args.ctx, args.key_arn, args.image_uri
         child = pulumi.ResourceOptions(parent=self)
         repo = aws.ecr.Repository(
             f"{name}-repo",

@@ -198,6 +198,28 @@ def container_environment(spec: DeploymentSpec, plan: VariantPlan, endpoint: str
     }
 
 
+@dataclass(frozen=True)
+class SageMakerEndpointArgs:
+    """What the endpoint's models run and where they read and write."""
+
+    ctx: AwsContext
+    """The deployment's spec (variants, mode, rollout), names and tags."""
+    role_arn: pulumi.Input[str]
+    """The execution role SageMaker assumes."""
+    image_uris: Mapping[str, pulumi.Input[str]]
+    """variant -> the runtime image it runs."""
+    model_data_urls: Mapping[str, pulumi.Input[str]]
+    """variant -> s3:// URL of the model.tar.gz it serves."""
+    key_arn: pulumi.Input[str]
+    """The stack's KMS key: volumes, data capture and async output."""
+    capture_uri: pulumi.Input[str]
+    """s3:// prefix data capture writes to."""
+    async_output_uri: pulumi.Input[str]
+    """s3:// prefix of async results (`/output`) and failures (`/failures`)."""
+    rollback_alarms: Sequence[str] = ()
+    """Alarms that roll a blue/green deployment back."""
+
+
 class SageMakerEndpoint(pulumi.ComponentResource):
     """One Model per variant, an EndpointConfiguration and the Endpoint that serves it."""
 
@@ -211,31 +233,21 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     """variant -> SageMaker model name."""
 
     def __init__(
-        self,
-        name: str,
-        ctx: AwsContext,
-        *,
-        role_arn: pulumi.Input[str],
-        image_uris: Mapping[str, pulumi.Input[str]],
-        model_data_urls: Mapping[str, pulumi.Input[str]],
-        key_arn: pulumi.Input[str],
-        capture_uri: pulumi.Input[str],
-        async_output_uri: pulumi.Input[str],
-        rollback_alarms: Sequence[str] = (),
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, args: SageMakerEndpointArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("inferstack:aws:SageMakerEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        ctx, key_arn = args.ctx, args.key_arn
         spec = ctx.spec
         options = aws_options(spec)
         models: dict[str, aws.sagemaker.Model] = {}
         for plan in variant_plans(spec):
             models[plan.name] = aws.sagemaker.Model(
                 f"{name}-model-{plan.name}",
-                execution_role_arn=role_arn,
+                execution_role_arn=args.role_arn,
                 primary_container={
-                    "image": image_uris[plan.name],
-                    "model_data_url": model_data_urls[plan.name],
+                    "image": args.image_uris[plan.name],
+                    "model_data_url": args.model_data_urls[plan.name],
                     "environment": container_environment(spec, plan, ctx.names.endpoint),
                 },
                 enable_network_isolation=options.network_isolation,
@@ -256,8 +268,8 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             kms_key_arn=key_arn
             if not serverless and volume_kms_allowed(spec.instance_type())
             else None,
-            data_capture_config=data_capture_config(spec, capture_uri, key_arn),
-            async_inference_config=async_inference_config(spec, async_output_uri, key_arn),
+            data_capture_config=data_capture_config(spec, args.capture_uri, key_arn),
+            async_inference_config=async_inference_config(spec, args.async_output_uri, key_arn),
             tags=ctx.tags,
             opts=child,
         )
@@ -265,7 +277,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             f"{name}-endpoint",
             name=physical_name(ctx.names.endpoint),
             endpoint_config_name=config.name,
-            deployment_config=deployment_config(spec, rollback_alarms),
+            deployment_config=deployment_config(spec, args.rollback_alarms),
             tags=ctx.tags,
             opts=child,
         )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_aws as aws
@@ -15,6 +16,16 @@ from inferstack.components.aws.artifacts import (
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.aws.policies import bucket_policy
 from inferstack.components.aws.rules import aws_options
+
+
+@dataclass(frozen=True)
+class ArtifactStoreArgs:
+    """The archives to store and the key to encrypt them with."""
+
+    ctx: AwsContext
+    """The deployment's spec (its artifacts), names, tags and partition."""
+    key_arn: pulumi.Input[str]
+    """The stack's KMS key: default bucket encryption and every uploaded archive."""
 
 
 class ArtifactStore(pulumi.ComponentResource):
@@ -38,13 +49,10 @@ class ArtifactStore(pulumi.ComponentResource):
     """Object ARN patterns the execution role may write (capture; async: output, failures)."""
 
     def __init__(
-        self,
-        name: str,
-        ctx: AwsContext,
-        key_arn: pulumi.Input[str],
-        opts: pulumi.ResourceOptions | None = None,
+        self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("inferstack:aws:ArtifactStore", name, None, opts)
+        ctx, key_arn = args.ctx, args.key_arn
         child = pulumi.ResourceOptions(parent=self)
         bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, tags=ctx.tags, opts=child)
         aws.s3.BucketOwnershipControls(
