@@ -140,23 +140,8 @@ class Observability(pulumi.ComponentResource):
         super().__init__("inferstack:aws:Observability", name, None, opts)
         ctx, key_arn = args.ctx, args.key_arn
         child = pulumi.ResourceOptions(parent=self)
-        spec, names = ctx.spec, ctx.names
-        retention = spec.observability.log_retention_days
-        log_groups = {
-            "endpoint-logs": names.endpoint_log_group,
-            "access-logs": names.access_log_group,
-        }
-        groups = {
-            role: aws.cloudwatch.LogGroup(
-                f"{name}-{role}",
-                name=group,
-                retention_in_days=retention,
-                kms_key_id=key_arn,
-                tags=ctx.tags,
-                opts=child,
-            )
-            for role, group in log_groups.items()
-        }
+        names = ctx.names
+        groups = _log_groups(name, ctx, key_arn, self)
         topic = aws.sns.Topic(
             f"{name}-alarms",
             name=f"{names.endpoint}-alarms",
@@ -164,38 +149,17 @@ class Observability(pulumi.ComponentResource):
             tags=ctx.tags,
             opts=child,
         )
-        for i, email in enumerate(spec.observability.notify_emails):
+        for i, email in enumerate(ctx.spec.observability.notify_emails):
             aws.sns.TopicSubscription(
                 f"{name}-notify-{i}", topic=topic.arn, protocol="email", endpoint=email, opts=child
             )
-        definitions = alarm_definitions(spec, names)
-        for alarm in definitions:
-            single = {k: v for k, v in alarm.metric.items()}
-            if single:
-                single.setdefault("period", 60)
-            aws.cloudwatch.MetricAlarm(
-                f"{name}-{alarm.name.removeprefix(names.endpoint + '-')}",
-                name=alarm.name,
-                alarm_description=alarm.description,
-                comparison_operator="GreaterThanThreshold",
-                threshold=alarm.threshold,
-                evaluation_periods=5,
-                datapoints_to_alarm=3,
-                treat_missing_data="notBreaching",
-                metric_queries=alarm.queries or None,
-                alarm_actions=[topic.arn],
-                ok_actions=[topic.arn],
-                tags=ctx.tags,
-                opts=child,
-                **single,
-            )
-        self.alarm_names = [a.name for a in definitions]
+        self.alarm_names = _alarms(name, ctx, topic, self)
         self.dashboard_url = pulumi.Output.from_input("")
-        if spec.observability.dashboard:
+        if ctx.spec.observability.dashboard:
             dashboard = aws.cloudwatch.Dashboard(
                 f"{name}-dashboard",
                 dashboard_name=names.endpoint,
-                dashboard_body=json.dumps(dashboard_body(spec, names, ctx.region)),
+                dashboard_body=json.dumps(dashboard_body(ctx.spec, names, ctx.region)),
                 opts=child,
             )
             self.dashboard_url = dashboard.dashboard_name.apply(
@@ -204,3 +168,51 @@ class Observability(pulumi.ComponentResource):
         self.topic_arn = topic.arn
         self.access_log_group_arn = groups["access-logs"].arn
         self.register_outputs({"topic_arn": self.topic_arn, "dashboard_url": self.dashboard_url})
+
+
+def _log_groups(
+    name: str, ctx: AwsContext, key_arn: pulumi.Input[str], parent: pulumi.Resource
+) -> dict[str, aws.cloudwatch.LogGroup]:
+    """The endpoint's and the API's access log groups, encrypted, with the retention."""
+    log_groups = {
+        "endpoint-logs": ctx.names.endpoint_log_group,
+        "access-logs": ctx.names.access_log_group,
+    }
+    return {
+        role: aws.cloudwatch.LogGroup(
+            f"{name}-{role}",
+            name=group,
+            retention_in_days=ctx.spec.observability.log_retention_days,
+            kms_key_id=key_arn,
+            tags=ctx.tags,
+            opts=pulumi.ResourceOptions(parent=parent),
+        )
+        for role, group in log_groups.items()
+    }
+
+
+def _alarms(name: str, ctx: AwsContext, topic: aws.sns.Topic, parent: pulumi.Resource) -> list[str]:
+    """Every alarm of `alarm_definitions`, notifying `topic`; their names."""
+    names = ctx.names
+    definitions = alarm_definitions(ctx.spec, names)
+    for alarm in definitions:
+        single = {k: v for k, v in alarm.metric.items()}
+        if single:
+            single.setdefault("period", 60)
+        aws.cloudwatch.MetricAlarm(
+            f"{name}-{alarm.name.removeprefix(names.endpoint + '-')}",
+            name=alarm.name,
+            alarm_description=alarm.description,
+            comparison_operator="GreaterThanThreshold",
+            threshold=alarm.threshold,
+            evaluation_periods=5,
+            datapoints_to_alarm=3,
+            treat_missing_data="notBreaching",
+            metric_queries=alarm.queries or None,
+            alarm_actions=[topic.arn],
+            ok_actions=[topic.arn],
+            tags=ctx.tags,
+            opts=pulumi.ResourceOptions(parent=parent),
+            **single,
+        )
+    return [a.name for a in definitions]

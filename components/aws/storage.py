@@ -52,54 +52,8 @@ class ArtifactStore(pulumi.ComponentResource):
         self, name: str, args: ArtifactStoreArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("inferstack:aws:ArtifactStore", name, None, opts)
-        ctx, key_arn = args.ctx, args.key_arn
-        child = pulumi.ResourceOptions(parent=self)
-        bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, tags=ctx.tags, opts=child)
-        aws.s3.BucketOwnershipControls(
-            f"{name}-ownership",
-            bucket=bucket.id,
-            rule={"object_ownership": "BucketOwnerEnforced"},
-            opts=child,
-        )
-        public = aws.s3.BucketPublicAccessBlock(
-            f"{name}-public-access",
-            bucket=bucket.id,
-            block_public_acls=True,
-            block_public_policy=True,
-            ignore_public_acls=True,
-            restrict_public_buckets=True,
-            opts=child,
-        )
-        aws.s3.BucketVersioning(
-            f"{name}-versioning",
-            bucket=bucket.id,
-            versioning_configuration={"status": "Enabled"},
-            opts=child,
-        )
-        encryption = aws.s3.BucketServerSideEncryptionConfiguration(
-            f"{name}-encryption",
-            bucket=bucket.id,
-            rules=[
-                {
-                    "apply_server_side_encryption_by_default": {
-                        "sse_algorithm": "aws:kms",
-                        "kms_master_key_id": key_arn,
-                    },
-                    "bucket_key_enabled": True,
-                }
-            ],
-            opts=child,
-        )
-        aws.s3.BucketPolicy(
-            f"{name}-policy",
-            bucket=bucket.id,
-            policy=pulumi.Output.all(bucket.arn, key_arn).apply(
-                lambda a: json.dumps(bucket_policy(a[0], a[1]))
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[public]),
-        )
-
-        endpoint = ctx.names.endpoint
+        ctx = args.ctx
+        bucket, encryption = _private_bucket(name, ctx, args.key_arn, self)
         self.model_data_urls = {}
         self.read_arns = []
         uploaded: dict[str, aws.s3.BucketObjectv2] = {}
@@ -119,7 +73,7 @@ class ArtifactStore(pulumi.ComponentResource):
                     key=key,
                     source=pulumi.FileAsset(str(model_archive(artifact.source))),
                     server_side_encryption="aws:kms",
-                    kms_key_id=key_arn,
+                    kms_key_id=args.key_arn,
                     content_type="application/gzip",
                     tags=ctx.tags,
                     opts=pulumi.ResourceOptions(parent=self, depends_on=[encryption]),
@@ -128,7 +82,14 @@ class ArtifactStore(pulumi.ComponentResource):
             self.model_data_urls[artifact.variant] = pulumi.Output.concat(
                 "s3://", uploaded[key].bucket, "/", uploaded[key].key
             )
+        self._prefixes(ctx, bucket)
+        self.register_outputs(
+            {"bucket": self.bucket, "bucket_arn": self.bucket_arn, "capture_uri": self.capture_uri}
+        )
 
+    def _prefixes(self, ctx: AwsContext, bucket: aws.s3.Bucket) -> None:
+        """Where SageMaker writes (capture, async) and may read async requests."""
+        endpoint = ctx.names.endpoint
         self.bucket = bucket.bucket
         self.bucket_arn = bucket.arn
         self.capture_uri = pulumi.Output.concat("s3://", bucket.bucket, f"/capture/{endpoint}")
@@ -147,6 +108,56 @@ class ArtifactStore(pulumi.ComponentResource):
                 under(f"async/{endpoint}/output"),
                 under(f"async/{endpoint}/failures"),
             ]
-        self.register_outputs(
-            {"bucket": self.bucket, "bucket_arn": self.bucket_arn, "capture_uri": self.capture_uri}
-        )
+
+
+def _private_bucket(
+    name: str, ctx: AwsContext, key_arn: pulumi.Input[str], parent: pulumi.Resource
+) -> tuple[aws.s3.Bucket, aws.s3.BucketServerSideEncryptionConfiguration]:
+    """A bucket owned by the account, never public, versioned, encrypted with the stack
+    key and reachable over TLS only; with its encryption (upload after it)."""
+    child = pulumi.ResourceOptions(parent=parent)
+    bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, tags=ctx.tags, opts=child)
+    aws.s3.BucketOwnershipControls(
+        f"{name}-ownership",
+        bucket=bucket.id,
+        rule={"object_ownership": "BucketOwnerEnforced"},
+        opts=child,
+    )
+    public = aws.s3.BucketPublicAccessBlock(
+        f"{name}-public-access",
+        bucket=bucket.id,
+        block_public_acls=True,
+        block_public_policy=True,
+        ignore_public_acls=True,
+        restrict_public_buckets=True,
+        opts=child,
+    )
+    aws.s3.BucketVersioning(
+        f"{name}-versioning",
+        bucket=bucket.id,
+        versioning_configuration={"status": "Enabled"},
+        opts=child,
+    )
+    encryption = aws.s3.BucketServerSideEncryptionConfiguration(
+        f"{name}-encryption",
+        bucket=bucket.id,
+        rules=[
+            {
+                "apply_server_side_encryption_by_default": {
+                    "sse_algorithm": "aws:kms",
+                    "kms_master_key_id": key_arn,
+                },
+                "bucket_key_enabled": True,
+            }
+        ],
+        opts=child,
+    )
+    aws.s3.BucketPolicy(
+        f"{name}-policy",
+        bucket=bucket.id,
+        policy=pulumi.Output.all(bucket.arn, key_arn).apply(
+            lambda a: json.dumps(bucket_policy(a[0], a[1]))
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[public]),
+    )
+    return bucket, encryption
