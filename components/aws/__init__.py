@@ -13,15 +13,23 @@ from typing import Any
 
 _COMPONENTS = {
     "ApiGateway": "gateway",
+    "ApiGatewayArgs": "gateway",
     "ArtifactStore": "storage",
+    "ArtifactStoreArgs": "storage",
     "AwsEndpoint": "endpoint",
     "AwsEndpointOptions": "endpoint",
     "EndpointAutoscaling": "autoscaling",
+    "EndpointAutoscalingArgs": "autoscaling",
     "ExecutionRole": "iam",
+    "ExecutionRoleArgs": "iam",
     "ImageRepository": "registry",
+    "ImageRepositoryArgs": "registry",
     "Observability": "observability",
+    "ObservabilityArgs": "observability",
     "SageMakerEndpoint": "sagemaker",
+    "SageMakerEndpointArgs": "sagemaker",
     "StackKey": "kms",
+    "StackKeyArgs": "kms",
 }
 
 __all__ = sorted(_COMPONENTS)

@@ -73,3 +73,10 @@ def test_extras_keep_runtime_apart_from_iac() -> None:
 def test_cli_entry_point_resolves() -> None:
     module, _, attribute = PYPROJECT["project"]["scripts"]["inferstack"].partition(":")
     assert callable(getattr(importlib.import_module(module), attribute))
+
+
+def test_the_aws_package_exports_each_component_and_its_args() -> None:
+    import inferstack.components.aws as aws
+
+    for name in aws.__all__:
+        assert getattr(aws, name).__name__ == name
