@@ -9,6 +9,11 @@ req/s, p50, p99, errors, the server's CPU time per request (from /proc), and the
 in-process predict cost of the same row, so the serving overhead shows as a ratio.
 The FastAPI + uvicorn baseline (needs ``pip install fastapi``) runs in the same
 invocation under the same load. Everything listens on 127.0.0.1 only.
+
+``--frame-pipeline`` benchmarks a model fitted on a DataFrame instead: a scikit-learn
+``Pipeline(ColumnTransformer(OneHotEncoder on a string column, StandardScaler on
+numbers), LogisticRegression)``, trained and bundled on the fly, served with a
+DataFrame built per batch (mixed string/number rows; no baseline, no fast path).
 """
 
 from __future__ import annotations
@@ -46,7 +51,7 @@ def cpu_seconds(pid: int) -> float:
 
 
 def start(
-    cmd: list[str], env: dict[str, str], core: int, port: int, log: Path
+    cmd: list[str], env: dict[str, str], core: int, port: int, log: Path, body: Path
 ) -> subprocess.Popen[bytes]:
     with log.open("wb") as out:  # the child keeps its own copy of the descriptor
         proc = subprocess.Popen(
@@ -61,11 +66,10 @@ def start(
         if proc.poll() is not None:
             raise RuntimeError(f"{cmd[0]} exited: {log.read_text()[-2000:]}")
         try:
-            body = {"instances": [[0.0] * 20]}
-            if (
-                httpx.post(f"http://127.0.0.1:{port}/predict", json=body, timeout=1).status_code
-                == 200
-            ):
+            url = f"http://127.0.0.1:{port}/predict"
+            headers = {"Content-Type": "application/json"}
+            answer = httpx.post(url, content=body.read_bytes(), headers=headers, timeout=1)
+            if answer.status_code == 200:
                 return proc
         except httpx.TransportError:
             pass
@@ -172,6 +176,60 @@ def in_process(bundle: Path, row: list[float]) -> dict[str, float]:
     }
 
 
+def frame_pipeline_bundle(out: Path) -> tuple[Path, list[Any]]:
+    """Train the DataFrame pipeline on 2,000 synthetic rows and bundle it; returns a row."""
+    import pandas as pd
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from inferstack.runtime import bundle
+
+    rng = np.random.default_rng(7)
+    n = 2000
+    df = pd.DataFrame({f"x{i}": rng.normal(size=n) for i in range(8)})
+    df["city"] = rng.choice(["oslo", "paris", "rome", "lima", "kyiv"], n)
+    y = ((df["x0"] > 0) ^ (df["city"] == "rome")).to_numpy().astype(int)
+    numeric = [c for c in df.columns if c != "city"]
+    prep = ColumnTransformer(
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+            ("num", StandardScaler(), numeric),
+        ]
+    )
+    model = Pipeline([("prep", prep), ("clf", LogisticRegression())]).fit(df, y)
+    path = bundle(model, framework="sklearn", name="frame-pipeline", version="1.0.0", out=out)
+    return path, [*(float(v) for v in df.iloc[0, :8]), str(df["city"].iloc[0])]
+
+
+def frame_in_process(bundle: Path, row: list[Any]) -> dict[str, float]:
+    """Per-call cost of the pipeline on a one-row DataFrame, and through the runtime."""
+    import pandas as pd
+
+    from inferstack.runtime import load_bundle
+
+    served = load_bundle(bundle)
+    model = served.predictor.model  # type: ignore[attr-defined]
+    df1 = pd.DataFrame([row], columns=served.manifest.input.names)
+    batch = served.decoder.decode([row], "instances")
+    frame = served.predictor.frame  # type: ignore[attr-defined]
+
+    def timeit(fn: Any, n: int = 2000) -> float:
+        fn()
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        return (time.perf_counter() - start) / n * 1e6
+
+    return {
+        "sklearn_predict_proba_1row_us": timeit(lambda: model.predict_proba(df1)),
+        "runtime_build_frame_1row_us": timeit(lambda: frame(batch)),
+        "runtime_run_1row_us": timeit(lambda: served.run(batch)),
+        "runtime_validate_and_predict_1row_us": timeit(lambda: served.predict([row])),
+    }
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -188,10 +246,20 @@ def main() -> int:
         action="store_true",
         help="skip the run with INFERSTACK_FAST_PATH=false",
     )
-    parser.add_argument("--out", type=Path, default=ROOT / "bench" / "results" / "runtime.json")
+    parser.add_argument(
+        "--frame-pipeline",
+        action="store_true",
+        help="benchmark a DataFrame-fitted ColumnTransformer pipeline (built on the fly)",
+    )
+    parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
-    row = [float(v) for v in np.random.default_rng(7).normal(size=20)]
+    name = "runtime-frame.json" if args.frame_pipeline else "runtime.json"
+    args.out = args.out or ROOT / "bench" / "results" / name
+    row: list[Any] = [float(v) for v in np.random.default_rng(7).normal(size=20)]
     tmp = Path(tempfile.mkdtemp(prefix="inferstack-bench-"))
+    if args.frame_pipeline:
+        args.bundle, row = frame_pipeline_bundle(tmp / "frame-pipeline")
+        args.no_baseline = args.no_fast_path_run = True
     body = tmp / "body.json"
     body.write_text(json.dumps({"instances": [row]}))
     print(
@@ -220,7 +288,7 @@ def main() -> int:
         }
         if name == "fastapi":
             cmd = [*cmd, "--port", str(port)]
-        proc = start(cmd, env, args.server_core, port, tmp / f"{name}.log")
+        proc = start(cmd, env, args.server_core, port, tmp / f"{name}.log", body)
         try:
             url = f"http://127.0.0.1:{port}/predict"
             results += drive(
@@ -228,7 +296,9 @@ def main() -> int:
             )
         finally:
             stop(proc)
-    costs = in_process(args.bundle, row)
+    costs = (
+        frame_in_process(args.bundle, row) if args.frame_pipeline else in_process(args.bundle, row)
+    )
     print("in-process, same row: " + ", ".join(f"{k} {v:.1f}" for k, v in costs.items()))
     for r in results:
         r["overhead_ratio"] = r["cpu_us_per_req"] / costs["sklearn_predict_proba_1row_us"]
