@@ -29,7 +29,6 @@ IAM_POLICY_TYPES = ("aws:iam/rolePolicy:RolePolicy", "aws:iam/policy:Policy")
 UNSCOPED_ACTIONS = frozenset(
     {
         "ecr:GetAuthorizationToken",
-        "cloudwatch:PutMetricData",
         "sagemaker:ListEndpoints",
         "logs:DescribeLogGroups",
         "xray:PutTraceSegments",
@@ -154,6 +153,21 @@ def api_methods_authorized(resources: list[Subject]) -> Iterable[tuple[str, str 
             yield ("method is open: set apiKeyRequired or an IAM/JWT authorizer", method.name)
 
 
+# Actions that take no resource but that a condition key scopes: "Resource": "*" is
+# accepted for them only with that key in the statement's Condition.
+CONDITION_SCOPED_ACTIONS: Mapping[str, str] = {"cloudwatch:PutMetricData": "cloudwatch:namespace"}
+
+
+def _condition_scoped(statement: Mapping[str, Any], actions: list[str]) -> bool:
+    """Whether every action of `statement` is condition-scoped and its Condition sets the
+    key that scopes it (under any operator)."""
+    if not actions or not set(actions) <= set(CONDITION_SCOPED_ACTIONS):
+        return False
+    condition = statement.get("Condition") or {}
+    keys = {key for block in condition.values() if isinstance(block, dict) for key in block}
+    return all(CONDITION_SCOPED_ACTIONS[a] in keys for a in actions)
+
+
 def log_retention_set(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
     for group in _of(resources, "aws:cloudwatch/logGroup:LogGroup"):
         if not group.props.get("retentionInDays"):
@@ -176,9 +190,16 @@ def iam_least_privilege(resources: list[Subject]) -> Iterable[tuple[str, str | N
             if any(a == "*" or a.endswith(":*") for a in actions):
                 yield f"wildcard action in {actions}", policy.name
             resources_ = _as_list(statement.get("Resource"))
-            if "*" in resources_ and not set(actions) <= UNSCOPED_ACTIONS:
-                scoped = sorted(set(actions) - UNSCOPED_ACTIONS)
-                yield f"Resource '*' for actions that can be scoped: {scoped}", policy.name
+            if "*" not in resources_ or set(actions) <= UNSCOPED_ACTIONS:
+                continue
+            if _condition_scoped(statement, actions):
+                continue
+            scoped = sorted(set(actions) - UNSCOPED_ACTIONS)
+            keys = sorted(
+                {CONDITION_SCOPED_ACTIONS[a] for a in scoped if a in CONDITION_SCOPED_ACTIONS}
+            )
+            hint = f" (with Resource '*', scope them with a Condition on {keys})" if keys else ""
+            yield f"Resource '*' for actions that can be scoped: {scoped}{hint}", policy.name
 
 
 def local_ports_on_loopback(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
@@ -207,11 +228,24 @@ def ecr_immutable_and_scanned(resources: list[Subject]) -> Iterable[tuple[str, s
             yield "images are not scanned on push", repo.name
 
 
+# inferstack's SageMaker endpoint is a Python dynamic resource (aws/endpoint_provider.py)
+# whose `kind` input names it and whose deployment_config is UpdateEndpoint's own shape.
+DYNAMIC_RESOURCE = "pulumi-python:dynamic:Resource"
+SAGEMAKER_ENDPOINT_KIND = "sagemaker-endpoint"
+
+
 def sagemaker_auto_rollback(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    message = "updates do not roll back on alarms (rollout.auto_rollback)"
     for endpoint in _of(resources, "aws:sagemaker/endpoint:Endpoint"):
         rollback = (endpoint.props.get("deploymentConfig") or {}).get("autoRollbackConfiguration")
         if not (rollback or {}).get("alarms"):
-            yield "updates do not roll back on alarms (rollout.auto_rollback)", endpoint.name
+            yield message, endpoint.name
+    for endpoint in _of(resources, DYNAMIC_RESOURCE):
+        if endpoint.props.get("kind") != SAGEMAKER_ENDPOINT_KIND:
+            continue
+        rollback = (endpoint.props.get("deployment_config") or {}).get("AutoRollbackConfiguration")
+        if not (rollback or {}).get("Alarms"):
+            yield message, endpoint.name
 
 
 def _statements(document: Any) -> list[dict[str, Any]]:

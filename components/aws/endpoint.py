@@ -40,10 +40,11 @@ class AwsEndpointOptions:
     """AWS settings that are not part of the cloud-neutral spec."""
 
     image_uri: str | None = None
-    """ECR image of the runtime; default: this deployment's repository at the runtime tag."""
-    manage_account_logging: bool = True
-    """Set API Gateway's account-wide CloudWatch logging role (one per account and region);
-    turn off where the account already has one."""
+    """ECR image of the runtime every variant runs; overrides `targets.aws.image_uri`.
+    Default: images built from the bundles and pushed to this deployment's repository."""
+    manage_account_logging: bool | None = None
+    """Overrides `targets.aws.manage_account_logging` (None: the spec's setting, off by
+    default): set API Gateway's account-wide CloudWatch logging role."""
 
 
 def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:

@@ -37,8 +37,9 @@ class ApiGatewayArgs:
     """The log group the stage writes JSON access logs to."""
     key_arn: pulumi.Input[str] | None = None
     """The stack's KMS key, for the execution log group (None: CloudWatch's own key)."""
-    manage_account_logging: bool = True
-    """Set API Gateway's account-wide CloudWatch logging role (one per account and region)."""
+    manage_account_logging: bool | None = None
+    """Set API Gateway's account-wide CloudWatch logging role (one per account and region);
+    None: the spec's `targets.aws.manage_account_logging` (off by default)."""
 
 
 def resource_policy(ctx: AwsContext) -> pulumi.Output[str]:
@@ -49,6 +50,12 @@ def resource_policy(ctx: AwsContext) -> pulumi.Output[str]:
     return ctx.account_id.apply(
         lambda a: json.dumps(api_resource_policy(cidrs, f"arn:{ctx.partition}:iam::{a}:root"))
     )
+
+
+def manages_account_logging(ctx: AwsContext, override: bool | None = None) -> bool:
+    """Whether this stack sets the account's API Gateway logging role: `override` when
+    given, else the spec's `targets.aws.manage_account_logging`."""
+    return aws_options(ctx.spec).manage_account_logging if override is None else override
 
 
 class ApiGateway(pulumi.ComponentResource):
@@ -96,7 +103,7 @@ class ApiGateway(pulumi.ComponentResource):
             deployment,
             access_log_group_arn=args.access_log_group_arn,
             key_arn=args.key_arn,
-            manage_account_logging=args.manage_account_logging,
+            manage_account_logging=manages_account_logging(ctx, args.manage_account_logging),
             parent=self,
         )
         self.api_key = pulumi.Output.secret("")

@@ -12,6 +12,7 @@ import pulumi_random as random
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.aws.policies import log_delivery_policy
 from inferstack.components.aws.roles import service_role
+from inferstack.components.aws.rules import aws_options
 
 ACCESS_LOG_FORMAT = json.dumps(
     {
@@ -44,8 +45,10 @@ def gateway_stage(
     manage_account_logging: bool,
     parent: pulumi.Resource,
 ) -> aws.apigateway.Stage:
-    """The stage serving `deployment`, with access logs, tracing and throttling."""
+    """The stage serving `deployment`, with access logs, tracing and throttling; with
+    `manage_account_logging`, the account's CloudWatch logging role too."""
     account = account_logging(name, ctx, parent) if manage_account_logging else None
+    execution_logs = manage_account_logging or aws_options(ctx.spec).execution_logging
     stage = aws.apigateway.Stage(
         f"{name}-stage",
         rest_api=api.id,
@@ -59,7 +62,7 @@ def gateway_stage(
         tags=ctx.tags,
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[account] if account else []),
     )
-    _throttling(name, ctx, api, stage, key_arn, parent)
+    _throttling(name, ctx, api, stage, key_arn, execution_logs, parent)
     return stage
 
 
@@ -69,13 +72,15 @@ def _throttling(
     api: aws.apigateway.RestApi,
     stage: aws.apigateway.Stage,
     key_arn: pulumi.Input[str] | None,
+    execution_logs: bool,
     parent: pulumi.Resource,
 ) -> None:
-    """Every method's rate limit, burst, metrics and error-level execution logging."""
+    """Every method's rate limit, burst, metrics and, when the account has a logging role
+    (`execution_logs`), error-level execution logging."""
     gateway = ctx.spec.gateway
     # Execution logging (logging_level below) writes to a group API Gateway would
     # otherwise create itself: unencrypted and kept forever. Create it first.
-    execution_logs = aws.cloudwatch.LogGroup(
+    execution_group = aws.cloudwatch.LogGroup(
         f"{name}-execution-logs",
         name=pulumi.Output.concat("API-Gateway-Execution-Logs_", api.id, "/", ctx.names.stage),
         retention_in_days=ctx.spec.observability.log_retention_days,
@@ -92,10 +97,12 @@ def _throttling(
             "throttling_rate_limit": gateway.rate_limit_rps,
             "throttling_burst_limit": gateway.burst,
             "metrics_enabled": True,
-            "logging_level": "ERROR",
+            # API Gateway refuses a logging level while the account has no logging role
+            # ("CloudWatch Logs role ARN must be set in account settings").
+            "logging_level": "ERROR" if execution_logs else "OFF",
             "data_trace_enabled": False,
         },
-        opts=pulumi.ResourceOptions(parent=parent, depends_on=[execution_logs]),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[execution_group]),
     )
 
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import pulumi
 
+from inferstack.components.aws.alarms import rollback_alarm_names
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.aws.policies import execution_role_policy
 from inferstack.components.aws.roles import service_role
@@ -29,6 +30,15 @@ class ExecutionRoleArgs:
     """The ECR repository the images are pulled from."""
 
 
+def rollback_alarms(ctx: AwsContext) -> list[pulumi.Output[str]]:
+    """ARNs of the alarms SageMaker reads during a guarded rollout (none when the spec
+    turns auto-rollback off or the endpoint is serverless, which has no guardrails)."""
+    spec = ctx.spec
+    if not spec.rollout.auto_rollback or aws_options(spec).mode == "serverless":
+        return []
+    return [ctx.arn("cloudwatch", f"alarm:{a}") for a in rollback_alarm_names(spec, ctx.names)]
+
+
 class ExecutionRole(pulumi.ComponentResource):
     """The role SageMaker assumes: read its archives and image, write its capture prefix,
     async output and log group, use the stack key; nothing else."""
@@ -45,16 +55,23 @@ class ExecutionRole(pulumi.ComponentResource):
         ctx = args.ctx
         log_group_arn = ctx.arn("logs", f"log-group:{ctx.names.endpoint_log_group}")
         vpc = bool(aws_options(ctx.spec).subnet_ids)
-        n_read = len(args.read_arns)
+        alarms = rollback_alarms(ctx)
+        n_read, n_write = len(args.read_arns), len(args.write_arns)
         policy = pulumi.Output.all(
-            args.key_arn, args.repository_arn, log_group_arn, *args.read_arns, *args.write_arns
+            args.key_arn,
+            args.repository_arn,
+            log_group_arn,
+            *args.read_arns,
+            *args.write_arns,
+            *alarms,
         ).apply(
             lambda v: execution_role_policy(
                 key_arn=v[0],
                 repository_arn=v[1],
                 log_group_arn=v[2],
                 artifact_arns=list(v[3 : 3 + n_read]),
-                write_prefix_arns=list(v[3 + n_read :]),
+                write_prefix_arns=list(v[3 + n_read : 3 + n_read + n_write]),
+                alarm_arns=list(v[3 + n_read + n_write :]),
                 vpc=vpc,
             )
         )

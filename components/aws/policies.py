@@ -14,6 +14,18 @@ Policy = dict[str, Any]
 # ecr:GetAuthorizationToken has no resource-level permissions: AWS only accepts "*".
 # It grants a registry login token and nothing else; image pulls are scoped below.
 TOKEN_ONLY_ACTIONS = ("ecr:GetAuthorizationToken",)
+# Actions that take no resource ("*" only) but that a condition key narrows: the action
+# and the key that must scope it. SageMaker publishes its instance metrics (CPU, GPU,
+# memory, disk) with the execution role, under /aws/sagemaker/Endpoints.
+CONDITION_SCOPED_ACTIONS = {"cloudwatch:PutMetricData": "cloudwatch:namespace"}
+INSTANCE_METRICS_NAMESPACES = ("/aws/sagemaker/*",)
+# Services that do not send aws:SourceAccount / aws:SourceArn when they assume a role,
+# so a trust condition on them never matches. API Gateway documents the trust policy of
+# an AWS-service integration's credentials role ("Control access to a REST API with IAM
+# permissions", apigateway/latest/developerguide/permissions.html) and of the account's
+# CloudWatch logging role ("Set up CloudWatch logging for REST APIs",
+# apigateway/latest/developerguide/set-up-logging.html) as the principal alone.
+UNCONDITIONED_TRUST = ("apigateway.amazonaws.com",)
 
 
 def _doc(*statements: Policy) -> Policy:
@@ -86,15 +98,17 @@ def bucket_policy(bucket_arn: str, key_arn: str) -> Policy:
 
 
 def service_trust(service: str, account_id: str) -> Policy:
-    """A role trust policy for AWS service `service`, only on behalf of this account."""
-    return _doc(
-        {
-            "Effect": "Allow",
-            "Principal": {"Service": service},
-            "Action": "sts:AssumeRole",
-            "Condition": {"StringEquals": {"aws:SourceAccount": account_id}},
-        }
-    )
+    """A role trust policy for AWS service `service`: on behalf of this account only,
+    except for the services in UNCONDITIONED_TRUST, which never send the condition key
+    and are trusted in the shape their documentation gives."""
+    statement: Policy = {
+        "Effect": "Allow",
+        "Principal": {"Service": service},
+        "Action": "sts:AssumeRole",
+    }
+    if service not in UNCONDITIONED_TRUST:
+        statement["Condition"] = {"StringEquals": {"aws:SourceAccount": account_id}}
+    return _doc(statement)
 
 
 def execution_role_policy(
@@ -104,10 +118,17 @@ def execution_role_policy(
     key_arn: str,
     repository_arn: str,
     log_group_arn: str,
+    alarm_arns: list[str] | None = None,
     vpc: bool = False,
 ) -> Policy:
     """SageMaker's execution role: read the artifacts and pull the image, write capture and
-    async output under its own prefixes and logs to its own log group, use the stack key."""
+    async output under its own prefixes and logs to its own log group, use the stack key,
+    publish instance metrics, and read the rollback alarms (`alarm_arns`) it watches.
+
+    The logs and metrics grants are those of the CreateModel execution-role policy in
+    SageMaker's "How to use SageMaker AI execution roles"; DescribeAlarms on the rollback
+    alarms is what "Auto-Rollback Configuration and Monitoring" (deployment guardrails)
+    asks for."""
     statements: list[Policy] = [
         {
             "Sid": "ReadArtifacts",
@@ -146,10 +167,34 @@ def execution_role_policy(
         {
             "Sid": "WriteOwnLogs",
             "Effect": "Allow",
-            "Action": ["logs:CreateLogStream", "logs:PutLogEvents", "logs:DescribeLogStreams"],
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+            ],
             "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"],
         },
+        {
+            # PutMetricData takes no resource; the namespace condition is its only scope.
+            "Sid": "PublishInstanceMetrics",
+            "Effect": "Allow",
+            "Action": "cloudwatch:PutMetricData",
+            "Resource": "*",
+            "Condition": {
+                "StringLike": {"cloudwatch:namespace": list(INSTANCE_METRICS_NAMESPACES)}
+            },
+        },
     ]
+    if alarm_arns:
+        statements.append(
+            {
+                "Sid": "ReadRollbackAlarms",
+                "Effect": "Allow",
+                "Action": "cloudwatch:DescribeAlarms",
+                "Resource": sorted(set(alarm_arns)),
+            }
+        )
     if vpc:
         # ENI management in the spec's subnets, as SageMaker's VPC guide grants it: on "*".
         # (aws:CalledVia cannot pin it: SageMaker assumes this role rather than forwarding

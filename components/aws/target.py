@@ -49,6 +49,26 @@ TARGET = Target(
     name="aws",
     profile=TargetProfile(
         name="aws",
+    # Account-wide and artifact settings (docs/aws.md: account logging, s3:// artifacts).
+    manage_account_logging: bool = Field(
+        False,
+        description="Set API Gateway's CloudWatch logging role for the whole account and "
+        "region (aws.apigateway.Account, one per account and region): turn on in one stack "
+        "per account and region only. Without it, execution logs need the role set "
+        "elsewhere; access logs work either way.",
+    )
+    execution_logging: bool = Field(
+        False,
+        description="API Gateway execution logs (ERROR level) of the stage. They need the "
+        "account's CloudWatch logging role (API Gateway refuses the stage otherwise): on "
+        "whenever manage_account_logging is; set true where another stack owns the role.",
+    )
+    image_uri: str | None = Field(
+        None,
+        description="ECR image of the runtime that every variant runs "
+        "(<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>, built for linux/amd64 "
+        "in the spec's CPU or GPU flavour); required when an artifact is s3://.",
+    )
         default_region="us-east-1",
         instance_types={
             "none": "ml.c6i.xlarge",

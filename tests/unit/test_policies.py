@@ -229,6 +229,23 @@ def test_endpoints_without_auto_rollback_get_an_advisory() -> None:
     assert (violation.policy, violation.enforcement) == ("sagemaker-auto-rollback", "advisory")
 
 
+def test_the_dynamic_endpoint_without_auto_rollback_gets_the_same_advisory() -> None:
+    """inferstack's endpoint is a dynamic resource (aws/endpoint_provider.py): the rule
+    reads its `kind` and UpdateEndpoint-shaped deployment_config."""
+    token = "pulumi-python:dynamic:Resource"
+    rollback = {"AutoRollbackConfiguration": {"Alarms": [{"AlarmName": "p99"}]}}
+    watched = {"kind": "sagemaker-endpoint", "deployment_config": rollback}
+    assert names([Subject(token, "ep", watched)]) == []
+    for props in (
+        {"kind": "sagemaker-endpoint", "deployment_config": None},
+        {"kind": "sagemaker-endpoint", "deployment_config": {"BlueGreenUpdatePolicy": {}}},
+    ):
+        (violation,) = evaluate([Subject(token, "ep", props)])
+        assert (violation.policy, violation.resource) == ("sagemaker-auto-rollback", "ep")
+    # Another dynamic resource is not an endpoint.
+    assert names([Subject(token, "other", {"kind": "something-else"})]) == []
+
+
 def test_the_vpc_execution_role_passes_least_privilege() -> None:
     """SageMaker assumes the role to create ENIs, so no aws:CalledVia condition may gate it."""
     from inferstack.components.aws.policies import execution_role_policy
@@ -242,6 +259,54 @@ def test_the_vpc_execution_role_passes_least_privilege() -> None:
         vpc=True,
     )
     assert "CalledVia" not in json.dumps(document)
+    subject = Subject(
+        "aws:iam/rolePolicy:RolePolicy", "execution", {"policy": json.dumps(document)}
+    )
+    assert names([subject]) == []
+
+
+def test_condition_scoped_actions_pass_with_their_key_only() -> None:
+    """cloudwatch:PutMetricData takes no resource: "*" is its only form, and the
+    cloudwatch:namespace condition is what scopes it."""
+    scoped = {
+        "Effect": "Allow",
+        "Action": "cloudwatch:PutMetricData",
+        "Resource": "*",
+        "Condition": {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}},
+    }
+    assert names([iam(scoped)]) == []
+    bare = {k: v for k, v in scoped.items() if k != "Condition"}
+    (violation,) = evaluate([iam(bare)])
+    assert violation.policy == "iam-least-privilege"
+    assert "cloudwatch:namespace" in violation.message
+    other_key = {**scoped, "Condition": {"StringEquals": {"aws:SourceAccount": "1"}}}
+    assert names([iam(other_key)]) == ["iam-least-privilege"]
+    # The condition scopes PutMetricData only: another action beside it is still refused.
+    mixed = {**scoped, "Action": ["cloudwatch:PutMetricData", "s3:GetObject"]}
+    assert names([iam(mixed)]) == ["iam-least-privilege"]
+
+
+def test_the_execution_role_with_metrics_and_alarms_passes_least_privilege() -> None:
+    from inferstack.components.aws.policies import execution_role_policy
+
+    document = execution_role_policy(
+        artifact_arns=["arn:aws:s3:::b/models/m/1.0.0/model.tar.gz"],
+        write_prefix_arns=["arn:aws:s3:::b/capture/*"],
+        key_arn="arn:aws:kms:us-east-1:123456789012:key/k",
+        repository_arn="arn:aws:ecr:us-east-1:123456789012:repository/r",
+        log_group_arn="arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/e",
+        alarm_arns=["arn:aws:cloudwatch:us-east-1:123456789012:alarm:e-primary-latency-p99"],
+    )
+    actions = {
+        a
+        for s in document["Statement"]
+        for a in ([s["Action"]] if isinstance(s["Action"], str) else s["Action"])
+    }
+    assert {
+        "cloudwatch:PutMetricData",
+        "cloudwatch:DescribeAlarms",
+        "logs:CreateLogGroup",
+    } <= actions
     subject = Subject(
         "aws:iam/rolePolicy:RolePolicy", "execution", {"policy": json.dumps(document)}
     )

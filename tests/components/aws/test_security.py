@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from inferstack.components.aws.policies import TOKEN_ONLY_ACTIONS
+from inferstack.components.aws.policies import CONDITION_SCOPED_ACTIONS, TOKEN_ONLY_ACTIONS
 
 ENDPOINT = "churn-test"
 
@@ -78,9 +78,13 @@ def test_stack_key_rotates_and_lets_only_logs_and_alarms_in(prod) -> None:
 
 
 def _execution_role(prod) -> tuple[str, dict[str, Any]]:
+    return _execution_role_of(prod, ENDPOINT)
+
+
+def _execution_role_of(prod, endpoint: str) -> tuple[str, dict[str, Any]]:
     sagemaker = prod.client("sagemaker")
     config = sagemaker.describe_endpoint_config(
-        EndpointConfigName=sagemaker.describe_endpoint(EndpointName=ENDPOINT)["EndpointConfigName"]
+        EndpointConfigName=sagemaker.describe_endpoint(EndpointName=endpoint)["EndpointConfigName"]
     )
     model = sagemaker.describe_model(ModelName=config["ProductionVariants"][0]["ModelName"])
     role = model["ExecutionRoleArn"].rpartition("/")[2]
@@ -96,7 +100,11 @@ def test_execution_role_grants_nothing_outside_its_own_resources(prod) -> None:
     (repo,) = prod.client("ecr").describe_repositories(repositoryNames=[f"inferstack/{ENDPOINT}"])[
         "repositories"
     ]
-    own = {
+    alarms = {
+        f"arn:aws:cloudwatch:us-east-1:123456789012:alarm:{ENDPOINT}-primary-{what}"
+        for what in ("latency-p99", "5xx-rate")
+    }
+    own = alarms | {
         f"arn:aws:s3:::{bucket}/models/churn/1.2.0/model.tar.gz",
         f"arn:aws:s3:::{bucket}/capture/{ENDPOINT}/*",
         _stack_key_arn(prod),
@@ -110,7 +118,11 @@ def test_execution_role_grants_nothing_outside_its_own_resources(prod) -> None:
         actions = _as_list(statement["Action"])
         assert not any(a == "*" or a.endswith(":*") for a in actions), actions
         resources = set(_as_list(statement["Resource"]))
-        if resources == {"*"}:
+        if resources == {"*"} and set(actions) <= set(CONDITION_SCOPED_ACTIONS):
+            # No resource to name: the condition key is the scope, and it must be there.
+            keys = {k for block in statement["Condition"].values() for k in block}
+            assert {CONDITION_SCOPED_ACTIONS[a] for a in actions} <= keys, statement
+        elif resources == {"*"}:
             assert set(actions) <= set(TOKEN_ONLY_ACTIONS), actions
         else:
             assert resources <= own, resources - own
@@ -118,6 +130,99 @@ def test_execution_role_grants_nothing_outside_its_own_resources(prod) -> None:
     (assume,) = trust["Statement"]
     assert assume["Principal"] == {"Service": "sagemaker.amazonaws.com"}
     assert assume["Condition"] == {"StringEquals": {"aws:SourceAccount": "123456789012"}}
+
+
+def test_execution_role_reads_its_rollback_alarms(prod) -> None:
+    # Deployment guardrails: "Ensure that your IAM execution role has permission to perform
+    # the cloudwatch:DescribeAlarms action on the auto-rollback alarms you specify"
+    # (sagemaker/latest/dg/deployment-guardrails-configuration.html).
+    _, document = _execution_role(prod)
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    alarm_names = {f"{ENDPOINT}-primary-latency-p99", f"{ENDPOINT}-primary-5xx-rate"}
+    cloudwatch = prod.client("cloudwatch")
+    arns = {
+        a["AlarmArn"]
+        for a in cloudwatch.describe_alarms(AlarmNames=sorted(alarm_names))["MetricAlarms"]
+    }
+    assert len(arns) == len(alarm_names)
+    assert by_sid["ReadRollbackAlarms"]["Action"] == "cloudwatch:DescribeAlarms"
+    assert set(_as_list(by_sid["ReadRollbackAlarms"]["Resource"])) == arns
+
+
+def test_execution_role_publishes_instance_metrics_and_creates_its_log_group(prod) -> None:
+    # SageMaker's CreateModel execution-role policy lists cloudwatch:PutMetricData and
+    # logs:CreateLogGroup/CreateLogStream/PutLogEvents/DescribeLogStreams
+    # (sagemaker/latest/dg/sagemaker-roles.html); PutMetricData takes no resource, so the
+    # cloudwatch:namespace condition scopes it to SageMaker's namespaces.
+    _, document = _execution_role(prod)
+    by_sid = {s["Sid"]: s for s in document["Statement"]}
+    metrics = by_sid["PublishInstanceMetrics"]
+    assert metrics["Action"] == "cloudwatch:PutMetricData"
+    assert metrics["Resource"] == "*"
+    assert metrics["Condition"] == {"StringLike": {"cloudwatch:namespace": ["/aws/sagemaker/*"]}}
+    assert {
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogStreams",
+    } <= set(_as_list(by_sid["WriteOwnLogs"]["Action"]))
+
+
+def test_no_rollback_alarm_grant_without_auto_rollback(deploy, spec_for) -> None:
+    spec = spec_for(
+        {
+            "rollout": {"auto_rollback": False},
+            "scaling": {"schedules": []},
+            "gateway": {"waf": False},
+        }
+    )
+    deployed = deploy(spec, name="noroll")
+    _, document = _execution_role_of(deployed, "noroll-test")
+    assert "ReadRollbackAlarms" not in {s["Sid"] for s in document["Statement"]}
+
+
+def _trust(deployed, role_arn: str) -> dict[str, Any]:
+    role = role_arn.rpartition("/")[2]
+    return deployed.client("iam").get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+
+
+# The trust policy API Gateway documents for an AWS-service integration's credentials role
+# ("Control access to a REST API with IAM permissions",
+# apigateway/latest/developerguide/permissions.html) and for the account's CloudWatch
+# logging role ("Set up CloudWatch logging for REST APIs in API Gateway",
+# apigateway/latest/developerguide/set-up-logging.html): the service principal and
+# sts:AssumeRole, no condition. API Gateway sends no aws:SourceAccount when it assumes
+# these roles, so any such condition refuses every call (HTTP 500 on every invoke).
+DOCUMENTED_APIGATEWAY_TRUST = {
+    "Effect": "Allow",
+    "Principal": {"Service": "apigateway.amazonaws.com"},
+    "Action": "sts:AssumeRole",
+}
+
+
+def test_gateway_integration_role_trusts_api_gateway_as_documented(prod) -> None:
+    apigw = prod.client("apigateway")
+    api = prod.ids("aws:apigateway/restApi:RestApi")[0]
+    resource = next(
+        r for r in apigw.get_resources(restApiId=api)["items"] if r["path"] == "/invocations"
+    )
+    integration = apigw.get_integration(restApiId=api, resourceId=resource["id"], httpMethod="POST")
+    (statement,) = _trust(prod, integration["credentials"])["Statement"]
+    assert statement == DOCUMENTED_APIGATEWAY_TRUST
+
+
+def test_account_logging_role_trusts_api_gateway_as_documented(deploy, spec_for) -> None:
+    spec = spec_for(
+        {
+            "targets": {"aws": {"manage_account_logging": True}},
+            "scaling": {"schedules": []},
+            "gateway": {"waf": False},
+        }
+    )
+    deployed = deploy(spec, name="logging")
+    role_arn = deployed.client("apigateway").get_account()["cloudwatchRoleArn"]
+    (statement,) = _trust(deployed, role_arn)["Statement"]
+    assert statement == DOCUMENTED_APIGATEWAY_TRUST
 
 
 def test_reads_only_artifacts_and_writes_only_own_prefixes(prod) -> None:
@@ -169,7 +274,7 @@ def test_api_requires_a_key_and_the_key_is_in_the_usage_plan(prod) -> None:
     )
     method = apigw.get_method(restApiId=api_id, resourceId=resource["id"], httpMethod="POST")
     assert method["apiKeyRequired"] is True
-    (plan,) = apigw.get_usage_plans()["items"]
+    (plan,) = [p for p in apigw.get_usage_plans()["items"] if p["apiStages"][0]["apiId"] == api_id]
     assert plan["apiStages"] == [{"apiId": api_id, "stage": "prod"}]
     assert plan["throttle"] == {"rateLimit": 50.0, "burstLimit": 100}
     assert plan["quota"]["limit"] == 100000
