@@ -14,6 +14,7 @@ import numpy as np
 from inferstack.runtime.contract import DEFAULT_DTYPE
 from inferstack.runtime.errors import BundleError
 from inferstack.runtime.frames import reconcile_features
+from inferstack.runtime.integrity import file_digests
 from inferstack.runtime.loaders import load_predictor, loader_module
 from inferstack.runtime.manifest import (
     FRAMEWORKS,
@@ -51,6 +52,7 @@ def bundle(
     sample: Any = None,
     description: str = "",
     skops_trusted: Sequence[str] = (),
+    allow_pickle: bool = False,
     overwrite: bool = False,
 ) -> Path:
     """Write a bundle to ``out`` and check it; returns ``out``.
@@ -64,9 +66,14 @@ def bundle(
     (rows x features) becomes the drift reference profile. ``requirements`` (a
     requirements file or a list of lines) are extra pip requirements kept in the
     bundle. ``skops_trusted`` lists the types of a ``.skops`` artifact you trust
-    beyond skops' defaults (``skops.io.get_untrusted_types`` shows them). The
-    manifest records the Python and framework versions of this environment.
-    Raises ``BundleError`` naming the problem.
+    beyond skops' defaults (``skops.io.get_untrusted_types`` shows them).
+
+    A pickle is code: loading one runs whatever it holds. A scikit-learn model object
+    is saved with skops where skops can represent it; a pickle (a joblib file given,
+    or a model skops cannot represent) needs ``allow_pickle=True``, recorded in the
+    manifest, and is never loaded before that check. The manifest records the SHA-256
+    of every file the bundle serves, and the Python and framework versions of this
+    environment. Raises ``BundleError`` naming the problem.
     """
     imported: MlflowModel | None = None
     if is_mlflow_model(model):
@@ -95,7 +102,9 @@ def bundle(
     out.parent.mkdir(parents=True, exist_ok=True)
     work = Path(tempfile.mkdtemp(prefix=".bundle-", dir=out.parent))
     try:
-        artifact, predictor = _write_model(model, framework, work)
+        artifact, predictor, trusted = _write_model(
+            model, framework, work, skops_trusted, allow_pickle
+        )
         for extra in files:
             shutil.copy2(extra, work / Path(extra).name)
         for tree, dest in imported.trees if imported is not None else ():
@@ -108,7 +117,8 @@ def bundle(
             "description": description,
             "artifact": artifact,
             "predictor": predictor,
-            "skops_trusted": list(skops_trusted) or None,
+            "skops_trusted": list(dict.fromkeys((*skops_trusted, *trusted))) or None,
+            "allow_pickle": _pickle_based(framework, artifact) or None,
         }
         served = _provisional(base, work)
         inp = _input_schema(served, features, shape, dtype, allow_nan, sample is not None)
@@ -126,6 +136,7 @@ def bundle(
         if reference_data is not None:
             ref = profile(np.asarray(reference_data), inp.names)
             data["reference"] = {k: v.model_dump() for k, v in ref.items()}
+        data["digests"] = file_digests(work)
         write_manifest(parse_manifest({k: v for k, v in data.items() if v is not None}), work)
         load_bundle(work)
         if out.exists():
@@ -151,16 +162,34 @@ def _sample_features(sample: Any) -> list[dict[str, Any]]:
     return features_from_frame(sample)
 
 
-def _write_model(model: Any, framework: str, work: Path) -> tuple[str | None, str | None]:
+def _pickle_based(framework: str, artifact: str | None) -> bool:
+    check = getattr(loader_module(framework), "pickle_based", None)
+    return bool(artifact and check is not None and check(artifact))
+
+
+def _write_model(
+    model: Any, framework: str, work: Path, trusted: Sequence[str], allow_pickle: bool
+) -> tuple[str | None, str | None, tuple[str, ...]]:
+    """Write the artifact (or predictor); returns it, the predictor and types to trust."""
     if framework == "custom":
-        return _write_custom(model, work)
+        return (*_write_custom(model, work), ())
     if isinstance(model, str | Path):
         src = Path(model)
         if not src.is_file():
             raise BundleError(f"model file '{src}' not found")
+        if _pickle_based(framework, src.name) and not allow_pickle:
+            raise BundleError(
+                f"model file '{src.name}' is a pickle: loading it runs any code it holds, "
+                "so it is not loaded without an explicit opt-in. If you trust it, pass "
+                "allow_pickle=True (inferstack bundle --allow-pickle); or save the model "
+                "with skops (skops.io.dump(model, 'model.skops')) and bundle that"
+            )
         shutil.copy2(src, work / src.name)
-        return src.name, None
-    return loader_module(framework).save(model, work), None
+        return src.name, None, ()
+    if framework == "sklearn":
+        saved = loader_module(framework).save(model, work, trusted, allow_pickle)
+        return saved.artifact, None, saved.trusted
+    return loader_module(framework).save(model, work), None, ()
 
 
 def _write_custom(model: Any, work: Path) -> tuple[str | None, str]:

@@ -78,6 +78,8 @@ class Env:
     TIMEOUT_GRACEFUL_SHUTDOWN_S: Final = "INFERSTACK_TIMEOUT_GRACEFUL_SHUTDOWN_S"
     ALLOW_VERSION_MISMATCH: Final = "INFERSTACK_ALLOW_VERSION_MISMATCH"
     """Load a bundle saved under another major version of its framework (at your risk)."""
+    ALLOW_PICKLE: Final = "INFERSTACK_ALLOW_PICKLE"
+    """Load pickle-based artifacts the bundle did not opt in to (loading a pickle runs code)."""
 
 
 class Routes:

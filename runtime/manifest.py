@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -185,6 +186,21 @@ class Manifest(_Frozen):
     """Versions that saved the artifact; bundles made before this field have none."""
     requirements: tuple[str, ...] = ()
     """Extra pip requirements the model needs (also in the bundle's requirements.txt)."""
+    allow_pickle: bool = False
+    """The bundle's author chose to ship a pickle-based artifact (loading it runs code)."""
+    digests: dict[str, str] | None = None
+    """SHA-256 of every file the bundle serves, by path inside the bundle; written by
+    ``bundle()`` and checked at load. Bundles made before this field have none."""
+
+    @field_validator("digests")
+    @classmethod
+    def _digest_entries(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        for path, digest in (value or {}).items():
+            if Path(path).is_absolute() or ".." in Path(path).parts:
+                raise ValueError(f"digests: '{path}' is not a path inside the bundle")
+            if not re.fullmatch(r"[0-9a-f]{64}", digest):
+                raise ValueError(f"digests.{path}: expected a hex SHA-256, got {digest!r}")
+        return value
 
     @field_validator("requirements")
     @classmethod
@@ -248,7 +264,7 @@ def write_manifest(manifest: Manifest, bundle_dir: str | Path) -> Path:
     features = data["input"].get("features")
     if features and all(f["dtype"] == data["input"]["dtype"] for f in features):
         data["input"]["features"] = [f["name"] for f in features]  # compact: names only
-    for empty in ("skops_trusted", "requirements"):
+    for empty in ("skops_trusted", "requirements", "allow_pickle"):
         if not data.get(empty):
             data.pop(empty, None)
     path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")

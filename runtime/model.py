@@ -11,6 +11,7 @@ import numpy as np
 
 from inferstack.runtime.errors import BundleError, InferstackError
 from inferstack.runtime.frames import probe_rows
+from inferstack.runtime.integrity import check_files
 from inferstack.runtime.loaders import Predictor, load_predictor
 from inferstack.runtime.manifest import Manifest, read_manifest
 from inferstack.runtime.schema import RowDecoder
@@ -57,15 +58,21 @@ def probe_batch(manifest: Manifest, rows: int = 2) -> np.ndarray:
     return np.zeros((rows, *manifest.input.row_shape), dtype=decoder.np_dtype)
 
 
-def load_bundle(bundle_dir: str | Path, probe: bool = True, fast_path: bool = True) -> ServedModel:
-    """Load and check a bundle: the manifest, the artifact, and a probe prediction.
+def load_bundle(
+    bundle_dir: str | Path, probe: bool = True, fast_path: bool = True, allow_pickle: bool = False
+) -> ServedModel:
+    """Load and check a bundle: its files, the manifest, the artifact, a probe prediction.
 
-    Raises ``BundleError`` naming the problem when the schema does not fit the model.
+    Before anything is loaded, every file must lie inside the bundle folder (symlinks
+    resolved) and match the digest the manifest records. A pickle-based artifact loads
+    only when the manifest records the opt-in or ``allow_pickle`` is true. Raises
+    ``BundleError`` naming the problem, e.g. when the schema does not fit the model.
     """
     bundle_dir = Path(bundle_dir)
     manifest = read_manifest(bundle_dir)
+    check_files(bundle_dir, manifest)
     start = time.perf_counter()
-    predictor = load_predictor(bundle_dir, manifest, fast_path=fast_path)
+    predictor = load_predictor(bundle_dir, manifest, fast_path=fast_path, allow_pickle=allow_pickle)
     served = ServedModel(bundle_dir, manifest, predictor, time.perf_counter() - start)
     width = predictor.expected_width()
     if width is not None and width != manifest.input.width:

@@ -45,6 +45,8 @@ class RuntimeSettings(BaseSettings):
     """A field of every log line and the ``environment`` label of ``inferstack_model_info``."""
     allow_version_mismatch: bool = Field(False, validation_alias=_env(Env.ALLOW_VERSION_MISMATCH))
     """Load a bundle saved under another major version of its framework."""
+    allow_pickle: bool = Field(False, validation_alias=_env(Env.ALLOW_PICKLE))
+    """Load pickle-based artifacts whose manifest does not record the opt-in (runs their code)."""
     host: str = Field("127.0.0.1", validation_alias=_env(Env.HOST))
     port: int = Field(
         PORT, ge=0, le=65535, validation_alias=_env(Env.PORT, "SAGEMAKER_BIND_TO_PORT")

@@ -122,9 +122,24 @@ def bundle_cmd(
     skops_trust: Annotated[
         str | None, typer.Option(help="Comma-separated types to trust in a .skops artifact.")
     ] = None,
+    allow_pickle: Annotated[
+        bool,
+        typer.Option(
+            "--allow-pickle",
+            help="Accept a pickle-based artifact (.joblib, .pkl): a pickle is code, loading it "
+            "runs whatever it holds, here and in every server. Recorded in the manifest. "
+            "Only for files you made or trust; prefer .skops.",
+        ),
+    ] = False,
     overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output folder.")] = False,
 ) -> None:
-    """Create a bundle from a model file and check that it loads and predicts."""
+    """Create a bundle from a model file and check that it loads and predicts.
+
+    A pickle is code: loading a .joblib or .pkl file runs whatever it holds, so such a
+    file is refused unless you pass --allow-pickle (then it is loaded here, to check it,
+    and by every server). Save scikit-learn models with skops (.skops) instead. The
+    bundle records each file's SHA-256; a server refuses files that changed since.
+    """
     from inferstack.runtime.errors import InferstackError
 
     try:
@@ -155,6 +170,7 @@ def bundle_cmd(
             batching={k: v for k, v in batching.items() if v is not None} or None,
             description=description,
             skops_trusted=skops_trust.split(",") if skops_trust else (),
+            allow_pickle=allow_pickle,
             overwrite=overwrite,
             **options,
         )

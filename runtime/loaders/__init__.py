@@ -32,15 +32,19 @@ def loader_module(framework: str) -> Any:
     return importlib.import_module(REGISTRY[framework][0])
 
 
-def load_predictor(bundle_dir: str | Path, manifest: Manifest, fast_path: bool = True) -> Predictor:
+def load_predictor(
+    bundle_dir: str | Path, manifest: Manifest, fast_path: bool = True, allow_pickle: bool = False
+) -> Predictor:
     """Instantiate and load the predictor a bundle names.
 
-    ``fast_path=False`` turns off framework shortcuts (the scikit-learn numpy path).
+    ``fast_path=False`` turns off framework shortcuts (the scikit-learn numpy path);
+    ``allow_pickle=True`` loads a pickle-based artifact whose manifest does not opt in.
     """
     module = loader_module(manifest.framework)
     predictor: Predictor = getattr(module, REGISTRY[manifest.framework][1])()
     predictor.manifest = manifest
     predictor.fast_path_allowed = fast_path
+    predictor.pickle_allowed = allow_pickle
     try:
         predictor.load(Path(bundle_dir))
     except InferstackError:

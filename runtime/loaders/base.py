@@ -35,6 +35,9 @@ class Predictor:
     framework: str = "custom"
     manifest: Manifest
     fast_path_allowed: bool = True
+    pickle_allowed: bool = False
+    """Load a pickle-based artifact even when the manifest does not record the opt-in
+    (``INFERSTACK_ALLOW_PICKLE``)."""
 
     def load(self, bundle_dir: Path) -> None:
         """Load the artifact from ``bundle_dir``; ``self.manifest`` is already set."""
@@ -72,6 +75,25 @@ def artifact_path(bundle_dir: Path, manifest: Manifest) -> Path:
     if not path.exists():
         raise BundleError(f"artifact '{manifest.artifact}' not found in bundle '{bundle_dir}'")
     return path
+
+
+PICKLE_OPT_IN = (
+    "at bundling with bundle(..., allow_pickle=True) or inferstack bundle --allow-pickle "
+    "(recorded in the manifest), or at serve time with INFERSTACK_ALLOW_PICKLE=true"
+)
+
+
+def refuse_pickle(predictor: Predictor, artifact: str, what: str) -> None:
+    """Raise unless the bundle or the runtime opted in to loading a pickle.
+
+    Unpickling runs whatever code the file names, so it happens only by choice.
+    """
+    if predictor.manifest.allow_pickle or predictor.pickle_allowed:
+        return
+    raise BundleError(
+        f"artifact '{artifact}' is {what}: loading it runs any code it holds, so it is "
+        f"refused without an explicit opt-in. If you trust it, opt in {PICKLE_OPT_IN}"
+    )
 
 
 def require(module: str, framework: str) -> Any:

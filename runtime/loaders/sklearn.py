@@ -1,4 +1,12 @@
-"""scikit-learn: joblib pickles, or skops files for users who refuse pickle.
+"""scikit-learn: skops files by default, joblib pickles by explicit choice.
+
+``bundle()`` saves a model with skops when skops can represent it: its types are ones
+skops trusts by default, ones you trust (``skops_trusted``), or classes of
+scikit-learn, numpy or scipy (tree structures, ``numpy.dtype``: trusted and recorded
+in ``skops_trusted``; functions never are). Otherwise
+it needs ``allow_pickle``: a pickle runs any code it holds when it is loaded, so a
+joblib artifact loads only when the manifest records that choice or the runtime
+allows pickles (``INFERSTACK_ALLOW_PICKLE``).
 
 Fast path: for plain ``LogisticRegression`` and linear regressors the decision
 function is computed directly with numpy. The runtime has already validated the
@@ -14,25 +22,93 @@ still takes the numpy batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import importlib
+import logging
+from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from inferstack.runtime.errors import BundleError
 from inferstack.runtime.frames import FrameBuilder
-from inferstack.runtime.loaders.base import FittedInput, Predictor, artifact_path, require
+from inferstack.runtime.loaders.base import (
+    FittedInput,
+    Predictor,
+    artifact_path,
+    refuse_pickle,
+    require,
+)
 from inferstack.runtime.manifest import OutputSchema
 
+log = logging.getLogger("inferstack.runtime")
+
 _LINEAR_REGRESSORS = {"LinearRegression", "Ridge", "Lasso", "ElasticNet"}
+SKOPS_SUFFIX = ".skops"
 
 
-def save(model: Any, out_dir: Path) -> str:
-    """Write ``model`` with joblib; returns the artifact's file name."""
-    joblib = require("joblib", "sklearn")
-    joblib.dump(model, out_dir / "model.joblib")
-    return "model.joblib"
+class Saved(NamedTuple):
+    """What ``save`` wrote."""
+
+    artifact: str
+    trusted: tuple[str, ...]
+    """Types of the skops file beyond skops' defaults, to record in ``skops_trusted``."""
+    pickled: bool
+
+
+class _NotSkopsError(Exception):
+    """skops cannot represent the model safely; the message says why."""
+
+
+def pickle_based(artifact: str) -> bool:
+    """Whether loading this artifact unpickles it (anything but a ``.skops`` file)."""
+    return Path(artifact).suffix != SKOPS_SUFFIX
+
+
+def save(
+    model: Any, out_dir: Path, trusted: Sequence[str] = (), allow_pickle: bool = False
+) -> Saved:
+    """Write ``model`` with skops where it can; with joblib only when ``allow_pickle``.
+
+    Raises ``BundleError`` naming why skops cannot, and the two ways on, otherwise.
+    """
+    path = out_dir / "model.skops"
+    try:
+        return Saved(path.name, _save_skops(model, path, trusted), pickled=False)
+    except _NotSkopsError as err:
+        reason = str(err)
+    path.unlink(missing_ok=True)
+    if not allow_pickle:
+        raise BundleError(
+            f"skops cannot save this {type(model).__name__} safely: {reason}. If you trust "
+            "those types, list them in skops_trusted (inferstack bundle --skops-trust A,B); "
+            "or save a pickle with allow_pickle=True (--allow-pickle), which runs any code "
+            "it holds when the bundle is loaded"
+        )
+    log.warning(
+        "saving the model as a joblib pickle (allow_pickle): skops cannot represent it",
+        extra={"reason": reason},
+    )
+    require("joblib", "sklearn").dump(model, out_dir / "model.joblib")
+    return Saved("model.joblib", (), pickled=True)
+
+
+def _save_skops(model: Any, path: Path, trusted: Sequence[str]) -> tuple[str, ...]:
+    sio = require("skops.io", "sklearn")
+    try:
+        sio.dump(model, path)
+    except Exception as err:  # any type skops cannot serialise
+        raise _NotSkopsError(f"skops.io.dump failed: {type(err).__name__}: {err}") from err
+    untrusted = set(sio.get_untrusted_types(file=path)) - set(trusted)
+    own = sorted(t for t in untrusted if _library_class(t))
+    foreign = sorted(untrusted - set(own))
+    if foreign:
+        raise _NotSkopsError(f"it holds types skops does not trust by default: {foreign}")
+    try:
+        sio.load(path, trusted=[*trusted, *own])
+    except Exception as err:  # a file skops cannot read back is no artifact
+        raise _NotSkopsError(f"skops cannot load it back: {type(err).__name__}: {err}") from err
+    return tuple(own)
 
 
 def skops_untrusted(path: Path) -> list[str]:
@@ -119,6 +195,21 @@ def _binary_proba(scores: np.ndarray) -> np.ndarray:
     return np.stack([1.0 - p, p], axis=1)
 
 
+_LIBRARIES = frozenset({"sklearn", "numpy", "scipy"})
+
+
+def _library_class(name: str) -> bool:
+    """Whether ``name`` is a class of scikit-learn, numpy or scipy (a tree structure,
+    ``numpy.dtype``): what sklearn models are made of. Functions are never trusted here."""
+    module, _, attr = name.rpartition(".")
+    if module.split(".")[0] not in _LIBRARIES:
+        return False
+    try:
+        return isinstance(getattr(importlib.import_module(module), attr), type)
+    except (ImportError, AttributeError):
+        return False
+
+
 class SklearnPredictor(Predictor):
     """A scikit-learn estimator or pipeline."""
 
@@ -129,7 +220,7 @@ class SklearnPredictor(Predictor):
 
     def load(self, bundle_dir: Path) -> None:
         path = artifact_path(bundle_dir, self.manifest)
-        if path.suffix == ".skops":
+        if not pickle_based(path.name):
             untrusted = set(skops_untrusted(path)) - set(self.manifest.skops_trusted)
             if untrusted:
                 raise BundleError(
@@ -139,6 +230,7 @@ class SklearnPredictor(Predictor):
             sio = require("skops.io", "sklearn")
             self.model = sio.load(path, trusted=list(self.manifest.skops_trusted))
         else:
+            refuse_pickle(self, self.manifest.artifact or path.name, "a pickle (joblib)")
             self.model = require("joblib", "sklearn").load(path)
         self._method = self._pick_method(self.manifest.output.kind)
         if self.manifest.input.frame:

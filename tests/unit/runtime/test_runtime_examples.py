@@ -21,11 +21,15 @@ def test_committed_bundle_matches_its_training_script(tmp_path: Path) -> None:
     spec.loader.exec_module(module)
     fresh, model_proba, rows = module.build(tmp_path / "bundle")
     committed = load_bundle(EXAMPLE / "bundle")
-    # saved_with records the machine that trained it; everything else must agree.
-    unversioned = {"saved_with": None}
+    # saved_with records the machine that trained it and digests the bytes it wrote (a
+    # zip's timestamps); everything else must agree, and load_bundle checked the digests.
+    unversioned = {"saved_with": None, "digests": None}
     assert read_manifest(fresh).model_copy(update=unversioned) == committed.manifest.model_copy(
         update=unversioned
     )
     assert committed.manifest.saved_with is not None
+    assert committed.manifest.artifact == "model.skops"  # no pickle: it loads without opt-in
+    assert not committed.manifest.allow_pickle
+    assert set(committed.manifest.digests or {}) == {"model.skops"}
     np.testing.assert_allclose(committed.run(rows), model_proba(rows), rtol=1e-12)
     assert sum(f.stat().st_size for f in (EXAMPLE / "bundle").iterdir()) < 200_000

@@ -129,13 +129,13 @@ def test_bundle_missing_artifact_and_wrong_framework_at_load(
     model: LogisticRegression, tmp_path: Path
 ) -> None:
     path = bundle(model, framework="sklearn", name="m", version="1.0.0", out=tmp_path / "b")
-    (path / "model.joblib").unlink()
-    with pytest.raises(BundleError, match=r"artifact 'model\.joblib' not found"):
+    (path / "model.skops").unlink()
+    with pytest.raises(BundleError, match=r"artifact 'model\.skops' not found"):
         load_bundle(path)
     path = bundle(model, framework="sklearn", name="m", version="1.0.0", out=tmp_path / "c")
     data = yaml.safe_load((path / "inferstack.yaml").read_text())
     (path / "inferstack.yaml").write_text(yaml.safe_dump({**data, "framework": "xgboost"}))
-    with pytest.raises(BundleError, match=r"xgboost cannot load 'model\.joblib'"):
+    with pytest.raises(BundleError, match=r"xgboost cannot load 'model\.skops'"):
         load_bundle(path)
 
 

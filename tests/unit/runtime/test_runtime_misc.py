@@ -114,10 +114,12 @@ def test_cli_bundle_command(tmp_path: Path) -> None:
             str(tmp_path / "b"),
             "--features",
             "a,b,c,d",
+            "--allow-pickle",
         ],
     )
     assert ok.exit_code == 0, ok.output
     assert runtime.read_manifest(tmp_path / "b").input.names == ["a", "b", "c", "d"]
+    assert runtime.read_manifest(tmp_path / "b").allow_pickle
     bad = runner.invoke(
         app,
         [
@@ -133,6 +135,7 @@ def test_cli_bundle_command(tmp_path: Path) -> None:
             str(tmp_path / "c"),
             "--features",
             "a,b",
+            "--allow-pickle",
         ],
     )
     assert bad.exit_code == 2
