@@ -206,11 +206,27 @@ def encode_v2(out: Any, name: str, version: str, kind: str, request_id: Any) -> 
     return orjson.dumps(payload, option=JSON_OPTS)
 
 
+_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def csv_safe(value: Any) -> Any:
+    """A cell a spreadsheet shows as text: a string that would start a formula gets a
+    leading single quote (OWASP's CSV injection guidance); numbers, and strings that are
+    numbers (``-1.5``), stay as they are."""
+    if not isinstance(value, str) or not value.startswith(_FORMULA_START):
+        return value
+    try:
+        float(value)
+    except ValueError:
+        return "'" + value
+    return value
+
+
 def encode_csv(out: Any) -> bytes:
-    """Outputs as CSV, one line per row."""
+    """Outputs as CSV, one line per row, safe to open in a spreadsheet."""
     arr = np.asarray(out)
     rows = arr.reshape(len(arr), -1).tolist() if arr.ndim else [[arr.item()]]
     buffer = io.StringIO()
     # csv quotes labels holding a comma, quote or newline; plain numbers stay bare.
-    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    csv.writer(buffer, lineterminator="\n").writerows([[csv_safe(v) for v in r] for r in rows])
     return buffer.getvalue().encode()

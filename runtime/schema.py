@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import io
 import math
 from typing import Any
 
@@ -252,21 +253,29 @@ class RowDecoder:
                 )
 
     def decode_csv(self, text: str, where: str = "body") -> np.ndarray:
-        """SageMaker's CSV: one row per line, no header."""
-        lines = [line for line in text.splitlines() if line.strip()]
-        if not lines:
+        """SageMaker's CSV: one row per line, no header.
+
+        With string features the csv module parses the whole text, so a quoted cell may
+        hold commas, quotes and newlines; all-number rows are split on commas.
+        """
+        strings = self.np_dtype is object
+        if strings:
+            lines, cells = self._csv_records(text, where)
+        else:
+            numbered = [(n, ln) for n, ln in enumerate(text.splitlines(), 1) if ln.strip()]
+            lines = [n for n, _ in numbered]
+            cells = [line.split(",") for _, line in numbered]
+        if not cells:
             raise InvalidInput(f"{where}: empty CSV")
-        strings = self.np_dtype is object  # string cells may be quoted and hold commas
-        cells = list(csv.reader(lines)) if strings else [line.split(",") for line in lines]
-        for i, row in enumerate(cells):
+        for line, row in zip(lines, cells, strict=True):
             if len(row) != self.width:
                 raise InvalidInput(
-                    f"{where} line {i + 1}: expected {self.width} values, got {len(row)}"
+                    f"{where} line {line}: expected {self.width} values, got {len(row)}"
                 )
         if strings:
             parsed = [
-                [self._csv_cell(cell, j, f"{where} line {i + 1}") for j, cell in enumerate(row)]
-                for i, row in enumerate(cells)
+                [self._csv_cell(cell, j, f"{where} line {line}") for j, cell in enumerate(row)]
+                for line, row in zip(lines, cells, strict=True)
             ]
             return self.from_array(np.array(parsed, dtype=object), where)
         try:
@@ -283,6 +292,23 @@ class RowDecoder:
                         ) from None
             raise
         return self.from_array(arr, where)
+
+    def _csv_records(self, text: str, where: str) -> tuple[list[int], list[list[str]]]:
+        """Records of the whole text, each with the line it starts on; blank lines skipped."""
+        reader = csv.reader(io.StringIO(text, newline=""), strict=True)
+        lines: list[int] = []
+        cells: list[list[str]] = []
+        start = 1
+        try:
+            for row in reader:
+                blank = not row or (self.width > 1 and len(row) == 1 and not row[0].strip())
+                if not blank:
+                    lines.append(start)
+                    cells.append(row)
+                start = reader.line_num + 1
+        except csv.Error as err:
+            raise InvalidInput(f"{where} line {start}: not valid CSV: {err}") from err
+        return lines, cells
 
     def _csv_cell(self, cell: str, j: int, where: str) -> Any:
         """One CSV cell parsed as its feature's kind (the rest is checked by ``_objects``)."""
