@@ -135,6 +135,20 @@ def _web_acl(args: Args) -> dict[str, Any]:
     return {"id": acl_id, "name": name, "arn": _arn("wafv2", f"regional/webacl/{name}/{acl_id}")}
 
 
+def _sagemaker_endpoint(args: Args) -> dict[str, Any]:
+    name = args.inputs["name"]
+    return {"id": name, "arn": _arn("sagemaker", f"endpoint/{name.lower()}")}
+
+
+# Python dynamic resources share one type token; their `kind` input says which they are.
+_DYNAMIC = {"sagemaker-endpoint": _sagemaker_endpoint}
+
+
+def _dynamic(args: Args) -> dict[str, Any]:
+    fake = _DYNAMIC.get(args.inputs.get("kind", ""))
+    return fake(args) if fake else _generic(args)
+
+
 def _generic(args: Args) -> dict[str, Any]:
     return {"id": f"{args.name}-{_suffix(args)}"}
 
@@ -148,6 +162,7 @@ FAKES = {
     "aws:sagemaker/model:Model": _sagemaker("model"),
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration": _sagemaker("endpoint-config"),
     "aws:sagemaker/endpoint:Endpoint": _sagemaker("endpoint"),
+    "pulumi-python:dynamic:Resource": _dynamic,
     "aws:cloudwatch/logGroup:LogGroup": _log_group,
     "aws:cloudwatch/metricAlarm:MetricAlarm": _alarm,
     "aws:cloudwatch/dashboard:Dashboard": _dashboard,

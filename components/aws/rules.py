@@ -6,10 +6,16 @@ No cloud SDK or Pulumi here: the spec runs these wherever it validates.
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING
 
-from inferstack.components.aws.sizes import AWS_INSTANCE_SIZES
+from inferstack.components.aws.sizes import (
+    AWS_INSTANCE_SIZES,
+    SAGEMAKER_DEFAULT_GPU_DRIVERS,
+    SAGEMAKER_GPU_AMIS,
+    gpu_ami_for,
+)
 from inferstack.components.spec.rules import SpecRuleError
 
 if TYPE_CHECKING:
@@ -155,4 +161,138 @@ def _serverless_isolation(spec: DeploymentSpec) -> None:
         )
 
 
-AWS_RULES = (_aws, _sagemaker_traffic_shifting, _serverless_isolation)
+# --- Rollout timeline and GPU hosts (docs/aws.md: "Roll out and roll back") ---
+
+MAX_ROLLOUT_S = 28800
+"""SageMaker's ceiling on a blue/green deployment (MaximumExecutionTimeoutInSeconds)."""
+MIN_ROLLOUT_S = 600
+"""SageMaker's floor on MaximumExecutionTimeoutInSeconds."""
+PROVISIONING_S = 3600
+"""Allowance for the new fleet to start and pass /ping before traffic shifts."""
+
+
+def rollout_waits(spec: DeploymentSpec) -> int:
+    """How many `bake_time_s` waits a rollout of `spec` makes: one per traffic step that
+    is watched, plus the termination wait before the old fleet goes."""
+    rollout = spec.rollout
+    if rollout.strategy == "all_at_once":
+        return 0
+    if rollout.strategy == "canary":
+        return 2  # the canary's bake, then the termination wait
+    if rollout.strategy == "linear":
+        return math.ceil(100 / max(1, round(rollout.linear_step_percent))) + 1
+    return 1  # blue_green: the termination wait
+
+
+def rollout_timeout_s(spec: DeploymentSpec) -> int:
+    """MaximumExecutionTimeoutInSeconds a rollout of `spec` needs (may exceed AWS's
+    ceiling; `_sagemaker_rollout_fits` refuses that)."""
+    return max(MIN_ROLLOUT_S, rollout_waits(spec) * spec.rollout.bake_time_s + PROVISIONING_S)
+
+
+def _sagemaker_rollout_fits(spec: DeploymentSpec) -> None:
+    """A rollout whose bakes add up past SageMaker's 8 hours is refused at UpdateEndpoint."""
+    if aws_options(spec).mode == "serverless":
+        return
+    needed = rollout_timeout_s(spec)
+    if needed <= MAX_ROLLOUT_S:
+        return
+    rollout = spec.rollout
+    shape = (
+        f"{rollout_waits(spec) - 1} linear steps of {rollout.linear_step_percent:g}% "
+        if rollout.strategy == "linear"
+        else f"a {rollout.strategy} rollout "
+    )
+    raise SpecRuleError(
+        "rollout.bake_time_s",
+        f"{shape}with bake_time_s {rollout.bake_time_s} (plus the termination wait and "
+        f"{PROVISIONING_S}s for the new fleet to start) needs {needed}s, and SageMaker stops "
+        f"a deployment at {MAX_ROLLOUT_S}s; lower rollout.bake_time_s"
+        + (" or raise rollout.linear_step_percent" if rollout.strategy == "linear" else ""),
+    )
+
+
+def runtime_gpu_cuda() -> tuple[int, int]:
+    """The CUDA version of the runtime's GPU image (its nvidia/cuda base image)."""
+    from inferstack.components.image.context import GPU_BASE_IMAGE
+
+    found = re.search(r"cuda:(\d+)\.(\d+)", GPU_BASE_IMAGE)
+    if found is None:
+        raise ValueError(f"no CUDA version in the GPU base image {GPU_BASE_IMAGE!r}")
+    return int(found.group(1)), int(found.group(2))
+
+
+def gpu_ami_version(spec: DeploymentSpec) -> str | None:
+    """The `inference_ami_version` of the spec's variants: the spec's, else the oldest GPU
+    AMI whose CUDA runs the runtime's GPU image; None on CPU and serverless."""
+    options = aws_options(spec)
+    if options.mode == "serverless" or spec.compute.accelerator == "none":
+        return options.inference_ami_version
+    return options.inference_ami_version or gpu_ami_for(spec.instance_type(), runtime_gpu_cuda())
+
+
+def _sagemaker_gpu_host(spec: DeploymentSpec) -> None:
+    """The GPU host's driver must run the image's CUDA, or the container never starts
+    (CannotStartContainerError): SageMaker's default drivers (470, 535) are too old for it."""
+    options = aws_options(spec)
+    field = "targets.aws.inference_ami_version"
+    chosen = options.inference_ami_version
+    gpu = spec.compute.accelerator != "none" and options.mode != "serverless"
+    if not gpu:
+        if chosen:
+            raise SpecRuleError(field, "a GPU host image needs a GPU instance; remove it")
+        return
+    instance_type, cuda = spec.instance_type(), runtime_gpu_cuda()
+    wanted = f"CUDA {cuda[0]}.{cuda[1]}"
+    if chosen is None:
+        if gpu_ami_for(instance_type, cuda) is None:
+            default = SAGEMAKER_DEFAULT_GPU_DRIVERS.get(_family(instance_type))
+            raise SpecRuleError(
+                "compute.accelerator",
+                f"no SageMaker GPU host image runs {instance_type} with a driver for the "
+                f"runtime's {wanted}"
+                + (
+                    f" (its default driver {default[0]} has CUDA {_v(default[1])})"
+                    if default
+                    else ""
+                )
+                + "; choose an instance type of "
+                + ", ".join(sorted({f for a in SAGEMAKER_GPU_AMIS.values() for f in a.families})),
+            )
+        return
+    ami = SAGEMAKER_GPU_AMIS.get(chosen)
+    if ami is None:
+        raise SpecRuleError(
+            field,
+            f"{chosen!r} is not a SageMaker GPU host image; "
+            f"use one of {', '.join(SAGEMAKER_GPU_AMIS)}",
+        )
+    if ami.cuda < cuda:
+        raise SpecRuleError(
+            field,
+            f"{chosen} has NVIDIA driver {ami.driver} (CUDA {_v(ami.cuda)}), older than the "
+            f"runtime's GPU image needs ({wanted}): the container would not start; remove it "
+            f"or use {gpu_ami_for(instance_type, cuda) or 'a newer image'}",
+        )
+    if not instance_type.startswith(ami.families):
+        raise SpecRuleError(
+            field,
+            f"{chosen} does not run on {instance_type} (it runs on {', '.join(ami.families)})",
+        )
+
+
+def _family(instance_type: str) -> str:
+    return instance_type.rsplit(".", 1)[0] + "."
+
+
+def _v(version: tuple[int, int]) -> str:
+    return f"{version[0]}.{version[1]}"
+
+
+AWS_RULES = (
+    _aws,
+    _sagemaker_traffic_shifting,
+    _serverless_isolation,
+    _sagemaker_rollout_fits,
+    _sagemaker_gpu_host,
+)

@@ -7,31 +7,34 @@ declares the resources they describe.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_aws as aws
 
 from inferstack.components.aws.common import physical_name, primary_variant
 from inferstack.components.aws.context import AwsContext
-from inferstack.components.aws.rules import aws_options
+from inferstack.components.aws.endpoint_provider import SageMakerEndpointResource
+from inferstack.components.aws.rules import aws_options, gpu_ami_version, rollout_timeout_s
 from inferstack.components.aws.sizes import AWS_INSTANCE_STORE_FAMILIES
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.runtime.contract import Env
 
 MAX_ROLLBACK_ALARMS = 10
+ROLLBACK_S = 1800
+"""How long past the rollout's own timeout the provider waits for a rollback to end."""
+MIN_WAIT_S = 3600
+"""The least the provider waits for an endpoint to start (GPU fleets take 10-20 minutes)."""
 
 # pulumi-aws's typed input dicts for the EndpointConfiguration and Endpoint blocks.
 ProductionVariant = aws.sagemaker.EndpointConfigurationProductionVariantArgsDict
 ServerlessConfig = aws.sagemaker.EndpointConfigurationProductionVariantServerlessConfigArgsDict
 DataCaptureConfig = aws.sagemaker.EndpointConfigurationDataCaptureConfigArgsDict
 AsyncInferenceConfig = aws.sagemaker.EndpointConfigurationAsyncInferenceConfigArgsDict
-DeploymentConfig = aws.sagemaker.EndpointDeploymentConfigArgsDict
-TrafficRouting = (
-    aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyTrafficRoutingConfigurationArgsDict
-)
+DeploymentConfig = dict[str, Any]
+"""UpdateEndpoint's `DeploymentConfig`, as botocore takes it."""
 
 
 @dataclass(frozen=True)
@@ -89,6 +92,9 @@ def production_variants(
             variant["initial_instance_count"] = plan.replicas
             variant["container_startup_health_check_timeout_in_seconds"] = 600
             variant["model_data_download_timeout_in_seconds"] = 1200
+            ami = gpu_ami_version(spec)
+            if ami:  # the default GPU drivers are older than the image's CUDA (aws/rules.py)
+                variant["inference_ami_version"] = ami
         out.append(variant)
     return out
 
@@ -148,38 +154,43 @@ def deployment_config(
     if aws_options(spec).mode == "serverless":
         return None
     bake = 0 if rollout.strategy == "all_at_once" else rollout.bake_time_s
-    routing: TrafficRouting = {"type": "ALL_AT_ONCE", "wait_interval_in_seconds": bake}
-    steps = 1
+    routing: dict[str, Any] = {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": bake}
     if rollout.strategy == "canary":
         routing = {
-            "type": "CANARY",
-            "wait_interval_in_seconds": bake,
-            "canary_size": {
-                "type": "CAPACITY_PERCENT",
-                "value": max(1, round(rollout.canary_percent)),
+            "Type": "CANARY",
+            "WaitIntervalInSeconds": bake,
+            "CanarySize": {
+                "Type": "CAPACITY_PERCENT",
+                "Value": max(1, round(rollout.canary_percent)),
             },
         }
-        steps = 2
     elif rollout.strategy == "linear":
         step = max(1, round(rollout.linear_step_percent))
         routing = {
-            "type": "LINEAR",
-            "wait_interval_in_seconds": bake,
-            "linear_step_size": {"type": "CAPACITY_PERCENT", "value": step},
+            "Type": "LINEAR",
+            "WaitIntervalInSeconds": bake,
+            "LinearStepSize": {"Type": "CAPACITY_PERCENT", "Value": step},
         }
-        steps = math.ceil(100 / step)
-    policy: aws.sagemaker.EndpointDeploymentConfigBlueGreenUpdatePolicyArgsDict = {
-        "traffic_routing_configuration": routing,
-        "termination_wait_in_seconds": bake,
-        # Room for every step's bake plus instance start-up; SageMaker's range is 600-28800.
-        "maximum_execution_timeout_in_seconds": min(28800, max(600, steps * bake + 3600)),
+    config: DeploymentConfig = {
+        "BlueGreenUpdatePolicy": {
+            "TrafficRoutingConfiguration": routing,
+            "TerminationWaitInSeconds": bake,
+            # Every bake plus the new fleet's start-up; aws/rules.py refuses past 28800.
+            "MaximumExecutionTimeoutInSeconds": rollout_timeout_s(spec),
+        }
     }
-    config: DeploymentConfig = {"blue_green_update_policy": policy}
     if rollout.auto_rollback and rollback_alarms:
-        config["auto_rollback_configuration"] = {
-            "alarms": [{"alarm_name": a} for a in rollback_alarms]  # validate() caps the count
+        config["AutoRollbackConfiguration"] = {
+            "Alarms": [{"AlarmName": a} for a in rollback_alarms]  # validate() caps the count
         }
     return config
+
+
+def wait_timeout_s(spec: DeploymentSpec) -> int:
+    """How long the endpoint provider waits for a create or an update (rollback included)."""
+    if aws_options(spec).mode == "serverless":
+        return MIN_WAIT_S
+    return max(MIN_WAIT_S, rollout_timeout_s(spec) + ROLLBACK_S)
 
 
 def container_environment(spec: DeploymentSpec, plan: VariantPlan, endpoint: str) -> dict[str, str]:
@@ -237,6 +248,9 @@ class SageMakerEndpoint(pulumi.ComponentResource):
     ) -> None:
         super().__init__("inferstack:aws:SageMakerEndpoint", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
+        # The endpoint provider deletes a configuration and its models once the endpoint no
+        # longer serves them; Pulumi only drops them from state (docs/aws.md, rollouts).
+        kept = pulumi.ResourceOptions(parent=self, retain_on_delete=True)
         ctx, key_arn = args.ctx, args.key_arn
         spec = ctx.spec
         options = aws_options(spec)
@@ -258,7 +272,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
                 if options.subnet_ids
                 else None,
                 tags={**ctx.tags, "inferstack:variant": plan.name},
-                opts=child,
+                opts=kept,
             )
         model_names = {variant: model.name for variant, model in models.items()}
         serverless = options.mode == "serverless"
@@ -271,14 +285,16 @@ class SageMakerEndpoint(pulumi.ComponentResource):
             data_capture_config=data_capture_config(spec, args.capture_uri, key_arn),
             async_inference_config=async_inference_config(spec, args.async_output_uri, key_arn),
             tags=ctx.tags,
-            opts=child,
+            opts=kept,
         )
-        endpoint = aws.sagemaker.Endpoint(
+        endpoint = SageMakerEndpointResource(
             f"{name}-endpoint",
             name=physical_name(ctx.names.endpoint),
+            region=ctx.region,
             endpoint_config_name=config.name,
             deployment_config=deployment_config(spec, args.rollback_alarms),
             tags=ctx.tags,
+            wait_timeout_s=wait_timeout_s(spec),
             opts=child,
         )
         self.endpoint_name = endpoint.name

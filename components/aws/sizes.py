@@ -3,6 +3,8 @@ storage. The alarms and target tracking scale percents by these counts."""
 
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from inferstack.components.target import InstanceSize
 
 # SageMaker instance families with local NVMe storage: SageMaker refuses a volume KMS
@@ -70,3 +72,50 @@ AWS_INSTANCE_SIZES: dict[str, InstanceSize] = {
     "ml.p5.48xlarge": InstanceSize(192, 8),
 }
 """SageMaker instance type -> vCPUs and GPUs, for the types the AWS target knows."""
+
+
+# --- GPU drivers of SageMaker's real-time hosts (docs/aws.md, "GPU drivers") ---
+
+
+class InferenceAmi(NamedTuple):
+    """One `InferenceAmiVersion` of a production variant: its NVIDIA driver and CUDA."""
+
+    driver: int
+    cuda: tuple[int, int]
+    families: tuple[str, ...]
+    """Instance families the AMI runs on."""
+
+
+# AWS's ProductionVariant API reference lists the instance types of gpu-2 only (g4dn, g5,
+# g6, p3, p4d, p4de, p5); the later AMIs are listed without types and are taken to run on
+# the same families.
+_AMI_FAMILIES = ("ml.g4dn.", "ml.g5.", "ml.g6.", "ml.p4d.", "ml.p4de.", "ml.p5.")
+SAGEMAKER_GPU_AMIS: dict[str, InferenceAmi] = {
+    "al2-ami-sagemaker-inference-gpu-2": InferenceAmi(535, (12, 2), _AMI_FAMILIES),
+    "al2-ami-sagemaker-inference-gpu-2-1": InferenceAmi(535, (12, 2), _AMI_FAMILIES),
+    "al2-ami-sagemaker-inference-gpu-3-1": InferenceAmi(550, (12, 4), _AMI_FAMILIES),
+    "al2023-ami-sagemaker-inference-gpu-4-1": InferenceAmi(580, (13, 0), _AMI_FAMILIES),
+}
+"""GPU `inference_ami_version`s -> driver, CUDA and families (AWS API reference)."""
+
+# What a real-time GPU variant runs without `inference_ami_version` (SageMaker's "GPU
+# driver upgrades" page): instance family -> (driver, CUDA).
+SAGEMAKER_DEFAULT_GPU_DRIVERS: dict[str, tuple[int, tuple[int, int]]] = {
+    "ml.g4dn.": (470, (11, 4)),
+    "ml.g5.": (470, (11, 4)),
+    "ml.p4d.": (470, (11, 4)),
+    "ml.p4de.": (470, (11, 4)),
+    "ml.g6.": (535, (12, 2)),
+    "ml.p5.": (535, (12, 2)),
+}
+
+
+def gpu_ami_for(instance_type: str, cuda: tuple[int, int]) -> str | None:
+    """The GPU AMI that runs `instance_type` with a driver for CUDA `cuda`, oldest first
+    (None when none does)."""
+    fits = [
+        (ami.cuda, name)
+        for name, ami in SAGEMAKER_GPU_AMIS.items()
+        if ami.cuda >= cuda and instance_type.startswith(ami.families)
+    ]
+    return min(fits)[1] if fits else None

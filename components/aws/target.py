@@ -7,6 +7,7 @@ from typing import Literal
 
 from pydantic import Field
 
+from inferstack.components.aws.limits import AWS_LIMIT_RULES
 from inferstack.components.aws.rules import AWS_RULES
 from inferstack.components.aws.sizes import AWS_INSTANCE_SIZES
 from inferstack.components.spec.options import CloudTargetOptions
@@ -20,6 +21,12 @@ class AwsOptions(CloudTargetOptions):
 
     instance_type: str | None = Field(
         None, description="SageMaker instance type, e.g. ml.g5.2xlarge (default: by GPU kind)."
+    )
+    inference_ami_version: str | None = Field(
+        None,
+        description="GPU variants' host image (NVIDIA driver and CUDA), e.g. "
+        "al2023-ami-sagemaker-inference-gpu-4-1 (default: the oldest one whose CUDA runs the "
+        "runtime's GPU image on the instance type).",
     )
     mode: AwsInferenceMode = Field(
         "realtime", description="realtime (instances), serverless, or async (queued, S3 output)."
@@ -43,12 +50,6 @@ class AwsOptions(CloudTargetOptions):
     network_isolation: bool = Field(
         False, description="Deny the model container any outbound network access."
     )
-
-
-TARGET = Target(
-    name="aws",
-    profile=TargetProfile(
-        name="aws",
     # Account-wide and artifact settings (docs/aws.md: account logging, s3:// artifacts).
     manage_account_logging: bool = Field(
         False,
@@ -69,6 +70,12 @@ TARGET = Target(
         "(<account>.dkr.ecr.<region>.amazonaws.com/<repo>:<tag>, built for linux/amd64 "
         "in the spec's CPU or GPU flavour); required when an artifact is s3://.",
     )
+
+
+TARGET = Target(
+    name="aws",
+    profile=TargetProfile(
+        name="aws",
         default_region="us-east-1",
         instance_types={
             "none": "ml.c6i.xlarge",
@@ -93,7 +100,7 @@ TARGET = Target(
         instance_sizes=AWS_INSTANCE_SIZES,
     ),
     options=AwsOptions,
-    rules=AWS_RULES,
+    rules=(*AWS_RULES, *AWS_LIMIT_RULES),
     component="inferstack.components.aws.endpoint:AwsEndpoint",
     plan_fakes=("inferstack.components.image.plan_fakes", "inferstack.components.aws.plan_fakes"),
 )

@@ -24,7 +24,8 @@ def test_the_import_example_declares_an_endpoint() -> None:
     assert len(code.strip().splitlines()) <= 16
     plan = run_under_mocks(lambda: exec(compile(code, "README.md", "exec"), {}))  # noqa: S102
     types = {r.type for r in plan.resources}
-    assert "aws:sagemaker/endpoint:Endpoint" in types
+    assert "aws:sagemaker/endpointConfiguration:EndpointConfiguration" in types
+    assert "pulumi-python:dynamic:Resource" in types  # the endpoint: aws/endpoint_provider.py
     assert plan.outputs["url"].startswith("https://")
 
 

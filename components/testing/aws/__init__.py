@@ -29,6 +29,7 @@ from inferstack.components.plan.run import run_under_mocks
 from inferstack.components.testing.aws import (
     apigateway,
     autoscaling,
+    dynamic,
     ecr,
     iam,
     kms,
@@ -58,11 +59,12 @@ MIRRORS: dict[str, Mirror] = {
     **monitoring.MIRRORS,
     **apigateway.MIRRORS,
     **wafv2.MIRRORS,
+    **dynamic.MIRRORS,
 }
 """Resource type token -> the function that creates it in moto."""
 CALLS: dict[str, CallMirror] = {**sts.CALLS, **ecr.CALLS}
 """Provider function (invoke) token -> the function that answers it from moto."""
-NOT_IN_MOTO: dict[str, str] = {**sagemaker.NOT_IN_MOTO, **s3.NOT_IN_MOTO}
+NOT_IN_MOTO: dict[str, str] = {**sagemaker.NOT_IN_MOTO, **s3.NOT_IN_MOTO, **dynamic.NOT_IN_MOTO}
 """`<type>#<input>` -> why moto does not hold that input (botocore still checks it)."""
 
 

@@ -17,6 +17,7 @@ import pytest
 from moto import mock_aws
 
 from inferstack.components.aws import AwsEndpoint, AwsEndpointOptions
+from inferstack.components.aws.endpoint_provider import DYNAMIC_TYPE, KIND
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.testing import MotoMocks, run_program
 
@@ -100,6 +101,10 @@ class Deployed:
 
     def client(self, service: str) -> Any:
         return self.mocks.client(service)
+
+    def endpoints(self) -> list[dict[str, Any]]:
+        """Inputs of each SageMaker endpoint (a dynamic resource: aws/endpoint_provider.py)."""
+        return [i for i in self.mocks.inputs.get(DYNAMIC_TYPE, []) if i.get("kind") == KIND]
 
     def ids(self, token: str) -> list[str]:
         """Ids of the created resources of type `token`."""

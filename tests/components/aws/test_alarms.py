@@ -111,10 +111,10 @@ def test_drift_alarm_is_not_a_rollback_alarm(deploy, spec_for) -> None:
     deployed = deploy(spec, name="drift")
     drift = _alarms(deployed, "drift-test")["primary-drift"]
     assert drift["Threshold"] == 0.3
-    endpoint = deployed.mocks.inputs["aws:sagemaker/endpoint:Endpoint"][0]
-    rollback = endpoint["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]
-    assert "drift-test-primary-drift" not in {a["alarmName"] for a in rollback}
-    assert "drift-test-primary-5xx-rate" in {a["alarmName"] for a in rollback}
+    (endpoint,) = deployed.endpoints()
+    rollback = endpoint["deployment_config"]["AutoRollbackConfiguration"]["Alarms"]
+    assert "drift-test-primary-drift" not in {a["AlarmName"] for a in rollback}
+    assert "drift-test-primary-5xx-rate" in {a["AlarmName"] for a in rollback}
 
 
 def test_containers_print_drift_for_their_endpoint_and_variant(

@@ -91,12 +91,10 @@ def test_ab_alarms_and_rollback_cover_every_variant(ab) -> None:
     }
     assert {"ab-test-challenger-5xx-rate", "ab-test-primary-5xx-rate"} <= names
     # moto drops DeploymentConfig: check what the mirror sent (botocore-validated).
-    config = next(
-        i for i in ab.mocks.inputs["aws:sagemaker/endpoint:Endpoint"] if i["name"] == "ab-test"
-    )["deploymentConfig"]
-    routing = config["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
-    assert routing == {"type": "ALL_AT_ONCE", "waitIntervalInSeconds": 120}
-    rollback = {a["alarmName"] for a in config["autoRollbackConfiguration"]["alarms"]}
+    config = next(i for i in ab.endpoints() if i["name"] == "ab-test")["deployment_config"]
+    routing = config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing == {"Type": "ALL_AT_ONCE", "WaitIntervalInSeconds": 120}
+    rollback = {a["AlarmName"] for a in config["AutoRollbackConfiguration"]["Alarms"]}
     assert rollback <= names
     assert "ab-test-challenger-latency-p99" in rollback
 
@@ -130,8 +128,8 @@ def test_serverless_endpoint_has_no_instances_scaling_or_guardrails(deploy, spec
     assert variant["ServerlessConfig"] == {"MemorySizeInMB": 2048, "MaxConcurrency": 5}
     assert "InstanceType" not in variant
     assert not deployed.ids("aws:appautoscaling/target:Target")
-    endpoint_inputs = deployed.mocks.inputs["aws:sagemaker/endpoint:Endpoint"][0]
-    assert not endpoint_inputs.get("deploymentConfig")
+    (endpoint_inputs,) = deployed.endpoints()
+    assert not endpoint_inputs.get("deployment_config")
     alarms = {
         a["AlarmName"]
         for a in deployed.client("cloudwatch").describe_alarms(AlarmNamePrefix="sls-test-")[

@@ -27,7 +27,7 @@ EXPECTED = {
     "aws:ecr/repository:Repository",
     "aws:sagemaker/model:Model",
     "aws:sagemaker/endpointConfiguration:EndpointConfiguration",
-    "aws:sagemaker/endpoint:Endpoint",
+    "pulumi-python:dynamic:Resource",  # the SageMaker endpoint (aws/endpoint_provider.py)
     "aws:appautoscaling/target:Target",
     "aws:appautoscaling/policy:Policy",
     "aws:cloudwatch/logGroup:LogGroup",
@@ -57,8 +57,9 @@ def test_prod_plan_lists_the_aws_resources(prod_plan) -> None:
     (variant,) = config.inputs["productionVariants"]
     assert variant["instanceType"].startswith("ml.g5.")
     assert variant["initialInstanceCount"] >= 2
-    (endpoint,) = prod_plan.of_type("aws:sagemaker/endpoint:Endpoint")
-    assert endpoint.inputs["deploymentConfig"]["autoRollbackConfiguration"]["alarms"]
+    (endpoint,) = prod_plan.of_type("pulumi-python:dynamic:Resource")
+    assert endpoint.inputs["kind"] == "sagemaker-endpoint"
+    assert endpoint.inputs["deployment_config"]["AutoRollbackConfiguration"]["Alarms"]
     assert prod_plan.outputs["api_key"] == "[secret]"
     assert prod_plan.outputs["endpoint_url"].startswith("https://")
 

@@ -14,7 +14,6 @@ import pytest
 from inferstack.components.aws.common import SAGEMAKER_NAMESPACE
 
 ENDPOINT = "churn-test"
-SM = "aws:sagemaker/endpoint:Endpoint"
 
 
 @pytest.fixture(scope="module")
@@ -86,20 +85,16 @@ def test_data_capture_goes_to_the_stack_key_and_own_prefix(prod) -> None:
 def test_endpoint_rolls_out_canary_with_rollback_alarms(prod) -> None:
     # moto's CreateEndpoint drops DeploymentConfig (botocore validated its shape when the
     # mirror sent it), so the check reads the Pulumi inputs the mirror received.
-    inputs = _inputs(prod, SM)
-    config = inputs["deploymentConfig"]
-    routing = config["blueGreenUpdatePolicy"]["trafficRoutingConfiguration"]
-    assert routing["type"] == "CANARY"
-    assert routing["canarySize"] == {"type": "CAPACITY_PERCENT", "value": 10}
-    assert routing["waitIntervalInSeconds"] == 300
-    names = [a["alarmName"] for a in config["autoRollbackConfiguration"]["alarms"]]
+    (inputs,) = prod.endpoints()
+    config = inputs["deployment_config"]
+    routing = config["BlueGreenUpdatePolicy"]["TrafficRoutingConfiguration"]
+    assert routing["Type"] == "CANARY"
+    assert routing["CanarySize"] == {"Type": "CAPACITY_PERCENT", "Value": 10}
+    assert routing["WaitIntervalInSeconds"] == 300
+    names = [a["AlarmName"] for a in config["AutoRollbackConfiguration"]["Alarms"]]
     existing = prod.client("cloudwatch").describe_alarms(AlarmNames=names)["MetricAlarms"]
     assert sorted(a["AlarmName"] for a in existing) == sorted(names)
     assert f"{ENDPOINT}-primary-5xx-rate" in names
-
-
-def _inputs(deployed, token: str) -> dict[str, Any]:
-    return deployed.mocks.inputs[token][0]
 
 
 def test_scaling_target_is_the_endpoints_variant(prod) -> None:
