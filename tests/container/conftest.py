@@ -72,12 +72,18 @@ def base_image(docker_engine: None) -> str:
     return image
 
 
+QUICKSTART_REQUIREMENTS = ("onnxruntime>=1.17",)
+"""Added to the quickstart image by the build, so an ONNX bundle mounted over it serves."""
+
+
 @pytest.fixture(scope="session")
 def runtime_image(base_image: str) -> str:
     """The image for the quickstart bundle, built like `inferstack build` builds it."""
     from inferstack.components.image.build import build_image
 
-    return build_image(BUNDLE, base_image=base_image, network="host")
+    return build_image(
+        BUNDLE, base_image=base_image, network="host", requirements=QUICKSTART_REQUIREMENTS
+    )
 
 
 def free_port() -> int:

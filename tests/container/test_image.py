@@ -141,7 +141,8 @@ def test_docker_healthcheck_turns_healthy(served: Running) -> None:
 
 
 def test_mounted_onnx_bundle(runtime_image: str, tmp_path: Path) -> None:
-    """A bundle mounted at /opt/ml/model replaces the baked one; onnxruntime works."""
+    """A bundle mounted at /opt/ml/model replaces the baked one; onnxruntime, which the
+    build added as a requirement to the scikit-learn image, works."""
     bundle, scorer, x = _example("onnx-logreg").build(tmp_path / "onnx-logreg")
     bundle.chmod(0o755)
     running = start_container(runtime_image, "--volume", f"{bundle}:/opt/ml/model:ro")
@@ -238,6 +239,6 @@ def _inflight(running: Running, want: int, timeout_s: float = 10.0) -> float:
 
 
 def test_image_size_under_target(runtime_image: str) -> None:
-    """The CPU image with scikit-learn and onnxruntime stays under 400 MB (uncompressed)."""
+    """The CPU image with scikit-learn (and onnxruntime, added) stays under 400 MB."""
     size = int(docker("image", "inspect", "--format", "{{.Size}}", runtime_image).stdout)
     assert size < 400_000_000, f"{size / 1e6:.0f} MB"
