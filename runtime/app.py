@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import random
 import time
@@ -16,15 +17,18 @@ from inferstack.runtime.http import (
     Receive,
     Scope,
     Send,
+    ShuttingDown,
     error_response,
     send_response,
 )
+from inferstack.runtime.logs import clip
 from inferstack.runtime.manifest import Manifest
 from inferstack.runtime.provenance import check_saved_with
 from inferstack.runtime.service import ModelService
 from inferstack.runtime.settings import RuntimeSettings
 
 log = logging.getLogger("inferstack.runtime")
+DRAIN_ENDED = "server is shutting down: the drain ended before this request was answered"
 
 
 class InferenceApp:
@@ -33,11 +37,10 @@ class InferenceApp:
     def __init__(self, settings: RuntimeSettings, bundle_dir: Path | None = None) -> None:
         self.settings = settings
         self.service = ModelService(settings, bundle_dir)
-        self.service.metrics.set_environment(settings.environment)
         if self.service.manifest is not None:  # an unreadable one keeps readiness false
             check_start(self.service.manifest, settings)
         self.auth = ApiKeyAuth(load_key_hashes(settings))
-        h = Handlers(self.service, settings.max_request_bytes)
+        h = Handlers(self.service, settings)
         self.timeout = settings.request_timeout_s
         self.log_rate = settings.log_sample_rate
         self.handlers = h
@@ -54,8 +57,9 @@ class InferenceApp:
             ("/v2", "GET", h.v2_server, False),
             ("/v2/health/live", "GET", h.live, False),
             ("/v2/health/ready", "GET", h.ready_check, False),
-            ("/metrics", "GET", h.metrics, False),
-            ("/openapi.json", "GET", h.openapi, False),
+            ("/metrics", "GET", h.metrics, settings.metrics_auth),
+            # It names every feature, as V2 metadata does: the same key guards both.
+            ("/openapi.json", "GET", h.openapi, True),
         ]:
             self.routes.setdefault(path, {})[method] = (path, handler, auth)
 
@@ -84,10 +88,12 @@ class InferenceApp:
         if methods is None and path.startswith("/v2/models/"):
             methods, params = self._v2_model_route(path)
         if methods is None:
-            raise NotFound(f"no route {path}")
+            raise NotFound(f"no route {clip(path, 100)}")
         entry = methods.get(method)
         if entry is None:
-            raise MethodNotAllowed(f"{method} not allowed on {path}; use {', '.join(methods)}")
+            raise MethodNotAllowed(
+                f"{method} not allowed on {clip(path, 100)}; use {', '.join(methods)}"
+            )
         return (*entry, params)
 
     def _v2_model_route(
@@ -127,6 +133,16 @@ class InferenceApp:
             )
         except ClientDisconnected:
             return
+        except asyncio.CancelledError:
+            # uvicorn cancels what still runs when the bounded drain ends: answer 503.
+            self.service.metrics.drain_refused.inc()
+            with contextlib.suppress(Exception):
+                await send_response(send, error_response(ShuttingDown(DRAIN_ENDED)))
+            log.warning(
+                "request answered 503: the shutdown drain ended",
+                extra={"path": clip(scope["path"]), "route": route, "status": 503},
+            )
+            raise
         except Exception as err:  # noqa: BLE001 - the one error handler maps every error to a response
             response = error_response(err)
         finally:  # also when the task is cancelled (graceful-shutdown timeout)
@@ -147,8 +163,8 @@ class InferenceApp:
                 level,
                 "request",
                 extra={
-                    "method": scope["method"],
-                    "path": scope["path"],
+                    "method": clip(scope["method"]),
+                    "path": clip(scope["path"]),
                     "route": route,
                     "status": status,
                     "ms": round(elapsed * 1000, 3),

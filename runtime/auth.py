@@ -11,10 +11,15 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import logging
 from pathlib import Path
 
 from inferstack.runtime.errors import ConfigError, Unauthorized
 from inferstack.runtime.settings import RuntimeSettings
+
+log = logging.getLogger("inferstack.runtime")
+MIN_KEY_LENGTH = 16
+"""Plain keys shorter than this get a warning at start."""
 
 
 def hash_key(key: str) -> str:
@@ -52,25 +57,53 @@ def load_key_hashes(settings: RuntimeSettings) -> list[bytes]:
     return digests
 
 
-def read_key_file(path: Path) -> list[bytes]:
-    """Digests from a key file (plain keys or ``sha256:`` lines; ``#`` comments)."""
+def _key_lines(path: Path) -> list[str]:
     try:
         # utf-8-sig: a file saved with a byte-order mark still matches its first key.
         lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
     except (OSError, UnicodeDecodeError) as err:
         raise ConfigError(f"cannot read API key file '{path}': {err}") from err
-    digests = []
-    for line in lines:
-        line = line.strip()
-        if not line or line.startswith("#"):
-            continue
-        if line.startswith("sha256:"):
-            digests.append(_parse_hash(line, str(path)))
-        else:
-            digests.append(hashlib.sha256(line.encode("utf-8")).digest())
-    if not digests:
-        raise ConfigError(f"API key file '{path}' holds no keys")
-    return digests
+    keys = [line.strip() for line in lines]
+    keys = [k for k in keys if k and not k.startswith("#")]
+    if not keys:
+        raise ConfigError(
+            f"API key file '{path}' holds no keys: write one key (or sha256:<hex>) per line, "
+            "or unset INFERSTACK_API_KEY_FILE"
+        )
+    return keys
+
+
+def read_key_file(path: Path) -> list[bytes]:
+    """Digests from a key file (plain keys or ``sha256:`` lines; ``#`` comments)."""
+    return [
+        _parse_hash(k, str(path))
+        if k.startswith("sha256:")
+        else hashlib.sha256(k.encode("utf-8")).digest()
+        for k in _key_lines(path)
+    ]
+
+
+def check_keys(settings: RuntimeSettings) -> None:
+    """Load the keys once at start (``ConfigError`` if unusable) and warn when auth is weak.
+
+    One warning when no key is configured, and one when a plain key (from
+    ``INFERSTACK_API_KEY`` or the key file) is shorter than ``MIN_KEY_LENGTH``.
+    """
+    if not load_key_hashes(settings):
+        log.warning(
+            "API key auth is off: anyone who reaches this port can call the model; set "
+            "INFERSTACK_API_KEY, INFERSTACK_API_KEY_HASHES or INFERSTACK_API_KEY_FILE"
+        )
+        return
+    plain = [settings.api_key] if settings.api_key else []
+    if settings.api_key_file is not None:
+        plain += [k for k in _key_lines(settings.api_key_file) if not k.startswith("sha256:")]
+    shortest = min((len(k) for k in plain), default=MIN_KEY_LENGTH)
+    if shortest < MIN_KEY_LENGTH:
+        log.warning(
+            f"an API key has only {shortest} characters: use random keys of at least "
+            f"{MIN_KEY_LENGTH} characters (32 or more is better)"
+        )
 
 
 class ApiKeyAuth:

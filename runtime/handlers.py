@@ -1,23 +1,37 @@
-"""Route handlers: health, metrics, OpenAPI and the four inference protocols."""
+"""Route handlers: health, metrics, OpenAPI and the four inference protocols.
+
+A body of at least ``INFERSTACK_OFFLOAD_BYTES`` is decoded, and its answer encoded, in
+a thread, so that one large request does not hold the event loop (and every other
+client) while it is parsed; small requests keep the direct path.
+"""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Any, TypeVar
 
 import numpy as np
 import orjson
 
 from inferstack.runtime import protocols
-from inferstack.runtime.errors import ModelNotReady, NotFound, UnsupportedMediaType
+from inferstack.runtime.errors import (
+    ModelNotReady,
+    NotFound,
+    PayloadTooLarge,
+    UnsupportedMediaType,
+)
 from inferstack.runtime.http import CSV, Receive, Response, json_response, read_body
+from inferstack.runtime.logs import clip
 from inferstack.runtime.openapi import openapi_document, server_metadata, v2_model_metadata
 from inferstack.runtime.schema import RowDecoder
 from inferstack.runtime.service import ModelService
+from inferstack.runtime.settings import RuntimeSettings
 
 Handler = Callable[[Receive, dict[bytes, bytes], list[str]], Awaitable[Response]]
 Decoder = Callable[[bytes, dict[bytes, bytes]], np.ndarray]
 OK = json_response(200, {"status": "ok"})
+T = TypeVar("T")
 
 
 def _predictions(out: Any) -> Response:
@@ -26,12 +40,31 @@ def _predictions(out: Any) -> Response:
     )
 
 
+class Inferred:
+    """A request's outputs, and whether it was large enough to be handled in a thread."""
+
+    __slots__ = ("large", "out")
+
+    def __init__(self, out: Any, large: bool) -> None:
+        self.out = out
+        self.large = large
+
+    async def encode(self, fn: Callable[..., T], *args: Any) -> T:
+        """``fn(*args)``: in a thread for a large request, else right here."""
+        if self.large:
+            return await asyncio.to_thread(fn, *args)
+        return fn(*args)
+
+
 class Handlers:
     """One method per route; each takes ``(receive, headers, path params)``."""
 
-    def __init__(self, service: ModelService, max_request_bytes: int) -> None:
+    def __init__(self, service: ModelService, settings: RuntimeSettings) -> None:
         self.service = service
-        self.limit = max_request_bytes
+        self.limit = settings.max_request_bytes
+        self.body_timeout = settings.body_timeout_s
+        self.max_rows = settings.max_request_rows
+        self.offload_bytes = settings.offload_bytes
 
     # ---- health -------------------------------------------------------------
     async def live(
@@ -62,16 +95,22 @@ class Handlers:
     # ---- inference ----------------------------------------------------------
     async def _infer(
         self, route: str, receive: Receive, headers: dict[bytes, bytes], decode: Decoder
-    ) -> Any:
+    ) -> Inferred:
         service = self.service
         batcher, _ = await service.loaded()
         batcher.incoming += 1
         try:
-            body = await read_body(receive, headers, self.limit)
-            x = decode(body, headers)
+            body = await read_body(receive, headers, self.limit, self.body_timeout)
+            large = len(body) >= self.offload_bytes
+            x = await asyncio.to_thread(decode, body, headers) if large else decode(body, headers)
         finally:
             batcher.incoming -= 1
-        return await service.submit(x, route)
+        if len(x) > self.max_rows:
+            raise PayloadTooLarge(
+                f"request of {len(x)} rows exceeds the limit of {self.max_rows} rows per request "
+                "(INFERSTACK_MAX_REQUEST_ROWS): send it in smaller requests"
+            )
+        return Inferred(await service.submit(x, route), large)
 
     def _decoder(self) -> RowDecoder:
         assert self.service.model is not None
@@ -93,16 +132,16 @@ class Handlers:
     async def predict(
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
     ) -> Response:
-        out = await self._infer("/predict", receive, headers, self._json_rows)
-        return _predictions(out)
+        done = await self._infer("/predict", receive, headers, self._json_rows)
+        return await done.encode(_predictions, done.out)
 
     async def invocations(
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
     ) -> Response:
-        out = await self._infer("/invocations", receive, headers, self._sagemaker_rows)
+        done = await self._infer("/invocations", receive, headers, self._sagemaker_rows)
         if CSV in headers.get(b"accept", b""):
-            return Response(200, protocols.encode_csv(out), CSV)
-        return _predictions(out)
+            return Response(200, await done.encode(protocols.encode_csv, done.out), CSV)
+        return await done.encode(_predictions, done.out)
 
     async def score(
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
@@ -110,16 +149,17 @@ class Handlers:
         def rows(body: bytes, _h: dict[bytes, bytes]) -> np.ndarray:
             return protocols.decode_azure(protocols.parse_json(body), self._decoder())
 
-        out = await self._infer("/score", receive, headers, rows)
-        return _predictions(out)
+        done = await self._infer("/score", receive, headers, rows)
+        return await done.encode(_predictions, done.out)
 
     # ---- Open Inference Protocol V2 ----------------------------------------
     def _check_model(self, params: list[str]) -> None:
         s = self.service
+        # Never names what is served: /ready answers without a key.
         if params[0] != s.name:
-            raise NotFound(f"model '{params[0]}' not found; this server serves '{s.name}'")
+            raise NotFound(f"model '{clip(params[0], 100)}' not found")
         if len(params) > 1 and params[1] != s.version:
-            raise NotFound(f"version '{params[1]}' of '{s.name}' not found; serving '{s.version}'")
+            raise NotFound(f"version '{clip(params[1], 100)}' of this model not found")
 
     async def v2_server(
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
@@ -153,8 +193,10 @@ class Handlers:
             request_id[0] = obj.get("id") if isinstance(obj, dict) else None
             return protocols.decode_v2(obj, self._decoder())
 
-        out = await self._infer("/v2/models/{name}/infer", receive, headers, rows)
+        done = await self._infer("/v2/models/{name}/infer", receive, headers, rows)
         s = self.service
         assert s.manifest is not None
-        body = protocols.encode_v2(out, s.name, s.version, s.manifest.output.kind, request_id[0])
+        body = await done.encode(
+            protocols.encode_v2, done.out, s.name, s.version, s.manifest.output.kind, request_id[0]
+        )
         return Response(200, body)

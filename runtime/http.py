@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -20,6 +21,23 @@ CSV = b"text/csv"
 
 class ClientDisconnected(Exception):  # noqa: N818 - a condition, not a failure
     """The client went away before its body was read."""
+
+
+class BodyTimeout(InferstackError):  # noqa: N818 - named after the HTTP status
+    """The request body did not arrive within ``INFERSTACK_BODY_TIMEOUT_S`` (408, closes)."""
+
+    status_code = 408
+    code = "body_timeout"
+
+
+class ShuttingDown(InferstackError):  # noqa: N818 - named after the condition
+    """The bounded SIGTERM drain ended before this request was answered (503)."""
+
+    status_code = 503
+    code = "shutting_down"
+
+
+CLOSE = [(b"connection", b"close")]
 
 
 class Response:
@@ -48,13 +66,29 @@ def json_response(status: int, payload: Any) -> Response:
 def error_response(err: BaseException) -> Response:
     """The one error handler: runtime errors keep their status, the rest are 500s."""
     if isinstance(err, InferstackError):
-        return json_response(err.status_code, err.to_dict())
+        response = json_response(err.status_code, err.to_dict())
+        if isinstance(err, (BodyTimeout, ShuttingDown)):  # the rest of the body never comes
+            response.headers = CLOSE
+        return response
     log.error("unhandled error", exc_info=err)
     return json_response(500, {"error": {"code": "internal", "message": "internal server error"}})
 
 
-async def read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
-    """The whole request body, refusing more than ``limit`` bytes (413)."""
+async def read_body(
+    receive: Receive, headers: dict[bytes, bytes], limit: int, timeout_s: float | None = None
+) -> bytes:
+    """The whole request body, refusing more than ``limit`` bytes (413).
+
+    A body not complete within ``timeout_s`` seconds is refused with 408 (``BodyTimeout``).
+    """
+    try:
+        async with asyncio.timeout(timeout_s):
+            return await _read_body(receive, headers, limit)
+    except TimeoutError as err:
+        raise BodyTimeout(f"request body not received within {timeout_s:g} s") from err
+
+
+async def _read_body(receive: Receive, headers: dict[bytes, bytes], limit: int) -> bytes:
     declared = headers.get(b"content-length")
     if declared is not None:
         try:

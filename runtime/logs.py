@@ -43,6 +43,17 @@ class JsonFormatter(logging.Formatter):
         return orjson.dumps(data, default=str).decode()
 
 
+MAX_FIELD = 256
+"""Characters of a client-controlled value (a path, an error message) kept in a log line."""
+
+
+def clip(text: str, limit: int = MAX_FIELD) -> str:
+    """``text`` cut to ``limit`` characters, saying how much was cut."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}...[{len(text) - limit} more]"
+
+
 def configure_logging(level: str = "info") -> None:
     """Send ``inferstack`` and ``uvicorn`` logs as JSON to stderr."""
     handler = logging.StreamHandler(sys.stderr)

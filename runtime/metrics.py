@@ -23,6 +23,8 @@ from prometheus_client import (
 
 from inferstack.runtime.contract import Metric
 
+DRAIN_REFUSED = "inferstack_drain_refused"
+"""Counter (``_total`` on the wire) of requests cut off by the bounded drain."""
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
 
@@ -98,6 +100,12 @@ class Metrics:
             multiprocess_mode="max",
             registry=reg,
         )
+        self.drain_refused = Counter(
+            DRAIN_REFUSED,
+            "Requests answered 503 because the bounded SIGTERM drain ended first.",
+            mv,
+            registry=reg,
+        ).labels(model, version)
         self._mv = (model, version)
         self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
 
@@ -116,17 +124,6 @@ class Metrics:
         child[1].inc()
         if child[2] is not None:
             child[2].inc()
-
-    def set_environment(self, environment: str | None) -> None:
-        """Relabel ``inferstack_model_info`` with the deployment's environment."""
-        labels = (*self._info[:3], environment or "")
-        if labels == self._info:
-            return
-        # Zeroed before removal: a worker's multiprocess file keeps the last value.
-        self.info.labels(*self._info).set(0)
-        self.info.remove(*self._info)
-        self._info = labels
-        self.info.labels(*labels).set(1)
 
     def set_drift(self, feature: str, score: float) -> None:
         """Publish one feature's drift score."""

@@ -1,9 +1,15 @@
-"""Run the app on uvicorn (httptools + uvloop); SIGTERM drains in-flight requests, exits 0."""
+"""Run the app on uvicorn (httptools + uvloop); SIGTERM drains in-flight requests, exits 0.
+
+The drain is bounded (``INFERSTACK_TIMEOUT_GRACEFUL_SHUTDOWN_S``, 25 s by default):
+uvicorn then cancels the requests still running and the app answers each 503.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
+import math
 import os
 import signal
 import tempfile
@@ -13,6 +19,8 @@ from typing import Any
 
 import uvicorn
 
+from inferstack.runtime.auth import check_keys
+from inferstack.runtime.connection import HeadLimits, LimitedHttpToolsProtocol
 from inferstack.runtime.errors import InferstackError
 from inferstack.runtime.logs import configure_logging
 from inferstack.runtime.settings import RuntimeSettings
@@ -83,7 +91,14 @@ def _config(settings: RuntimeSettings, app: Any, workers: int) -> uvicorn.Config
         workers=workers,
         factory=isinstance(app, str),
         loop=loop,
-        http="httptools",
+        # uvicorn calls the protocol class with keyword arguments; a partial carries the limits.
+        http=functools.partial(  # type: ignore[arg-type]
+            LimitedHttpToolsProtocol,
+            limits=HeadLimits(
+                settings.max_header_bytes, settings.max_headers, settings.header_timeout_s
+            ),
+        ),
+        limit_concurrency=settings.max_connections,
         lifespan="on",
         access_log=False,
         server_header=False,
@@ -92,11 +107,7 @@ def _config(settings: RuntimeSettings, app: Any, workers: int) -> uvicorn.Config
         log_level=settings.log_level,
         backlog=2048,
         timeout_keep_alive=int(settings.timeout_keep_alive_s),
-        timeout_graceful_shutdown=(
-            int(settings.timeout_graceful_shutdown_s)
-            if settings.timeout_graceful_shutdown_s
-            else None
-        ),
+        timeout_graceful_shutdown=math.ceil(settings.timeout_graceful_shutdown_s),
     )
 
 
@@ -108,6 +119,7 @@ def serve(settings: RuntimeSettings | None = None) -> None:
     from inferstack.runtime.manifest import read_manifest
 
     try:
+        check_keys(settings)  # in the parent too: workers would each print a traceback
         if settings.workers == 1:
             app = create_app(settings)
         else:  # the workers check again; a bundle that cannot be read is theirs to report

@@ -14,7 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from inferstack.runtime.batcher import Batcher
+from inferstack.runtime.batcher import Batcher, joined
+from inferstack.runtime.batching import chunk
 from inferstack.runtime.emf import DriftEmitter
 from inferstack.runtime.errors import InferstackError, ModelNotReady, PredictionError
 from inferstack.runtime.manifest import Manifest, read_manifest
@@ -56,7 +57,9 @@ class ModelService:
         m = self.manifest
         self.name = m.name if m else "unknown"
         self.version = m.version if m else "unknown"
-        self.metrics = Metrics(self.name, self.version, m.framework if m else "unknown")
+        self.metrics = Metrics(
+            self.name, self.version, m.framework if m else "unknown", settings.environment
+        )
 
     @property
     def ready(self) -> bool:
@@ -206,15 +209,26 @@ class ModelService:
         return self.batcher, self.model
 
     def submit(self, x: np.ndarray, route: str) -> asyncio.Future[Any]:
-        """Queue a validated batch; resolves to its outputs."""
-        if self.batcher is None:
+        """Queue a validated batch; resolves to its outputs.
+
+        A request of more rows than the batch size is cut into model calls of at most
+        that many rows, and their outputs are joined in order.
+        """
+        batcher = self.batcher
+        if batcher is None:
             raise ModelNotReady(self.not_ready_message())
-        if self.batcher.closed:
+        if batcher.closed:
             raise ModelNotReady("server is shutting down")
-        meta = None
+        request_id = None
         if self.capture is not None and self.capture.sample():
-            meta = {"id": f"{os.getpid():x}-{next(self._ids):x}", "route": route, "x": x}
-        return self.batcher.submit(x, meta)
+            request_id = f"{os.getpid():x}-{next(self._ids):x}"
+
+        def meta(rows: np.ndarray) -> dict[str, Any] | None:
+            return None if request_id is None else {"id": request_id, "route": route, "x": rows}
+
+        if len(x) <= batcher.max_batch_size:
+            return batcher.submit(x, meta(x))
+        return joined([batcher.submit(c, meta(c)) for c in chunk(x, batcher.max_batch_size)])
 
     def not_ready_message(self) -> str:
         """Why the model is not ready, without internals (the log has the details)."""

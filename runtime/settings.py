@@ -89,9 +89,26 @@ class RuntimeSettings(BaseSettings):
     variant: str | None = Field(None, validation_alias=_env(Env.VARIANT))
     fast_path: bool = Field(True, validation_alias=_env(Env.FAST_PATH))
     timeout_keep_alive_s: float = Field(75.0, gt=0, validation_alias=_env(Env.TIMEOUT_KEEP_ALIVE_S))
-    timeout_graceful_shutdown_s: float | None = Field(
-        None, gt=0, validation_alias=_env(Env.TIMEOUT_GRACEFUL_SHUTDOWN_S)
+    timeout_graceful_shutdown_s: float = Field(
+        25.0, gt=0, validation_alias=_env(Env.TIMEOUT_GRACEFUL_SHUTDOWN_S)
     )
+    """The SIGTERM drain's bound: below Kubernetes' 30 s grace; then 503s and exit."""
+    max_header_bytes: int = Field(32 * 1024, ge=1024, validation_alias=_env(Env.MAX_HEADER_BYTES))
+    """Request line and headers together; more is refused with 431."""
+    max_headers: int = Field(100, ge=8, validation_alias=_env(Env.MAX_HEADERS))
+    """Header lines per request; more is refused with 431."""
+    header_timeout_s: float = Field(10.0, gt=0, validation_alias=_env(Env.HEADER_TIMEOUT_S))
+    """Seconds a connection has to send a complete request head; then 408 and close."""
+    body_timeout_s: float = Field(30.0, gt=0, validation_alias=_env(Env.BODY_TIMEOUT_S))
+    """Seconds to receive a whole request body; then 408 and close."""
+    max_connections: int = Field(1024, ge=1, validation_alias=_env(Env.MAX_CONNECTIONS))
+    """Open connections (or running requests) per worker past which requests get 503."""
+    max_request_rows: int = Field(100_000, ge=1, validation_alias=_env(Env.MAX_REQUEST_ROWS))
+    """Rows in one request; more is refused with 413."""
+    offload_bytes: int = Field(256 * 1024, ge=0, validation_alias=_env(Env.OFFLOAD_BYTES))
+    """Bodies of at least this size are decoded and answered in a thread, off the event loop."""
+    metrics_auth: bool = Field(False, validation_alias=_env(Env.METRICS_AUTH))
+    """Require the API key on ``/metrics`` too (Prometheus sends it as a bearer token)."""
 
 
 def env_names() -> frozenset[str]:
