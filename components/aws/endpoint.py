@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import pulumi
 
 from inferstack.components.aws.alarms import rollback_alarm_names
+from inferstack.components.aws.artifacts import variant_artifacts
 from inferstack.components.aws.autoscaling import (
     EndpointAutoscaling,
     EndpointAutoscalingArgs,
@@ -17,10 +18,12 @@ from inferstack.components.aws.context import context_for
 from inferstack.components.aws.gateway import ApiGateway, ApiGatewayArgs
 from inferstack.components.aws.iam import ExecutionRole, ExecutionRoleArgs
 from inferstack.components.aws.kms import StackKey, StackKeyArgs
+from inferstack.components.aws.limits import rollout_share_note
 from inferstack.components.aws.observability import Observability, ObservabilityArgs
 from inferstack.components.aws.registry import (
     ImageRepository,
     ImageRepositoryArgs,
+    configured_image_uri,
     ecr_repository_arn,
 )
 from inferstack.components.aws.rules import aws_options
@@ -64,13 +67,33 @@ def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
             problems.append(f"deployment.scaling.schedules.{i}.cron: {err}")
     if aws_options(spec).mode != "serverless":  # serverless has no deployment config
         problems += _rollback_alarm_problems(spec)
-    if options.image_uri:
-        try:
-            ecr_repository_arn(options.image_uri, "aws")
-        except ValueError as err:
-            problems.append(f"image_uri: {err}")
+    problems += _image_problems(spec, options)
     if problems:
         raise SpecError(problems)
+    note = rollout_share_note(spec)
+    if note:
+        pulumi.log.info(note)
+
+
+def _image_problems(spec: DeploymentSpec, options: AwsEndpointOptions) -> list[str]:
+    """The image must be ECR; an s3:// artifact has no bundle to build one from, and this
+    stack's repository is empty until this `up` has run, so it needs an image set."""
+    field = "image_uri" if options.image_uri else "deployment.targets.aws.image_uri"
+    image_uri = configured_image_uri(spec, options.image_uri)
+    if image_uri:
+        try:
+            ecr_repository_arn(image_uri, "aws")
+        except ValueError as err:
+            return [f"{field}: {err}"]
+        return []
+    in_s3 = [a for a in variant_artifacts(spec) if not a.uploaded]
+    return [
+        f"deployment.targets.aws.image_uri: variant {a.variant!r} serves {a.source}, which "
+        "has no bundle to build an image from; push the runtime image built from that "
+        "bundle (inferstack build, linux/amd64, the spec's CPU or GPU flavour) to ECR and "
+        "set its URI here"
+        for a in in_s3[:1]
+    ]
 
 
 def _rollback_alarm_problems(spec: DeploymentSpec) -> list[str]:

@@ -5,21 +5,25 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from importlib import metadata
 from pathlib import Path
 
 import pulumi
 import pulumi_aws as aws
 
-from inferstack.components.aws.artifacts import variant_artifacts
+from inferstack.components.aws.artifacts import ArtifactError, variant_artifacts
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.rules import aws_options
 from inferstack.components.image.component import ImageRegistry, RuntimeImage, RuntimeImageArgs
+from inferstack.components.spec.models import DeploymentSpec
 
 _ECR_URI = re.compile(
     r"^(?P<account>\d{12})\.dkr\.ecr\.(?P<region>[a-z0-9-]+)\.amazonaws\.com(?:\.cn)?/"
     r"(?P<repo>[a-z0-9._/-]+)(?::[\w.-]+|@sha256:[0-9a-f]{64})$"
 )
-KEEP_IMAGES = 30
+UNTAGGED_EXPIRE_DAYS = 14
+# SageMaker hosts run x86-64 images only (ml.* instance types here are all amd64): a
+# build on an arm64 laptop must not push an arm64 image.
+SAGEMAKER_PLATFORM = "linux/amd64"
 
 
 def ecr_repository_arn(image_uri: str, partition: str) -> str:
@@ -33,12 +37,36 @@ def ecr_repository_arn(image_uri: str, partition: str) -> str:
     return f"arn:{partition}:ecr:{match['region']}:{match['account']}:repository/{match['repo']}"
 
 
-def runtime_tag() -> str:
-    """The runtime image tag this inferstack version deploys by default."""
-    try:
-        return metadata.version("inferstack")
-    except metadata.PackageNotFoundError:
-        return "latest"
+def lifecycle_policy() -> dict[str, object]:
+    """Expire untagged images only, two weeks after their push.
+
+    A Model names its image by digest, and SageMaker pulls it again whenever it starts an
+    instance (scale-out, replacement, rollback), so an image a live Model uses must never
+    expire. Count rules ("keep the last N") cannot know which ones those are, so tagged
+    images, every image the stack pushed (tags are immutable), stay until removed by hand
+    (docs/aws.md: "Image repository").
+    """
+    return {
+        "rules": [
+            {
+                "rulePriority": 1,
+                "description": f"expire untagged images after {UNTAGGED_EXPIRE_DAYS} days",
+                "selection": {
+                    "tagStatus": "untagged",
+                    "countType": "sinceImagePushed",
+                    "countUnit": "days",
+                    "countNumber": UNTAGGED_EXPIRE_DAYS,
+                },
+                "action": {"type": "expire"},
+            }
+        ]
+    }
+
+
+def configured_image_uri(spec: DeploymentSpec, override: str | None = None) -> str | None:
+    """The image every variant runs: `override` (AwsEndpointOptions.image_uri), else the
+    spec's `targets.aws.image_uri`; None builds the images from the bundles."""
+    return override or aws_options(spec).image_uri
 
 
 @dataclass(frozen=True)
@@ -50,15 +78,16 @@ class ImageRepositoryArgs:
     key_arn: pulumi.Input[str]
     """The stack's KMS key, which encrypts the repository."""
     image_uri: str | None = None
-    """An ECR image every variant runs instead of images built from the bundles."""
+    """An ECR image every variant runs instead of images built from the bundles (None:
+    the spec's `targets.aws.image_uri`, if any)."""
 
 
 class ImageRepository(pulumi.ComponentResource):
     """A private, KMS-encrypted, scan-on-push ECR repository with a lifecycle policy.
 
-    Each variant runs the given `image_uri`, or the `RuntimeImage` built from its bundle
-    and pushed here; a variant whose artifact is already in S3 runs this repository at
-    the installed inferstack's runtime tag (pushed by CI).
+    Each variant runs the given image (`image_uri`, else `targets.aws.image_uri`), or the
+    `RuntimeImage` built from its bundle for linux/amd64 and pushed here. An s3://
+    artifact has no bundle to build from, so `validate` requires an image for it.
     """
 
     repository_url: pulumi.Output[str]
@@ -74,7 +103,8 @@ class ImageRepository(pulumi.ComponentResource):
         self, name: str, args: ImageRepositoryArgs, opts: pulumi.ResourceOptions | None = None
     ) -> None:
         super().__init__("inferstack:aws:ImageRepository", name, None, opts)
-        ctx, key_arn, image_uri = args.ctx, args.key_arn, args.image_uri
+        ctx, key_arn = args.ctx, args.key_arn
+        image_uri = configured_image_uri(ctx.spec, args.image_uri)
         child = pulumi.ResourceOptions(parent=self)
         repo = aws.ecr.Repository(
             f"{name}-repo",
@@ -89,22 +119,7 @@ class ImageRepository(pulumi.ComponentResource):
         aws.ecr.LifecyclePolicy(
             f"{name}-lifecycle",
             repository=repo.name,
-            policy=json.dumps(
-                {
-                    "rules": [
-                        {
-                            "rulePriority": 1,
-                            "description": f"keep the last {KEEP_IMAGES} images",
-                            "selection": {
-                                "tagStatus": "any",
-                                "countType": "imageCountMoreThan",
-                                "countNumber": KEEP_IMAGES,
-                            },
-                            "action": {"type": "expire"},
-                        }
-                    ]
-                }
-            ),
+            policy=json.dumps(lifecycle_policy()),
             opts=child,
         )
         self.repository_url = repo.repository_url
@@ -125,8 +140,7 @@ class ImageRepository(pulumi.ComponentResource):
     def _build_images(
         self, name: str, ctx: AwsContext, repo: aws.ecr.Repository
     ) -> dict[str, pulumi.Output[str]]:
-        """One RuntimeImage per local bundle, pushed here; s3:// artifacts run the runtime
-        image at this inferstack's tag (pushed by CI) and load the archive from S3."""
+        """One RuntimeImage per local bundle, built for linux/amd64 and pushed here."""
         token = aws.ecr.get_authorization_token_output(registry_id=repo.registry_id)
         registry = ImageRegistry(
             repository_url=repo.repository_url,
@@ -134,13 +148,14 @@ class ImageRepository(pulumi.ComponentResource):
             username=token.user_name,
             password=token.password,
         )
-        fallback = pulumi.Output.concat(repo.repository_url, ":", runtime_tag())
         built: dict[str, pulumi.Output[str]] = {}
         out: dict[str, pulumi.Output[str]] = {}
         for artifact in variant_artifacts(ctx.spec):
-            if not artifact.uploaded:  # validate() made every local artifact a bundle folder
-                out[artifact.variant] = fallback
-                continue
+            if not artifact.uploaded:  # validate() requires image_uri for s3:// artifacts
+                raise ArtifactError(
+                    f"{artifact.variant}: {artifact.source} is in S3 and no image is set; "
+                    "set targets.aws.image_uri"
+                )
             if artifact.source not in built:
                 image = RuntimeImage(
                     f"{name}-{artifact.variant}",
@@ -150,6 +165,7 @@ class ImageRepository(pulumi.ComponentResource):
                         model_version=artifact.version,
                         gpu=ctx.spec.compute.accelerator != "none",
                         registry=registry,
+                        platform=SAGEMAKER_PLATFORM,
                     ),
                     opts=pulumi.ResourceOptions(parent=self),
                 )

@@ -55,6 +55,9 @@ class RuntimeImageArgs:
     requirements: tuple[str, ...] = ()
     """pip requirements installed beside the bundle's framework and its declared
     requirements (one PEP 508 line each); another set is another image tag."""
+    platform: str | None = None
+    """`docker build --platform`, e.g. `linux/amd64` for hosts that run only that
+    (SageMaker); None builds for the machine's own platform."""
 
 
 class RuntimeImage(pulumi.ComponentResource):
@@ -95,6 +98,7 @@ class RuntimeImage(pulumi.ComponentResource):
                 target=BUILD_TARGET,
                 args=build.build_args,
                 network=args.build_network,
+                platform=args.platform,
             ),
             skip_push=registry is None,
             registry=docker.RegistryArgs(

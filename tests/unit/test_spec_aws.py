@@ -235,3 +235,80 @@ def test_an_explicit_gpu_count_must_match_the_instance_type() -> None:
     assert "deployment.compute.gpu_count: 4 does not match ml.g5.xlarge, which has 1 GPU" in message
     spec = load_spec(spec_data(compute__gpu_count=4, targets__aws__instance_type="ml.g5.12xlarge"))
     assert spec.compute.gpu_count == 4
+
+
+def test_serverless_provisioned_concurrency_above_the_maximum_is_refused() -> None:
+    serverless = {
+        "compute__accelerator": "none",
+        "targets__aws__mode": "serverless",
+        "targets__aws__serverless_max_concurrency": 5,
+    }
+    message = refused(**serverless, targets__aws__serverless_provisioned_concurrency=6)
+    assert "targets.aws.serverless_provisioned_concurrency" in message
+    assert "serverless_max_concurrency (5)" in message
+    spec = load_spec(spec_data(**serverless, targets__aws__serverless_provisioned_concurrency=5))
+    assert spec.options.serverless_provisioned_concurrency == 5
+
+
+@pytest.mark.parametrize("max_replicas", [0, 2])
+def test_a_realtime_window_without_instances_is_refused(max_replicas: int) -> None:
+    # max_replicas 0 forces min_replicas 0 (min <= max), so min_replicas is the one named.
+    window = {"name": "nights", "cron": "0 20 * * *", "min_replicas": 0}
+    message = refused(scaling__schedules=[{**window, "max_replicas": max_replicas}])
+    assert "scaling.schedules.0.min_replicas" in message
+    assert "at least one instance" in message
+    # Async endpoints scale to zero, in a window too.
+    load_spec(
+        spec_data(
+            targets__aws__mode="async",
+            scaling__min_replicas=0,
+            scaling__schedules=[{**window, "max_replicas": 2}],
+        )
+    )
+
+
+@pytest.mark.parametrize(
+    ("percent", "fleet", "instances"),
+    [(10, 2, 1), (10, 10, 1), (25, 10, 3), (50, 3, 2), (10, 1, 1), (50, 2, 1)],
+)
+def test_steps_are_whole_instances(percent: float, fleet: int, instances: int) -> None:
+    from inferstack.components.aws.limits import step_instances
+
+    assert step_instances(percent, fleet) == instances
+
+
+def test_the_real_canary_share_is_said() -> None:
+    from inferstack.components.aws.limits import rollout_share_note
+
+    canary = {"rollout__strategy": "canary", "rollout__canary_percent": 10}
+    note = rollout_share_note(load_spec(spec_data(**canary)))  # 2 instances
+    assert note is not None
+    assert "10% canary step on 2 instance(s) is 1 whole instance(s)" in note
+    assert "50% of the traffic" in note
+    many = spec_data(**canary, scaling__min_replicas=10, scaling__max_replicas=10)
+    assert rollout_share_note(load_spec(many)) is None
+    assert rollout_share_note(load_spec(spec_data(rollout__strategy="blue_green"))) is None
+
+
+def test_an_s3_artifact_needs_an_image() -> None:
+    from inferstack.components.aws.endpoint import AwsEndpointOptions, validate
+
+    spec = load_spec(spec_data())  # BASE serves an s3:// archive
+    with pytest.raises(SpecError) as err:
+        validate(spec, AwsEndpointOptions())
+    assert "deployment.targets.aws.image_uri" in str(err.value)
+    assert "primary" in str(err.value)
+    image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/runtime:1.0.0-gpu"
+    validate(load_spec(spec_data(targets__aws__image_uri=image)), AwsEndpointOptions())
+    validate(spec, AwsEndpointOptions(image_uri=image))
+    with pytest.raises(SpecError) as err:
+        validate(load_spec(spec_data(targets__aws__image_uri="python:3.11")), AwsEndpointOptions())
+    assert "deployment.targets.aws.image_uri" in str(err.value)
+
+
+def test_the_lifecycle_expires_only_untagged_images() -> None:
+    from inferstack.components.aws.registry import lifecycle_policy
+
+    (rule,) = lifecycle_policy()["rules"]  # type: ignore[misc]
+    assert rule["selection"]["tagStatus"] == "untagged"
+    assert rule["action"] == {"type": "expire"}
