@@ -16,7 +16,11 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.components.aws.context import AwsContext
-from inferstack.components.aws.gateway_route import invocations_route, route_deployment
+from inferstack.components.aws.gateway_route import (
+    BINARY_MEDIA_TYPES,
+    invocations_route,
+    route_deployment,
+)
 from inferstack.components.aws.gateway_stage import gateway_stage, usage_plan
 from inferstack.components.aws.gateway_waf import web_acl
 from inferstack.components.aws.policies import api_resource_policy
@@ -82,6 +86,7 @@ class ApiGateway(pulumi.ComponentResource):
             description=f"inferstack: {spec.model.name} ({spec.environment})",
             endpoint_configuration={"types": "REGIONAL"},
             api_key_source="HEADER",
+            binary_media_types=list(BINARY_MEDIA_TYPES),
             policy=policy,
             tags=ctx.tags,
             opts=pulumi.ResourceOptions(parent=self),

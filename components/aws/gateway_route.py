@@ -19,6 +19,21 @@ from inferstack.components.spec.models import DeploymentSpec
 
 # SageMaker answers these; API Gateway maps the integration status onto them.
 RESPONSES = {"200": None, "400": r"4\d{2}", "500": r"5\d{2}"}
+# The bodies the runtime's /invocations reads (runtime/http.py: JSON, CSV) go through as
+# they are: no mapping template, no content handling (passthrough). API Gateway re-encodes
+# a body whose type is not a binary media type as UTF-8 text, so CSV (any bytes a client
+# sends, e.g. Latin-1 fields) is declared binary and reaches the model byte for byte; JSON
+# is UTF-8 by definition (RFC 8259). A binary body (octet-stream) reaches the runtime
+# intact too and gets its 415 naming the type, not a re-encoded body. Answers follow the
+# same rule by their type.
+BINARY_MEDIA_TYPES = ("text/csv", "application/octet-stream")
+# InvokeEndpoint's answer headers, given back to the caller: without the Content-Type
+# mapping API Gateway labels every answer application/json, CSV ones included.
+RETURNED_HEADERS = (
+    "Content-Type",
+    "X-Amzn-Invoked-Production-Variant",
+    "X-Amzn-SageMaker-Custom-Attributes",
+)
 # Passed through to InvokeEndpoint (and the async input location for async endpoints).
 FORWARDED_HEADERS = (
     "Content-Type",
@@ -129,6 +144,7 @@ def invocations_route(
         integration_http_method="POST",
         uri=uri,
         credentials=credentials.role.arn,
+        # No request templates and no content_handling: every body passes through as is.
         passthrough_behavior="WHEN_NO_MATCH",
         timeout_milliseconds=29000,
         request_parameters={
@@ -159,6 +175,14 @@ def _jwt_authorizer(
     )
 
 
+def returned_headers() -> dict[str, str]:
+    """Integration response `response_parameters`: each of RETURNED_HEADERS from
+    SageMaker's answer onto the method response."""
+    return {
+        f"method.response.header.{h}": f"integration.response.header.{h}" for h in RETURNED_HEADERS
+    }
+
+
 def _responses(
     name: str,
     api: aws.apigateway.RestApi,
@@ -176,6 +200,7 @@ def _responses(
             resource_id=resource.id,
             http_method=method.http_method,
             status_code=status,
+            response_parameters={f"method.response.header.{h}": False for h in RETURNED_HEADERS},
             opts=pulumi.ResourceOptions(parent=parent),
         )
         responses.append(
@@ -186,6 +211,7 @@ def _responses(
                 http_method=method.http_method,
                 status_code=method_response.status_code,
                 selection_pattern=pattern,
+                response_parameters=returned_headers(),
                 opts=pulumi.ResourceOptions(parent=parent, depends_on=[integration]),
             )
         )
@@ -205,6 +231,8 @@ def route_deployment(
     shape = {
         "auth": method_auth(ctx.spec),
         "headers": FORWARDED_HEADERS,
+        "returned": RETURNED_HEADERS,
+        "binary": BINARY_MEDIA_TYPES,
         "async": asynchronous,
         "responses": RESPONSES,
     }
