@@ -61,7 +61,7 @@ def test_mlflow_sklearn_model_is_bundled_by_the_cli_and_served(
             signature=infer_signature(x, model.predict(x)),
             pip_requirements=[f"scikit-learn=={SKLEARN}"],
         )
-    done = bundle_cmd(mlflow_dir, tmp_path / "b")
+    done = bundle_cmd(mlflow_dir, tmp_path / "b")  # MLflow 3 saves skops: no opt-in
     assert done.returncode == 0, done.stderr
     manifest = read_manifest(tmp_path / "b")
     assert manifest.framework == "sklearn"
@@ -72,6 +72,16 @@ def test_mlflow_sklearn_model_is_bundled_by_the_cli_and_served(
     assert manifest.requirements == (f"scikit-learn=={SKLEARN}",)  # mlflow itself dropped
     assert manifest.saved_with is not None
     assert manifest.saved_with.framework_version == SKLEARN
+    assert manifest.artifact is not None
+    assert manifest.artifact.endswith(".skops")
+    pickled_dir = tmp_path / "mlflow-pickle"
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        mlflow.sklearn.save_model(model, pickled_dir, serialization_format="cloudpickle")
+    refused = bundle_cmd(pickled_dir, tmp_path / "p")
+    assert refused.returncode == 2
+    assert "is a pickle" in refused.stdout + refused.stderr
+    assert bundle_cmd(pickled_dir, tmp_path / "p", "--allow-pickle").returncode == 0
     rows = x.head(5)
     want = model.predict_proba(rows)
     with RuntimeServer(tmp_path / "b", tmp_path) as server:
@@ -127,13 +137,13 @@ def test_custom_predictor_with_helper_typed_features_and_requirements(tmp_path: 
 def test_sample_csv_gives_names_and_dtypes(
     frame: tuple[pd.DataFrame, np.ndarray], tmp_path: Path
 ) -> None:
-    import joblib
+    import skops.io as sio
 
     x, y = frame
-    joblib.dump(LogisticRegression(max_iter=500).fit(x, y), tmp_path / "model.joblib")
+    sio.dump(LogisticRegression(max_iter=500).fit(x, y), tmp_path / "model.skops")
     x.head(20).to_csv(tmp_path / "sample.csv", index=False)
     done = bundle_cmd(
-        tmp_path / "model.joblib",
+        tmp_path / "model.skops",
         tmp_path / "b",
         "--framework",
         "sklearn",
@@ -166,7 +176,7 @@ def test_bad_option_values_exit_2_naming_the_option(
     (tmp_path / "data.json").write_text("{}")
     args = [str(reqs) if a == "REQS" else a for a in args]
     message = message.replace("REQS", str(reqs))
-    model = sklearn_bundle[0] / "model.joblib"
+    model = sklearn_bundle[0] / "model.skops"
     done = subprocess.run(
         [
             *INFERSTACK,
