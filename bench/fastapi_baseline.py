@@ -8,13 +8,16 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import joblib
 import numpy as np
+import skops.io as sio
 from fastapi import FastAPI
 from pydantic import BaseModel
 
 BUNDLE = Path(os.environ.get("INFERSTACK_BENCH_BUNDLE", "examples/logreg-20f/bundle"))
-model = joblib.load(BUNDLE / "model.joblib")
+# The bundle records which types its skops file may build; the baseline trusts the same.
+model = sio.load(
+    BUNDLE / "model.skops", trusted=sio.get_untrusted_types(file=BUNDLE / "model.skops")
+)
 app = FastAPI()
 
 

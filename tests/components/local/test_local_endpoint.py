@@ -102,8 +102,8 @@ def test_image_is_built_from_the_bundle_with_a_content_tag() -> None:
     assert (context / "bundle" / "inferstack.yaml").read_bytes() == (
         BUNDLE / "inferstack.yaml"
     ).read_bytes()
-    assert (context / "bundle" / "model.joblib").read_bytes() == (
-        BUNDLE / "model.joblib"
+    assert (context / "bundle" / "model.skops").read_bytes() == (
+        BUNDLE / "model.skops"
     ).read_bytes()
     assert build["dockerfile"] == str(context / "runtime" / "Dockerfile")
     assert build["target"] == "model"
