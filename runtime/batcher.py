@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from inferstack.runtime.batching import join, merge, split
+from inferstack.runtime.batching import merge, split
 
 log = logging.getLogger("inferstack.runtime")
 Item = tuple[np.ndarray, "asyncio.Future[Any]", Any]
@@ -158,34 +158,6 @@ class Batcher:
             except Exception:  # monitoring never breaks inference
                 log.exception("batch observer failed")
         return parts
-
-
-def joined(futures: list[asyncio.Future[Any]]) -> asyncio.Future[Any]:
-    """One future for a request cut into chunks: the chunks' outputs joined in order.
-
-    It fails with the first chunk's error; cancelling it (a request timeout) cancels
-    the chunks still queued, so the batcher skips them.
-    """
-    together = asyncio.gather(*futures)
-    outer: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-
-    def done(gathered: asyncio.Future[list[Any]]) -> None:
-        if outer.done():
-            return
-        if gathered.cancelled():
-            outer.cancel()
-        elif (err := gathered.exception()) is not None:
-            outer.set_exception(err)
-        else:
-            outer.set_result(join(gathered.result()))
-
-    def cancelled(fut: asyncio.Future[Any]) -> None:
-        if fut.cancelled():
-            together.cancel()
-
-    together.add_done_callback(done)
-    outer.add_done_callback(cancelled)
-    return outer
 
 
 def _resolve(

@@ -8,7 +8,9 @@ client) while it is parsed; small requests keep the direct path.
 from __future__ import annotations
 
 import asyncio
+import functools
 from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
 
 import numpy as np
@@ -32,6 +34,9 @@ Handler = Callable[[Receive, dict[bytes, bytes], list[str]], Awaitable[Response]
 Decoder = Callable[[bytes, dict[bytes, bytes]], np.ndarray]
 OK = json_response(200, {"status": "ok"})
 T = TypeVar("T")
+# One thread for large bodies: parsers hold the GIL, so two at once would only take
+# more of it from the event loop.
+_LARGE = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inferstack-large")
 
 
 def _predictions(out: Any) -> Response:
@@ -50,9 +55,11 @@ class Inferred:
         self.large = large
 
     async def encode(self, fn: Callable[..., T], *args: Any) -> T:
-        """``fn(*args)``: in a thread for a large request, else right here."""
+        """``fn(*args)``: in the large-request thread for a large request, else right here."""
         if self.large:
-            return await asyncio.to_thread(fn, *args)
+            return await asyncio.get_running_loop().run_in_executor(
+                _LARGE, functools.partial(fn, *args)
+            )
         return fn(*args)
 
 
@@ -102,7 +109,11 @@ class Handlers:
         try:
             body = await read_body(receive, headers, self.limit, self.body_timeout)
             large = len(body) >= self.offload_bytes
-            x = await asyncio.to_thread(decode, body, headers) if large else decode(body, headers)
+            if large:
+                loop = asyncio.get_running_loop()
+                x = await loop.run_in_executor(_LARGE, decode, body, headers)
+            else:
+                x = decode(body, headers)
         finally:
             batcher.incoming -= 1
         if len(x) > self.max_rows:

@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from inferstack.runtime.batcher import Batcher, joined
-from inferstack.runtime.batching import chunk
+from inferstack.runtime.batcher import Batcher
+from inferstack.runtime.batching import chunk, join
 from inferstack.runtime.emf import DriftEmitter
 from inferstack.runtime.errors import InferstackError, ModelNotReady, PredictionError
 from inferstack.runtime.manifest import Manifest, read_manifest
@@ -76,7 +76,12 @@ class ModelService:
         try:
             model = await asyncio.get_running_loop().run_in_executor(
                 None,
-                functools.partial(load_bundle, self.bundle_dir, fast_path=self.settings.fast_path),
+                functools.partial(
+                    load_bundle,
+                    self.bundle_dir,
+                    fast_path=self.settings.fast_path,
+                    allow_pickle=self.settings.allow_pickle,
+                ),
             )
         except Exception as err:  # noqa: BLE001 - any failure keeps readiness false
             self.load_error = str(err)
@@ -228,7 +233,14 @@ class ModelService:
 
         if len(x) <= batcher.max_batch_size:
             return batcher.submit(x, meta(x))
-        return joined([batcher.submit(c, meta(c)) for c in chunk(x, batcher.max_batch_size)])
+
+        async def in_turn() -> Any:
+            # One chunk queued at a time: other requests' rows join the queue between
+            # this request's model calls instead of waiting behind all of them.
+            parts = [await batcher.submit(c, meta(c)) for c in chunk(x, batcher.max_batch_size)]
+            return join(parts)
+
+        return asyncio.ensure_future(in_turn())
 
     def not_ready_message(self) -> str:
         """Why the model is not ready, without internals (the log has the details)."""
