@@ -22,7 +22,7 @@ $(BIN)/python:
 
 # One stamp per extra set so a pyproject change reinstalls.
 $(VENV)/.up-installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install --quiet -e '.[local]'
+	$(BIN)/python -m pip install --quiet -e '.[local,sklearn]'
 	touch $@
 
 $(VENV)/.test-installed: pyproject.toml .ci/constraints.txt | $(BIN)/python

@@ -66,7 +66,8 @@ def test_a_bundle_the_server_user_cannot_read_fails_the_build(
     from inferstack.components.image.context import flavor, plan_build
 
     plan = plan_build(BUNDLE, "logreg-20f", "1.0.0", flavor(base_image=base_image), tmp_path)
-    (plan.context / "bundle" / "model.joblib").chmod(0o600)
+    artifact = str(read_manifest(BUNDLE).artifact)
+    (plan.context / "bundle" / artifact).chmod(0o600)
     tag = "inferstack-test/unreadable:latest"
     before = set(docker("ps", "-aq").stdout.split())
     result = subprocess.run(
@@ -83,7 +84,7 @@ def test_a_bundle_the_server_user_cannot_read_fails_the_build(
         docker("rm", "--force", container, check=False)
     assert result.returncode != 0
     assert "uid 10001 cannot read" in result.stdout + result.stderr
-    assert "/opt/ml/model/model.joblib" in result.stdout + result.stderr
+    assert f"/opt/ml/model/{artifact}" in result.stdout + result.stderr
 
 
 def test_a_requirement_that_cannot_install_fails_the_build_naming_it(base_image: str) -> None:
