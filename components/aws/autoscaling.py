@@ -14,6 +14,7 @@ from pulumi_aws.appautoscaling import (
 
 from inferstack.components.aws.common import SAGEMAKER_NAMESPACE
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.naming import SCALING_POLICY, SCHEDULED_ACTION, auto_logical
 from inferstack.components.aws.rules import aws_options
 from inferstack.components.aws.sagemaker import variant_plans
 from inferstack.components.spec.models import DeploymentSpec
@@ -163,7 +164,7 @@ class EndpointAutoscaling(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self),
             )
             aws.appautoscaling.Policy(
-                f"{name}-{plan.name}-tracking",
+                auto_logical(SCALING_POLICY, f"{name}-{plan.name}-tracking"),
                 policy_type="TargetTrackingScaling",
                 service_namespace=target.service_namespace,
                 scalable_dimension=target.scalable_dimension,
@@ -178,7 +179,7 @@ class EndpointAutoscaling(pulumi.ComponentResource):
             if primary:
                 for window in scaling.schedules:
                     aws.appautoscaling.ScheduledAction(
-                        f"{name}-{window.name}",
+                        auto_logical(SCHEDULED_ACTION, f"{name}-{window.name}"),
                         service_namespace=target.service_namespace,
                         scalable_dimension=target.scalable_dimension,
                         resource_id=target.resource_id,
@@ -204,7 +205,7 @@ class EndpointAutoscaling(pulumi.ComponentResource):
     ) -> None:
         child = pulumi.ResourceOptions(parent=self)
         policy = aws.appautoscaling.Policy(
-            f"{name}-{variant}-from-zero",
+            auto_logical(SCALING_POLICY, f"{name}-{variant}-from-zero"),
             policy_type="StepScaling",
             service_namespace=target.service_namespace,
             scalable_dimension=target.scalable_dimension,

@@ -8,19 +8,23 @@ variant, and the endpoint's rollback config names the alarms.
 
 from __future__ import annotations
 
-import hashlib
-import re
 from dataclasses import dataclass
 
 import pulumi
 
+from inferstack.components.aws.naming import (
+    LOG_GROUP,
+    METRIC_ALARM,
+    SAGEMAKER_ENDPOINT,
+    NameRule,
+    fit,
+)
 from inferstack.components.spec.models import DeploymentSpec
 
 SAGEMAKER_NAMESPACE = "/aws/sagemaker/Endpoints"
 # The runtime's own metrics, as `inferstack.runtime.emf` prints them (EMF on stdout).
 RUNTIME_NAMESPACE = "inferstack"
 DRIFT_METRIC = "DriftScore"
-MAX_SAGEMAKER_NAME = 63
 
 
 def partition(region: str) -> str:
@@ -32,13 +36,10 @@ def partition(region: str) -> str:
     return "aws"
 
 
-def physical_name(*parts: str, limit: int = MAX_SAGEMAKER_NAME) -> str:
-    """`parts` joined by '-', made SageMaker-safe, shortened with a stable hash if too long."""
-    name = re.sub(r"[^A-Za-z0-9-]+", "-", "-".join(p for p in parts if p)).strip("-")
-    if len(name) <= limit:
-        return name
-    digest = hashlib.sha256(name.encode()).hexdigest()[:8]
-    return f"{name[: limit - 9].rstrip('-')}-{digest}"
+def physical_name(*parts: str, rule: NameRule = SAGEMAKER_ENDPOINT) -> str:
+    """`parts` joined by '-' as a name `rule` accepts (default: a SageMaker endpoint's),
+    shortened with a stable hash if too long (aws/naming.py)."""
+    return fit(rule, *parts)
 
 
 @dataclass(frozen=True)
@@ -57,16 +58,16 @@ class Names:
     @property
     def endpoint_log_group(self) -> str:
         """Where SageMaker writes the containers' logs."""
-        return f"{SAGEMAKER_NAMESPACE}/{self.endpoint}"
+        return fit(LOG_GROUP, f"{SAGEMAKER_NAMESPACE}/{self.endpoint}")
 
     @property
     def access_log_group(self) -> str:
         """Where API Gateway writes JSON access logs."""
-        return f"/aws/apigateway/{self.api}/access"
+        return fit(LOG_GROUP, f"/aws/apigateway/{self.api}/access")
 
     def alarm(self, what: str, variant: str | None = None) -> str:
         """The name of alarm `what` (on `variant`, if given)."""
-        return "-".join(p for p in (self.endpoint, variant, what) if p)
+        return fit(METRIC_ALARM, self.endpoint, variant or "", what)
 
 
 def names_for(name: str, spec: DeploymentSpec, stack: str | None = None) -> Names:

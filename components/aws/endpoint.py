@@ -19,6 +19,7 @@ from inferstack.components.aws.gateway import ApiGateway, ApiGatewayArgs
 from inferstack.components.aws.iam import ExecutionRole, ExecutionRoleArgs
 from inferstack.components.aws.kms import StackKey, StackKeyArgs
 from inferstack.components.aws.limits import rollout_share_note
+from inferstack.components.aws.naming import SAGEMAKER_VARIANT
 from inferstack.components.aws.observability import Observability, ObservabilityArgs
 from inferstack.components.aws.registry import (
     ImageRepository,
@@ -68,6 +69,7 @@ def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
     if aws_options(spec).mode != "serverless":  # serverless has no deployment config
         problems += _rollback_alarm_problems(spec)
     problems += _image_problems(spec, options)
+    problems += _name_problems(spec)
     if problems:
         raise SpecError(problems)
     note = rollout_share_note(spec)
@@ -93,6 +95,18 @@ def _image_problems(spec: DeploymentSpec, options: AwsEndpointOptions) -> list[s
         "bundle (inferstack build, linux/amd64, the spec's CPU or GPU flavour) to ECR and "
         "set its URI here"
         for a in in_s3[:1]
+    ]
+
+
+def _name_problems(spec: DeploymentSpec) -> list[str]:
+    """Variant names are SageMaker VariantNames as given (callers and metrics use them), so
+    one SageMaker refuses is refused here rather than renamed. The other names are fitted
+    to their rules (aws/naming.py); the stack name is shortened with a hash there."""
+    return [
+        f"deployment.rollout.variants.{i}.name: {v.name!r} is not a SageMaker variant name "
+        f"({'; '.join(SAGEMAKER_VARIANT.problems(v.name))}); end it with a letter or digit"
+        for i, v in enumerate(spec.rollout.variants)
+        if SAGEMAKER_VARIANT.problems(v.name)
     ]
 
 

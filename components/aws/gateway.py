@@ -23,6 +23,7 @@ from inferstack.components.aws.gateway_route import (
 )
 from inferstack.components.aws.gateway_stage import gateway_stage, usage_plan
 from inferstack.components.aws.gateway_waf import web_acl
+from inferstack.components.aws.naming import REST_API, fit
 from inferstack.components.aws.policies import api_resource_policy
 from inferstack.components.aws.rules import aws_options
 
@@ -82,7 +83,7 @@ class ApiGateway(pulumi.ComponentResource):
         policy = resource_policy(ctx)
         api = aws.apigateway.RestApi(
             f"{name}-api",
-            name=ctx.names.api,
+            name=fit(REST_API, ctx.names.api),
             description=f"inferstack: {spec.model.name} ({spec.environment})",
             endpoint_configuration={"types": "REGIONAL"},
             api_key_source="HEADER",

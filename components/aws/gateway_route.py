@@ -13,6 +13,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.naming import AUTHORIZER, auto_logical
 from inferstack.components.aws.policies import invoke_policy
 from inferstack.components.aws.roles import ServiceRole, service_role
 from inferstack.components.spec.models import DeploymentSpec
@@ -166,7 +167,7 @@ def _jwt_authorizer(
         return None
     issuer = jwt.issuer
     return aws.apigateway.Authorizer(
-        f"{name}-jwt",
+        auto_logical(AUTHORIZER, f"{name}-jwt"),
         rest_api=api.id,
         type="COGNITO_USER_POOLS",
         identity_source="method.request.header.Authorization",

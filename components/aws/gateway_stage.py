@@ -10,6 +10,7 @@ import pulumi_aws as aws
 import pulumi_random as random
 
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.naming import API_KEY, API_STAGE, USAGE_PLAN, fit
 from inferstack.components.aws.policies import log_delivery_policy
 from inferstack.components.aws.roles import service_role
 from inferstack.components.aws.rules import aws_options
@@ -53,7 +54,7 @@ def gateway_stage(
         f"{name}-stage",
         rest_api=api.id,
         deployment=deployment.id,
-        stage_name=ctx.names.stage,
+        stage_name=fit(API_STAGE, ctx.names.stage),
         access_log_settings={
             "destination_arn": access_log_group_arn,
             "format": ACCESS_LOG_FORMAT,
@@ -131,7 +132,7 @@ def usage_plan(
     secret = random.RandomPassword(f"{name}-key-value", length=40, special=False, opts=child)
     key = aws.apigateway.ApiKey(
         f"{name}-key",
-        name=f"{ctx.names.api}-default",
+        name=fit(API_KEY, ctx.names.api, "default"),
         value=secret.result,
         enabled=True,
         tags=ctx.tags,
@@ -139,7 +140,7 @@ def usage_plan(
     )
     plan = aws.apigateway.UsagePlan(
         f"{name}-usage-plan",
-        name=f"{ctx.names.api}-plan",
+        name=fit(USAGE_PLAN, ctx.names.api, "plan"),
         api_stages=[{"api_id": api_id, "stage": stage}],
         throttle_settings={"rate_limit": gateway.rate_limit_rps, "burst_limit": gateway.burst},
         quota_settings={"limit": gateway.quota_per_day, "period": "DAY"}

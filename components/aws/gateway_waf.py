@@ -6,6 +6,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.naming import WAF_METRIC, WEB_ACL, fit
 from inferstack.components.spec.models import DeploymentSpec
 
 
@@ -66,14 +67,14 @@ def web_acl(
 ) -> aws.wafv2.WebAcl:
     """A regional web ACL with `waf_rules`, associated with the stage."""
     child = pulumi.ResourceOptions(parent=parent)
-    acl_name = f"{ctx.names.api}-waf"
+    acl_name = fit(WEB_ACL, ctx.names.api, "waf")
     acl = aws.wafv2.WebAcl(
         f"{name}-waf",
         name=acl_name,
         scope="REGIONAL",
         default_action={"allow": {}},
         rules=waf_rules(ctx.spec),
-        visibility_config=_visibility(acl_name),
+        visibility_config=_visibility(fit(WAF_METRIC, acl_name)),
         tags=ctx.tags,
         opts=child,
     )

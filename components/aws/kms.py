@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.naming import KMS_ALIAS, fit
 from inferstack.components.aws.policies import kms_key_policy
 
 
@@ -48,7 +49,7 @@ class StackKey(pulumi.ComponentResource):
         )
         aws.kms.Alias(
             f"{name}-alias",
-            name=f"alias/inferstack/{ctx.names.endpoint}",
+            name=fit(KMS_ALIAS, f"alias/inferstack/{ctx.names.endpoint}"),
             target_key_id=key.key_id,
             opts=child,
         )

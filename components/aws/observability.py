@@ -17,6 +17,7 @@ from inferstack.components.aws.common import (
     Names,
 )
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.naming import DASHBOARD, SNS_TOPIC, fit
 from inferstack.components.aws.rules import aws_options
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
@@ -144,7 +145,7 @@ class Observability(pulumi.ComponentResource):
         groups = _log_groups(name, ctx, key_arn, self)
         topic = aws.sns.Topic(
             f"{name}-alarms",
-            name=f"{names.endpoint}-alarms",
+            name=fit(SNS_TOPIC, names.endpoint, "alarms"),
             kms_master_key_id=key_arn,
             tags=ctx.tags,
             opts=child,
@@ -158,7 +159,7 @@ class Observability(pulumi.ComponentResource):
         if ctx.spec.observability.dashboard:
             dashboard = aws.cloudwatch.Dashboard(
                 f"{name}-dashboard",
-                dashboard_name=names.endpoint,
+                dashboard_name=fit(DASHBOARD, names.endpoint),
                 dashboard_body=json.dumps(dashboard_body(ctx.spec, names, ctx.region)),
                 opts=child,
             )

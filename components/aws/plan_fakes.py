@@ -22,13 +22,27 @@ Args = pulumi.runtime.MockResourceArgs
 
 
 def _suffix(args: Args, n: int = 7) -> str:
-    return hashlib.sha256(f"{args.typ}/{args.name}".encode()).hexdigest()[:n]
+    return _hex(args.typ, args.name, n)
+
+
+def _hex(typ: str, logical: str, n: int) -> str:
+    return hashlib.sha256(f"{typ}/{logical}".encode()).hexdigest()[:n]
+
+
+def pulumi_auto_name(typ: str, logical: str, *, lower: bool = False) -> str:
+    """What Pulumi's auto-naming makes of `logical`: `<logical>-<7 random hex>` (here a
+    stable stand-in for the random part), lower-cased where the provider lower-cases
+    (S3 buckets)."""
+    name = f"{logical}-{_hex(typ, logical, 7)}"
+    return name.lower() if lower else name
 
 
 def auto_name(args: Args, *, lower: bool = False) -> str:
     """The physical name: the given one, else Pulumi's auto-name (`<name>-<7 hex>`)."""
-    name = args.inputs.get("name") or f"{args.name}-{_suffix(args)}"
-    return name.lower() if lower else name
+    given = args.inputs.get("name")
+    if given:
+        return given.lower() if lower else given
+    return pulumi_auto_name(args.typ, args.name, lower=lower)
 
 
 def _arn(service: str, resource: str, region: str = FAKE_REGION) -> str:

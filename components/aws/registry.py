@@ -12,6 +12,7 @@ import pulumi_aws as aws
 
 from inferstack.components.aws.artifacts import ArtifactError, variant_artifacts
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.naming import ECR_REPOSITORY, fit
 from inferstack.components.aws.rules import aws_options
 from inferstack.components.image.component import ImageRegistry, RuntimeImage, RuntimeImageArgs
 from inferstack.components.spec.models import DeploymentSpec
@@ -109,7 +110,7 @@ class ImageRepository(pulumi.ComponentResource):
         repo = aws.ecr.Repository(
             f"{name}-repo",
             # ECR names are lower-case only; the endpoint name keeps a stack name's case.
-            name=f"inferstack/{ctx.names.endpoint.lower()}",
+            name=fit(ECR_REPOSITORY, f"inferstack/{ctx.names.endpoint.lower()}"),
             image_tag_mutability="IMMUTABLE",
             image_scanning_configuration={"scan_on_push": True},
             encryption_configurations=[{"encryption_type": "KMS", "kms_key": key_arn}],

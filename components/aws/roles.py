@@ -9,6 +9,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.naming import IAM_ROLE, IAM_ROLE_POLICY, auto_logical
 from inferstack.components.aws.policies import Policy, service_trust
 
 
@@ -37,7 +38,7 @@ def service_role(
     `{name}-policy`; both children of `parent`, the role tagged with the context's tags."""
     child = pulumi.ResourceOptions(parent=parent)
     role = aws.iam.Role(
-        f"{name}-role",
+        auto_logical(IAM_ROLE, f"{name}-role"),
         description=description,
         assume_role_policy=ctx.account_id.apply(
             lambda account: json.dumps(service_trust(service_principal, account))
@@ -47,7 +48,7 @@ def service_role(
         opts=child,
     )
     grant = aws.iam.RolePolicy(
-        f"{name}-policy",
+        auto_logical(IAM_ROLE_POLICY, f"{name}-policy"),
         role=role.id,
         policy=pulumi.Output.from_input(policy_document).apply(json.dumps),
         opts=child,

@@ -14,9 +14,16 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from inferstack.components.aws.common import physical_name, primary_variant
+from inferstack.components.aws.common import primary_variant
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.aws.endpoint_provider import SageMakerEndpointResource
+from inferstack.components.aws.naming import (
+    SAGEMAKER_ENDPOINT,
+    SAGEMAKER_ENDPOINT_CONFIG,
+    SAGEMAKER_MODEL,
+    auto_logical,
+    fit,
+)
 from inferstack.components.aws.rules import aws_options, gpu_ami_version, rollout_timeout_s
 from inferstack.components.aws.sizes import AWS_INSTANCE_STORE_FAMILIES
 from inferstack.components.spec.models import DeploymentSpec
@@ -257,7 +264,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         models: dict[str, aws.sagemaker.Model] = {}
         for plan in variant_plans(spec):
             models[plan.name] = aws.sagemaker.Model(
-                f"{name}-model-{plan.name}",
+                auto_logical(SAGEMAKER_MODEL, f"{name}-model-{plan.name}"),
                 execution_role_arn=args.role_arn,
                 primary_container={
                     "image": args.image_uris[plan.name],
@@ -277,7 +284,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         model_names = {variant: model.name for variant, model in models.items()}
         serverless = options.mode == "serverless"
         config = aws.sagemaker.EndpointConfiguration(
-            f"{name}-config",
+            auto_logical(SAGEMAKER_ENDPOINT_CONFIG, f"{name}-config"),
             production_variants=production_variants(spec, model_names),
             kms_key_arn=key_arn
             if not serverless and volume_kms_allowed(spec.instance_type())
@@ -289,7 +296,7 @@ class SageMakerEndpoint(pulumi.ComponentResource):
         )
         endpoint = SageMakerEndpointResource(
             f"{name}-endpoint",
-            name=physical_name(ctx.names.endpoint),
+            name=fit(SAGEMAKER_ENDPOINT, ctx.names.endpoint),
             region=ctx.region,
             endpoint_config_name=config.name,
             deployment_config=deployment_config(spec, args.rollback_alarms),

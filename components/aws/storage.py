@@ -14,6 +14,7 @@ from inferstack.components.aws.artifacts import (
     variant_artifacts,
 )
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.naming import S3_BUCKET, auto_logical
 from inferstack.components.aws.policies import bucket_policy
 from inferstack.components.aws.rules import aws_options
 
@@ -116,7 +117,9 @@ def _private_bucket(
     """A bucket owned by the account, never public, versioned, encrypted with the stack
     key and reachable over TLS only; with its encryption (upload after it)."""
     child = pulumi.ResourceOptions(parent=parent)
-    bucket = aws.s3.Bucket(f"{name}-bucket", force_destroy=False, tags=ctx.tags, opts=child)
+    bucket = aws.s3.Bucket(
+        auto_logical(S3_BUCKET, f"{name}-bucket"), force_destroy=False, tags=ctx.tags, opts=child
+    )
     aws.s3.BucketOwnershipControls(
         f"{name}-ownership",
         bucket=bucket.id,
