@@ -10,14 +10,19 @@ import time
 from pathlib import Path
 
 from inferstack.runtime.auth import ApiKeyAuth, load_key_hashes
-from inferstack.runtime.errors import ConfigError, MethodNotAllowed, NotFound, RequestTimeout
+from inferstack.runtime.errors import (
+    ConfigError,
+    MethodNotAllowed,
+    NotFound,
+    RequestTimeout,
+    ShuttingDown,
+)
 from inferstack.runtime.handlers import Handler, Handlers
 from inferstack.runtime.http import (
     ClientDisconnected,
     Receive,
     Scope,
     Send,
-    ShuttingDown,
     error_response,
     send_response,
 )

@@ -122,6 +122,7 @@ class Metric:
     MODEL_LOAD_SECONDS: Final = "inferstack_model_load_seconds"
     MODEL_INFO: Final = "inferstack_model_info"
     DRIFT_SCORE: Final = "inferstack_drift_score"
+    DRAIN_REFUSED: Final = "inferstack_drain_refused"
 
 
 def public_names(cls: type) -> dict[str, str]:

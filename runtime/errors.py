@@ -12,6 +12,8 @@ Hierarchy (each class fixes ``status_code`` and a short machine ``code``)::
     ├── PayloadTooLarge (413, "payload_too_large")
     ├── UnsupportedMediaType (415, "unsupported_media_type")
     ├── ModelNotReady (503, "not_ready")          model still loading or failed to load
+    ├── BodyTimeout (408, "body_timeout")        the body did not arrive in time (closes)
+    ├── ShuttingDown (503, "shutting_down")      the bounded SIGTERM drain ended first
     ├── RequestTimeout (504, "timeout")           request took longer than the timeout
     ├── PredictionError (500, "prediction_failed") the model raised on valid input
     └── ConfigError (500, "invalid_config")      a runtime setting is invalid
@@ -125,3 +127,17 @@ class ConfigError(InferstackError):
 
     status_code = 500
     code = "invalid_config"
+
+
+class BodyTimeout(InferstackError):  # noqa: N818 - named after the HTTP status
+    """The request body did not arrive within ``INFERSTACK_BODY_TIMEOUT_S`` (408, closes)."""
+
+    status_code = 408
+    code = "body_timeout"
+
+
+class ShuttingDown(InferstackError):  # noqa: N818 - named after the condition
+    """The bounded SIGTERM drain ended before this request was answered (503)."""
+
+    status_code = 503
+    code = "shutting_down"

@@ -9,7 +9,13 @@ from typing import Any
 
 import orjson
 
-from inferstack.runtime.errors import InferstackError, InvalidInput, PayloadTooLarge
+from inferstack.runtime.errors import (
+    BodyTimeout,
+    InferstackError,
+    InvalidInput,
+    PayloadTooLarge,
+    ShuttingDown,
+)
 
 log = logging.getLogger("inferstack.runtime")
 Scope = dict[str, Any]
@@ -21,20 +27,6 @@ CSV = b"text/csv"
 
 class ClientDisconnected(Exception):  # noqa: N818 - a condition, not a failure
     """The client went away before its body was read."""
-
-
-class BodyTimeout(InferstackError):  # noqa: N818 - named after the HTTP status
-    """The request body did not arrive within ``INFERSTACK_BODY_TIMEOUT_S`` (408, closes)."""
-
-    status_code = 408
-    code = "body_timeout"
-
-
-class ShuttingDown(InferstackError):  # noqa: N818 - named after the condition
-    """The bounded SIGTERM drain ended before this request was answered (503)."""
-
-    status_code = 503
-    code = "shutting_down"
 
 
 CLOSE = [(b"connection", b"close")]

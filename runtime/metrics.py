@@ -23,7 +23,7 @@ from prometheus_client import (
 
 from inferstack.runtime.contract import Metric
 
-DRAIN_REFUSED = "inferstack_drain_refused"
+DRAIN_REFUSED = Metric.DRAIN_REFUSED
 """Counter (``_total`` on the wire) of requests cut off by the bounded drain."""
 LATENCY_BUCKETS = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.02, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
 BATCH_BUCKETS = (1, 2, 4, 8, 16, 32, 64, 128, 256, 512, 1024)
