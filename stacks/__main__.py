@@ -15,13 +15,24 @@ from inferstack.components.spec.config import (
     spec_from_pulumi_config,
     stack_source,
 )
+from inferstack.components.spec.models import DeploymentSpec
+
+
+def endpoint_name(spec: DeploymentSpec) -> str:
+    """The endpoint component's name, which its resources' names derive from.
+
+    `local`: the stack's name. Renaming the model then keeps every resource (and its
+    Docker names, which are global to the engine), and two local stacks stay apart.
+    The cloud targets: the model's name, which their physical names are made of.
+    """
+    return pulumi.get_stack() if spec.target == "local" else spec.model.name
 
 
 def main() -> None:
     try:
         spec = resolve_artifacts(spec_from_pulumi_config(), find_project_root())
         check_local_bundle(spec, stack_source())
-        endpoint = create_endpoint(spec.model.name, spec)
+        endpoint = create_endpoint(endpoint_name(spec), spec)
     except DeployError as err:
         # RunError prints the message alone, without a traceback.
         raise pulumi.RunError(str(err)) from err

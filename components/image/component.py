@@ -15,7 +15,12 @@ from pathlib import Path
 import pulumi
 import pulumi_docker as docker
 
-from inferstack.components.image.context import BUILD_TARGET, flavor, plan_build
+from inferstack.components.image.context import (
+    BUILD_TARGET,
+    flavor,
+    plan_build,
+    program_staging_dir,
+)
 
 LOCAL_REPOSITORY_PREFIX = "inferstack"
 
@@ -77,6 +82,7 @@ class RuntimeImage(pulumi.ComponentResource):
             args.model_name,
             args.model_version,
             flavor(args.gpu, args.base_image),
+            program_staging_dir(),
             requirements=args.requirements,
         )
         registry = args.registry
@@ -108,9 +114,10 @@ class RuntimeImage(pulumi.ComponentResource):
             )
             if registry
             else None,
-            # For the same hash, the build block differs between machines only in the
-            # staged context's path (a laptop, CI): diffing it would rebuild an
-            # unchanged image and push an existing tag to an immutable repository.
+            # For the same hash the build block is the same on every machine (the
+            # context is staged relative to the program's folder), but the engine still
+            # hands the provider the stored block: ignoring it keeps an unchanged image
+            # from being rebuilt and pushed to an immutable tag again.
             opts=pulumi.ResourceOptions(parent=self, ignore_changes=["build"]),
         )
         self.tag = pulumi.Output.from_input(build.tag)

@@ -132,9 +132,34 @@ def image_tag(model_version: str, digest: str) -> str:
 
 
 def cache_dir() -> Path:
-    """Where staged build contexts live ($XDG_CACHE_HOME/inferstack/contexts)."""
+    """Where `inferstack build` stages contexts ($XDG_CACHE_HOME/inferstack/contexts)."""
     base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
     return base / "inferstack" / "contexts"
+
+
+PROGRAM_STAGING = Path(".inferstack") / "contexts"
+"""Where `RuntimeImage` stages contexts: relative to the Pulumi program's working
+directory (`stacks/` in this project), which is also the provider's."""
+STAGING_ENV = "INFERSTACK_BUILD_DIR"
+"""Overrides `PROGRAM_STAGING` (tests; a checkout on a read-only file system)."""
+
+
+def program_staging_dir() -> Path:
+    """Where `RuntimeImage` stages build contexts, as the path given to the provider.
+
+    Pulumi stores the build block and, for an unchanged image (`ignore_changes`), hands
+    the provider the stored one: a path relative to the program's folder resolves on
+    any machine and checkout, where an absolute cache path would not. The folder holds
+    a `.gitignore` of `*`, so it never shows up in `git status`.
+    """
+    override = os.environ.get(STAGING_ENV)
+    if override:
+        return Path(os.path.relpath(override))
+    PROGRAM_STAGING.mkdir(parents=True, exist_ok=True)
+    ignore = PROGRAM_STAGING.parent / ".gitignore"
+    if not ignore.is_file():
+        ignore.write_text("# staged image build contexts (inferstack); `make clean-images`\n*\n")
+    return PROGRAM_STAGING
 
 
 def stage_context(source: Path, bundle_dir: Path, dest: Path, requirements: str = "") -> Path:

@@ -2,15 +2,18 @@
 
 The `local` row of the target table: the runtime image built from the bundle, one
 container with its port published on 127.0.0.1, a restart policy and a health check
-on readiness, an API key from `pulumi_random` (a secret), and optionally Prometheus
-and Grafana beside it (`LocalMonitoring`). Replicas are fixed at one; a new model
-version replaces the container.
+on readiness, an API key from `pulumi_random` (a secret, passed to the container as
+its SHA-256 only), and optionally Prometheus and Grafana beside it (`LocalMonitoring`).
+Replicas are fixed at one; a new model version replaces the container, the old one
+first (its name and host port are fixed). Names come from the component's name, not
+the model's (see `naming`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -24,10 +27,12 @@ from inferstack.components.local.monitoring import (
     LocalMonitoring,
     LocalMonitoringArgs,
 )
-from inferstack.components.local.target import LocalOptions
+from inferstack.components.local.naming import REPLACE_IN_PLACE, LocalNames, go_duration
+from inferstack.components.local.target import ENDPOINT_LABEL, LocalOptions
 from inferstack.components.spec.config import check_local_bundle
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.runtime import contract
+from inferstack.runtime.auth import hash_key
 from inferstack.runtime.contract import Env
 
 RUNTIME_PORT = contract.PORT
@@ -35,6 +40,15 @@ CAPTURE_DIR = "/var/lib/inferstack/capture"
 HEALTHCHECK = ["CMD", "python", "/usr/local/bin/inferstack-healthcheck"]
 # Seconds `docker stop` waits after SIGTERM: the runtime drains in-flight requests.
 STOP_TIMEOUT_S = 30
+# Durations in the form the provider reads back (`go_duration`), or every `pulumi up`
+# would show a diff.
+RUNTIME_HEALTHCHECK = docker.ContainerHealthcheckArgs(
+    tests=HEALTHCHECK,
+    interval=go_duration(10),
+    timeout=go_duration(3),
+    retries=3,
+    start_period=go_duration(60),
+)
 
 
 @dataclass(frozen=True)
@@ -97,29 +111,30 @@ class LocalEndpoint(pulumi.ComponentResource):
         *,
         ports: LocalPorts | None = None,
     ) -> None:
+        names = LocalNames(name, spec.model.name)
+        opts = pulumi.ResourceOptions.merge(
+            opts or pulumi.ResourceOptions(), pulumi.ResourceOptions(aliases=names.aliases())
+        )
         super().__init__("inferstack:local:LocalEndpoint", name, None, opts)
         bundle = check_local_spec(spec)
         ports = ports or LocalPorts.of(spec)
-        child = pulumi.ResourceOptions(parent=self)
         gpu = spec.compute.accelerator != "none"
-        runtime_host = f"inferstack-{name}-runtime"
+        runtime_host = names.docker("runtime")
 
-        network = docker.Network(f"{name}-network", name=f"inferstack-{name}", opts=child)
+        def child(suffix: str, **options: Any) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, aliases=names.aliases(suffix), **options)
+
+        network = docker.Network(names.child("network"), name=names.docker(), opts=child("network"))
         image = RuntimeImage(
-            f"{name}-image",
+            names.child("image"),
             RuntimeImageArgs(
                 bundle_dir=bundle,
                 model_name=spec.model.name,
                 model_version=spec.model.version,
                 gpu=gpu,
             ),
-            opts=child,
+            opts=child("image"),
         )
-        if spec.gateway.auth == "api_key":
-            key = random.RandomPassword(f"{name}-api-key", length=40, special=False, opts=child)
-            self.api_key = pulumi.Output.secret(key.result)
-        else:
-            self.api_key = pulumi.Output.secret("")
         envs: list[pulumi.Input[str]] = [
             f"{Env.PORT}={RUNTIME_PORT}",
             f"{Env.HOST}=0.0.0.0",
@@ -128,11 +143,27 @@ class LocalEndpoint(pulumi.ComponentResource):
             f"{Env.ENVIRONMENT}={spec.environment}",
         ]
         if spec.gateway.auth == "api_key":
-            envs.append(pulumi.Output.concat(f"{Env.API_KEY}=", self.api_key))
+            key = random.RandomPassword(
+                names.child("api-key"), length=40, special=False, opts=child("api-key")
+            )
+            self.api_key = pulumi.Output.secret(key.result)
+            # Only the key's SHA-256 goes into the container: `docker inspect` shows
+            # every environment variable in plain text.
+            envs.append(
+                pulumi.Output.concat(f"{Env.API_KEY_HASHES}=", self.api_key.apply(hash_key))
+            )
+        else:
+            self.api_key = pulumi.Output.secret("")
         volumes = []
         capture = spec.observability.data_capture_percent
         if capture > 0:
-            volume = docker.Volume(f"{name}-capture", name=f"inferstack-{name}-capture", opts=child)
+            # Kept on `make down` and on replacement: it holds the captured requests.
+            volume = docker.Volume(
+                names.child("capture"),
+                name=names.docker("capture"),
+                labels=[docker.VolumeLabelArgs(label=ENDPOINT_LABEL, value=name)],
+                opts=child("capture", retain_on_delete=True),
+            )
             volumes.append(
                 docker.ContainerVolumeArgs(container_path=CAPTURE_DIR, volume_name=volume.name)
             )
@@ -141,7 +172,7 @@ class LocalEndpoint(pulumi.ComponentResource):
                 f"{Env.CAPTURE_SAMPLE_RATE}={capture / 100:g}",
             ]
         self.container = docker.Container(
-            f"{name}-runtime",
+            names.child("runtime"),
             name=runtime_host,
             image=image.image_ref,
             envs=envs,
@@ -154,9 +185,7 @@ class LocalEndpoint(pulumi.ComponentResource):
                 docker.ContainerNetworksAdvancedArgs(name=network.name, aliases=[runtime_host])
             ],
             restart="unless-stopped",
-            healthcheck=docker.ContainerHealthcheckArgs(
-                tests=HEALTHCHECK, interval="10s", timeout="3s", retries=3, start_period="60s"
-            ),
+            healthcheck=RUNTIME_HEALTHCHECK,
             wait=True,
             wait_timeout=180,
             stop_signal="SIGTERM",
@@ -168,28 +197,31 @@ class LocalEndpoint(pulumi.ComponentResource):
             gpus="all" if gpu else None,
             volumes=volumes or None,
             labels=[
+                docker.ContainerLabelArgs(label=ENDPOINT_LABEL, value=name),
                 docker.ContainerLabelArgs(label="dev.inferstack.model", value=spec.model.name),
                 docker.ContainerLabelArgs(
                     label="dev.inferstack.model.version", value=spec.model.version
                 ),
             ],
-            opts=child,
+            opts=child("runtime", **REPLACE_IN_PLACE),
         )
         self.url = self.container.name.apply(lambda _: f"http://127.0.0.1:{ports.endpoint}")
         self.monitoring: LocalMonitoring | None = None
         if spec.observability.dashboard:
             self.monitoring = LocalMonitoring(
-                f"{name}-monitoring",
+                names.child("monitoring"),
                 LocalMonitoringArgs(
                     network=network.name,
                     runtime_address=f"{runtime_host}:{RUNTIME_PORT}",
-                    job=f"inferstack-{name}",
+                    job=names.docker(),
+                    endpoint=name,
                     model=spec.model.name,
                     alarms=spec.observability.alarms,
                     prometheus_port=ports.prometheus,
                     grafana_port=ports.grafana,
                 ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[self.container]),
+                opts=child("monitoring", depends_on=[self.container]),
+                previous_name=names.nested("monitoring").previous,
             )
             self.dashboard_url = self.monitoring.dashboard_url
         else:

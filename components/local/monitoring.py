@@ -9,6 +9,7 @@ file on the host is involved.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_docker as docker
@@ -23,6 +24,8 @@ from inferstack.components.local.dashboard import (
     dashboard_provider_yaml,
     datasource_yaml,
 )
+from inferstack.components.local.naming import REPLACE_IN_PLACE, LocalNames, go_duration
+from inferstack.components.local.target import ENDPOINT_LABEL
 from inferstack.components.spec.models import AlarmThresholds
 
 PROMETHEUS_IMAGE = "prom/prometheus:v2.53.2"
@@ -48,6 +51,8 @@ class LocalMonitoringArgs:
     """Model name, for titles and alert summaries."""
     alarms: AlarmThresholds
     """Alert thresholds from the spec."""
+    endpoint: str = ""
+    """The endpoint component's name (the containers' `dev.inferstack.endpoint` label)."""
     prometheus_port: int = PROMETHEUS_PORT
     """Host port (on 127.0.0.1) of Prometheus."""
     grafana_port: int = GRAFANA_PORT
@@ -83,19 +88,32 @@ class LocalMonitoring(pulumi.ComponentResource):
     """Grafana's admin password (a secret); viewers need none."""
 
     def __init__(
-        self, name: str, args: LocalMonitoringArgs, opts: pulumi.ResourceOptions | None = None
+        self,
+        name: str,
+        args: LocalMonitoringArgs,
+        opts: pulumi.ResourceOptions | None = None,
+        *,
+        previous_name: str | None = None,
     ) -> None:
         super().__init__("inferstack:local:LocalMonitoring", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
+        names = LocalNames(name, previous_name)
+
+        def child(suffix: str, **options: Any) -> pulumi.ResourceOptions:
+            return pulumi.ResourceOptions(parent=self, aliases=names.aliases(suffix), **options)
+
+        labels = [docker.ContainerLabelArgs(label=ENDPOINT_LABEL, value=args.endpoint)]
         prometheus_host = f"{args.job}-prometheus"
         networks = [
             docker.ContainerNetworksAdvancedArgs(name=args.network, aliases=[prometheus_host])
         ]
         prom_image = docker.RemoteImage(
-            f"{name}-prometheus-image", name=PROMETHEUS_IMAGE, keep_locally=True, opts=child
+            names.child("prometheus-image"),
+            name=PROMETHEUS_IMAGE,
+            keep_locally=True,
+            opts=child("prometheus-image"),
         )
         self.prometheus = docker.Container(
-            f"{name}-prometheus",
+            names.child("prometheus"),
             name=prometheus_host,
             image=prom_image.image_id,
             restart="unless-stopped",
@@ -123,21 +141,27 @@ class LocalMonitoring(pulumi.ComponentResource):
                     "/dev/null",
                     f"http://127.0.0.1:{PROMETHEUS_PORT}/-/ready",
                 ],
-                interval="10s",
-                timeout="3s",
+                interval=go_duration(10),
+                timeout=go_duration(3),
                 retries=3,
-                start_period="20s",
+                start_period=go_duration(20),
             ),
-            opts=child,
+            labels=labels,
+            opts=child("prometheus", **REPLACE_IN_PLACE),
         )
-        admin = random.RandomPassword(f"{name}-grafana-admin", length=24, special=False, opts=child)
+        admin = random.RandomPassword(
+            names.child("grafana-admin"), length=24, special=False, opts=child("grafana-admin")
+        )
         self.grafana_admin_password = pulumi.Output.secret(admin.result)
         uid = args.job[:40]
         grafana_image = docker.RemoteImage(
-            f"{name}-grafana-image", name=GRAFANA_IMAGE, keep_locally=True, opts=child
+            names.child("grafana-image"),
+            name=GRAFANA_IMAGE,
+            keep_locally=True,
+            opts=child("grafana-image"),
         )
         self.grafana = docker.Container(
-            f"{name}-grafana",
+            names.child("grafana"),
             name=f"{args.job}-grafana",
             image=grafana_image.image_id,
             restart="unless-stopped",
@@ -167,7 +191,8 @@ class LocalMonitoring(pulumi.ComponentResource):
                     content=dashboard_json(uid, args.job, args.model, args.alarms),
                 ),
             ],
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[self.prometheus]),
+            labels=labels,
+            opts=child("grafana", depends_on=[self.prometheus], **REPLACE_IN_PLACE),
         )
         self.prometheus_url = self.prometheus.name.apply(
             lambda _: f"http://127.0.0.1:{args.prometheus_port}"

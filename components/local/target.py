@@ -12,6 +12,9 @@ from inferstack.components.target import Target, TargetProfile
 from inferstack.runtime.contract import PORT
 
 Port = Annotated[int, Field(ge=1024, le=65535)]
+ENDPOINT_LABEL = "dev.inferstack.endpoint"
+"""Label on the local containers and volume: the endpoint component's name (the stack's
+name under the stack program)."""
 
 
 class LocalOptions(TargetOptions):
@@ -27,6 +30,17 @@ class LocalOptions(TargetOptions):
         if len(set(ports)) != len(ports):
             raise ValueError(f"port, prometheus_port and grafana_port must differ, got {ports}")
         return self
+
+    def published(self, dashboard: bool) -> list[tuple[int, str]]:
+        """The host ports the stack publishes on 127.0.0.1, each with the setting that
+        moves it (Prometheus and Grafana only with the dashboard)."""
+        ports = [(self.port, "targets.local.port")]
+        if dashboard:
+            ports += [
+                (self.prometheus_port, "targets.local.prometheus_port"),
+                (self.grafana_port, "targets.local.grafana_port"),
+            ]
+        return ports
 
 
 TARGET = Target(

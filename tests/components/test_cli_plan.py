@@ -172,8 +172,8 @@ def test_plan_prints_a_nested_tree_and_masks_secrets() -> None:
     assert result.returncode == 0, result.stderr
     assert result.stdout.startswith("Offline plan of stack local (Pulumi mock runtime; not")
     lines = result.stdout.splitlines()
-    component = next(i for i, line in enumerate(lines) if "LocalEndpoint churn-logreg" in line)
-    child = next(line for line in lines if "Container churn-logreg-runtime" in line)
+    component = next(i for i, line in enumerate(lines) if "LocalEndpoint local" in line)
+    child = next(line for line in lines if "Container local-runtime" in line)
     depth = lines[component].index("inferstack:")
     assert child.index("docker:") > depth
     assert "output api_key: [secret]" in result.stdout

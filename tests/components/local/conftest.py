@@ -22,8 +22,10 @@ BUNDLE = ROOT / "examples" / "logreg-20f" / "bundle"
 def _context_cache(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """Stage image build contexts under a temp folder, not the user's cache."""
+    """Stage image build contexts under a temp folder, not the user's cache or the
+    checkout."""
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path_factory.getbasetemp() / "cache"))
+    monkeypatch.setenv("INFERSTACK_BUILD_DIR", str(tmp_path_factory.getbasetemp() / "build"))
 
 
 @pytest.fixture(scope="session")
@@ -74,3 +76,21 @@ def declare(build: Callable[[], dict[str, Any]]) -> Declared:
     declared.outputs = plan.result or {}
     declared.secret_outputs = set(plan.secret_results)
     return declared
+
+
+@pytest.fixture
+def registrations(monkeypatch: pytest.MonkeyPatch) -> dict[str, Any]:
+    """Every RegisterResource request of the next runs under the mocks, by name: the
+    resource options (aliases, deleteBeforeReplace, replaceOnChanges, retainOnDelete)
+    that `PlannedResource` does not carry."""
+    from pulumi.runtime.mocks import MockMonitor
+
+    seen: dict[str, Any] = {}
+    original = MockMonitor.RegisterResource
+
+    def record(self: MockMonitor, request: Any) -> Any:
+        seen[request.name] = request
+        return original(self, request)
+
+    monkeypatch.setattr(MockMonitor, "RegisterResource", record)
+    return seen
