@@ -16,8 +16,9 @@ from typing import Any, TypeVar
 import numpy as np
 import orjson
 
-from inferstack.runtime import protocols
+from inferstack.runtime import protocols, v2_binary
 from inferstack.runtime.errors import (
+    InvalidInput,
     ModelNotReady,
     NotFound,
     PayloadTooLarge,
@@ -197,17 +198,44 @@ class Handlers:
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
     ) -> Response:
         self._check_model(params)
-        request_id: list[Any] = [None]
-
-        def rows(body: bytes, _h: dict[bytes, bytes]) -> np.ndarray:
-            obj = protocols.parse_json(body)
-            request_id[0] = obj.get("id") if isinstance(obj, dict) else None
-            return protocols.decode_v2(obj, self._decoder())
-
-        done = await self._infer("/v2/models/{name}/infer", receive, headers, rows)
         s = self.service
         assert s.manifest is not None
-        body = await done.encode(
-            protocols.encode_v2, done.out, s.name, s.version, s.manifest.output.kind, request_id[0]
-        )
+        kind = s.manifest.output.kind
+        request: list[Any] = [None, False]  # the request's id, whether it wants binary output
+
+        def rows(body: bytes, h: dict[bytes, bytes]) -> np.ndarray:
+            obj, binary = _v2_body(body, h)
+            if isinstance(obj, dict):
+                request[0] = obj.get("id")
+                request[1] = v2_binary.binary_output(obj, kind)
+            return protocols.decode_v2(obj, self._decoder(), binary)
+
+        done = await self._infer("/v2/models/{name}/infer", receive, headers, rows)
+        if request[1]:
+            body, size = await done.encode(
+                protocols.encode_v2_binary, done.out, s.name, s.version, kind, request[0]
+            )
+            header = [(b"inference-header-content-length", str(size).encode())]
+            return Response(200, body, v2_binary.OCTET_STREAM, header)
+        body = await done.encode(protocols.encode_v2, done.out, s.name, s.version, kind, request[0])
         return Response(200, body)
+
+
+def _v2_body(body: bytes, headers: dict[bytes, bytes]) -> tuple[Any, memoryview | None]:
+    """A V2 request's JSON, and the binary tensor data after it (None when it has none)."""
+    encoding = headers.get(b"content-encoding")
+    if encoding is not None and encoding.strip().lower() != b"identity":
+        raise UnsupportedMediaType(
+            f"Content-Encoding '{clip(encoding.decode('latin-1'), 40)}': send the body uncompressed"
+        )
+    split_at = headers.get(v2_binary.HEADER)
+    if split_at is None:
+        try:
+            return protocols.parse_json(body), None
+        except InvalidInput as err:
+            raise InvalidInput(
+                f"{err.message}; a body carrying binary tensor data needs the "
+                "Inference-Header-Content-Length header"
+            ) from err
+    header, binary = v2_binary.split(body, split_at)
+    return protocols.parse_json(header), binary

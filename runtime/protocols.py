@@ -5,7 +5,9 @@
 - SageMaker CSV: one row per line, no header.
 - Azure ML ``/score``: ``{"data": rows}`` or ``{"input_data": rows | {"columns", "data"}}``.
 - Open Inference Protocol V2: ``{"inputs": [{"name", "shape", "datatype", "data"}]}``,
-  one tensor of shape ``[N, *row_shape]`` or one ``[N]`` tensor per named feature.
+  one tensor of shape ``[N, *row_shape]`` or one ``[N]`` tensor per named feature;
+  tensors may travel as raw bytes after the JSON (the binary tensor data extension,
+  framed by ``v2_binary``, bytes to arrays in ``v2_tensors``).
 """
 
 from __future__ import annotations
@@ -19,26 +21,12 @@ from typing import Any
 import numpy as np
 import orjson
 
+from inferstack.runtime import v2_binary, v2_tensors
 from inferstack.runtime.errors import InvalidInput
 from inferstack.runtime.schema import RowDecoder
+from inferstack.runtime.v2_tensors import NP_TO_V2, V2_TO_NP
 
-V2_TO_NP = {
-    "BOOL": np.bool_,
-    "INT8": np.int8,
-    "INT16": np.int16,
-    "INT32": np.int32,
-    "INT64": np.int64,
-    "UINT8": np.uint8,
-    "UINT16": np.uint16,
-    "UINT32": np.uint32,
-    "UINT64": np.uint64,
-    "FP16": np.float16,
-    "FP32": np.float32,
-    "FP64": np.float64,
-    "BYTES": object,
-}
-NP_TO_V2 = {np.dtype(v).str: k for k, v in V2_TO_NP.items() if v is not object}
-_PY_FOR_V2 = {"BOOL": (bool,), "BYTES": (str,)}
+_PY_FOR_V2: dict[str, tuple[type, ...]] = {"BOOL": (bool,), "BYTES": (str,)}
 # numpy dtype kinds a feature tensor may have, by the feature's kind
 _KINDS_FOR = {"number": "fiu", "integer": "fiu", "boolean": "b", "string": "OU"}
 JSON_OPTS = orjson.OPT_SERIALIZE_NUMPY
@@ -92,11 +80,19 @@ def decode_azure(obj: Any, decoder: RowDecoder) -> np.ndarray:
     return decoder.decode(rows, where)
 
 
-def decode_v2(obj: Any, decoder: RowDecoder) -> np.ndarray:
-    """Open Inference Protocol V2 request tensors."""
+def decode_v2(obj: Any, decoder: RowDecoder, binary: memoryview | None = None) -> np.ndarray:
+    """Open Inference Protocol V2 request tensors; ``binary`` is the body's bytes after
+    its JSON header (binary tensor data extension), None for a JSON-only body."""
     if not isinstance(obj, dict) or not isinstance(obj.get("inputs"), list) or not obj["inputs"]:
         raise InvalidInput("inputs: expected a non-empty list of tensors")
-    tensors = [_tensor(t, f"inputs[{i}]") for i, t in enumerate(obj["inputs"])]
+    if binary is None:
+        tensors = [_tensor(t, f"inputs[{i}]") for i, t in enumerate(obj["inputs"])]
+    else:
+        raws = v2_binary.input_buffers(obj["inputs"], binary)
+        tensors = [
+            _tensor(t, f"inputs[{i}]", raw)
+            for i, (t, raw) in enumerate(zip(obj["inputs"], raws, strict=True))
+        ]
     if len(tensors) == 1 and (tensors[0][0] not in decoder.index or decoder.width == 1):
         return decoder.from_array(tensors[0][1], "inputs[0]")
     by_name = dict(tensors)
@@ -123,7 +119,7 @@ def decode_v2(obj: Any, decoder: RowDecoder) -> np.ndarray:
     return decoder.from_array(np.hstack([c.astype(dtype) for c in columns]), "inputs")
 
 
-def _tensor(t: Any, where: str) -> tuple[str, np.ndarray]:
+def _tensor(t: Any, where: str, raw: memoryview | None = None) -> tuple[str, np.ndarray]:
     if not isinstance(t, dict):
         raise InvalidInput(f"{where}: expected a tensor object")
     name, shape, datatype, data = t.get("name"), t.get("shape"), t.get("datatype"), t.get("data")
@@ -135,11 +131,20 @@ def _tensor(t: Any, where: str) -> tuple[str, np.ndarray]:
         or not shape
     ):
         raise InvalidInput(f"{where}.shape: expected a list of non-negative integers")
-    if datatype not in V2_TO_NP:
+    if not isinstance(datatype, str) or datatype not in V2_TO_NP:
         raise InvalidInput(
             f"{where}.datatype: expected one of {sorted(V2_TO_NP)}, got {datatype!r}"
         )
+    if raw is not None:
+        if data is not None:
+            raise InvalidInput(f"{where}: give either data or parameters.binary_data_size")
+        return name, v2_tensors.from_raw(raw, datatype, shape, where)
     if not isinstance(data, list):
+        if v2_binary.binary_size(t, where) is not None:
+            raise InvalidInput(
+                f"{where}.parameters.binary_data_size is set but the request has no "
+                "Inference-Header-Content-Length header saying where its JSON ends"
+            )
         raise InvalidInput(f"{where}.data: expected a list")
     flat = _flatten(data, where)
     if len(flat) != math.prod(shape):
@@ -189,21 +194,37 @@ def encode_v2(out: Any, name: str, version: str, kind: str, request_id: Any) -> 
     arr = np.asarray(out)
     datatype = NP_TO_V2.get(arr.dtype.str, "BYTES")
     data = arr.reshape(-1)
-    payload: dict[str, Any] = {
-        "model_name": name,
-        "model_version": version,
-        "outputs": [
-            {
-                "name": kind,
-                "datatype": datatype,
-                "shape": list(arr.shape),
-                "data": jsonable(data) if datatype != "BYTES" else [str(v) for v in data],
-            }
-        ],
+    tensor = {
+        "name": kind,
+        "datatype": datatype,
+        "shape": list(arr.shape),
+        "data": jsonable(data) if datatype != "BYTES" else [str(v) for v in data],
     }
+    return orjson.dumps(_v2_response(tensor, name, version, request_id), option=JSON_OPTS)
+
+
+def encode_v2_binary(
+    out: Any, name: str, version: str, kind: str, request_id: Any
+) -> tuple[bytes, int]:
+    """A V2 response whose output travels as binary data after the JSON header; also
+    returns the header's length (``Inference-Header-Content-Length``)."""
+    arr = np.asarray(out)
+    datatype, raw = v2_tensors.to_raw(arr)
+    tensor = {
+        "name": kind,
+        "datatype": datatype,
+        "shape": list(arr.shape),
+        "parameters": {"binary_data_size": len(raw)},
+    }
+    header = orjson.dumps(_v2_response(tensor, name, version, request_id))
+    return v2_binary.join(header, raw)
+
+
+def _v2_response(tensor: dict[str, Any], name: str, version: str, request_id: Any) -> Any:
+    payload: dict[str, Any] = {"model_name": name, "model_version": version, "outputs": [tensor]}
     if isinstance(request_id, str):
         payload["id"] = request_id
-    return orjson.dumps(payload, option=JSON_OPTS)
+    return payload
 
 
 _FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
