@@ -13,8 +13,14 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi
 LOCAL_PASSPHRASE ?= inferstack-local
 PULUMI_ENV = export PATH="$(CURDIR)/$(BIN):$$PATH" \
   $(if $(filter local,$(STACK)),PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-$(LOCAL_PASSPHRASE)}")
+# Checks the Pulumi CLI and Docker (exit 1 naming the fix), and prints the DOCKER_HOST
+# the Docker provider needs when the Docker CLI's context is not at a socket the
+# provider finds by itself (Colima, rootless Docker, Podman); the recipes eval it.
+DOCTOR = $(BIN)/python -m inferstack.components.cli doctor --for-up --print-env
+# What `make clean-images` removes besides the images.
+STAGED_CONTEXTS = stacks/.inferstack "$${XDG_CACHE_HOME:-$$HOME/.cache}/inferstack/contexts"
 
-.PHONY: up down test lint plan clean venv-up venv-test
+.PHONY: up down clean-images test lint plan clean venv-up venv-test
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -34,18 +40,33 @@ venv-test: $(VENV)/.test-installed
 
 ## up: deploy the example model with the local stack (Pulumi CLI + Docker engine)
 up: venv-up
-	@$(BIN)/python -m inferstack.components.cli doctor --for-up
-	@mkdir -p .pulumi
-	@$(PULUMI_ENV); \
+	@docker_env="$$($(DOCTOR) --ports-of $(STACK))" || exit 1; eval "$$docker_env"; \
+	  mkdir -p .pulumi && \
+	  $(PULUMI_ENV); \
 	  pulumi stack select --create $(STACK) && \
 	  pulumi up --yes --stack $(STACK) && \
 	  $(BIN)/inferstack outputs $(STACK)
 
-## down: destroy the local stack
+## down: remove the stack's containers, network and API key; keep captured data and images
 down: venv-up
-	@$(BIN)/python -m inferstack.components.cli doctor --for-up
-	@$(PULUMI_ENV); \
-	  pulumi destroy --yes --stack $(STACK)
+	@docker_env="$$($(DOCTOR))" || exit 1; eval "$$docker_env"; \
+	  $(PULUMI_ENV); \
+	  pulumi destroy --yes --stack $(STACK) || exit 1; \
+	  if docker volume inspect inferstack-$(STACK)-capture >/dev/null 2>&1; then \
+	    echo "Kept: the captured requests, in the Docker volume inferstack-$(STACK)-capture" \
+	      "(delete them: docker volume rm inferstack-$(STACK)-capture)."; \
+	  fi; \
+	  echo "Kept: the images and staged build contexts (remove them: make clean-images)."
+
+## clean-images: remove the runtime images inferstack built and the staged build contexts
+clean-images:
+	@refs="$$(docker images --filter label=dev.inferstack.version \
+	    --format '{{.Repository}}:{{.Tag}}' | grep -v '<none>' | sort -u)"; \
+	  if [ -n "$$refs" ]; then \
+	    docker rmi $$refs || { echo "an image is in use by a container: make down first"; exit 1; }; \
+	  fi; \
+	  docker image prune --force --filter label=dev.inferstack.version >/dev/null
+	rm -rf $(STAGED_CONTEXTS)
 
 ## test: every test (unit, mock engine, moto, runtime, container)
 test: venv-test
