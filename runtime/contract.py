@@ -84,6 +84,8 @@ class Env:
     MAX_REQUEST_ROWS: Final = "INFERSTACK_MAX_REQUEST_ROWS"
     OFFLOAD_BYTES: Final = "INFERSTACK_OFFLOAD_BYTES"
     METRICS_AUTH: Final = "INFERSTACK_METRICS_AUTH"
+    GRPC_PORT: Final = "INFERSTACK_GRPC_PORT"
+    """The V2 gRPC service's port (one worker; needs inferstack[grpc]); off unless set."""
     ALLOW_VERSION_MISMATCH: Final = "INFERSTACK_ALLOW_VERSION_MISMATCH"
     """Load a bundle saved under another major version of its framework (at your risk)."""
     ALLOW_PICKLE: Final = "INFERSTACK_ALLOW_PICKLE"

@@ -12,6 +12,7 @@ import logging
 import math
 import os
 import signal
+import socket
 import tempfile
 import threading
 from collections.abc import Generator
@@ -22,6 +23,7 @@ import uvicorn
 from inferstack.runtime.auth import check_keys
 from inferstack.runtime.connection import HeadLimits, LimitedHttpToolsProtocol
 from inferstack.runtime.errors import InferstackError
+from inferstack.runtime.grpc_server import GrpcServer, check_grpc
 from inferstack.runtime.logs import configure_logging
 from inferstack.runtime.settings import RuntimeSettings
 
@@ -30,7 +32,39 @@ _FACTORY = "inferstack.runtime.server:app_from_env"
 
 
 class _Server(uvicorn.Server):
-    """uvicorn's server without re-raising the captured signal after the graceful drain."""
+    """uvicorn's server without re-raising the captured signal after the graceful drain.
+
+    With gRPC on, the gRPC listener starts before HTTP and drains beside it: on SIGTERM
+    both stop accepting at once, and the batcher closes only after both drained.
+    """
+
+    def __init__(self, config: uvicorn.Config, grpc: GrpcServer | None = None) -> None:
+        super().__init__(config)
+        self.grpc = grpc
+
+    async def startup(self, sockets: list[socket.socket] | None = None) -> None:
+        if self.grpc is not None:
+            try:
+                await self.grpc.start()
+            except InferstackError as err:
+                log.error("server refused to start", extra={"error": err.message})
+                raise SystemExit(2) from err
+        await super().startup(sockets)
+
+    async def shutdown(self, sockets: list[socket.socket] | None = None) -> None:
+        grpc = self.grpc
+        if grpc is not None:
+            grpc.begin_stop()
+            close_app = self.lifespan.shutdown
+
+            async def after_grpc() -> None:  # the app's shutdown closes the batcher
+                await grpc.stopped()
+                await close_app()
+
+            self.lifespan.shutdown = after_grpc  # type: ignore[method-assign]
+        await super().shutdown(sockets)
+        if grpc is not None:
+            await grpc.stopped()
 
     @contextlib.contextmanager
     def capture_signals(self) -> Generator[None, None, None]:
@@ -120,6 +154,7 @@ def serve(settings: RuntimeSettings | None = None) -> None:
 
     try:
         check_keys(settings)  # in the parent too: workers would each print a traceback
+        check_grpc(settings)
         if settings.workers == 1:
             app = create_app(settings)
         else:  # the workers check again; a bundle that cannot be read is theirs to report
@@ -133,7 +168,8 @@ def serve(settings: RuntimeSettings | None = None) -> None:
         log.error("server refused to start", extra={"error": err.message})
         raise SystemExit(2) from err
     if settings.workers == 1:
-        _Server(_config(settings, app, 1)).run()
+        grpc = GrpcServer(app, settings) if settings.grpc_port is not None else None
+        _Server(_config(settings, app, 1), grpc).run()
         return
     # Worker processes rebuild their settings from the environment.
     for field, value in settings.model_dump(exclude_none=True).items():

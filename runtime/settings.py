@@ -109,6 +109,8 @@ class RuntimeSettings(BaseSettings):
     """Bodies of at least this size are decoded and answered in a thread, off the event loop."""
     metrics_auth: bool = Field(False, validation_alias=_env(Env.METRICS_AUTH))
     """Require the API key on ``/metrics`` too (Prometheus sends it as a bearer token)."""
+    grpc_port: int | None = Field(None, ge=1, le=65535, validation_alias=_env(Env.GRPC_PORT))
+    """Serve the V2 gRPC service on this port too (needs the ``grpc`` extra); off unless set."""
 
 
 def env_names() -> frozenset[str]:

@@ -34,6 +34,15 @@ def serve(
     workers: Annotated[
         int | None, typer.Option(min=1, help="Worker processes [default: INFERSTACK_WORKERS or 1].")
     ] = None,
+    grpc_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65535,
+            help="Also serve V2 over gRPC on this port (one worker; needs inferstack[grpc]) "
+            "[default: INFERSTACK_GRPC_PORT or off].",
+        ),
+    ] = None,
     api_key_file: Annotated[
         Path | None, typer.Option(help="File of API keys or sha256: hashes, one per line.")
     ] = None,
@@ -64,6 +73,7 @@ def serve(
         "host": host,
         "port": port,
         "workers": workers,
+        "grpc_port": grpc_port,
         "api_key_file": api_key_file,
         "allow_version_mismatch": allow_version_mismatch,
     }
