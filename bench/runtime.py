@@ -10,6 +10,13 @@ in-process predict cost of the same row, so the serving overhead shows as a rati
 The FastAPI + uvicorn baseline (needs ``pip install fastapi``) runs in the same
 invocation under the same load. Everything listens on 127.0.0.1 only.
 
+``--large`` measures rows per second for 256-row requests (``--rows``) instead, one
+transport at a time against the same server: V2 JSON tensors and V2 binary tensors
+(the binary tensor data extension) on ``/v2/models/{name}/infer``, beside the
+in-process ``predict_proba`` of the same rows in the same run (written to
+``bench/results/runtime-large.json``). A transport is one small function in
+``TRANSPORTS``: it gets the running server and the rows and returns its measurement.
+
 ``--frame-pipeline`` benchmarks a model fitted on a DataFrame instead: a scikit-learn
 ``Pipeline(ColumnTransformer(OneHotEncoder on a string column, StandardScaler on
 numbers), LogisticRegression)``, trained and bundled on the fly, served with a
@@ -27,14 +34,18 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 import numpy as np
+import orjson
+import yaml
 
 ROOT = Path(__file__).resolve().parent.parent
 LUA = ROOT / "bench" / "post.lua"
+LUA_HEADERS = ROOT / "bench" / "post_headers.lua"
 
 
 def free_port() -> int:
@@ -88,7 +99,14 @@ def stop(proc: subprocess.Popen[bytes]) -> None:
         proc.wait(5)
 
 
-def wrk(url: str, body: Path, connections: int, seconds: float, core: int) -> dict[str, Any]:
+def wrk(
+    url: str,
+    body: Path,
+    connections: int,
+    seconds: float,
+    core: int,
+    headers: list[str] | None = None,
+) -> dict[str, Any]:
     cmd = [
         "taskset",
         "-c",
@@ -100,10 +118,11 @@ def wrk(url: str, body: Path, connections: int, seconds: float, core: int) -> di
         "--timeout",
         "5s",
         "-s",
-        str(LUA),
+        str(LUA if headers is None else LUA_HEADERS),
         url,
         "--",
         str(body),
+        *(headers or []),
     ]
     out = subprocess.run(
         cmd, capture_output=True, text=True, check=True, timeout=seconds + 30
@@ -230,6 +249,169 @@ def frame_in_process(bundle: Path, row: list[Any]) -> dict[str, float]:
     }
 
 
+# ---- large requests: rows per second, one small function per transport ----------
+
+
+class Served(NamedTuple):
+    """The server under test, as a transport sees it."""
+
+    pid: int
+    base_url: str
+    model: str
+    tmp: Path
+
+
+# A transport gets the server, the request's rows and the options; returns one result
+# per concurrency level (see ``measure_http``).
+Transport = Callable[[Served, np.ndarray, argparse.Namespace], list[dict[str, Any]]]
+
+
+def measure_http(
+    name: str,
+    served: Served,
+    path: str,
+    body: bytes,
+    headers: list[str],
+    rows: int,
+    args: argparse.Namespace,
+) -> list[dict[str, Any]]:
+    """Drive ``path`` with ``body`` under wrk at each concurrency; rows/s per level."""
+    file = served.tmp / f"{name}.body"
+    file.write_bytes(body)
+    url = served.base_url + path
+    check = httpx.post(url, content=body, headers=dict(h.split(": ", 1) for h in headers))
+    if check.status_code != 200:
+        raise RuntimeError(f"{name}: {check.status_code} {check.text[:300]}")
+    results = []
+    for c in args.concurrency:
+        wrk(url, file, c, args.warmup, args.client_core, headers)
+        before = cpu_seconds(served.pid)
+        r = wrk(url, file, c, args.duration, args.client_core, headers)
+        cpu = cpu_seconds(served.pid) - before
+        seconds = r["duration_us"] / 1e6
+        errors = r["connect"] + r["read"] + r["write"] + r["status"] + r["timeout"]
+        results.append(
+            {
+                "transport": name,
+                "concurrency": c,
+                "body_bytes": len(body),
+                "rows_per_s": r["requests"] * rows / seconds,
+                "rps": r["requests"] / seconds,
+                "p50_ms": r["p50_us"] / 1000,
+                "p99_ms": r["p99_us"] / 1000,
+                "errors": errors,
+                "cpu_us_per_req": cpu / max(r["requests"], 1) * 1e6,
+            }
+        )
+        print(
+            f"  {name:<10} c={c:<3} {results[-1]['rows_per_s']:10.0f} rows/s  "
+            f"({results[-1]['rps']:6.0f} req/s)  p50 {r['p50_us'] / 1000:6.2f} ms  "
+            f"p99 {r['p99_us'] / 1000:6.2f} ms  errors {errors}  "
+            f"cpu/req {results[-1]['cpu_us_per_req']:7.1f} us",
+            flush=True,
+        )
+    return results
+
+
+def _v2_tensor(x: np.ndarray) -> dict[str, Any]:
+    return {"name": "input-0", "shape": list(x.shape), "datatype": "FP64"}
+
+
+def v2_json(served: Served, x: np.ndarray, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """V2 JSON tensors in and out."""
+    body = orjson.dumps(
+        {"inputs": [{**_v2_tensor(x), "data": x.reshape(-1)}]}, option=orjson.OPT_SERIALIZE_NUMPY
+    )
+    path = f"/v2/models/{served.model}/infer"
+    return measure_http("v2-json", served, path, body, [f"Content-Type: {JSON}"], len(x), args)
+
+
+def v2_binary(served: Served, x: np.ndarray, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """V2 binary tensor data in and out (Inference-Header-Content-Length)."""
+    raw = np.ascontiguousarray(x, dtype="<f8").tobytes()
+    tensor = {**_v2_tensor(x), "parameters": {"binary_data_size": len(raw)}}
+    header = orjson.dumps({"inputs": [tensor], "parameters": {"binary_data_output": True}})
+    headers = ["Content-Type: application/octet-stream"]
+    headers.append(f"Inference-Header-Content-Length: {len(header)}")
+    path = f"/v2/models/{served.model}/infer"
+    return measure_http("v2-binary", served, path, header + raw, headers, len(x), args)
+
+
+TRANSPORTS: dict[str, Transport] = {"v2-json": v2_json, "v2-binary": v2_binary}
+JSON = "application/json"
+
+
+def in_process_rows(bundle: Path, x: np.ndarray) -> dict[str, float]:
+    """Rows per second of the model called in this process on the same rows."""
+    from inferstack.runtime import load_bundle
+
+    served = load_bundle(bundle)
+    model = served.predictor.model  # type: ignore[attr-defined]
+
+    def rows_per_s(fn: Any, n: int = 2000) -> float:
+        fn()
+        start = time.perf_counter()
+        for _ in range(n):
+            fn()
+        return len(x) * n / (time.perf_counter() - start)
+
+    return {
+        "sklearn_predict_proba_rows_per_s": rows_per_s(lambda: model.predict_proba(x)),
+        "runtime_run_rows_per_s": rows_per_s(lambda: served.run(x)),
+    }
+
+
+def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
+    """``--large``: rows/s of each transport against the in-process figure, same run."""
+    x = np.random.default_rng(7).normal(size=(args.rows, 20))
+    model = yaml.safe_load((args.bundle / "inferstack.yaml").read_text())["name"]
+    port = free_port()
+    env = {
+        "INFERSTACK_PORT": str(port),
+        "INFERSTACK_HOST": "127.0.0.1",
+        "INFERSTACK_LOG_LEVEL": "warning",
+        **dict(kv.split("=", 1) for kv in args.server_env),
+    }
+    cmd = [sys.executable, "-m", "inferstack.runtime", "serve", str(args.bundle)]
+    proc = start(cmd, env, args.server_core, port, tmp / "large.log", single_row)
+    results: list[dict[str, Any]] = []
+    try:
+        served = Served(proc.pid, f"http://127.0.0.1:{port}", model, tmp)
+        for name in args.transports:
+            results += TRANSPORTS[name](served, x, args)
+    finally:
+        stop(proc)
+    # pinned to the server's core, so "one core" means the same thing for both
+    os.sched_setaffinity(0, {args.server_core})
+    costs = in_process_rows(args.bundle, x)
+    base = costs["sklearn_predict_proba_rows_per_s"]
+    print(
+        f"in-process, same {args.rows} rows: predict_proba {base:,.0f} rows/s, "
+        f"runtime fast path {costs['runtime_run_rows_per_s']:,.0f} rows/s"
+    )
+    for r in results:
+        r["share_of_in_process"] = r["rows_per_s"] / base
+        print(
+            f"  {r['transport']:<10} c={r['concurrency']:<3} "
+            f"{r['share_of_in_process']:.2f} x in-process predict_proba"
+        )
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    args.out.write_text(
+        json.dumps(
+            {
+                "load": os.getloadavg(),
+                "rows": args.rows,
+                "server_env": args.server_env,
+                "runs": results,
+                "in_process": costs,
+            },
+            indent=2,
+        )
+    )
+    print(f"results: {args.out}")
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
@@ -237,7 +419,7 @@ def main() -> int:
     parser.add_argument("--bundle", type=Path, default=ROOT / "examples" / "logreg-20f" / "bundle")
     parser.add_argument("--duration", type=float, default=15.0)
     parser.add_argument("--warmup", type=float, default=3.0)
-    parser.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
+    parser.add_argument("--concurrency", type=int, nargs="+", default=None)
     parser.add_argument("--server-core", type=int, default=0)
     parser.add_argument("--client-core", type=int, default=1)
     parser.add_argument("--no-baseline", action="store_true", help="skip the FastAPI baseline")
@@ -251,9 +433,27 @@ def main() -> int:
         action="store_true",
         help="benchmark a DataFrame-fitted ColumnTransformer pipeline (built on the fly)",
     )
+    parser.add_argument(
+        "--large",
+        action="store_true",
+        help="rows/s of --rows-row requests per transport against in-process predict_proba",
+    )
+    parser.add_argument("--rows", type=int, default=256, help="rows per request (--large)")
+    parser.add_argument(
+        "--transports", nargs="+", choices=sorted(TRANSPORTS), default=list(TRANSPORTS)
+    )
+    parser.add_argument(
+        "--server-env",
+        nargs="+",
+        default=[],
+        metavar="KEY=VALUE",
+        help="extra settings for the server (--large), e.g. INFERSTACK_MAX_BATCH_SIZE=256",
+    )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()
+    args.concurrency = args.concurrency or ([1, 8] if args.large else [1, 16, 64])
     name = "runtime-frame.json" if args.frame_pipeline else "runtime.json"
+    name = "runtime-large.json" if args.large else name
     args.out = args.out or ROOT / "bench" / "results" / name
     row: list[Any] = [float(v) for v in np.random.default_rng(7).normal(size=20)]
     tmp = Path(tempfile.mkdtemp(prefix="inferstack-bench-"))
@@ -262,6 +462,8 @@ def main() -> int:
         args.no_baseline = args.no_fast_path_run = True
     body = tmp / "body.json"
     body.write_text(json.dumps({"instances": [row]}))
+    if args.large:
+        return large(args, tmp, body)
     print(
         f"load: {os.getloadavg()}  cpus: {os.cpu_count()}  server core {args.server_core}, "
         f"wrk core {args.client_core}",
