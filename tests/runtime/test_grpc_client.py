@@ -1,0 +1,208 @@
+"""Triton's own gRPC client against real servers: V2 over gRPC beside HTTP.
+
+FP64, FP32, INT64, BOOL and BYTES models (see ``grpc_models``) are served on 127.0.0.1
+with ``INFERSTACK_GRPC_PORT`` and an API key; ``tritonclient.grpc`` sends raw contents,
+and hand-built messages send typed contents; every answer equals the model in process.
+Health, metadata, the key in metadata, error codes and messages, and the route label
+of the metrics are checked on the same servers.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, NamedTuple
+
+import grpc
+import numpy as np
+import pytest
+
+from tests.runtime.grpc_models import KINDS, Tensors, build_case, datatype
+from tests.runtime.server import RuntimeServer, free_port, metric_value
+
+grpcclient = pytest.importorskip("tritonclient.grpc")
+service_pb2 = pytest.importorskip("tritonclient.grpc.service_pb2")
+service_pb2_grpc = pytest.importorskip("tritonclient.grpc.service_pb2_grpc")
+
+KEY = "grpc-test-key-0123456789"
+AUTH = {"x-api-key": KEY}
+
+
+class Case(NamedTuple):
+    """A served model, what to send it, and what the model in process answers."""
+
+    server: RuntimeServer
+    name: str
+    output: str
+    tensors: Tensors
+    expected: np.ndarray
+    address: str
+
+
+CONTENTS = {
+    "FP64": "fp64_contents",
+    "FP32": "fp32_contents",
+    "INT64": "int64_contents",
+    "BOOL": "bool_contents",
+    "BYTES": "bytes_contents",
+}
+
+
+@pytest.fixture(scope="module", params=KINDS)
+def case(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[Case]:
+    kind = request.param
+    out = tmp_path_factory.mktemp("grpc") / kind
+    name, tensors, expected = build_case(kind, out)
+    port = free_port()
+    env = {"INFERSTACK_GRPC_PORT": str(port), "INFERSTACK_API_KEY": KEY}
+    with RuntimeServer(out, tmp_path_factory.mktemp("logs"), env=env) as server:
+        meta = server.get(f"/v2/models/{name}", headers=AUTH).json()
+        yield Case(server, name, meta["outputs"][0]["name"], tensors, expected, f"127.0.0.1:{port}")
+
+
+def _same(got: np.ndarray, expected: np.ndarray) -> None:
+    if expected.dtype.kind in "OU":
+        assert [v.decode() if isinstance(v, bytes) else v for v in got.tolist()] == list(expected)
+    else:
+        np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+
+
+def _client(address: str) -> Any:
+    return grpcclient.InferenceServerClient(address)
+
+
+def test_triton_client_raw_contents_match_model(case: Case) -> None:
+    name, output, tensors, expected, address = (
+        case.name,
+        case.output,
+        case.tensors,
+        case.expected,
+        case.address,
+    )
+    inputs = []
+    for tensor_name, arr in tensors:
+        tensor = grpcclient.InferInput(tensor_name, list(arr.shape), datatype(arr))
+        tensor.set_data_from_numpy(arr)  # raw_input_contents, as the client always sends
+        inputs.append(tensor)
+    client = _client(address)
+    result = client.infer(name, inputs, request_id="r-9", headers=AUTH)
+    _same(result.as_numpy(output), expected)
+    response = result.get_response()
+    assert response.id == "r-9"
+    assert response.model_name == name
+    assert len(response.raw_output_contents) == 1
+    client.close()
+
+
+def _typed_request(name: str, tensors: Tensors) -> Any:
+    request = service_pb2.ModelInferRequest(model_name=name, id="typed")
+    for tensor_name, arr in tensors:
+        dt = datatype(arr)
+        tensor = request.inputs.add(name=tensor_name, datatype=dt, shape=list(arr.shape))
+        values = (
+            [v.encode() for v in arr.reshape(-1)] if dt == "BYTES" else arr.reshape(-1).tolist()
+        )
+        getattr(tensor.contents, CONTENTS[dt]).extend(values)
+    return request
+
+
+def _typed_output(response: Any) -> np.ndarray:
+    out = response.outputs[0]
+    assert not response.raw_output_contents
+    values = list(getattr(out.contents, CONTENTS[out.datatype]))
+    return np.array(values).reshape(list(out.shape))
+
+
+def test_typed_contents_match_model(case: Case) -> None:
+    name, output, tensors, expected, address = (
+        case.name,
+        case.output,
+        case.tensors,
+        case.expected,
+        case.address,
+    )
+    with grpc.insecure_channel(address) as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        response = stub.ModelInfer(
+            _typed_request(name, tensors), metadata=(("authorization", f"Bearer {KEY}"),)
+        )
+    assert response.id == "typed"
+    assert response.outputs[0].name == output
+    _same(_typed_output(response), expected)
+
+
+def test_health_and_metadata(case: Case) -> None:
+    server, name, output, address = (case.server, case.name, case.output, case.address)
+    client = _client(address)
+    assert client.is_server_live()
+    assert client.is_server_ready()
+    assert client.is_model_ready(name)
+    assert client.is_model_ready(name, "1.0.0")
+    assert client.get_server_metadata().name == "inferstack"
+    meta = client.get_model_metadata(name, headers=AUTH)
+    http = server.get(f"/v2/models/{name}", headers=AUTH).json()
+    assert meta.name == name
+    assert list(meta.versions) == ["1.0.0"]
+    assert [(t.name, t.datatype, list(t.shape)) for t in meta.inputs] == [
+        (t["name"], t["datatype"], t["shape"]) for t in http["inputs"]
+    ]
+    assert meta.outputs[0].name == output
+    with pytest.raises(grpcclient.InferenceServerException) as err:
+        client.is_model_ready("other")
+    assert err.value.status() == "StatusCode.NOT_FOUND"
+    assert "model 'other' not found" in err.value.message()
+    client.close()
+
+
+def _call(address: str, request: Any, metadata: tuple[tuple[str, str], ...] = ()) -> grpc.RpcError:
+    with grpc.insecure_channel(address) as channel:
+        stub = service_pb2_grpc.GRPCInferenceServiceStub(channel)
+        with pytest.raises(grpc.RpcError) as err:
+            stub.ModelInfer(request, metadata=metadata, timeout=30)
+    return err.value
+
+
+def test_errors_map_to_codes_with_the_http_messages(case: Case) -> None:
+    server, name, tensors, address = case.server, case.name, case.tensors, case.address
+    if len(tensors) != 1:
+        pytest.skip("the numeric models cover the error paths")
+    good = _typed_request(name, tensors)
+    err = _call(address, good)
+    assert err.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert "missing API key" in (err.details() or "")
+    err = _call(address, good, (("x-api-key", "wrong-key-wrong-key"),))
+    assert err.code() == grpc.StatusCode.UNAUTHENTICATED
+    assert err.details() == "invalid API key"
+    bad = _typed_request(name, tensors)
+    bad.inputs[0].shape[:] = [9, 5]
+    err = _call(address, bad, (("x-api-key", KEY),))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "do not fill shape [9, 5]" in (err.details() or "")
+    bad.inputs[0].shape[:] = [3, 12]
+    values = getattr(bad.inputs[0].contents, CONTENTS[bad.inputs[0].datatype])
+    del values[36:]
+    err = _call(address, bad, (("x-api-key", KEY),))
+    assert err.code() == grpc.StatusCode.INVALID_ARGUMENT
+    assert "expected rows of shape [4], got [12]" in (err.details() or "")
+    shape_message = err.details()
+    other = _typed_request("nope", tensors)
+    err = _call(address, other, (("x-api-key", KEY),))
+    assert err.code() == grpc.StatusCode.NOT_FOUND
+    assert err.details() == "model 'nope' not found"
+    # the same message as HTTP for the same mistake
+    tensor = {"name": "x", "shape": [3, 12], "datatype": datatype(tensors[0][1])}
+    tensor["data"] = tensors[0][1].reshape(-1)[:36].tolist()
+    http = server.post(f"/v2/models/{name}/infer", headers=AUTH, json={"inputs": [tensor]})
+    assert http.status_code == 400
+    assert http.json()["error"]["message"] == shape_message
+
+
+def test_metrics_label_grpc_routes(case: Case) -> None:
+    server, address = (case.server, case.address)
+    client = _client(address)
+    client.is_server_live()
+    client.close()
+    text = server.get("/metrics").text
+    assert metric_value(text, "inferstack_requests_total", route="grpc:ServerLive", code="200") >= 1
+    assert metric_value(text, "inferstack_requests_total", route="grpc:ModelInfer", code="200") >= 1
