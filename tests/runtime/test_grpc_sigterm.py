@@ -1,0 +1,112 @@
+"""SIGTERM with gRPC and HTTP requests in flight: both stop accepting, none is lost, exit 0."""
+
+from __future__ import annotations
+
+import signal
+import threading
+import time
+from pathlib import Path
+
+import grpc
+import httpx
+import numpy as np
+import pytest
+
+from inferstack.runtime import bundle
+from tests.runtime.server import RuntimeServer, free_port, metric_value
+
+grpcclient = pytest.importorskip("tritonclient.grpc")
+
+NAP = """
+import time
+
+class Nap:
+    def predict(self, x):
+        time.sleep(0.25)
+        return x.sum(axis=1)
+"""
+EACH = 12  # requests per transport
+
+
+def test_sigterm_drains_grpc_and_http_in_flight(tmp_path: Path, log_dir: Path) -> None:
+    (tmp_path / "nap.py").write_text(NAP)
+    path = bundle(
+        f"{tmp_path / 'nap.py'}:Nap",
+        framework="custom",
+        name="nap",
+        version="1.0.0",
+        out=tmp_path / "b",
+        features=["a", "b"],
+    )
+    port = free_port()
+    env = {
+        "INFERSTACK_MAX_BATCH_SIZE": "4",
+        "INFERSTACK_MAX_BATCH_WAIT_MS": "0",
+        "INFERSTACK_GRPC_PORT": str(port),
+    }
+    server = RuntimeServer(path, log_dir, env=env).start()
+    address = f"127.0.0.1:{port}"
+    results: dict[str, object] = {}
+
+    def call_http(i: int) -> None:
+        try:
+            r = httpx.post(
+                server.url + "/predict", json={"instances": [[float(i), 1.0]]}, timeout=60
+            )
+            results[f"http-{i}"] = (r.status_code, r.json())
+        except httpx.HTTPError as err:
+            results[f"http-{i}"] = err
+
+    def call_grpc(i: int) -> None:
+        client = grpcclient.InferenceServerClient(address)
+        tensor = grpcclient.InferInput("input-0", [1, 2], "FP64")
+        tensor.set_data_from_numpy(np.array([[float(i), 2.0]]))
+        try:
+            out = client.infer("nap", [tensor], client_timeout=60).as_numpy("raw")
+            results[f"grpc-{i}"] = out.tolist()
+        except grpcclient.InferenceServerException as err:
+            results[f"grpc-{i}"] = err
+        finally:
+            client.close()
+
+    threads = [threading.Thread(target=call_http, args=(i,)) for i in range(EACH)]
+    threads += [threading.Thread(target=call_grpc, args=(i,)) for i in range(EACH)]
+    try:
+        for t in threads:
+            t.start()
+        # 24 requests, 4 per 0.25 s batch: about 1.5 s of work. SIGTERM lands once all
+        # have been accepted (in flight or answered).
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            metrics = server.get("/metrics").text
+            in_flight = metric_value(metrics, "inferstack_inflight_requests") - 1  # this one
+            accepted = in_flight + sum(
+                metric_value(metrics, "inferstack_requests_total", route=route)
+                for route in ("/predict", "grpc:ModelInfer")
+            )
+            if accepted >= 2 * EACH:
+                break
+            time.sleep(0.02)
+        assert accepted >= 2 * EACH, f"only {accepted} of {2 * EACH} requests reached the server"
+        assert in_flight > 0, "nothing was left in flight to drain"
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.2)
+        with grpc.insecure_channel(address) as channel:
+            live = channel.unary_unary("/inference.GRPCInferenceService/ServerLive")
+            with pytest.raises(grpc.RpcError) as refused:
+                live(b"", timeout=2)
+        assert refused.value.code() in (
+            grpc.StatusCode.UNAVAILABLE,
+            grpc.StatusCode.DEADLINE_EXCEEDED,
+        ), "gRPC still accepted new calls after SIGTERM"
+        for t in threads:
+            t.join(30)
+        code = server.proc.wait(30)
+    finally:
+        server.stop()
+    assert code == 0, server.logs()
+    assert len(results) == 2 * EACH
+    for i in range(EACH):
+        assert results[f"http-{i}"] == (200, {"predictions": [i + 1.0]}), results[f"http-{i}"]
+        assert results[f"grpc-{i}"] == [i + 2.0], results[f"grpc-{i}"]
