@@ -11,16 +11,24 @@ answers 200 on 127.0.0.1 (polled every 10 ms); the model's own load time is read
 from `inferstack_model_load_seconds`. Image size is the engine's uncompressed size;
 the gzip size of `docker save` is what a registry pull transfers (approximately).
 Results go to stdout and bench/results/coldstart.json.
+
+``--process`` measures processes instead of containers, on this machine's Python:
+``python -m inferstack.runtime serve BUNDLE`` until ``/ping`` answers 200, against the
+plain FastAPI app (``bench/fastapi_baseline.py`` under uvicorn, which loads the same
+skops model at import) until it answers its first 200 (``/openapi.json``), alternated
+``--runs`` times after one warm-up each; results in bench/results/coldstart-process.json.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import platform
 import socket
 import statistics
 import subprocess
+import sys
 import time
 from pathlib import Path
 from typing import Any
@@ -95,13 +103,91 @@ def one_start(image: str, timeout_s: float = 120) -> dict[str, Any]:
         subprocess.run(["docker", "rm", "--force", cid], capture_output=True, check=False)
 
 
+def process_start(cmd: list[str], path: str, port: int, timeout_s: float = 60) -> float:
+    """Seconds from spawning ``cmd`` until ``path`` on ``port`` answers 200."""
+    env = {
+        **os.environ,
+        "INFERSTACK_HOST": "127.0.0.1",
+        "INFERSTACK_PORT": str(port),
+        "INFERSTACK_LOG_LEVEL": "warning",
+        "INFERSTACK_BENCH_BUNDLE": str(BUNDLE),
+    }
+    started = time.perf_counter()
+    proc = subprocess.Popen(
+        cmd, env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL
+    )
+    try:
+        with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
+            while time.perf_counter() - started < timeout_s:
+                try:
+                    if client.get(path).status_code == 200:
+                        return round(time.perf_counter() - started, 3)
+                except httpx.TransportError:
+                    pass
+                if proc.poll() is not None:
+                    raise SystemExit(f"{cmd} exited with {proc.returncode}")
+                time.sleep(0.005)
+        raise SystemExit(f"{cmd} not ready within {timeout_s} s")
+    finally:
+        proc.terminate()
+        proc.wait(20)
+
+
+def processes(runs: int) -> None:
+    """``--process``: the runtime's process against the FastAPI app's, alternated."""
+    python = sys.executable
+    servers = {
+        "inferstack": (
+            lambda port: [python, "-m", "inferstack.runtime", "serve", str(BUNDLE)],
+            "/ping",
+        ),
+        "fastapi": (
+            lambda port: [
+                python,
+                "-m",
+                "uvicorn",
+                "bench.fastapi_baseline:app",
+                "--host",
+                "127.0.0.1",
+                "--port",
+                str(port),
+                "--log-level",
+                "warning",
+            ],
+            "/openapi.json",
+        ),
+    }
+    times: dict[str, list[float]] = {name: [] for name in servers}
+    for n in range(runs + 1):
+        for name, (cmd, path) in servers.items():
+            port = free_port()
+            took = process_start(cmd(port), path, port)
+            if n:  # the first round warms the page cache
+                times[name].append(took)
+    result = {
+        name: {"median": statistics.median(t), "min": min(t), "max": max(t), "runs": t}
+        for name, t in times.items()
+    }
+    result["load"] = {"avg": list(os.getloadavg())}
+    out = RESULTS.with_name("coldstart-process.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(result, indent=2) + "\n")
+    print(json.dumps(result, indent=2))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--image", help="image to measure (default: build the quickstart one)")
     parser.add_argument("--base-image", default=None, help="base image for the build")
     parser.add_argument("--network", default="host", help="build network")
     parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument(
+        "--process", action="store_true", help="processes on this machine, against FastAPI"
+    )
     args = parser.parse_args()
+    if args.process:
+        processes(args.runs)
+        return
     image = args.image
     if image is None:
         from inferstack.components.image.build import build_image
