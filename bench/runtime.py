@@ -12,7 +12,8 @@ invocation under the same load. Everything listens on 127.0.0.1 only.
 
 ``--large`` measures rows per second for 256-row requests (``--rows``) instead, one
 transport at a time against the same server: V2 JSON tensors and V2 binary tensors
-(the binary tensor data extension) on ``/v2/models/{name}/infer``, beside the
+(the binary tensor data extension) on ``/v2/models/{name}/infer``, and V2 over gRPC
+(``ModelInfer`` with raw contents, on ``INFERSTACK_GRPC_PORT``), beside the
 in-process ``predict_proba`` of the same rows in the same run (written to
 ``bench/results/runtime-large.json``). A transport is one small function in
 ``TRANSPORTS``: it gets the running server and the rows and returns its measurement.
@@ -259,6 +260,7 @@ class Served(NamedTuple):
     base_url: str
     model: str
     tmp: Path
+    grpc_address: str
 
 
 # A transport gets the server, the request's rows and the options; returns one result
@@ -337,7 +339,82 @@ def v2_binary(served: Served, x: np.ndarray, args: argparse.Namespace) -> list[d
     return measure_http("v2-binary", served, path, header + raw, headers, len(x), args)
 
 
-TRANSPORTS: dict[str, Transport] = {"v2-json": v2_json, "v2-binary": v2_binary}
+def v2_grpc(served: Served, x: np.ndarray, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """V2 over gRPC: raw_input_contents in, raw_output_contents out (Triton's client's form).
+
+    No wrk for gRPC: a closed loop of ``c`` grpc.aio calls from this process, pinned to
+    the client core, drives it; rows/s, latency and server CPU as ``measure_http``.
+    """
+    import asyncio
+
+    import grpc
+
+    from inferstack.runtime import grpc_predict_v2_pb2 as pb
+
+    request = pb.ModelInferRequest(model_name=served.model)
+    request.inputs.add(name="input-0", datatype="FP64", shape=list(x.shape))
+    request.raw_input_contents.append(np.ascontiguousarray(x, dtype="<f8").tobytes())
+    body = request.SerializeToString()
+    method = "/inference.GRPCInferenceService/ModelInfer"
+
+    async def loop(c: int, seconds: float) -> tuple[list[float], int, float]:
+        latencies: list[float] = []
+        errors = 0
+        async with grpc.aio.insecure_channel(served.grpc_address) as channel:
+            call = channel.unary_unary(method)
+            await call(body)  # fails loudly if the server refuses the request
+            end = time.perf_counter() + seconds
+
+            async def client() -> None:
+                nonlocal errors
+                while time.perf_counter() < end:
+                    t = time.perf_counter()
+                    try:
+                        await call(body)
+                    except grpc.RpcError:
+                        errors += 1
+                    latencies.append(time.perf_counter() - t)
+
+            start = time.perf_counter()
+            await asyncio.gather(*(client() for _ in range(c)))
+            return latencies, errors, time.perf_counter() - start
+
+    affinity = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {args.client_core})
+    results = []
+    try:
+        for c in args.concurrency:
+            asyncio.run(loop(c, args.warmup))
+            before = cpu_seconds(served.pid)
+            latencies, errors, seconds = asyncio.run(loop(c, args.duration))
+            cpu = cpu_seconds(served.pid) - before
+            ms = np.percentile(np.array(latencies) * 1000, [50, 99])
+            results.append(
+                {
+                    "transport": "v2-grpc",
+                    "concurrency": c,
+                    "body_bytes": len(body),
+                    "rows_per_s": len(latencies) * len(x) / seconds,
+                    "rps": len(latencies) / seconds,
+                    "p50_ms": float(ms[0]),
+                    "p99_ms": float(ms[1]),
+                    "errors": errors,
+                    "cpu_us_per_req": cpu / max(len(latencies), 1) * 1e6,
+                }
+            )
+            r = results[-1]
+            print(
+                f"  v2-grpc    c={c:<3} {r['rows_per_s']:10.0f} rows/s  ({r['rps']:6.0f} req/s)  "
+                f"p50 {ms[0]:6.2f} ms  p99 {ms[1]:6.2f} ms  errors {errors}  "
+                f"cpu/req {r['cpu_us_per_req']:7.1f} us",
+                flush=True,
+            )
+    finally:
+        os.sched_setaffinity(0, affinity)
+    return results
+
+
+TRANSPORTS: dict[str, Transport] = {"v2-json": v2_json, "v2-binary": v2_binary, "v2-grpc": v2_grpc}
 JSON = "application/json"
 
 
@@ -366,17 +443,19 @@ def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
     x = np.random.default_rng(7).normal(size=(args.rows, 20))
     model = yaml.safe_load((args.bundle / "inferstack.yaml").read_text())["name"]
     port = free_port()
+    grpc_port = free_port()
     env = {
         "INFERSTACK_PORT": str(port),
         "INFERSTACK_HOST": "127.0.0.1",
         "INFERSTACK_LOG_LEVEL": "warning",
+        "INFERSTACK_GRPC_PORT": str(grpc_port),
         **dict(kv.split("=", 1) for kv in args.server_env),
     }
     cmd = [sys.executable, "-m", "inferstack.runtime", "serve", str(args.bundle)]
     proc = start(cmd, env, args.server_core, port, tmp / "large.log", single_row)
     results: list[dict[str, Any]] = []
     try:
-        served = Served(proc.pid, f"http://127.0.0.1:{port}", model, tmp)
+        served = Served(proc.pid, f"http://127.0.0.1:{port}", model, tmp, f"127.0.0.1:{grpc_port}")
         for name in args.transports:
             results += TRANSPORTS[name](served, x, args)
     finally:
