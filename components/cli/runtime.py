@@ -39,7 +39,7 @@ def serve(
         typer.Option(
             min=1,
             max=65535,
-            help="Also serve V2 over gRPC on this port (one worker; needs inferstack[grpc]) "
+            help="Also serve V2 over gRPC on this port (one worker; needs the grpc extra) "
             "[default: INFERSTACK_GRPC_PORT or off].",
         ),
     ] = None,
