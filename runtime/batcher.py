@@ -7,6 +7,13 @@ request therefore runs alone and at once; under heavy load batches grow by
 themselves while the model is busy. The model runs in a single worker thread, off
 the event loop. If a merged batch fails, each request is retried alone so that one
 bad row fails only its own request.
+
+A request of more rows than ``max_batch_size`` runs as consecutive model calls of at
+most that many rows, all in one hand-off to the model thread while no smaller request
+is queued: each hand-off (thread wake-up, result back to the loop) costs more than a
+fast model's call. Between two calls the thread looks at the queue; once a request
+that fits in a batch waits, the rest of the large one goes to the back of the queue,
+so small requests wait at most one model call behind a large one.
 """
 
 from __future__ import annotations
@@ -20,10 +27,27 @@ from typing import Any
 
 import numpy as np
 
-from inferstack.runtime.batching import merge, split
+from inferstack.runtime.batching import join, merge, split
 
 log = logging.getLogger("inferstack.runtime")
-Item = tuple[np.ndarray, "asyncio.Future[Any]", Any]
+Meta = Callable[[np.ndarray], Any]
+
+
+class _Item:
+    """One queued request: its rows, its future, how far its model calls got."""
+
+    __slots__ = ("done", "fut", "meta", "parts", "x")
+
+    def __init__(self, x: np.ndarray, fut: asyncio.Future[Any], meta: Meta | None) -> None:
+        self.x = x
+        self.fut = fut
+        self.meta = meta
+        self.done = 0  # rows already run (a large request's finished model calls)
+        self.parts: list[Any] = []
+
+    @property
+    def rows(self) -> int:
+        return len(self.x) - self.done
 
 
 class Batcher:
@@ -43,8 +67,9 @@ class Batcher:
         self.on_batch = on_batch
         self.on_depth = on_depth or (lambda _n: None)
         self.incoming = 0  # requests being received/decoded; maintained by the app
-        self._queue: deque[Item] = deque()
+        self._queue: deque[_Item] = deque()
         self._rows = 0
+        self._small = 0  # queued requests that fit in one batch (read by the model thread)
         self._wake: asyncio.Future[None] | None = None
         self._closing = False
         self._task: asyncio.Task[None] | None = None
@@ -67,16 +92,25 @@ class Batcher:
         """True once ``close`` finished draining: nothing submitted now would run."""
         return self._closing and (self._task is None or self._task.done())
 
-    def submit(self, x: np.ndarray, meta: Any = None) -> asyncio.Future[Any]:
-        """Queue one request's rows; the future resolves to its slice of the outputs."""
+    def submit(self, x: np.ndarray, meta: Meta | None = None) -> asyncio.Future[Any]:
+        """Queue one request's rows; the future resolves to its outputs.
+
+        ``meta``, if given, makes the ``on_batch`` observer's value for the rows of
+        each model call this request takes part in.
+        """
         if self.closed:
             raise RuntimeError("the batcher is closed")
         fut: asyncio.Future[Any] = asyncio.get_running_loop().create_future()
-        self._queue.append((x, fut, meta))
-        self._rows += len(x)
-        self.on_depth(self._rows)
+        self._enqueue(_Item(x, fut, meta))
         self._notify()
         return fut
+
+    def _enqueue(self, item: _Item) -> None:
+        self._queue.append(item)
+        self._rows += item.rows
+        if item.rows <= self.max_batch_size:
+            self._small += 1
+        self.on_depth(self._rows)
 
     def _notify(self) -> None:
         if self._wake is not None and not self._wake.done():
@@ -117,47 +151,97 @@ class Batcher:
             except Exception:  # the worker must outlive any one batch
                 log.exception("batcher iteration failed")
 
-    def _take(self) -> list[Item]:
-        items: list[Item] = []
+    def _take(self) -> list[_Item]:
+        """Queued requests for the next hand-off: small ones merged up to the batch size,
+        or one larger than the batch size alone."""
+        items: list[_Item] = []
         rows = 0
-        while self._queue and (not items or rows + len(self._queue[0][0]) <= self.max_batch_size):
+        limit = self.max_batch_size
+        while self._queue:
+            n = self._queue[0].rows
+            if items and (rows + n > limit or n > limit):
+                break
             item = self._queue.popleft()
-            self._rows -= len(item[0])
-            if not item[1].done():  # a timed-out request is skipped
-                items.append(item)
-                rows += len(item[0])
+            self._rows -= n
+            if n <= limit:
+                self._small -= 1
+            if item.fut.done():  # a timed-out request is skipped
+                continue
+            items.append(item)
+            rows += n
+            if n > limit:
+                break
         self.on_depth(self._rows)
         return items
 
-    async def _run_items(self, loop: asyncio.AbstractEventLoop, items: list[Item]) -> None:
+    async def _run_items(self, loop: asyncio.AbstractEventLoop, items: list[_Item]) -> None:
+        if len(items) == 1 and items[0].rows > self.max_batch_size:
+            await self._run_large(loop, items[0])
+            return
         try:
             parts = await loop.run_in_executor(self._pool, self._run_batch, items)
         except Exception as err:  # noqa: BLE001 - retried one by one below
             if len(items) == 1:
-                _resolve(items[0][1], error=err)
+                _resolve(items[0].fut, error=err)
                 return
             for item in items:
-                if item[1].done():  # timed out while the merged batch ran
+                if item.fut.done():  # timed out while the merged batch ran
                     continue
                 try:
                     part = await loop.run_in_executor(self._pool, self._run_batch, [item])
                 except Exception as one_err:  # noqa: BLE001 - goes to its own request
-                    _resolve(item[1], error=one_err)
+                    _resolve(item.fut, error=one_err)
                 else:
-                    _resolve(item[1], result=part[0])
+                    _resolve(item.fut, result=_whole(item, part[0]))
             return
         for item, part in zip(items, parts, strict=True):
-            _resolve(item[1], result=part)
+            _resolve(item.fut, result=_whole(item, part))
 
-    def _run_batch(self, items: list[Item]) -> list[Any]:
-        x, counts = merge([item[0] for item in items])
+    async def _run_large(self, loop: asyncio.AbstractEventLoop, item: _Item) -> None:
+        try:
+            finished = await loop.run_in_executor(self._pool, self._run_chunks, item)
+        except Exception as err:  # noqa: BLE001 - a failed call fails the whole request
+            _resolve(item.fut, error=err)
+            return
+        if finished:
+            _resolve(item.fut, result=join(item.parts))
+        elif not item.fut.done():  # smaller requests wait: the rest goes behind them
+            self._enqueue(item)
+
+    def _run_chunks(self, item: _Item) -> bool:
+        """Model calls of at most the batch size over ``item``'s remaining rows, until
+        its last row ran (True) or a request that fits in one batch waits (False)."""
+        size = self.max_batch_size
+        while True:
+            rows = item.x[item.done : item.done + size]
+            part = self._run_batch([_Item(rows, item.fut, item.meta)])[0]
+            item.parts.append(part)
+            item.done += len(rows)
+            if item.done >= len(item.x):
+                return True
+            if self._small > 0 or item.fut.done():
+                return False
+
+    def _run_batch(self, items: list[_Item]) -> list[Any]:
+        x, counts = merge([item.x[item.done :] if item.done else item.x for item in items])
         parts = split(self.run(x), counts)
         if self.on_batch is not None:
             try:
-                self.on_batch(x, parts, [item[2] for item in items])
+                start = 0
+                metas = []
+                for item, n in zip(items, counts, strict=True):
+                    rows = x[start : start + n]
+                    metas.append(None if item.meta is None else item.meta(rows))
+                    start += n
+                self.on_batch(x, parts, metas)
             except Exception:  # monitoring never breaks inference
                 log.exception("batch observer failed")
         return parts
+
+
+def _whole(item: _Item, last: Any) -> Any:
+    """A request's outputs: ``last`` joined after those of its earlier model calls."""
+    return join([*item.parts, last]) if item.parts else last
 
 
 def _resolve(

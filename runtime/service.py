@@ -15,7 +15,6 @@ from typing import Any
 import numpy as np
 
 from inferstack.runtime.batcher import Batcher
-from inferstack.runtime.batching import chunk, join
 from inferstack.runtime.emf import DriftEmitter
 from inferstack.runtime.errors import InferstackError, ModelNotReady, PredictionError
 from inferstack.runtime.manifest import Manifest, read_manifest
@@ -216,8 +215,8 @@ class ModelService:
     def submit(self, x: np.ndarray, route: str) -> asyncio.Future[Any]:
         """Queue a validated batch; resolves to its outputs.
 
-        A request of more rows than the batch size is cut into model calls of at most
-        that many rows, and their outputs are joined in order.
+        A request of more rows than the batch size runs as model calls of at most that
+        many rows (see ``Batcher``), and their outputs are joined in order.
         """
         batcher = self.batcher
         if batcher is None:
@@ -228,19 +227,13 @@ class ModelService:
         if self.capture is not None and self.capture.sample():
             request_id = f"{os.getpid():x}-{next(self._ids):x}"
 
-        def meta(rows: np.ndarray) -> dict[str, Any] | None:
-            return None if request_id is None else {"id": request_id, "route": route, "x": rows}
+        if request_id is None:
+            return batcher.submit(x)
 
-        if len(x) <= batcher.max_batch_size:
-            return batcher.submit(x, meta(x))
+        def meta(rows: np.ndarray) -> dict[str, Any]:
+            return {"id": request_id, "route": route, "x": rows}
 
-        async def in_turn() -> Any:
-            # One chunk queued at a time: other requests' rows join the queue between
-            # this request's model calls instead of waiting behind all of them.
-            parts = [await batcher.submit(c, meta(c)) for c in chunk(x, batcher.max_batch_size)]
-            return join(parts)
-
-        return asyncio.ensure_future(in_turn())
+        return batcher.submit(x, meta)
 
     def not_ready_message(self) -> str:
         """Why the model is not ready, without internals (the log has the details)."""
