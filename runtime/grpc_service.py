@@ -35,9 +35,10 @@ from inferstack.runtime.errors import (
     ShuttingDown,
     Unauthorized,
 )
-from inferstack.runtime.grpc_tensors import check_outputs, infer_response, input_tensors, to_batch
+from inferstack.runtime.grpc_tensors import check_outputs, infer_response, input_tensors
 from inferstack.runtime.logs import clip
 from inferstack.runtime.openapi import server_metadata, v2_model_metadata
+from inferstack.runtime.protocols import tensors_to_batch
 
 log = logging.getLogger("inferstack.runtime")
 SERVICE = "inference.GRPCInferenceService"
@@ -234,7 +235,7 @@ class GrpcInference:
     @staticmethod
     def _decode(request: pb.ModelInferRequest, decoder: Any) -> tuple[np.ndarray, bool]:
         tensors, raw = input_tensors(request)
-        return to_batch(tensors, decoder), raw
+        return tensors_to_batch(tensors, decoder), raw
 
     @staticmethod
     async def _maybe_off_loop(large: bool, fn: Callable[..., Any], *args: Any) -> Any:

@@ -11,14 +11,12 @@ message raises ``InvalidInput`` naming the field.
 from __future__ import annotations
 
 import math
-from collections import Counter
 from typing import Any
 
 import numpy as np
 
 from inferstack.runtime import grpc_predict_v2_pb2 as pb
 from inferstack.runtime.errors import InvalidInput
-from inferstack.runtime.schema import RowDecoder
 from inferstack.runtime.v2_tensors import V2_TO_NP, datatype_of, from_raw, to_raw
 
 # The typed contents field of each datatype (FP16 travels only as raw bytes).
@@ -38,7 +36,6 @@ CONTENTS_FIELD = {
 }
 _FIELDS = sorted(set(CONTENTS_FIELD.values()))
 # numpy dtype kinds a feature tensor may have, by the feature's kind (as the JSON route)
-_KINDS_FOR = {"number": "fiu", "integer": "fiu", "boolean": "b", "string": "OU"}
 
 
 def input_tensors(request: pb.ModelInferRequest) -> tuple[list[tuple[str, np.ndarray]], bool]:
@@ -132,34 +129,6 @@ def _utf8(values: Any, where: str) -> list[str]:
                 f"{where}.contents.bytes_contents[{k}]: not UTF-8: {err.reason}"
             ) from err
     return out
-
-
-def to_batch(tensors: list[tuple[str, np.ndarray]], decoder: RowDecoder) -> np.ndarray:
-    """One checked batch from the request's tensors (the V2 JSON route's rules)."""
-    if len(tensors) == 1 and (tensors[0][0] not in decoder.index or decoder.width == 1):
-        return decoder.from_array(tensors[0][1], "inputs[0]")
-    by_name = dict(tensors)
-    if len(by_name) != len(tensors):
-        twice = next(n for n, count in Counter(n for n, _ in tensors).items() if count > 1)
-        raise InvalidInput(f"inputs: tensor '{twice[:100]}' is given more than once")
-    missing = [n for n in decoder.names if n not in by_name]
-    if missing:
-        raise InvalidInput(f"inputs: missing feature tensor '{missing[0]}'")
-    unknown = [n for n in by_name if n not in decoder.index]
-    if unknown:
-        raise InvalidInput(f"inputs: unknown feature tensor '{unknown[0][:100]}'")
-    for name, kind in zip(decoder.names, decoder.kinds, strict=True):
-        if by_name[name].dtype.kind not in _KINDS_FOR[kind]:
-            raise InvalidInput(
-                f"inputs: tensor '{name}' has datatype {datatype_of(by_name[name])}; "
-                f"feature '{name}' expects {kind} values"
-            )
-    columns = [by_name[n].reshape(len(by_name[n]), -1) for n in decoder.names]
-    if len({len(c) for c in columns}) != 1 or any(c.shape[1] != 1 for c in columns):
-        raise InvalidInput("inputs: feature tensors must all have shape [N] or [N, 1]")
-    kinds = {c.dtype.kind for c in columns}
-    dtype = object if "U" in kinds or "O" in kinds else np.result_type(*columns)
-    return decoder.from_array(np.hstack([c.astype(dtype) for c in columns]), "inputs")
 
 
 def check_outputs(request: pb.ModelInferRequest, kind: str) -> None:

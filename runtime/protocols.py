@@ -24,7 +24,7 @@ import orjson
 from inferstack.runtime import v2_binary, v2_tensors
 from inferstack.runtime.errors import InvalidInput
 from inferstack.runtime.schema import RowDecoder
-from inferstack.runtime.v2_tensors import NP_TO_V2, V2_TO_NP
+from inferstack.runtime.v2_tensors import NP_TO_V2, V2_TO_NP, datatype_of
 
 _PY_FOR_V2: dict[str, tuple[type, ...]] = {"BOOL": (bool,), "BYTES": (str,)}
 # numpy dtype kinds a feature tensor may have, by the feature's kind
@@ -93,22 +93,27 @@ def decode_v2(obj: Any, decoder: RowDecoder, binary: memoryview | None = None) -
             _tensor(t, f"inputs[{i}]", raw)
             for i, (t, raw) in enumerate(zip(obj["inputs"], raws, strict=True))
         ]
+    return tensors_to_batch(tensors, decoder)
+
+
+def tensors_to_batch(tensors: list[tuple[str, np.ndarray]], decoder: RowDecoder) -> np.ndarray:
+    """One checked batch from a V2 request's named tensors (HTTP and gRPC alike)."""
     if len(tensors) == 1 and (tensors[0][0] not in decoder.index or decoder.width == 1):
         return decoder.from_array(tensors[0][1], "inputs[0]")
     by_name = dict(tensors)
     if len(by_name) != len(tensors):
         twice = next(n for n, count in Counter(n for n, _ in tensors).items() if count > 1)
-        raise InvalidInput(f"inputs: tensor '{twice}' is given more than once")
+        raise InvalidInput(f"inputs: tensor '{twice[:100]}' is given more than once")
     missing = [n for n in decoder.names if n not in by_name]
     if missing:
         raise InvalidInput(f"inputs: missing feature tensor '{missing[0]}'")
     unknown = [n for n in by_name if n not in decoder.index]
     if unknown:
-        raise InvalidInput(f"inputs: unknown feature tensor '{unknown[0]}'")
+        raise InvalidInput(f"inputs: unknown feature tensor '{unknown[0][:100]}'")
     for name, kind in zip(decoder.names, decoder.kinds, strict=True):
         if by_name[name].dtype.kind not in _KINDS_FOR[kind]:
             raise InvalidInput(
-                f"inputs: tensor '{name}' has datatype {_v2_name(by_name[name])}; "
+                f"inputs: tensor '{name}' has datatype {datatype_of(by_name[name])}; "
                 f"feature '{name}' expects {kind} values"
             )
     columns = [by_name[n].reshape(len(by_name[n]), -1) for n in decoder.names]
@@ -160,10 +165,6 @@ def _tensor(t: Any, where: str, raw: memoryview | None = None) -> tuple[str, np.
     except (OverflowError, ValueError) as err:
         raise InvalidInput(f"{where}.data: values do not fit {datatype}: {err}") from err
     return name, arr
-
-
-def _v2_name(arr: np.ndarray) -> str:
-    return NP_TO_V2.get(arr.dtype.str, "BYTES")
 
 
 def _flatten(data: list[Any], where: str) -> list[Any]:
