@@ -17,11 +17,13 @@ Results go to stdout and bench/results/coldstart.json.
 plain FastAPI app (``bench/fastapi_baseline.py`` under uvicorn, which loads the same
 skops model at import) until it answers its first 200 (``/openapi.json``), alternated
 ``--runs`` times after one warm-up each; results in bench/results/coldstart-process.json.
+``--runtime-ref REF`` adds the runtime as committed at ``REF`` to the alternation.
 """
 
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import platform
@@ -29,7 +31,10 @@ import socket
 import statistics
 import subprocess
 import sys
+import tarfile
+import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -103,10 +108,13 @@ def one_start(image: str, timeout_s: float = 120) -> dict[str, Any]:
         subprocess.run(["docker", "rm", "--force", cid], capture_output=True, check=False)
 
 
-def process_start(cmd: list[str], path: str, port: int, timeout_s: float = 60) -> float:
+def process_start(
+    cmd: list[str], path: str, port: int, timeout_s: float = 60, extra: dict[str, str] | None = None
+) -> float:
     """Seconds from spawning ``cmd`` until ``path`` on ``port`` answers 200."""
     env = {
         **os.environ,
+        **(extra or {}),
         "INFERSTACK_HOST": "127.0.0.1",
         "INFERSTACK_PORT": str(port),
         "INFERSTACK_LOG_LEVEL": "warning",
@@ -133,14 +141,25 @@ def process_start(cmd: list[str], path: str, port: int, timeout_s: float = 60) -
         proc.wait(20)
 
 
-def processes(runs: int) -> None:
-    """``--process``: the runtime's process against the FastAPI app's, alternated."""
+def runtime_at(ref: str, into: Path) -> Path:
+    """A ``PYTHONPATH`` entry holding ``inferstack.runtime`` as committed at ``ref``."""
+    archive = ["git", "archive", "--format=tar", ref, "runtime"]
+    data = subprocess.run(archive, cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(into, filter="data")
+    (into / "inferstack").mkdir()
+    (into / "inferstack" / "__init__.py").write_text("")
+    (into / "runtime").rename(into / "inferstack" / "runtime")
+    return into
+
+
+def processes(runs: int, ref: str | None, tmp: Path) -> None:
+    """``--process``: the runtime's process against the FastAPI app's, alternated (and,
+    with ``ref``, against the runtime as committed at ``ref``)."""
     python = sys.executable
-    servers = {
-        "inferstack": (
-            lambda port: [python, "-m", "inferstack.runtime", "serve", str(BUNDLE)],
-            "/ping",
-        ),
+    serve = [python, "-m", "inferstack.runtime", "serve", str(BUNDLE)]
+    servers: dict[str, tuple[Callable[[int], list[str]], str, dict[str, str]]] = {
+        "inferstack": (lambda port: serve, "/ping", {}),
         "fastapi": (
             lambda port: [
                 python,
@@ -155,13 +174,17 @@ def processes(runs: int) -> None:
                 "warning",
             ],
             "/openapi.json",
+            {},
         ),
     }
+    if ref is not None:
+        old = {"PYTHONPATH": str(runtime_at(ref, tmp / "ref"))}
+        servers[f"inferstack at {ref}"] = (lambda port: serve, "/ping", old)
     times: dict[str, list[float]] = {name: [] for name in servers}
     for n in range(runs + 1):
-        for name, (cmd, path) in servers.items():
+        for name, (cmd, path, extra) in servers.items():
             port = free_port()
-            took = process_start(cmd(port), path, port)
+            took = process_start(cmd(port), path, port, extra=extra)
             if n:  # the first round warms the page cache
                 times[name].append(took)
     result = {
@@ -184,9 +207,15 @@ def main() -> None:
     parser.add_argument(
         "--process", action="store_true", help="processes on this machine, against FastAPI"
     )
+    parser.add_argument(
+        "--runtime-ref",
+        default=None,
+        help="with --process: also start the runtime as committed at this git ref, alternated",
+    )
     args = parser.parse_args()
     if args.process:
-        processes(args.runs)
+        with tempfile.TemporaryDirectory(prefix="inferstack-coldstart-") as tmp:
+            processes(args.runs, args.runtime_ref, Path(tmp))
         return
     image = args.image
     if image is None:

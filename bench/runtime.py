@@ -17,6 +17,8 @@ transport at a time against the same server: V2 JSON tensors and V2 binary tenso
 in-process ``predict_proba`` of the same rows in the same run (written to
 ``bench/results/runtime-large.json``). A transport is one small function in
 ``TRANSPORTS``: it gets the running server and the rows and returns its measurement.
+``--runtime-ref REF`` serves the runtime as committed at ``REF`` instead of the
+working tree's, to measure a change against its parent in the same hour.
 
 ``--frame-pipeline`` benchmarks a model fitted on a DataFrame instead: a scikit-learn
 ``Pipeline(ColumnTransformer(OneHotEncoder on a string column, StandardScaler on
@@ -27,12 +29,14 @@ DataFrame built per batch (mixed string/number rows; no baseline, no fast path).
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import os
 import signal
 import socket
 import subprocess
 import sys
+import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -438,6 +442,19 @@ def in_process_rows(bundle: Path, x: np.ndarray) -> dict[str, float]:
     }
 
 
+def runtime_at(ref: str, into: Path) -> Path:
+    """A directory to put first on ``PYTHONPATH`` that holds ``inferstack.runtime`` as
+    committed at ``ref`` (``git archive``), to measure a change against its parent."""
+    archive = ["git", "archive", "--format=tar", ref, "runtime"]
+    data = subprocess.run(archive, cwd=ROOT, capture_output=True, check=True).stdout
+    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
+        tar.extractall(into, filter="data")
+    (into / "inferstack").mkdir()
+    (into / "inferstack" / "__init__.py").write_text("")
+    (into / "runtime").rename(into / "inferstack" / "runtime")
+    return into
+
+
 def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
     """``--large``: rows/s of each transport against the in-process figure, same run."""
     x = np.random.default_rng(7).normal(size=(args.rows, 20))
@@ -451,6 +468,8 @@ def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
         "INFERSTACK_GRPC_PORT": str(grpc_port),
         **dict(kv.split("=", 1) for kv in args.server_env),
     }
+    if args.runtime_ref:
+        env["PYTHONPATH"] = str(runtime_at(args.runtime_ref, tmp / "ref"))
     cmd = [sys.executable, "-m", "inferstack.runtime", "serve", str(args.bundle)]
     proc = start(cmd, env, args.server_core, port, tmp / "large.log", single_row)
     results: list[dict[str, Any]] = []
@@ -481,6 +500,7 @@ def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
                 "load": os.getloadavg(),
                 "rows": args.rows,
                 "server_env": args.server_env,
+                "runtime_ref": args.runtime_ref,
                 "runs": results,
                 "in_process": costs,
             },
@@ -527,6 +547,11 @@ def main() -> int:
         default=[],
         metavar="KEY=VALUE",
         help="extra settings for the server (--large), e.g. INFERSTACK_MAX_BATCH_SIZE=256",
+    )
+    parser.add_argument(
+        "--runtime-ref",
+        default=None,
+        help="serve the runtime as committed at this git ref (--large), e.g. to measure a change",
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()

@@ -16,16 +16,18 @@ import socket
 import tempfile
 import threading
 from collections.abc import Generator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import uvicorn
 
 from inferstack.runtime.auth import check_keys
 from inferstack.runtime.connection import HeadLimits, LimitedHttpToolsProtocol
 from inferstack.runtime.errors import InferstackError
-from inferstack.runtime.grpc_server import GrpcServer, check_grpc
 from inferstack.runtime.logs import configure_logging
 from inferstack.runtime.settings import RuntimeSettings
+
+if TYPE_CHECKING:  # imported where gRPC is asked for
+    from inferstack.runtime.grpc_server import GrpcServer
 
 log = logging.getLogger("inferstack.runtime")
 _FACTORY = "inferstack.runtime.server:app_from_env"
@@ -154,7 +156,10 @@ def serve(settings: RuntimeSettings | None = None) -> None:
 
     try:
         check_keys(settings)  # in the parent too: workers would each print a traceback
-        check_grpc(settings)
+        if settings.grpc_port is not None:
+            from inferstack.runtime.grpc_server import check_grpc
+
+            check_grpc(settings)
         if settings.workers == 1:
             app = create_app(settings)
         else:  # the workers check again; a bundle that cannot be read is theirs to report
@@ -168,7 +173,11 @@ def serve(settings: RuntimeSettings | None = None) -> None:
         log.error("server refused to start", extra={"error": err.message})
         raise SystemExit(2) from err
     if settings.workers == 1:
-        grpc = GrpcServer(app, settings) if settings.grpc_port is not None else None
+        grpc = None
+        if settings.grpc_port is not None:
+            from inferstack.runtime.grpc_server import GrpcServer
+
+            grpc = GrpcServer(app, settings)
         _Server(_config(settings, app, 1), grpc).run()
         return
     # Worker processes rebuild their settings from the environment.
