@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from collections import deque
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -219,6 +220,9 @@ class Batcher:
             item.done += len(rows)
             if item.done >= len(item.x):
                 return True
+            # Let the event loop take the GIL, if it waits for it, to queue what arrived:
+            # without this, calls back to back hold it for whole switch intervals.
+            time.sleep(0)
             if self._small > 0 or item.fut.done():
                 return False
 
