@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from inferstack.runtime.contract import DEFAULT_DTYPE
-from inferstack.runtime.errors import BundleError
+from inferstack.runtime.errors import BundleError, InferstackError
 from inferstack.runtime.frames import reconcile_features
 from inferstack.runtime.integrity import file_digests
 from inferstack.runtime.loaders import load_predictor, loader_module
@@ -28,8 +28,13 @@ from inferstack.runtime.manifest import (
 )
 from inferstack.runtime.mlflow_import import MlflowModel, is_mlflow_model, read_mlflow_model
 from inferstack.runtime.model import ServedModel, load_bundle
-from inferstack.runtime.monitoring import profile
 from inferstack.runtime.provenance import saved_with_here
+from inferstack.runtime.reference import (
+    prediction_profile,
+    profile_columns,
+    reference_batch,
+    reference_columns,
+)
 from inferstack.runtime.requirements import read_requirements, requirement_name, write_requirements
 
 
@@ -63,7 +68,10 @@ def bundle(
     requirements; ``framework`` then picks a flavour, ``custom`` its pyfunc). Features
     default to the model's own names or ``f0..fN``; ``sample``, a pandas DataFrame
     like the training data, gives their names and dtypes instead. ``reference_data``
-    (rows x features) becomes the drift reference profile. ``requirements`` (a
+    (a DataFrame with the features' columns, or rows x features) becomes the drift
+    reference: per-feature profiles and the model's prediction distribution on it
+    (see ``runtime/reference.py``); a value that does not fit the schema is an error
+    naming its column. ``requirements`` (a
     requirements file or a list of lines) are extra pip requirements kept in the
     bundle. ``skops_trusted`` lists the types of a ``.skops`` artifact you trust
     beyond skops' defaults (``skops.io.get_untrusted_types`` shows them).
@@ -133,12 +141,15 @@ def bundle(
         }
         if batching is not None:
             data["batching"] = batching if isinstance(batching, dict) else batching.model_dump()
-        if reference_data is not None:
-            ref = profile(np.asarray(reference_data), inp.names)
-            data["reference"] = {k: v.model_dump() for k, v in ref.items()}
+        columns = reference_columns(reference_data, inp) if reference_data is not None else None
+        if columns is not None:
+            ref = profile_columns(columns, inp)
+            data["reference"] = {k: v.model_dump(exclude_none=True) for k, v in ref.items()}
         data["digests"] = file_digests(work)
         write_manifest(parse_manifest({k: v for k, v in data.items() if v is not None}), work)
-        load_bundle(work)
+        loaded = load_bundle(work)
+        if columns is not None:
+            _add_prediction_reference(loaded, columns, data, work)
         if out.exists():
             shutil.rmtree(out)
         work.rename(out)
@@ -146,6 +157,27 @@ def bundle(
         if work.exists():
             shutil.rmtree(work, ignore_errors=True)
     return out
+
+
+def _add_prediction_reference(
+    served: ServedModel, columns: dict[str, np.ndarray], data: dict[str, Any], work: Path
+) -> None:
+    """Profile the model's outputs on the reference rows into the manifest."""
+    m = served.manifest
+    batch = reference_batch(columns, m.input)
+    step = m.batching.max_batch_size
+    try:
+        outputs = [np.asarray(served.run(batch[i : i + step])) for i in range(0, len(batch), step)]
+        pred = prediction_profile(np.concatenate(outputs), m.output)
+    except InferstackError:
+        raise
+    except Exception as err:
+        raise BundleError(
+            f"reference: the model raised {type(err).__name__} on the reference rows: {err}"
+        ) from err
+    if pred is not None:
+        data["prediction_reference"] = pred.model_dump(exclude_none=True)
+        write_manifest(parse_manifest({k: v for k, v in data.items() if v is not None}), work)
 
 
 def _saved_with(framework: str, requirements: Sequence[str]) -> SavedWith:

@@ -29,6 +29,7 @@ def bundle_options(
     output: str | None,
     files: list[Path],
     requirements: Path | None,
+    reference: Path | None = None,
 ) -> dict[str, Any]:
     """Keyword arguments for ``bundle()`` from the command's option values."""
     if not re.match(NAME_PATTERN, name):
@@ -56,6 +57,7 @@ def bundle_options(
         "output": output,
         "files": files,
         "requirements": _requirements(requirements) if requirements is not None else None,
+        "reference_data": read_sample(reference, "--reference") if reference is not None else None,
     }
 
 
@@ -99,23 +101,23 @@ def _requirements(path: Path) -> tuple[str, ...]:
     return read_requirements(path, "--requirements")
 
 
-def read_sample(path: Path) -> Any:
+def read_sample(path: Path, option: str = "--sample") -> Any:
     """A DataFrame from a ``.csv`` or ``.parquet`` file (parquet needs pyarrow)."""
     if not path.is_file():
-        raise BundleError(f"--sample '{path}' is not a file")
+        raise BundleError(f"{option} '{path}' is not a file")
     suffix = path.suffix.lower()
     if suffix not in (".csv", ".parquet", ".pq"):
-        raise BundleError(f"--sample '{path}': expected a .csv or .parquet file")
+        raise BundleError(f"{option} '{path}': expected a .csv or .parquet file")
     try:
         import pandas as pd
     except ImportError as err:
-        raise BundleError("--sample needs the package 'pandas': pip install pandas") from err
+        raise BundleError(f"{option} needs the package 'pandas': pip install pandas") from err
     if suffix != ".csv":
         try:
             import pyarrow  # noqa: F401 - only to name the missing package clearly
         except ImportError as err:
             raise BundleError(
-                f"--sample '{path}': reading parquet needs the package 'pyarrow': "
+                f"{option} '{path}': reading parquet needs the package 'pyarrow': "
                 "pip install pyarrow"
             ) from err
     try:
@@ -125,7 +127,7 @@ def read_sample(path: Path) -> Any:
         ValueError,
         UnicodeDecodeError,
     ) as err:  # pandas' parser errors are ValueErrors
-        raise BundleError(f"--sample '{path}': cannot read it: {err}") from err
+        raise BundleError(f"{option} '{path}': cannot read it: {err}") from err
     if frame.columns.empty:
-        raise BundleError(f"--sample '{path}': no columns")
+        raise BundleError(f"{option} '{path}': no columns")
     return frame

@@ -73,6 +73,8 @@ class Env:
     LOG_SAMPLE_RATE: Final = "INFERSTACK_LOG_SAMPLE_RATE"
     DRIFT_WINDOW: Final = "INFERSTACK_DRIFT_WINDOW"
     DRIFT_MIN_ROWS: Final = "INFERSTACK_DRIFT_MIN_ROWS"
+    DRIFT_PERIOD_S: Final = "INFERSTACK_DRIFT_PERIOD_S"
+    """Seconds a computed drift report is reused before the window is scored again."""
     FAST_PATH: Final = "INFERSTACK_FAST_PATH"
     TIMEOUT_KEEP_ALIVE_S: Final = "INFERSTACK_TIMEOUT_KEEP_ALIVE_S"
     TIMEOUT_GRACEFUL_SHUTDOWN_S: Final = "INFERSTACK_TIMEOUT_GRACEFUL_SHUTDOWN_S"
@@ -124,6 +126,11 @@ class Metric:
     MODEL_LOAD_SECONDS: Final = "inferstack_model_load_seconds"
     MODEL_INFO: Final = "inferstack_model_info"
     DRIFT_SCORE: Final = "inferstack_drift_score"
+    DRIFT_STATISTIC: Final = "inferstack_drift_statistic"
+    DRIFT_PVALUE: Final = "inferstack_drift_pvalue"
+    PREDICTION_DRIFT_SCORE: Final = "inferstack_prediction_drift_score"
+    PREDICTION_DRIFT_STATISTIC: Final = "inferstack_prediction_drift_statistic"
+    PREDICTION_DRIFT_PVALUE: Final = "inferstack_prediction_drift_pvalue"
     DRAIN_REFUSED: Final = "inferstack_drain_refused"
 
 

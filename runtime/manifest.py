@@ -142,13 +142,31 @@ class Batching(_Frozen):
 
 
 class FeatureProfile(_Frozen):
-    """Reference distribution of one feature: bin edges and the fraction in each bin."""
+    """Reference distribution of one feature, or of the model's predictions.
 
-    edges: tuple[float, ...] = Field(min_length=1)
+    Numeric: quantile bin ``edges`` and the ``fractions`` in each bin (one more than
+    edges), and optionally ``sample``, reference values for two-sample tests.
+    Categorical (string and boolean features, labels): ``categories`` and the fraction
+    of each; whatever the fractions leave of 1 is the share of other values.
+    """
+
+    edges: tuple[float, ...] = ()
     fractions: tuple[float, ...]
+    categories: tuple[str, ...] | None = None
+    sample: tuple[float, ...] | None = None
 
     @model_validator(mode="after")
     def _sizes(self) -> FeatureProfile:
+        if self.categories is not None:
+            if self.edges or self.sample is not None:
+                raise ValueError("a categorical profile has no edges or sample")
+            if len(self.fractions) != len(self.categories):
+                raise ValueError("fractions needs one entry per category")
+            if sum(self.fractions) > 1 + 1e-6:
+                raise ValueError("category fractions add up to more than 1")
+            return self
+        if not self.edges:
+            raise ValueError("a numeric profile needs edges")
         if len(self.fractions) != len(self.edges) + 1:
             raise ValueError("fractions needs one more entry than edges")
         if list(self.edges) != sorted(self.edges):
@@ -182,6 +200,8 @@ class Manifest(_Frozen):
     output: OutputSchema = OutputSchema()
     batching: Batching = Batching()
     reference: dict[str, FeatureProfile] | None = None
+    prediction_reference: FeatureProfile | None = None
+    """The model's outputs on the reference rows (probability, value or label)."""
     saved_with: SavedWith | None = None
     """Versions that saved the artifact; bundles made before this field have none."""
     requirements: tuple[str, ...] = ()

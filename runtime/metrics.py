@@ -10,7 +10,7 @@ With several worker processes ``PROMETHEUS_MULTIPROC_DIR`` is set by the server 
 from __future__ import annotations
 
 import os
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from prometheus_client import (
     CONTENT_TYPE_LATEST,
@@ -22,6 +22,9 @@ from prometheus_client import (
 )
 
 from inferstack.runtime.contract import Metric
+
+if TYPE_CHECKING:
+    from inferstack.runtime.monitoring import DriftReport
 
 DRAIN_REFUSED = Metric.DRAIN_REFUSED
 """Counter (``_total`` on the wire) of requests cut off by the bounded drain."""
@@ -100,6 +103,41 @@ class Metrics:
             multiprocess_mode="max",
             registry=reg,
         )
+        self.drift_statistic = Gauge(
+            Metric.DRIFT_STATISTIC,
+            "Test statistic (ks or chi2) of recent inputs against the reference.",
+            [*mv, "feature", "test"],
+            multiprocess_mode="max",
+            registry=reg,
+        )
+        self.drift_pvalue = Gauge(
+            Metric.DRIFT_PVALUE,
+            "p-value of the test (ks or chi2) of recent inputs against the reference.",
+            [*mv, "feature", "test"],
+            multiprocess_mode="min",
+            registry=reg,
+        )
+        self.prediction_drift = Gauge(
+            Metric.PREDICTION_DRIFT_SCORE,
+            "PSI of recent predictions against the reference predictions.",
+            mv,
+            multiprocess_mode="max",
+            registry=reg,
+        )
+        self.prediction_statistic = Gauge(
+            Metric.PREDICTION_DRIFT_STATISTIC,
+            "Test statistic (ks or chi2) of recent predictions against the reference.",
+            [*mv, "test"],
+            multiprocess_mode="max",
+            registry=reg,
+        )
+        self.prediction_pvalue = Gauge(
+            Metric.PREDICTION_DRIFT_PVALUE,
+            "p-value of the test of recent predictions against the reference.",
+            [*mv, "test"],
+            multiprocess_mode="min",
+            registry=reg,
+        )
         self.drain_refused = Counter(
             DRAIN_REFUSED,
             "Requests answered 503 because the bounded SIGTERM drain ended first.",
@@ -128,6 +166,20 @@ class Metrics:
     def set_drift(self, feature: str, score: float) -> None:
         """Publish one feature's drift score."""
         self.drift.labels(*self._mv, feature).set(score)
+
+    def set_drift_report(self, report: DriftReport) -> None:
+        """Publish a drift report: PSI, test statistics and p-values."""
+        for feature, d in report.features.items():
+            self.set_drift(feature, d.psi)
+            if d.test is not None:
+                self.drift_statistic.labels(*self._mv, feature, d.test).set(d.statistic)
+                self.drift_pvalue.labels(*self._mv, feature, d.test).set(d.pvalue)
+        p = report.prediction
+        if p is not None:
+            self.prediction_drift.labels(*self._mv).set(p.psi)
+            if p.test is not None:
+                self.prediction_statistic.labels(*self._mv, p.test).set(p.statistic)
+                self.prediction_pvalue.labels(*self._mv, p.test).set(p.pvalue)
 
     def exposition(self) -> bytes:
         """The text format served on ``/metrics``."""

@@ -1,10 +1,13 @@
-"""Online drift scores and sampled data capture; failures here never reach a request.
+"""Online drift statistics and sampled data capture; failures here never reach a request.
 
-Drift is the population stability index (PSI) of recent inputs against the bundle's
-reference profile, per feature: ``sum((a - e) * ln(a / e))`` over the profile's bins,
-``e`` the reference fractions and ``a`` the live fractions. Live counts decay (halve)
-every ``window`` rows so the score follows recent traffic. Rules of thumb: < 0.1
-stable, 0.1-0.25 moderate shift, > 0.25 major shift.
+``DriftMonitor`` keeps the last ``window`` rows of each profiled feature (and of the
+model's predictions) in a bounded queue: the model thread only appends a batch's
+columns, so memory is constant and the request path pays no binning. Statistics are
+computed when asked (on a ``/metrics`` scrape or the CloudWatch emitter's tick), at
+most once per ``period_s``, over the window: per feature PSI
+``sum((a - e) * ln(a / e))`` over the profile's bins (rules of thumb: < 0.1 stable,
+0.1-0.25 moderate shift, > 0.25 major shift), and a test with its p-value, KS for
+numeric and chi-squared for categorical features (see ``drift_stats``).
 """
 
 from __future__ import annotations
@@ -14,47 +17,69 @@ import os
 import random
 import threading
 import time
+from collections import deque
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import orjson
 
-from inferstack.runtime.manifest import FeatureProfile
+from inferstack.runtime.drift_stats import Drift, categorical_drift, numeric_drift, psi
+from inferstack.runtime.manifest import FeatureProfile, OutputSchema
+from inferstack.runtime.reference import category_labels, numeric_profile, prediction_values
+
+__all__ = ["Capture", "DriftMonitor", "DriftReport", "Observer", "profile", "psi"]
 
 log = logging.getLogger("inferstack.runtime")
-_EPS = 1e-4
 
 
 def profile(x: np.ndarray, names: list[str], bins: int = 10) -> dict[str, FeatureProfile]:
     """A reference profile of numeric data ``x`` (rows x features): quantile bins per feature."""
     x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
     out: dict[str, FeatureProfile] = {}
-    qs = np.linspace(0, 1, bins + 1)[1:-1]
     for j, name in enumerate(names):
-        col = x[:, j][np.isfinite(x[:, j])]
-        if col.size == 0:
-            continue
-        edges = np.unique(np.quantile(col, qs))
-        counts = np.bincount(np.searchsorted(edges, col, side="right"), minlength=len(edges) + 1)
-        fractions = counts / counts.sum()
-        out[name] = FeatureProfile(edges=tuple(edges.tolist()), fractions=tuple(fractions.tolist()))
+        p = numeric_profile(x[:, j], bins)
+        if p is not None:
+            out[name] = p
     return out
 
 
-def psi(actual: np.ndarray, expected: np.ndarray) -> float:
-    """Population stability index of two fraction vectors."""
-    a = np.clip(actual, _EPS, None)
-    e = np.clip(expected, _EPS, None)
-    return float(np.sum((a - e) * np.log(a / e)))
+@dataclass(frozen=True)
+class DriftReport:
+    """Drift per feature and of the predictions over the current window."""
+
+    features: dict[str, Drift] = field(default_factory=dict)
+    prediction: Drift | None = None
+
+
+class _Window:
+    """The last ``size`` rows appended, kept as the batches they came in."""
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.rows = 0
+        self.batches: deque[np.ndarray] = deque()
+
+    def append(self, values: np.ndarray) -> None:
+        values = values[-self.size :]
+        self.batches.append(values)
+        self.rows += len(values)
+        while self.rows - len(self.batches[0]) >= self.size:
+            self.rows -= len(self.batches.popleft())
+
+    def values(self) -> np.ndarray | None:
+        if not self.batches:
+            return None
+        return np.concatenate(list(self.batches))[-self.size :]
 
 
 class DriftMonitor:
-    """Bins live rows against a reference profile and scores the shift per feature.
+    """Drift of live rows (and predictions) against the bundle's reference profiles.
 
-    Batches are buffered and binned together (all features in a few numpy calls) once
-    ``flush_rows`` rows are waiting or a score is asked for, so single-row traffic
-    does not pay a per-feature cost on every model call.
+    ``update`` is called by the model thread with each batch and its outputs;
+    ``report`` computes the statistics over the last ``window`` rows once at least
+    ``min_rows`` were seen, reusing the last report for ``period_s`` seconds.
     """
 
     def __init__(
@@ -63,64 +88,79 @@ class DriftMonitor:
         names: list[str],
         window: int = 10_000,
         min_rows: int = 100,
-        flush_rows: int = 1024,
+        period_s: float = 0.0,
+        dtypes: list[str] | None = None,
+        prediction: FeatureProfile | None = None,
+        output: OutputSchema | None = None,
     ) -> None:
         self.features = [f for f in names if f in reference]
         self.cols = np.asarray([names.index(f) for f in self.features], dtype=np.intp)
-        edges = [np.asarray(reference[f].edges, dtype=np.float64) for f in self.features]
-        width = max((len(e) for e in edges), default=0)
-        # one row of edges per feature, padded with +inf (never <= a finite value)
-        self.edges = np.full((len(edges), width), np.inf)
-        for k, e in enumerate(edges):
-            self.edges[k, : len(e)] = e
-        self.bins = width + 1
-        self.expected = [np.asarray(reference[f].fractions) for f in self.features]
-        self.sizes = [len(e) + 1 for e in edges]
-        self.counts = np.zeros((len(edges), self.bins))
-        self.offsets = np.arange(len(edges), dtype=np.intp) * self.bins
-        self.total = 0.0
+        self.profiles = [reference[f] for f in self.features]
+        kinds = dict(zip(names, dtypes or [], strict=False))
+        self.booleans = [kinds.get(f) == "bool" for f in self.features]
+        self.prediction = prediction if output is not None else None
+        self.output = output or OutputSchema()
         self.window = window
         self.min_rows = min_rows
-        self.flush_rows = flush_rows
-        self._pending: list[np.ndarray] = []
-        self._pending_rows = 0
+        self.period_s = period_s
+        self._inputs = _Window(window)
+        self._outputs = _Window(window)
         self._lock = threading.Lock()
+        self._report = DriftReport()
+        self._at = -float("inf")
 
-    def update(self, x: np.ndarray) -> None:
-        """Count a batch of rows (numeric features only)."""
-        if x.dtype.kind not in "fiub" or not len(self.features):
-            return
+    def update(self, x: np.ndarray, out: Any = None) -> None:
+        """Keep a batch's profiled columns (and its outputs) in the window."""
+        if len(self.features) and x.ndim >= 1 and len(x):
+            cols = x.reshape(len(x), -1)[:, self.cols]
+            with self._lock:
+                self._inputs.append(cols)
+        if self.prediction is not None and out is not None:
+            with self._lock:
+                self._outputs.append(np.asarray(out))
+
+    def report(self) -> DriftReport:
+        """The statistics over the window (cached for ``period_s``)."""
+        now = time.monotonic()
+        if now - self._at < self.period_s:
+            return self._report
         with self._lock:
-            self._pending.append(x.reshape(len(x), -1)[:, self.cols])
-            self._pending_rows += len(x)
-            if self._pending_rows >= self.flush_rows:
-                self._flush()
-
-    def _flush(self) -> None:
-        if not self._pending:
-            return
-        values = np.concatenate(self._pending).astype(np.float64, copy=False)
-        self._pending, self._pending_rows = [], 0
-        # bin index = number of edges <= value (searchsorted side="right"), per feature
-        idx = (values[:, :, None] >= self.edges[None, :, :]).sum(axis=2) + self.offsets
-        self.counts += np.bincount(idx.ravel(), minlength=self.counts.size).reshape(
-            self.counts.shape
-        )
-        self.total += len(values)
-        if self.total >= 2 * self.window:
-            self.counts /= 2
-            self.total /= 2
+            inputs, outputs = self._inputs.values(), self._outputs.values()
+        report = DriftReport(self._feature_drift(inputs), self._prediction_drift(outputs))
+        self._report, self._at = report, now
+        return report
 
     def scores(self) -> dict[str, float]:
         """PSI per feature, once enough rows were seen."""
-        with self._lock:
-            self._flush()
-            if self.total < self.min_rows:
-                return {}
-            return {
-                f: psi(self.counts[k, : self.sizes[k]] / self.total, self.expected[k])
-                for k, f in enumerate(self.features)
-            }
+        return {f: d.psi for f, d in self.report().features.items()}
+
+    def _feature_drift(self, values: np.ndarray | None) -> dict[str, Drift]:
+        if values is None or len(values) < self.min_rows:
+            return {}
+        out = {}
+        for k, (name, ref) in enumerate(zip(self.features, self.profiles, strict=True)):
+            col = values[:, k]
+            if ref.categories is not None:
+                if self.booleans[k]:
+                    col = col.astype(bool)
+                out[name] = categorical_drift(category_labels(col), ref)
+            else:
+                col = col.astype(np.float64)
+                out[name] = numeric_drift(col[np.isfinite(col)], ref)
+        return out
+
+    def _prediction_drift(self, out: np.ndarray | None) -> Drift | None:
+        ref = self.prediction
+        if ref is None or out is None or len(out) < self.min_rows:
+            return None
+        found = prediction_values(out, self.output)
+        if found is None:
+            return None
+        values, categorical = found
+        if categorical:
+            return categorical_drift(values, ref) if ref.categories is not None else None
+        values = values[np.isfinite(values)]
+        return numeric_drift(values, ref) if ref.categories is None else None
 
 
 class Capture:
@@ -160,7 +200,7 @@ class Observer:
 
     def __call__(self, x: np.ndarray, parts: list[Any], metas: list[Any]) -> None:
         if self.drift is not None:
-            self.drift.update(x)
+            self.drift.update(x, _joined(parts) if self.drift.prediction is not None else None)
         if self.capture is not None:
             records = [
                 {
@@ -181,3 +221,10 @@ class Observer:
 
 def _plain(value: Any) -> Any:
     return value.tolist() if isinstance(value, np.ndarray) else value
+
+
+def _joined(parts: list[Any]) -> Any:
+    try:
+        return np.concatenate([np.asarray(p) for p in parts])
+    except ValueError:  # ragged or scalar outputs: no prediction drift for this batch
+        return None

@@ -152,6 +152,10 @@ class ModelService:
                     model.manifest.input.names,
                     window=s.drift_window,
                     min_rows=s.drift_min_rows,
+                    period_s=s.drift_period_s,
+                    dtypes=list(model.manifest.input.dtypes),
+                    prediction=model.manifest.prediction_reference,
+                    output=model.manifest.output,
                 )
         except Exception:  # monitoring never breaks inference
             log.exception("drift monitor setup failed; serving without it")
@@ -243,11 +247,10 @@ class ModelService:
         return "model is loading"
 
     def refresh_drift(self) -> None:
-        """Publish drift scores to the gauges (called on each scrape)."""
+        """Publish drift statistics to the gauges (called on each scrape)."""
         if self.drift is None:
             return
         try:
-            for feature, score in self.drift.scores().items():
-                self.metrics.set_drift(feature, score)
+            self.metrics.set_drift_report(self.drift.report())
         except Exception:  # monitoring never breaks inference
             log.exception("drift scoring failed")

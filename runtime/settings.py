@@ -79,6 +79,8 @@ class RuntimeSettings(BaseSettings):
     )
     drift_window: int = Field(10_000, ge=10, validation_alias=_env(Env.DRIFT_WINDOW))
     drift_min_rows: int = Field(100, ge=1, validation_alias=_env(Env.DRIFT_MIN_ROWS))
+    drift_period_s: float = Field(0.0, ge=0, validation_alias=_env(Env.DRIFT_PERIOD_S))
+    """Seconds a drift report is reused before the window is scored again."""
     cloudwatch_emf: bool = Field(False, validation_alias=_env(Env.CLOUDWATCH_EMF))
     cloudwatch_emf_interval_s: float = Field(
         60.0, gt=0, validation_alias=_env(Env.CLOUDWATCH_EMF_INTERVAL_S)

@@ -106,6 +106,13 @@ def bundle_cmd(
         Path | None,
         typer.Option(help="A .csv or .parquet sample of the data: feature names and dtypes."),
     ] = None,
+    reference: Annotated[
+        Path | None,
+        typer.Option(
+            help="A .csv or .parquet of typical input rows: the drift reference (feature "
+            "profiles and the model's prediction distribution on them)."
+        ),
+    ] = None,
     shape: Annotated[str | None, typer.Option(help="Per-row tensor shape, e.g. 3,32,32.")] = None,
     dtype: Annotated[
         str, typer.Option(help="Input dtype, the default of features named without one.")
@@ -169,6 +176,7 @@ def bundle_cmd(
             output=output,
             files=files or [],
             requirements=requirements,
+            reference=reference,
         )
         batching = {"max_batch_size": max_batch_size, "max_wait_ms": max_wait_ms}
         path = bundle(
