@@ -14,7 +14,7 @@ import numpy as np
 from inferstack.runtime.contract import DEFAULT_DTYPE
 from inferstack.runtime.errors import BundleError, InferstackError
 from inferstack.runtime.frames import reconcile_features
-from inferstack.runtime.integrity import file_digests
+from inferstack.runtime.integrity import file_digests, sha256_file
 from inferstack.runtime.loaders import load_predictor, loader_module
 from inferstack.runtime.manifest import (
     FRAMEWORKS,
@@ -30,11 +30,13 @@ from inferstack.runtime.mlflow_import import MlflowModel, is_mlflow_model, read_
 from inferstack.runtime.model import ServedModel, load_bundle
 from inferstack.runtime.provenance import saved_with_here
 from inferstack.runtime.reference import (
+    feature_samples,
     prediction_profile,
     profile_columns,
     reference_batch,
     reference_columns,
 )
+from inferstack.runtime.reference_samples import SAMPLES_FILE, ReferenceSamples, write_samples
 from inferstack.runtime.requirements import read_requirements, requirement_name, write_requirements
 
 
@@ -149,7 +151,7 @@ def bundle(
         write_manifest(parse_manifest({k: v for k, v in data.items() if v is not None}), work)
         loaded = load_bundle(work)
         if columns is not None:
-            _add_prediction_reference(loaded, columns, data, work)
+            _add_reference_outputs(loaded, columns, data, work)
         if out.exists():
             shutil.rmtree(out)
         work.rename(out)
@@ -159,10 +161,10 @@ def bundle(
     return out
 
 
-def _add_prediction_reference(
+def _add_reference_outputs(
     served: ServedModel, columns: dict[str, np.ndarray], data: dict[str, Any], work: Path
 ) -> None:
-    """Profile the model's outputs on the reference rows into the manifest."""
+    """Profile the model's outputs on the reference rows and write the samples file."""
     m = served.manifest
     batch = reference_batch(columns, m.input)
     step = m.batching.max_batch_size
@@ -176,8 +178,13 @@ def _add_prediction_reference(
             f"reference: the model raised {type(err).__name__} on the reference rows: {err}"
         ) from err
     if pred is not None:
-        data["prediction_reference"] = pred.model_dump(exclude_none=True)
-        write_manifest(parse_manifest({k: v for k, v in data.items() if v is not None}), work)
+        data["prediction_reference"] = pred[0].model_dump(exclude_none=True)
+    samples = ReferenceSamples(feature_samples(columns, m.input), pred[1] if pred else None)
+    if samples.features or samples.prediction is not None:
+        write_samples(work / SAMPLES_FILE, samples)
+        data["reference_samples"] = SAMPLES_FILE
+        data["digests"] = {**data["digests"], SAMPLES_FILE: sha256_file(work / SAMPLES_FILE)}
+    write_manifest(parse_manifest({k: v for k, v in data.items() if v is not None}), work)
 
 
 def _saved_with(framework: str, requirements: Sequence[str]) -> SavedWith:

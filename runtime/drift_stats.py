@@ -1,7 +1,7 @@
 """Drift statistics of one live window against a reference profile.
 
 PSI for every feature; the two-sample Kolmogorov-Smirnov test (``scipy.stats.ks_2samp``
-against the profile's ``sample``) for numeric ones and Pearson's chi-squared test
+against the bundle's reference sample) for numeric ones and Pearson's chi-squared test
 (``scipy.stats.chisquare``) for categorical ones. Categorical counts are the
 profile's categories plus one bin of other values; the chi-squared test takes the
 other bin only when the window holds such values, and expected counts are the
@@ -31,7 +31,7 @@ class Drift:
     psi: float
     rows: int
     test: str | None = None
-    """``ks`` or ``chi2``; None when the profile has no sample or scipy is missing."""
+    """``ks`` or ``chi2``; None without a reference sample or scipy."""
     statistic: float | None = None
     pvalue: float | None = None
 
@@ -68,15 +68,17 @@ def category_counts(values: np.ndarray, ref: FeatureProfile) -> np.ndarray:
     return np.bincount(codes, minlength=len(cats) + 1)
 
 
-def numeric_drift(values: np.ndarray, ref: FeatureProfile) -> Drift:
-    """PSI over the profile's bins and KS against its sample, of finite ``values``."""
+def numeric_drift(
+    values: np.ndarray, ref: FeatureProfile, sample: np.ndarray | None = None
+) -> Drift:
+    """PSI over the profile's bins and KS against the reference ``sample``, of finite ``values``."""
     edges = np.asarray(ref.edges, dtype=np.float64)
     counts = np.bincount(np.searchsorted(edges, values, side="right"), minlength=len(edges) + 1)
     score = psi(counts / max(len(values), 1), np.asarray(ref.fractions))
-    stats = scipy_stats() if ref.sample else None
+    stats = scipy_stats() if sample is not None and len(sample) else None
     if stats is None or not len(values):
         return Drift(score, len(values))
-    res = stats.ks_2samp(values, np.asarray(ref.sample, dtype=np.float64))
+    res = stats.ks_2samp(values, sample)
     return Drift(score, len(values), "ks", float(res.statistic), float(res.pvalue))
 
 

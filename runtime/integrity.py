@@ -65,8 +65,10 @@ def check_inside(bundle_dir: Path) -> None:
 
 
 def served_files(manifest: Manifest) -> list[str]:
-    """The files a loader reads by name: the artifact and a custom predictor's module."""
+    """Files read by name: the artifact, a custom predictor's module, reference samples."""
     names = [manifest.artifact] if manifest.artifact else []
+    if manifest.reference_samples:
+        names.append(manifest.reference_samples)
     if manifest.predictor:
         names.append(manifest.predictor.partition(":")[0].replace(".", "/") + ".py")
     return names

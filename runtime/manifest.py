@@ -8,7 +8,15 @@ from pathlib import Path
 from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
 
 from inferstack.runtime.contract import (
     DEFAULT_DTYPE,
@@ -145,7 +153,7 @@ class FeatureProfile(_Frozen):
     """Reference distribution of one feature, or of the model's predictions.
 
     Numeric: quantile bin ``edges`` and the ``fractions`` in each bin (one more than
-    edges), and optionally ``sample``, reference values for two-sample tests.
+    edges); the values for two-sample tests are in the bundle's ``reference_samples``.
     Categorical (string and boolean features, labels): ``categories`` and the fraction
     of each; whatever the fractions leave of 1 is the share of other values.
     """
@@ -153,13 +161,12 @@ class FeatureProfile(_Frozen):
     edges: tuple[float, ...] = ()
     fractions: tuple[float, ...]
     categories: tuple[str, ...] | None = None
-    sample: tuple[float, ...] | None = None
 
     @model_validator(mode="after")
     def _sizes(self) -> FeatureProfile:
         if self.categories is not None:
-            if self.edges or self.sample is not None:
-                raise ValueError("a categorical profile has no edges or sample")
+            if self.edges:
+                raise ValueError("a categorical profile has no edges")
             if len(self.fractions) != len(self.categories):
                 raise ValueError("fractions needs one entry per category")
             if sum(self.fractions) > 1 + 1e-6:
@@ -202,6 +209,8 @@ class Manifest(_Frozen):
     reference: dict[str, FeatureProfile] | None = None
     prediction_reference: FeatureProfile | None = None
     """The model's outputs on the reference rows (probability, value or label)."""
+    reference_samples: str | None = None
+    """File in the bundle with the reference values for KS tests (``reference_samples.py``)."""
     saved_with: SavedWith | None = None
     """Versions that saved the artifact; bundles made before this field have none."""
     requirements: tuple[str, ...] = ()
@@ -232,11 +241,11 @@ class Manifest(_Frozen):
                 raise ValueError(f"requirements[{i}]: expected one requirement, got {line!r}")
         return value
 
-    @field_validator("artifact")
+    @field_validator("artifact", "reference_samples")
     @classmethod
-    def _relative(cls, value: str | None) -> str | None:
+    def _relative(cls, value: str | None, info: ValidationInfo) -> str | None:
         if value is not None and (Path(value).is_absolute() or ".." in Path(value).parts):
-            raise ValueError("artifact must be a path inside the bundle")
+            raise ValueError(f"{info.field_name} must be a path inside the bundle")
         return value
 
     @model_validator(mode="after")

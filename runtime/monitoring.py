@@ -7,7 +7,8 @@ computed when asked (on a ``/metrics`` scrape or the CloudWatch emitter's tick),
 most once per ``period_s``, over the window: per feature PSI
 ``sum((a - e) * ln(a / e))`` over the profile's bins (rules of thumb: < 0.1 stable,
 0.1-0.25 moderate shift, > 0.25 major shift), and a test with its p-value, KS for
-numeric and chi-squared for categorical features (see ``drift_stats``).
+numeric and chi-squared for categorical features (see ``drift_stats``). The KS tests'
+reference values are read from the bundle's samples file on the first report.
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import orjson
 from inferstack.runtime.drift_stats import Drift, categorical_drift, numeric_drift, psi
 from inferstack.runtime.manifest import FeatureProfile, OutputSchema
 from inferstack.runtime.reference import category_labels, numeric_profile, prediction_values
+from inferstack.runtime.reference_samples import ReferenceSamples, read_samples
 
 __all__ = ["Capture", "DriftMonitor", "DriftReport", "Observer", "profile", "psi"]
 
@@ -92,6 +94,7 @@ class DriftMonitor:
         dtypes: list[str] | None = None,
         prediction: FeatureProfile | None = None,
         output: OutputSchema | None = None,
+        samples: Path | None = None,
     ) -> None:
         self.features = [f for f in names if f in reference]
         self.cols = np.asarray([names.index(f) for f in self.features], dtype=np.intp)
@@ -108,6 +111,20 @@ class DriftMonitor:
         self._lock = threading.Lock()
         self._report = DriftReport()
         self._at = -float("inf")
+        self._samples_path = samples
+        self._samples: ReferenceSamples | None = None
+
+    def samples(self) -> ReferenceSamples:
+        """The reference samples, read on first use (none if the file is unreadable)."""
+        if self._samples is None:
+            found = ReferenceSamples()
+            if self._samples_path is not None:
+                try:
+                    found = read_samples(self._samples_path)
+                except Exception:  # monitoring never breaks inference: PSI still runs
+                    log.exception("reference samples unreadable; drift without KS tests")
+            self._samples = found
+        return self._samples
 
     def update(self, x: np.ndarray, out: Any = None) -> None:
         """Keep a batch's profiled columns (and its outputs) in the window."""
@@ -146,7 +163,8 @@ class DriftMonitor:
                 out[name] = categorical_drift(category_labels(col), ref)
             else:
                 col = col.astype(np.float64)
-                out[name] = numeric_drift(col[np.isfinite(col)], ref)
+                sample = self.samples().features.get(name)
+                out[name] = numeric_drift(col[np.isfinite(col)], ref, sample)
         return out
 
     def _prediction_drift(self, out: np.ndarray | None) -> Drift | None:
@@ -160,7 +178,9 @@ class DriftMonitor:
         if categorical:
             return categorical_drift(values, ref) if ref.categories is not None else None
         values = values[np.isfinite(values)]
-        return numeric_drift(values, ref) if ref.categories is None else None
+        if ref.categories is not None:
+            return None
+        return numeric_drift(values, ref, self.samples().prediction)
 
 
 class Capture:

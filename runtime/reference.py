@@ -2,11 +2,12 @@
 
 ``reference_columns`` checks reference rows (a DataFrame, or rows x features) against
 the input schema, naming the column of the first bad value. Numeric features get
-quantile bins and a seeded sample of ``SAMPLE_ROWS`` values for two-sample tests;
-string and boolean features get category frequencies (the ``MAX_CATEGORIES`` most
-frequent). ``prediction_values`` turns model outputs into the one value per row whose
-distribution is watched: the positive class's probability (binary), the top class
-(multi-class probabilities), the label, or the value.
+quantile bins, and ``feature_samples`` keeps a seeded sample of ``SAMPLE_ROWS`` of
+their values for two-sample tests (stored beside the manifest, see
+``reference_samples``); string and boolean features get category frequencies (the
+``MAX_CATEGORIES`` most frequent). ``prediction_values`` turns model outputs into the
+one value per row whose distribution is watched: the positive class's probability
+(binary), the top class (multi-class probabilities), the label, or the value.
 """
 
 from __future__ import annotations
@@ -109,21 +110,22 @@ def _label(value: Any) -> str:
     return str(value.item() if isinstance(value, np.generic) else value)
 
 
-def numeric_profile(
-    values: np.ndarray, bins: int = 10, sample: np.ndarray | None = None
-) -> FeatureProfile | None:
-    """Quantile bins of the finite ``values`` (and the sample's finite values)."""
+def numeric_profile(values: np.ndarray, bins: int = 10) -> FeatureProfile | None:
+    """Quantile bins of the finite ``values``."""
     col = values[np.isfinite(values)]
     if not col.size:
         return None
     edges = np.unique(np.quantile(col, np.linspace(0, 1, bins + 1)[1:-1]))
     counts = np.bincount(np.searchsorted(edges, col, side="right"), minlength=len(edges) + 1)
-    kept = None if sample is None else sample[np.isfinite(sample)]
     return FeatureProfile(
-        edges=tuple(edges.tolist()),
-        fractions=tuple((counts / counts.sum()).tolist()),
-        sample=None if kept is None or not kept.size else tuple(kept.tolist()),
+        edges=tuple(edges.tolist()), fractions=tuple((counts / counts.sum()).tolist())
     )
+
+
+def finite_sample(values: np.ndarray) -> np.ndarray:
+    """The seeded ``SAMPLE_ROWS`` of ``values`` kept for two-sample tests, finite only."""
+    kept = values[sample_index(len(values))]
+    return kept[np.isfinite(kept)]
 
 
 def categorical_profile(labels: np.ndarray) -> FeatureProfile:
@@ -147,15 +149,22 @@ def profile_columns(
     columns: dict[str, np.ndarray], schema: InputSchema
 ) -> dict[str, FeatureProfile]:
     """Per-feature profiles of checked reference columns."""
-    rows = len(next(iter(columns.values())))
-    pick = sample_index(rows)
     out: dict[str, FeatureProfile] = {}
     for name, dtype in zip(schema.names, schema.dtypes, strict=True):
         col = columns[name]
         if dtype in CATEGORICAL:
             out[name] = categorical_profile(category_labels(col))
-        elif (p := numeric_profile(col, sample=col[pick])) is not None:
+        elif (p := numeric_profile(col)) is not None:
             out[name] = p
+    return out
+
+
+def feature_samples(columns: dict[str, np.ndarray], schema: InputSchema) -> dict[str, np.ndarray]:
+    """The seeded sample of each numeric feature (same rows for all), for KS tests."""
+    out: dict[str, np.ndarray] = {}
+    for name, dtype in zip(schema.names, schema.dtypes, strict=True):
+        if dtype not in CATEGORICAL and (kept := finite_sample(columns[name])).size:
+            out[name] = kept
     return out
 
 
@@ -189,12 +198,16 @@ def prediction_values(out: Any, output: OutputSchema) -> tuple[np.ndarray, bool]
     return (arr.astype(np.float64), False) if arr.ndim == 1 else None
 
 
-def prediction_profile(out: Any, output: OutputSchema) -> FeatureProfile | None:
-    """The reference profile of the model's outputs on the reference rows."""
+def prediction_profile(
+    out: Any, output: OutputSchema
+) -> tuple[FeatureProfile, np.ndarray | None] | None:
+    """The profile of the model's outputs on the reference rows, and (numeric) a sample."""
     found = prediction_values(out, output)
     if found is None:
         return None
     values, categorical = found
     if categorical:
-        return categorical_profile(values)
-    return numeric_profile(values, sample=values[sample_index(len(values))])
+        return categorical_profile(values), None
+    prof = numeric_profile(values)
+    kept = finite_sample(values)
+    return None if prof is None else (prof, kept if kept.size else None)

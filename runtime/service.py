@@ -156,6 +156,7 @@ class ModelService:
                     dtypes=list(model.manifest.input.dtypes),
                     prediction=model.manifest.prediction_reference,
                     output=model.manifest.output,
+                    samples=_samples_path(self.bundle_dir, model.manifest.reference_samples),
                 )
         except Exception:  # monitoring never breaks inference
             log.exception("drift monitor setup failed; serving without it")
@@ -254,3 +255,7 @@ class ModelService:
             self.metrics.set_drift_report(self.drift.report())
         except Exception:  # monitoring never breaks inference
             log.exception("drift scoring failed")
+
+
+def _samples_path(bundle_dir: Path, name: str | None) -> Path | None:
+    return None if name is None else bundle_dir / name

@@ -156,6 +156,54 @@ def test_sample_csv_gives_names_and_dtypes(
     assert manifest.input.dtypes == ["float64", "int64"]
 
 
+def test_reference_csv_gives_profiles_and_a_digested_samples_file(
+    frame: tuple[pd.DataFrame, np.ndarray], tmp_path: Path
+) -> None:
+    import skops.io as sio
+
+    from inferstack.runtime.reference_samples import read_samples
+
+    x, y = frame
+    model = LogisticRegression(max_iter=500).fit(x, y)
+    sio.dump(model, tmp_path / "model.skops")
+    x.head(20).to_csv(tmp_path / "sample.csv", index=False)
+    x.to_csv(tmp_path / "data.csv", index=False)
+    args = ["--framework", "sklearn", "--sample", tmp_path / "sample.csv"]
+    done = bundle_cmd(tmp_path / "model.skops", tmp_path / "b", *args, "--reference", "data.csv")
+    assert done.returncode != 0
+    assert "--reference 'data.csv'" in done.stderr  # relative to the cwd: not there
+
+    done = bundle_cmd(
+        tmp_path / "model.skops", tmp_path / "b", *args, "--reference", tmp_path / "data.csv"
+    )
+    assert done.returncode == 0, done.stderr
+    manifest = read_manifest(tmp_path / "b")
+    assert manifest.reference is not None
+    assert set(manifest.reference) == {"income", "age"}
+    income = manifest.reference["income"]
+    want = np.quantile(x["income"], np.linspace(0, 1, 11)[1:-1])
+    np.testing.assert_allclose(income.edges, want)
+    assert manifest.prediction_reference is not None
+    assert manifest.reference_samples == "reference.npz"
+    assert manifest.digests is not None
+    assert "reference.npz" in manifest.digests
+    doc = yaml.safe_load((tmp_path / "b" / contract.MANIFEST_FILE).read_text())
+    assert all(set(p) == {"edges", "fractions"} for p in doc["reference"].values())
+    samples = read_samples(tmp_path / "b" / "reference.npz")
+    for name in ("income", "age"):  # 200 rows: all of them, as float32
+        np.testing.assert_allclose(samples.features[name], x[name], rtol=1e-6)
+    assert samples.prediction is not None
+    np.testing.assert_allclose(samples.prediction, model.predict_proba(x)[:, 1], rtol=1e-5)
+
+    x.drop(columns="age").assign(agee=1).to_csv(tmp_path / "bad.csv", index=False)
+    done = bundle_cmd(
+        tmp_path / "model.skops", tmp_path / "c", *args, "--reference", tmp_path / "bad.csv"
+    )
+    assert done.returncode != 0
+    assert "reference: no column 'age'" in done.stderr
+    assert not (tmp_path / "c").exists()
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -150,3 +150,43 @@ def test_the_deployment_names_the_served_model(sklearn_bundle: Built, log_dir: P
         metrics = httpx.get(f"{server.url}/metrics", timeout=5).text
         assert 'model="churn-logreg"' in metrics
         assert 'model="logreg-20f"' not in metrics
+
+
+def test_ks_pvalues_and_prediction_drift_from_a_real_server(
+    sklearn_bundle: Built, log_dir: Path
+) -> None:
+    bundle_dir, predict_proba, rows = sklearn_bundle
+    assert (bundle_dir / "reference.npz").is_file()  # KS samples ship beside the manifest
+    coef = np.abs(predict_proba.__self__.coef_[0])
+    moved, still = int(coef.argmax()), int(coef.argmin())
+    env = {
+        "INFERSTACK_DRIFT_WINDOW": str(len(rows)),
+        "INFERSTACK_DRIFT_MIN_ROWS": "50",
+        "INFERSTACK_DRIFT_PERIOD_S": "0",
+    }
+
+    def pvalue(text: str, j: int) -> float:
+        return metric_value(text, "inferstack_drift_pvalue", feature=f"f{j}", test="ks", **MV)
+
+    with RuntimeServer(bundle_dir, log_dir, env=env) as server:
+        for chunk in np.array_split(rows, 5):  # held-out rows: the reference's distribution
+            assert server.post("/predict", json={"instances": chunk.tolist()}).status_code == 200
+        text = server.get("/metrics").text
+        assert pvalue(text, moved) > 1e-3
+        assert pvalue(text, still) > 1e-3
+        calm = metric_value(text, "inferstack_prediction_drift_score", **MV)
+        assert calm < 0.1
+
+        shifted = rows.copy()
+        shifted[:, moved] += 3 * rows[:, moved].std()
+        for chunk in np.array_split(shifted, 5):  # fills the whole window
+            assert server.post("/predict", json={"instances": chunk.tolist()}).status_code == 200
+        text = server.get("/metrics").text
+        assert pvalue(text, moved) < 1e-6
+        assert pvalue(text, still) > 1e-3  # the same values as before: still quiet
+        assert (
+            metric_value(text, "inferstack_drift_statistic", feature=f"f{moved}", test="ks", **MV)
+            > 0.5
+        )
+        assert metric_value(text, "inferstack_prediction_drift_score", **MV) > max(0.25, 5 * calm)
+        assert metric_value(text, "inferstack_prediction_drift_pvalue", test="ks", **MV) < 1e-6

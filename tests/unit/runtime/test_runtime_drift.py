@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -12,10 +14,12 @@ from inferstack.runtime.manifest import InputSchema, OutputSchema
 from inferstack.runtime.monitoring import DriftMonitor
 from inferstack.runtime.reference import (
     SAMPLE_ROWS,
+    feature_samples,
     prediction_profile,
     profile_columns,
     reference_columns,
 )
+from inferstack.runtime.reference_samples import ReferenceSamples, read_samples, write_samples
 
 SCHEMA = InputSchema.model_validate(
     {
@@ -44,15 +48,29 @@ def _rows(df: pd.DataFrame) -> np.ndarray:
 
 
 @pytest.fixture
-def monitor() -> DriftMonitor:
-    ref = profile_columns(reference_columns(_frame(np.random.default_rng(0), 5000), SCHEMA), SCHEMA)
-    return DriftMonitor(ref, SCHEMA.names, window=2000, min_rows=100, dtypes=list(SCHEMA.dtypes))
+def monitor(tmp_path: Path) -> DriftMonitor:
+    columns = reference_columns(_frame(np.random.default_rng(0), 5000), SCHEMA)
+    write_samples(tmp_path / "reference.npz", ReferenceSamples(feature_samples(columns, SCHEMA)))
+    return DriftMonitor(
+        profile_columns(columns, SCHEMA),
+        SCHEMA.names,
+        window=2000,
+        min_rows=100,
+        dtypes=list(SCHEMA.dtypes),
+        samples=tmp_path / "reference.npz",
+    )
 
 
-def test_reference_profiles_every_kind_of_feature() -> None:
-    ref = profile_columns(reference_columns(_frame(np.random.default_rng(0), 5000), SCHEMA), SCHEMA)
-    assert ref["x"].sample is not None
-    assert len(ref["x"].sample) == SAMPLE_ROWS
+def test_reference_profiles_every_kind_of_feature(tmp_path: Path) -> None:
+    columns = reference_columns(_frame(np.random.default_rng(0), 5000), SCHEMA)
+    ref = profile_columns(columns, SCHEMA)
+    samples = feature_samples(columns, SCHEMA)
+    assert set(samples) == {"x"}  # numeric features only
+    assert len(samples["x"]) == SAMPLE_ROWS
+    write_samples(tmp_path / "s.npz", ReferenceSamples(samples))
+    back = read_samples(tmp_path / "s.npz")
+    assert back.features["x"] == pytest.approx(samples["x"], rel=1e-6)  # float32 on disk
+    assert back.prediction is None
     assert ref["city"].categories == ("a", "b", "c")
     assert ref["city"].fractions == pytest.approx((0.5, 0.3, 0.2), abs=0.03)
     assert ref["flag"].categories == ("false", "true")
@@ -82,7 +100,7 @@ def test_statistics_match_scipy_on_the_window(monitor: DriftMonitor) -> None:
         monitor.update(chunk)
     report = monitor.report()
     window = live.iloc[-2000:]
-    ks = stats.ks_2samp(window["x"].to_numpy(float), np.asarray(monitor.profiles[0].sample))
+    ks = stats.ks_2samp(window["x"].to_numpy(float), monitor.samples().features["x"])
     assert report.features["x"].test == "ks"
     assert report.features["x"].statistic == pytest.approx(ks.statistic, rel=1e-12)
     assert report.features["x"].pvalue == pytest.approx(ks.pvalue, rel=1e-9)
@@ -131,22 +149,68 @@ def test_memory_is_bounded_by_the_window(monitor: DriftMonitor) -> None:
     assert monitor._inputs.rows <= 2000 + 10
 
 
-def test_prediction_drift_matches_scipy() -> None:
+def test_prediction_drift_matches_scipy(tmp_path: Path) -> None:
     rng = np.random.default_rng(5)
     ref_p = rng.beta(2, 5, 4000)
     out = OutputSchema(kind="probabilities")
-    pred = prediction_profile(np.column_stack([1 - ref_p, ref_p]), out)
-    assert pred is not None
-    assert pred.sample is not None
-    monitor = DriftMonitor({}, [], window=1000, min_rows=10, prediction=pred, output=out)
+    found = prediction_profile(np.column_stack([1 - ref_p, ref_p]), out)
+    assert found is not None
+    pred, sample = found
+    assert sample is not None
+    assert len(sample) == SAMPLE_ROWS
+    write_samples(tmp_path / "r.npz", ReferenceSamples(prediction=sample))
+    monitor = DriftMonitor(
+        {}, [], window=1000, min_rows=10, prediction=pred, output=out, samples=tmp_path / "r.npz"
+    )
     live = rng.beta(5, 2, 1500)
     monitor.update(np.empty((0, 0)), np.column_stack([1 - live, live]))
     drift = monitor.report().prediction
     assert drift is not None
     assert drift.test == "ks"
-    want = stats.ks_2samp(live[-1000:], np.asarray(pred.sample))
+    want = stats.ks_2samp(live[-1000:], sample.astype(np.float32).astype(np.float64))
     assert drift.statistic == pytest.approx(want.statistic)
     assert drift.pvalue < 1e-6
     labels = prediction_profile(np.array(["no", "yes", "no", "no"]), OutputSchema(kind="label"))
     assert labels is not None
-    assert labels.categories == ("no", "yes")
+    assert labels[0].categories == ("no", "yes")
+    assert labels[1] is None  # categorical: chi-squared, no sample
+
+
+def test_unreadable_samples_leave_psi_only(tmp_path: Path) -> None:
+    columns = reference_columns(_frame(np.random.default_rng(0), 500), SCHEMA)
+    (tmp_path / "reference.npz").write_bytes(b"not a zip")
+    monitor = DriftMonitor(
+        profile_columns(columns, SCHEMA),
+        SCHEMA.names,
+        min_rows=10,
+        dtypes=list(SCHEMA.dtypes),
+        samples=tmp_path / "reference.npz",
+    )
+    monitor.update(_rows(_frame(np.random.default_rng(1), 100)))
+    x = monitor.report().features["x"]
+    assert x.test is None
+    assert x.psi >= 0
+
+
+def test_samples_file_refuses_pickles(tmp_path: Path) -> None:
+    np.savez(tmp_path / "p.npz", **{"feature.x": np.array([object()], dtype=object)})
+    with pytest.raises(BundleError, match=r"reference samples .* cannot be read"):
+        read_samples(tmp_path / "p.npz")
+
+
+def test_samples_file_is_digested_and_verified(tmp_path: Path) -> None:
+    import shutil
+
+    from inferstack.runtime import load_bundle
+    from inferstack.runtime.integrity import served_files
+
+    example = Path(__file__).resolve().parents[3] / "examples/logreg-20f/bundle"
+    copied = shutil.copytree(example, tmp_path / "b")
+    manifest = load_bundle(copied).manifest
+    assert "reference.npz" in served_files(manifest)
+    (copied / "reference.npz").write_bytes((copied / "reference.npz").read_bytes() + b"\0")
+    with pytest.raises(BundleError, match=r"bundle file 'reference\.npz' changed since bundling"):
+        load_bundle(copied)
+    (copied / "reference.npz").unlink()
+    with pytest.raises(BundleError, match=r"bundle file 'reference\.npz' not found"):
+        load_bundle(copied)
