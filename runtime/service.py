@@ -181,7 +181,7 @@ class ModelService:
             )
         try:
             self.emitter = DriftEmitter(
-                self.drift.scores,
+                self.drift.report,
                 s.endpoint_name or "unknown",
                 s.variant or "unknown",
                 s.cloudwatch_emf_interval_s,

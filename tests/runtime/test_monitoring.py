@@ -120,12 +120,19 @@ def test_drift_reaches_cloudwatch_as_emf_lines(sklearn_bundle: Built, log_dir: P
         while not _emf_lines(server) and time.monotonic() < deadline:
             time.sleep(0.05)
         record = _emf_lines(server)[-1]
-    (directive,) = record["_aws"]["CloudWatchMetrics"]
-    assert directive["Namespace"] == "inferstack"
-    assert directive["Dimensions"] == [["EndpointName", "VariantName"]]
+    directive, tests = record["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == tests["Namespace"] == "inferstack"
+    assert directive["Dimensions"] == tests["Dimensions"] == [["EndpointName", "VariantName"]]
     names = [m["Name"] for m in directive["Metrics"]]
     assert names[0] == "DriftScore"
     assert set(names[1:]) == {f"DriftScore.f{j}" for j in range(20)}
+    names = [m["Name"] for m in tests["Metrics"]]
+    assert names[:3] == ["PredictionDriftScore", "PredictionDriftPValue", "DriftPValue"]
+    assert set(names[3:]) == {f"DriftPValue.f{j}" for j in range(20)}
+    assert record["DriftPValue"] == record["DriftPValue.f3"] < 1e-6  # KS sees the shift
+    assert record["DriftPValue.f4"] > 1e-3
+    assert record["PredictionDriftScore"] >= 0
+    assert 0 <= record["PredictionDriftPValue"] <= 1
     assert (record["EndpointName"], record["VariantName"]) == ("churn-prod", "primary")
     assert record["DriftScore"] == record["DriftScore.f3"] > 1.0
     assert record["DriftScore.f4"] < 0.25

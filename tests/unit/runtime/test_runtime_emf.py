@@ -9,7 +9,16 @@ import logging
 
 import pytest
 
-from inferstack.runtime.emf import DRIFT_METRIC, MAX_METRICS, NAMESPACE, DriftEmitter, drift_record
+from inferstack.runtime.drift_stats import Drift
+from inferstack.runtime.emf import (
+    DRIFT_METRIC,
+    MAX_METRICS,
+    NAMESPACE,
+    DriftEmitter,
+    drift_record,
+    report_record,
+)
+from inferstack.runtime.monitoring import DriftReport
 
 
 def test_drift_record_is_emf_with_max_and_per_feature_scores() -> None:
@@ -86,3 +95,63 @@ def test_a_failing_emit_is_logged_and_the_loop_goes_on(caplog: pytest.LogCapture
         logger.removeHandler(caplog.handler)
     assert "cloudwatch emf emit failed" in caplog.text
     assert json.loads(out.getvalue().splitlines()[0])["DriftScore"] == 0.2
+
+
+def test_pvalues_and_prediction_drift_are_a_second_directive() -> None:
+    report = DriftReport(
+        {
+            "f0": Drift(0.02, 500, "ks", 0.04, 0.6),
+            "f3": Drift(1.7, 500, "ks", 0.8, 1e-30),
+            "city": Drift(0.3, 500, "chi2", 40.0, 2e-9),
+            "raw": Drift(0.01, 500),  # no test (no sample, or no scipy): PSI only
+        },
+        Drift(0.4, 500, "ks", 0.3, 1e-8),
+    )
+    record = report_record(report, "ep", "primary", {"model": "m"}, timestamp_ms=5)
+    assert record is not None
+    psi, tests = record["_aws"]["CloudWatchMetrics"]
+    assert [m["Name"] for m in psi["Metrics"]] == [
+        "DriftScore",
+        "DriftScore.f3",
+        "DriftScore.city",
+        "DriftScore.f0",
+        "DriftScore.raw",
+    ]
+    assert [m["Name"] for m in tests["Metrics"]] == [
+        "PredictionDriftScore",
+        "PredictionDriftPValue",
+        "DriftPValue",
+        "DriftPValue.f3",
+        "DriftPValue.city",
+        "DriftPValue.f0",
+    ]
+    assert tests["Namespace"] == NAMESPACE
+    assert tests["Dimensions"] == [["EndpointName", "VariantName"]]
+    assert record["DriftScore"] == 1.7  # unchanged by the tests
+    assert record["DriftPValue"] == record["DriftPValue.f3"] == 1e-30
+    assert (record["PredictionDriftScore"], record["PredictionDriftPValue"]) == (0.4, 1e-8)
+    assert report_record(DriftReport(), "ep", "primary") is None
+
+
+def test_prediction_drift_alone_and_the_metric_limit() -> None:
+    record = report_record(DriftReport({}, Drift(0.2, 50)), "ep", "primary")
+    assert record is not None
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    assert [m["Name"] for m in directive["Metrics"]] == ["PredictionDriftScore"]
+    pvalues = {f"f{j}": (j + 1) / 1000 for j in range(300)}
+    big = drift_record({}, "ep", "v", pvalues=pvalues, prediction=(0.1, 0.5))
+    (directive,) = big["_aws"]["CloudWatchMetrics"]
+    assert len(directive["Metrics"]) == MAX_METRICS
+    assert "DriftPValue.f0" in big
+    assert "DriftPValue.f299" not in big
+    with pytest.raises(ValueError, match="needs scores"):
+        drift_record({}, "ep", "v")
+
+
+def test_emitter_prints_a_drift_report() -> None:
+    out = io.StringIO()
+    report = DriftReport({"f1": Drift(0.3, 100, "ks", 0.2, 0.001)})
+    assert DriftEmitter(DriftReport, "ep", "primary", 60, stream=out).emit() is False
+    assert DriftEmitter(lambda: report, "ep", "primary", 60, stream=out).emit()
+    (line,) = out.getvalue().splitlines()
+    assert json.loads(line)["DriftPValue.f1"] == 0.001
