@@ -23,7 +23,6 @@ skops model at import) until it answers its first 200 (``/openapi.json``), alter
 from __future__ import annotations
 
 import argparse
-import io
 import json
 import os
 import platform
@@ -31,7 +30,6 @@ import socket
 import statistics
 import subprocess
 import sys
-import tarfile
 import tempfile
 import time
 from collections.abc import Callable
@@ -39,6 +37,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+
+from runtime import runtime_at  # bench/runtime.py, beside this script
 
 ROOT = Path(__file__).resolve().parent.parent
 BUNDLE = ROOT / "examples" / "logreg-20f" / "bundle"
@@ -139,18 +139,6 @@ def process_start(
     finally:
         proc.terminate()
         proc.wait(20)
-
-
-def runtime_at(ref: str, into: Path) -> Path:
-    """A ``PYTHONPATH`` entry holding ``inferstack.runtime`` as committed at ``ref``."""
-    archive = ["git", "archive", "--format=tar", ref, "runtime"]
-    data = subprocess.run(archive, cwd=ROOT, capture_output=True, check=True).stdout
-    with tarfile.open(fileobj=io.BytesIO(data)) as tar:
-        tar.extractall(into, filter="data")
-    (into / "inferstack").mkdir()
-    (into / "inferstack" / "__init__.py").write_text("")
-    (into / "runtime").rename(into / "inferstack" / "runtime")
-    return into
 
 
 def processes(runs: int, ref: str | None, tmp: Path) -> None:

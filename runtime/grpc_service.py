@@ -79,7 +79,6 @@ class GrpcInference:
         self.service = app.service
         settings = app.settings
         self.timeout = settings.request_timeout_s
-        self.max_rows = settings.max_request_rows
         self.offload_bytes = settings.offload_bytes
 
     def handler(self) -> grpc.GenericRpcHandler:
@@ -214,11 +213,6 @@ class GrpcInference:
             x, raw = await self._maybe_off_loop(large, self._decode, request, model.decoder)
         finally:
             batcher.incoming -= 1
-        if len(x) > self.max_rows:
-            raise PayloadTooLarge(
-                f"request of {len(x)} rows exceeds the limit of {self.max_rows} rows per request "
-                "(INFERSTACK_MAX_REQUEST_ROWS): send it in smaller requests"
-            )
         out = await self.service.submit(x, "grpc:ModelInfer")
         s = self.service
         return await self._maybe_off_loop(

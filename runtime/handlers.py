@@ -21,7 +21,6 @@ from inferstack.runtime.errors import (
     InvalidInput,
     ModelNotReady,
     NotFound,
-    PayloadTooLarge,
     UnsupportedMediaType,
 )
 from inferstack.runtime.http import CSV, Receive, Response, json_response, read_body
@@ -71,7 +70,6 @@ class Handlers:
         self.service = service
         self.limit = settings.max_request_bytes
         self.body_timeout = settings.body_timeout_s
-        self.max_rows = settings.max_request_rows
         self.offload_bytes = settings.offload_bytes
 
     # ---- health -------------------------------------------------------------
@@ -117,11 +115,6 @@ class Handlers:
                 x = decode(body, headers)
         finally:
             batcher.incoming -= 1
-        if len(x) > self.max_rows:
-            raise PayloadTooLarge(
-                f"request of {len(x)} rows exceeds the limit of {self.max_rows} rows per request "
-                "(INFERSTACK_MAX_REQUEST_ROWS): send it in smaller requests"
-            )
         return Inferred(await service.submit(x, route), large)
 
     def _decoder(self) -> RowDecoder:

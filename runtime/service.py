@@ -16,7 +16,12 @@ import numpy as np
 
 from inferstack.runtime.batcher import Batcher
 from inferstack.runtime.emf import DriftEmitter
-from inferstack.runtime.errors import InferstackError, ModelNotReady, PredictionError
+from inferstack.runtime.errors import (
+    InferstackError,
+    ModelNotReady,
+    PayloadTooLarge,
+    PredictionError,
+)
 from inferstack.runtime.manifest import Manifest, read_manifest
 from inferstack.runtime.metrics import Metrics
 from inferstack.runtime.model import ServedModel, load_bundle
@@ -222,8 +227,14 @@ class ModelService:
         """Queue a validated batch; resolves to its outputs.
 
         A request of more rows than the batch size runs as model calls of at most that
-        many rows (see ``Batcher``), and their outputs are joined in order.
+        many rows (see ``Batcher``), and their outputs are joined in order. More rows than
+        ``max_request_rows`` is a 413, whatever the transport.
         """
+        if len(x) > self.settings.max_request_rows:
+            raise PayloadTooLarge(
+                f"request of {len(x)} rows exceeds the limit of {self.settings.max_request_rows} "
+                "rows per request (INFERSTACK_MAX_REQUEST_ROWS): send it in smaller requests"
+            )
         batcher = self.batcher
         if batcher is None:
             raise ModelNotReady(self.not_ready_message())
