@@ -12,7 +12,8 @@ from pulumi_policy import (
     StackValidationPolicy,
 )
 
-from inferstack.policies.rules import RULES, Rule, Subject
+from inferstack.policies.base import Rule, Subject
+from inferstack.policies.rules import RULES
 
 _LEVELS = {"mandatory": EnforcementLevel.MANDATORY, "advisory": EnforcementLevel.ADVISORY}
 
