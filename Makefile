@@ -4,6 +4,7 @@
 
 PYTHON ?= python3
 VENV   ?= .venv
+TOOLS  ?= .venv-tools
 BIN    := $(VENV)/bin
 STACK  ?= local
 # Local stacks keep their state in this repo (no Pulumi Cloud account needed).
@@ -20,7 +21,7 @@ DOCTOR = $(BIN)/python -m inferstack.components.cli doctor --for-up --print-env
 # What `make clean-images` removes besides the images.
 STAGED_CONTEXTS = stacks/.inferstack "$${XDG_CACHE_HOME:-$$HOME/.cache}/inferstack/contexts"
 
-.PHONY: up down clean-images test lint plan clean venv-up venv-test
+.PHONY: up down clean-images test lint plan clean venv-up venv-test venv-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -35,8 +36,16 @@ $(VENV)/.test-installed: pyproject.toml .ci/constraints.txt | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]' -c .ci/constraints.txt
 	touch $@
 
+# Scanners the tests call as programs (checkov), kept out of the test virtualenv.
+$(TOOLS)/.installed: .ci/tools.txt
+	$(PYTHON) -m venv $(TOOLS)
+	$(TOOLS)/bin/python -m pip install --quiet --upgrade pip
+	$(TOOLS)/bin/python -m pip install --quiet -r .ci/tools.txt
+	touch $@
+
 venv-up: $(VENV)/.up-installed
 venv-test: $(VENV)/.test-installed
+venv-tools: $(TOOLS)/.installed
 
 ## up: deploy the example model with the local stack (Pulumi CLI + Docker engine)
 up: venv-up
@@ -69,7 +78,7 @@ clean-images:
 	rm -rf $(STAGED_CONTEXTS)
 
 ## test: every test (unit, mock engine, moto, runtime, container)
-test: venv-test
+test: venv-test venv-tools
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 ## lint: ruff and mypy
@@ -83,4 +92,4 @@ plan: venv-test
 	$(BIN)/inferstack plan $(STACK)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .mypy_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .ruff_cache .mypy_cache
