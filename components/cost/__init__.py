@@ -1,0 +1,1 @@
+"""Monthly cost estimates of what a stack declares, from a dated price table."""

@@ -1,0 +1,1 @@
+"""Model lifecycle: versions, promote, rollback, A/B readout, publishing."""
