@@ -14,6 +14,14 @@ export PULUMI_BACKEND_URL ?= file://$(CURDIR)/.pulumi
 LOCAL_PASSPHRASE ?= inferstack-local
 PULUMI_ENV = export PATH="$(CURDIR)/$(BIN):$$PATH" \
   $(if $(filter local,$(STACK)),PULUMI_CONFIG_PASSPHRASE="$${PULUMI_CONFIG_PASSPHRASE-$(LOCAL_PASSPHRASE)}")
+# Without `pulumi` on PATH, `make up` installs the release pinned (version and sha256 per
+# platform) in components/cli/pulumi_release.json into PULUMI_CLI_DIR, checksum first, and
+# puts it on PATH; `make down` uses it when it is there. A failed download is one line
+# naming the manual install command.
+PULUMI_CLI_DIR ?= .pulumi-cli
+BOOTSTRAP = $(BIN)/python -m inferstack.components.cli.bootstrap --dir "$(PULUMI_CLI_DIR)" $(BOOTSTRAP_ARGS)
+USE_PULUMI_CLI = pulumi_bin="$$($(BOOTSTRAP) $(1))" || exit 1; \
+  export PATH="$${pulumi_bin:+$$pulumi_bin:}$$PATH"
 # Checks the Pulumi CLI and Docker (exit 1 naming the fix), and prints the DOCKER_HOST
 # the Docker provider needs when the Docker CLI's context is not at a socket the
 # provider finds by itself (Colima, rootless Docker, Podman); the recipes eval it.
@@ -21,7 +29,7 @@ DOCTOR = $(BIN)/python -m inferstack.components.cli doctor --for-up --print-env
 # What `make clean-images` removes besides the images.
 STAGED_CONTEXTS = stacks/.inferstack "$${XDG_CACHE_HOME:-$$HOME/.cache}/inferstack/contexts"
 
-.PHONY: up down clean-images test lint plan clean venv-up venv-test venv-tools
+.PHONY: up down pulumi-cli clean-images test lint plan clean venv-up venv-test venv-tools
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -49,7 +57,8 @@ venv-tools: $(TOOLS)/.installed
 
 ## up: deploy the example model with the local stack (Pulumi CLI + Docker engine)
 up: venv-up
-	@docker_env="$$($(DOCTOR) --ports-of $(STACK))" || exit 1; eval "$$docker_env"; \
+	@$(call USE_PULUMI_CLI); \
+	  docker_env="$$($(DOCTOR) --ports-of $(STACK))" || exit 1; eval "$$docker_env"; \
 	  mkdir -p .pulumi && \
 	  $(PULUMI_ENV); \
 	  pulumi stack select --create $(STACK) && \
@@ -58,7 +67,8 @@ up: venv-up
 
 ## down: remove the stack's containers, network and API key; keep captured data and images
 down: venv-up
-	@docker_env="$$($(DOCTOR))" || exit 1; eval "$$docker_env"; \
+	@$(call USE_PULUMI_CLI,--no-download); \
+	  docker_env="$$($(DOCTOR))" || exit 1; eval "$$docker_env"; \
 	  $(PULUMI_ENV); \
 	  pulumi destroy --yes --stack $(STACK) || exit 1; \
 	  if docker volume inspect inferstack-$(STACK)-capture >/dev/null 2>&1; then \
@@ -66,6 +76,10 @@ down: venv-up
 	      "(delete them: docker volume rm inferstack-$(STACK)-capture)."; \
 	  fi; \
 	  echo "Kept: the images and staged build contexts (remove them: make clean-images)."
+
+## pulumi-cli: install the pinned Pulumi CLI into PULUMI_CLI_DIR unless `pulumi` is on PATH
+pulumi-cli: venv-up
+	@$(BOOTSTRAP) >/dev/null
 
 ## clean-images: remove the runtime images inferstack built and the staged build contexts
 clean-images:
