@@ -10,7 +10,7 @@ from __future__ import annotations
 import math
 from typing import TYPE_CHECKING
 
-from inferstack.components.aws.rules import aws_options
+from inferstack.components.aws.rules import aws_options, group_mode
 from inferstack.components.spec.rules import SpecRuleError
 
 if TYPE_CHECKING:
@@ -36,7 +36,7 @@ def _serverless_provisioned_within_max(spec: DeploymentSpec) -> None:
 def _realtime_windows_keep_an_instance(spec: DeploymentSpec) -> None:
     """A realtime endpoint's scalable target has MinCapacity >= 1: a scheduled action that
     sets 0 fails when it runs, long after `pulumi up` succeeded."""
-    if aws_options(spec).mode != "realtime":
+    if aws_options(spec).mode != "realtime" or group_mode(spec):
         return
     for i, window in enumerate(spec.scaling.schedules):
         for bound in ("min_replicas", "max_replicas"):
@@ -58,7 +58,9 @@ def rollout_share_note(spec: DeploymentSpec) -> str | None:
     """What share of traffic the first step of a canary or linear rollout really gets at
     the initial fleet size, when whole instances make it larger than asked; else None."""
     rollout = spec.rollout
-    if aws_options(spec).mode == "serverless" or rollout.strategy not in ("canary", "linear"):
+    if aws_options(spec).mode == "serverless" or group_mode(spec):
+        return None
+    if rollout.strategy not in ("canary", "linear"):
         return None
     asked = rollout.canary_percent if rollout.strategy == "canary" else rollout.linear_step_percent
     fleet = max(1, spec.scaling.min_replicas)

@@ -306,6 +306,93 @@ AUTHORIZER = NameRule(
     autonamed=True,
 )
 
+# The instance group's resources (mode instance_group).
+_ELB = r"(?!internal-)[A-Za-z0-9](-?[A-Za-z0-9])*"
+LOAD_BALANCER = NameRule(
+    "Elastic Load Balancing load balancer name",
+    "aws:lb/loadBalancer:LoadBalancer",
+    "name",
+    32,
+    _ELB,
+    _API.format("elasticloadbalancing/latest/APIReference/API_CreateLoadBalancer.html"),
+    collapse=r"--+",
+    forbidden_prefixes=("internal-",),
+    autonamed=True,
+)
+TARGET_GROUP = NameRule(
+    "Elastic Load Balancing target group name",
+    "aws:lb/targetGroup:TargetGroup",
+    "name",
+    32,
+    r"[A-Za-z0-9](-?[A-Za-z0-9])*",
+    _API.format("elasticloadbalancing/latest/APIReference/API_CreateTargetGroup.html"),
+    collapse=r"--+",
+    autonamed=True,
+)
+LAUNCH_TEMPLATE = NameRule(
+    "EC2 launch template name",
+    "aws:ec2/launchTemplate:LaunchTemplate",
+    "name",
+    128,
+    r"[a-zA-Z0-9().\-/_]+",
+    _API.format("AWSEC2/latest/APIReference/API_CreateLaunchTemplate.html"),
+    min_length=3,
+    invalid=r"[^a-zA-Z0-9().\-/_]+",
+    edges="",
+    autonamed=True,
+)
+AUTOSCALING_GROUP = NameRule(
+    "EC2 Auto Scaling group name",
+    "aws:autoscaling/group:Group",
+    "name",
+    255,
+    r"[A-Za-z0-9_.-]+",  # AWS allows more; colons would break its ARN-form references
+    _API.format("autoscaling/ec2/APIReference/API_CreateAutoScalingGroup.html"),
+    invalid=r"[^A-Za-z0-9_.-]+",
+    edges="",
+)
+LIFECYCLE_HOOK = NameRule(
+    "EC2 Auto Scaling lifecycle hook name",
+    "aws:autoscaling/group:Group",
+    "initialLifecycleHooks[].name",
+    255,
+    r"[A-Za-z0-9\-_/]+",
+    _API.format("autoscaling/ec2/APIReference/API_PutLifecycleHook.html"),
+    invalid=r"[^A-Za-z0-9\-_/]+",
+    edges="",
+)
+INSTANCE_PROFILE = NameRule(
+    "IAM instance profile name",
+    "aws:iam/instanceProfile:InstanceProfile",
+    "name",
+    128,
+    r"[\w+=,.@-]+",
+    _API.format("IAM/latest/APIReference/API_CreateInstanceProfile.html"),
+    invalid=r"[^\w+=,.@-]+",
+    edges="",
+    autonamed=True,
+)
+SECURITY_GROUP = NameRule(
+    "EC2 security group name",
+    "aws:ec2/securityGroup:SecurityGroup",
+    "name",
+    255,
+    r"(?!sg-)[A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+",
+    _API.format("AWSEC2/latest/APIReference/API_CreateSecurityGroup.html"),
+    invalid=r"[^A-Za-z0-9 ._\-:/()#,@\[\]+=&;{}!$*]+",
+    edges=" ",
+    forbidden_prefixes=("sg-",),
+    autonamed=True,
+)
+VPC_LINK = NameRule(
+    "API Gateway VPC link (V2) name",
+    "aws:apigatewayv2/vpcLink:VpcLink",
+    "name",
+    128,
+    r"[A-Za-z0-9_-]+",
+    _API.format("apigatewayv2/latest/api-reference/vpclinks.html"),
+)
+
 NAME_RULES: tuple[NameRule, ...] = (
     SAGEMAKER_ENDPOINT,
     SAGEMAKER_ENDPOINT_CONFIG,
@@ -329,6 +416,14 @@ NAME_RULES: tuple[NameRule, ...] = (
     API_KEY,
     USAGE_PLAN,
     AUTHORIZER,
+    LOAD_BALANCER,
+    TARGET_GROUP,
+    LAUNCH_TEMPLATE,
+    AUTOSCALING_GROUP,
+    LIFECYCLE_HOOK,
+    INSTANCE_PROFILE,
+    SECURITY_GROUP,
+    VPC_LINK,
 )
 """Every name rule, for the tests that check a planned stack against them."""
 

@@ -33,11 +33,22 @@ def aws_options(spec: DeploymentSpec) -> AwsOptions:
     return options
 
 
+def group_mode(spec: DeploymentSpec) -> bool:
+    """Whether the spec runs on the EC2 instance group rather than SageMaker: mode
+    instance_group, or compute.spot: true with no mode set (SageMaker has no spot)."""
+    options = aws_options(spec)
+    if options.mode == "instance_group":
+        return True
+    return spec.compute.spot and "mode" not in options.model_fields_set
+
+
 _COGNITO_ISSUER = re.compile(r"^https://cognito-idp\.[a-z0-9-]+\.amazonaws\.com/[\w-]+_\w+$")
 
 
 def _aws_gpu_count(spec: DeploymentSpec) -> None:
     """On SageMaker the instance type fixes the GPUs; an explicit gpu_count must agree."""
+    if group_mode(spec):
+        return  # aws/group_rules.py checks the group's types
     instance_type = spec.instance_type()
     sizes = AWS_INSTANCE_SIZES
     if "gpu_count" not in spec.compute.model_fields_set or instance_type not in sizes:
@@ -63,6 +74,9 @@ def _aws(spec: DeploymentSpec) -> None:
             raise SpecRuleError(field, f"{artifact!r}: SageMaker reads a local path or s3:// only")
     if not spec.gateway.tls:
         raise SpecRuleError("gateway.tls", "API Gateway serves HTTPS only; remove tls: false")
+    _cognito_issuer(spec)
+    if group_mode(spec):
+        return  # the rest is SageMaker's; aws/group_rules.py has the group's
     options = aws_options(spec)
     if bool(options.subnet_ids) != bool(options.security_group_ids):
         raise SpecRuleError(
@@ -79,6 +93,9 @@ def _aws(spec: DeploymentSpec) -> None:
     else:
         _aws_instance_type_known(spec)
     _aws_gpu_count(spec)
+
+
+def _cognito_issuer(spec: DeploymentSpec) -> None:
     jwt = spec.gateway.jwt
     if spec.gateway.auth == "jwt" and jwt is not None and not _COGNITO_ISSUER.match(jwt.issuer):
         raise SpecRuleError(
@@ -136,6 +153,8 @@ def _aws_instance_type_known(spec: DeploymentSpec) -> None:
 
 def _sagemaker_traffic_shifting(spec: DeploymentSpec) -> None:
     """What CreateEndpoint refuses at `pulumi up`: traffic-shifting step sizes."""
+    if group_mode(spec):
+        return
     rollout = spec.rollout
     if rollout.strategy == "canary" and round(rollout.canary_percent) > 50:
         raise SpecRuleError(
@@ -152,6 +171,8 @@ def _sagemaker_traffic_shifting(spec: DeploymentSpec) -> None:
 
 
 def _serverless_isolation(spec: DeploymentSpec) -> None:
+    if group_mode(spec):
+        return
     options = aws_options(spec)
     if options.mode == "serverless" and options.network_isolation:
         raise SpecRuleError(
@@ -192,7 +213,7 @@ def rollout_timeout_s(spec: DeploymentSpec) -> int:
 
 def _sagemaker_rollout_fits(spec: DeploymentSpec) -> None:
     """A rollout whose bakes add up past SageMaker's 8 hours is refused at UpdateEndpoint."""
-    if aws_options(spec).mode == "serverless":
+    if aws_options(spec).mode == "serverless" or group_mode(spec):
         return
     needed = rollout_timeout_s(spec)
     if needed <= MAX_ROLLOUT_S:
@@ -234,6 +255,8 @@ def gpu_ami_version(spec: DeploymentSpec) -> str | None:
 def _sagemaker_gpu_host(spec: DeploymentSpec) -> None:
     """The GPU host's driver must run the image's CUDA, or the container never starts
     (CannotStartContainerError): SageMaker's default drivers (470, 535) are too old for it."""
+    if group_mode(spec):
+        return
     options = aws_options(spec)
     field = "targets.aws.inference_ami_version"
     chosen = options.inference_ami_version

@@ -1,5 +1,5 @@
-"""The AWS target: SageMaker behind API Gateway. Its facts (instance types and sizes,
-instance-store families) and its settings live here."""
+"""The AWS target: SageMaker, or a GPU Auto Scaling group with spot, behind API Gateway.
+Its facts (instance types and sizes, instance-store families) and its settings live here."""
 
 from __future__ import annotations
 
@@ -7,17 +7,20 @@ from typing import Literal
 
 from pydantic import Field
 
+from inferstack.components.aws.group_options import InstanceGroupOptions
+from inferstack.components.aws.group_rules import GROUP_RULES
 from inferstack.components.aws.limits import AWS_LIMIT_RULES
 from inferstack.components.aws.rules import AWS_RULES
 from inferstack.components.aws.sizes import AWS_INSTANCE_SIZES
 from inferstack.components.spec.options import CloudTargetOptions
 from inferstack.components.target import Target, TargetProfile
 
-AwsInferenceMode = Literal["realtime", "serverless", "async"]
+AwsInferenceMode = Literal["realtime", "serverless", "async", "instance_group"]
 
 
 class AwsOptions(CloudTargetOptions):
-    """SageMaker-only settings: instance type, inference mode, serverless and async, VPC."""
+    """AWS settings: the mode (a SageMaker kind or the EC2 instance group), SageMaker's
+    instance type, serverless and async settings and VPC, and the instance group's."""
 
     instance_type: str | None = Field(
         None, description="SageMaker instance type, e.g. ml.g5.2xlarge (default: by GPU kind)."
@@ -29,7 +32,10 @@ class AwsOptions(CloudTargetOptions):
         "runtime's GPU image on the instance type).",
     )
     mode: AwsInferenceMode = Field(
-        "realtime", description="realtime (instances), serverless, or async (queued, S3 output)."
+        "realtime",
+        description="realtime (SageMaker instances), serverless, async (queued, S3 output), "
+        "or instance_group (EC2 Auto Scaling GPU group with spot behind a load balancer; "
+        "compute.spot: true selects it when mode is not set).",
     )
     serverless_memory_mb: Literal[1024, 2048, 3072, 4096, 5120, 6144] = Field(
         4096, description="Memory of a serverless endpoint."
@@ -64,6 +70,10 @@ class AwsOptions(CloudTargetOptions):
         "account's CloudWatch logging role (API Gateway refuses the stage otherwise): on "
         "whenever manage_account_logging is; set true where another stack owns the role.",
     )
+    group: InstanceGroupOptions = Field(
+        default_factory=InstanceGroupOptions,
+        description="Settings of mode instance_group (docs/aws.md: the spot instance group).",
+    )
     image_uri: str | None = Field(
         None,
         description="ECR image of the runtime that every variant runs "
@@ -92,15 +102,15 @@ TARGET = Target(
             "nvidia-a100": ("ml.p4d.", "ml.p4de.", "p4d.", "p4de."),
             "nvidia-h100": ("ml.p5.", "p5."),
         },
-        # SageMaker real-time endpoints have no spot capacity; the EC2 Auto Scaling
-        # path with mixed instances (DESIGN.md) is not built yet, so spot is refused.
-        spot=False,
+        # SageMaker has no spot capacity; spot runs on the EC2 instance group
+        # (mode instance_group), which compute.spot: true selects (aws/group_rules.py).
+        spot=True,
         scale_to_zero=True,
         auth_modes=("api_key", "jwt", "iam", "none"),
         instance_sizes=AWS_INSTANCE_SIZES,
     ),
     options=AwsOptions,
-    rules=(*AWS_RULES, *AWS_LIMIT_RULES),
+    rules=(*AWS_RULES, *AWS_LIMIT_RULES, *GROUP_RULES),
     component="inferstack.components.aws.endpoint:AwsEndpoint",
     plan_fakes=("inferstack.components.image.plan_fakes", "inferstack.components.aws.plan_fakes"),
 )
