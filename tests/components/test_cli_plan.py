@@ -136,10 +136,20 @@ def test_invalid_yaml_is_reported(tmp_path: Path) -> None:
 
 
 def test_targets_without_a_component_say_so() -> None:
-    result = run_cli("plan", "prod-gke")
-    assert result.returncode == 2
-    assert "target 'gcp' is not implemented yet" in result.stderr
-    assert "Traceback" not in result.stderr
+    from inferstack.components.endpoint import component_class
+    from inferstack.components.errors import TargetNotImplementedError
+    from inferstack.components.spec.options import TargetOptions
+    from inferstack.components.target import Target, TargetProfile
+    from inferstack.components.targets import registered
+
+    unbuilt = Target(
+        name="unbuilt",
+        profile=TargetProfile(name="unbuilt", default_region=None, instance_types={"none": "x"}),
+        options=TargetOptions,
+    )
+    with registered(unbuilt), pytest.raises(TargetNotImplementedError) as info:
+        component_class("unbuilt")
+    assert "target 'unbuilt' is not implemented yet" in str(info.value)
 
 
 def test_help_lists_every_command_with_one_line() -> None:
