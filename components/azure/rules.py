@@ -1,0 +1,204 @@
+"""Azure ML's rules for a spec: what the managed online endpoint, Azure Monitor and API
+Management refuse, written down so that they fail before anything deploys.
+
+No Pulumi or Azure SDK here: the spec runs these wherever it validates. Each rule
+raises `SpecRuleError` naming the field; docs/azure.md lists them with their sources.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+from inferstack.components.azure.limits import AZURE_INSTANCE_SIZES, GPU_REGIONS
+from inferstack.components.spec.rules import SpecRuleError
+
+if TYPE_CHECKING:
+    from inferstack.components.azure.target import AzureOptions
+    from inferstack.components.spec.models import DeploymentSpec
+
+SPOT_MESSAGE = (
+    "Azure ML managed online endpoints have no low-priority (spot) capacity; on Azure, "
+    "spot fits batch scoring on a low-priority compute cluster (a batch endpoint, not "
+    "built yet). Set spot: false for this online endpoint"
+)
+ACR_IMAGE = re.compile(
+    r"^([a-zA-Z0-9]{5,50})\.azurecr\.io/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$"
+)
+REGISTRY_ID = re.compile(
+    r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
+    r"Microsoft\.ContainerRegistry/registries/([^/]+)$",
+    re.IGNORECASE,
+)
+
+
+def azure_options(spec: DeploymentSpec) -> AzureOptions:
+    """The spec's `targets.azure` settings (defaults when it sets none)."""
+    from inferstack.components.azure.target import AzureOptions
+
+    options = spec.options
+    if not isinstance(options, AzureOptions):
+        raise TypeError(f"a spec for target {spec.target!r} has no Azure settings")
+    return options
+
+
+def _no_spot(spec: DeploymentSpec) -> None:
+    if spec.compute.spot:
+        raise SpecRuleError("compute.spot", SPOT_MESSAGE)
+
+
+def _artifacts(spec: DeploymentSpec) -> None:
+    """Azure ML registers a local bundle (uploaded) or an azureml:// path, nothing else."""
+    previous = azure_options(spec).previous
+    artifacts = [("model.artifact", spec.model.artifact)]
+    if previous and previous.artifact:
+        artifacts.append(("targets.azure.previous.artifact", previous.artifact))
+    for field, artifact in artifacts:
+        if "://" in artifact and not artifact.startswith("azureml://"):
+            raise SpecRuleError(
+                field, f"{artifact!r}: Azure ML reads a local bundle or azureml:// only"
+            )
+    if spec.rollout.variants:
+        raise SpecRuleError(
+            "rollout.variants",
+            "A/B variants are not built on azure; the endpoint serves blue and green "
+            "(targets.azure.live_color and previous)",
+        )
+
+
+def _instance_type(spec: DeploymentSpec) -> None:
+    """The VM size is on the managed online SKU list, its GPUs agree with gpu_count, and
+    its GPU series is offered in the region."""
+    instance_type = spec.instance_type()
+    field = "targets.azure.instance_type"
+    size = AZURE_INSTANCE_SIZES.get(instance_type)
+    if size is None:
+        raise SpecRuleError(
+            field,
+            f"{instance_type!r} is not a VM size this target deploys to managed online "
+            f"endpoints; use one of {', '.join(AZURE_INSTANCE_SIZES)}",
+        )
+    if "gpu_count" in spec.compute.model_fields_set and spec.compute.gpu_count != size.gpus:
+        raise SpecRuleError(
+            "compute.gpu_count",
+            f"{spec.compute.gpu_count} does not match {instance_type}, which has "
+            f"{size.gpus} GPU(s); drop gpu_count or choose a size with that many GPUs",
+        )
+    regions = GPU_REGIONS.get(spec.compute.accelerator)
+    region = spec.resolved_region or ""
+    if regions and region not in regions and not azure_options(spec).allow_unlisted_region:
+        raise SpecRuleError(
+            "region",
+            f"{spec.compute.accelerator} VMs are not offered in {region!r}; use one of "
+            f"{', '.join(regions)} (or targets.azure.allow_unlisted_region after checking "
+            "availability and quota)",
+        )
+
+
+def _image(spec: DeploymentSpec) -> None:
+    """The image is in an Azure Container Registry, which the endpoint pulls with its
+    identity (AcrPull); a registry given by id must be the image's."""
+    options = azure_options(spec)
+    images = [("targets.azure.image_uri", options.image_uri)]
+    if options.previous:
+        images.append(("targets.azure.previous.image_uri", options.previous.image_uri))
+    for field, image in images:
+        if image is None:
+            raise SpecRuleError(
+                field,
+                "required: the runtime image in an Azure Container Registry "
+                "(inferstack build, then az acr login and docker push; docs/azure.md)",
+            )
+        if not ACR_IMAGE.match(image):
+            raise SpecRuleError(
+                field,
+                f"{image!r} is not <registry>.azurecr.io/<repository>:<tag> (or @sha256:...)",
+            )
+    registry_id = options.image_registry_id
+    if registry_id:
+        match = REGISTRY_ID.match(registry_id)
+        if not match:
+            raise SpecRuleError(
+                "targets.azure.image_registry_id", "not a container registry resource ID"
+            )
+        for field, image in images:
+            host = (image or "").split(".", 1)[0].lower()
+            if host != match.group(1).lower():
+                raise SpecRuleError(
+                    field,
+                    f"{image!r} is not in the registry {match.group(1)!r} (image_registry_id)",
+                )
+
+
+def _traffic(spec: DeploymentSpec) -> None:
+    """Live traffic sums to 100 and mirror traffic only goes to a deployment with no live
+    traffic ("Safe rollout for online endpoints")."""
+    options = azure_options(spec)
+    if options.previous is None:
+        if options.traffic_percent not in (None, 100):
+            raise SpecRuleError(
+                "targets.azure.traffic_percent",
+                f"{options.traffic_percent}% leaves {100 - options.traffic_percent}% of the "
+                "traffic to no deployment: without previous, live_color takes 100",
+            )
+        return
+    live = live_traffic_percent(spec)
+    if options.mirror_percent and live:
+        raise SpecRuleError(
+            "targets.azure.mirror_percent",
+            f"{options.live_color} receives {live}% live traffic; Azure ML mirrors only to a "
+            "deployment with no live traffic: set traffic_percent: 0 or mirror_percent: 0",
+        )
+
+
+def _schedules(spec: DeploymentSpec) -> None:
+    if spec.scaling.schedules:
+        raise SpecRuleError(
+            "scaling.schedules",
+            "scheduled windows are not built on azure (Azure Monitor recurrence profiles "
+            "have no end time); remove them",
+        )
+
+
+def _publisher(spec: DeploymentSpec) -> None:
+    options = azure_options(spec)
+    if not options.publisher_email and not spec.observability.notify_emails:
+        raise SpecRuleError(
+            "targets.azure.publisher_email",
+            "API Management needs a publisher e-mail: set it or observability.notify_emails",
+        )
+    if options.apim_sku == "Consumption" and options.apim_capacity != 0:
+        raise SpecRuleError("targets.azure.apim_capacity", "the Consumption tier takes capacity 0")
+    if options.apim_sku != "Consumption" and options.apim_capacity < 1:
+        raise SpecRuleError(
+            "targets.azure.apim_capacity", f"the {options.apim_sku} tier needs 1 unit or more"
+        )
+    if options.apim_sku in ("Developer", "Basic") and options.apim_capacity > 1:
+        raise SpecRuleError(
+            "targets.azure.apim_capacity", f"the {options.apim_sku} tier has one unit only"
+        )
+    if spec.environment == "prod" and options.apim_sku == "Developer":
+        raise SpecRuleError(
+            "targets.azure.apim_sku", "the Developer tier has no SLA; use Basic or higher in prod"
+        )
+
+
+def live_traffic_percent(spec: DeploymentSpec) -> int:
+    """Live traffic to `live_color` (the new version) while `previous` serves the rest."""
+    options = azure_options(spec)
+    if options.previous is None:
+        return 100
+    if options.traffic_percent is not None:
+        return options.traffic_percent
+    rollout = spec.rollout
+    by_strategy = {
+        "all_at_once": 100.0,
+        "canary": rollout.canary_percent,
+        "linear": rollout.linear_step_percent,
+        "blue_green": 0.0,
+    }
+    return round(by_strategy[rollout.strategy])
+
+
+AZURE_RULES = (_no_spot, _artifacts, _instance_type, _image, _traffic, _schedules, _publisher)
+"""The Azure target's spec rules, run after the cloud-neutral ones."""
