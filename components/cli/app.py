@@ -35,6 +35,7 @@ class CommandGroup:
 
 COMMAND_GROUPS = (
     CommandGroup("inferstack.components.cli.plan", ("plan",), "local"),
+    CommandGroup("inferstack.components.cli.cost", ("cost",), "local"),
     CommandGroup("inferstack.components.cli.spec", ("spec",), "local"),
     CommandGroup("inferstack.components.cli.doctor", ("doctor", "outputs"), "local"),
     CommandGroup("inferstack.components.cli.build", ("build",), "runtime"),

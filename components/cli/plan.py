@@ -33,6 +33,9 @@ def plan(
     policies: Annotated[
         bool, typer.Option(help="Check the plan against the inferstack policy pack.")
     ] = True,
+    cost: Annotated[
+        bool, typer.Option("--cost", help="Show the monthly cost estimate, line by line.")
+    ] = False,
 ) -> None:
     """Offline plan: run the stack program under Pulumi's mocks and list its resources."""
     from inferstack.components.plan.run import run_plan
@@ -46,6 +49,7 @@ def plan(
         print(json.dumps([r.as_json() for r in result.resources], indent=2, default=str))
     else:
         _print_plan(stack, result)
+        _print_cost(stack, project, itemised=cost)
     for violation in violations:
         err_console.print(
             f"[yellow]policy[/] {escape(str(violation))}", highlight=False, soft_wrap=True
@@ -58,6 +62,20 @@ def _policy_violations(result: Plan) -> list[Violation]:
     from inferstack.policies import Subject, evaluate
 
     return evaluate(Subject(r.type, r.name, r.inputs, r.urn) for r in result.resources)
+
+
+def _print_cost(stack: str, project: Path | None, *, itemised: bool) -> None:
+    from inferstack.components.cli.cost import print_cost, stack_cost
+
+    try:
+        estimate = stack_cost(stack, project)
+    except DeployError as err:  # a program without an inferstack spec has no estimate
+        console.print(f"cost not estimated: {escape(str(err))}", highlight=False)
+        return
+    if itemised:
+        print_cost(estimate)
+    else:
+        console.print(escape(estimate.summary()), highlight=False)
 
 
 def _print_plan(stack: str, result: Plan) -> None:
