@@ -193,6 +193,58 @@ def welch(
     )
 
 
+def welch_from_stats(
+    a: tuple[float, float, int],
+    b: tuple[float, float, int],
+    alpha: float = ALPHA,
+    power: float = POWER,
+) -> Comparison:
+    """Welch's t test from (mean, standard deviation, count) of each variant, for metrics
+    known only in summary (a latency histogram's sum, count and buckets)."""
+    (ma, sa, na), (mb, sb, nb) = a, b
+    test = "Welch's t"
+    short = [f"{w} has {n}" for w, n in (("A", na), ("B", nb)) if n < MIN_SAMPLES]
+    if short:
+        note = f"not enough data yet: {', '.join(short)} observations (need {MIN_SAMPLES})"
+        return Comparison(test, ma, mb, mb - ma, None, None, None, None, na, nb, False, note, alpha)
+    va, vb = sa**2 / na, sb**2 / nb
+    se = math.sqrt(va + vb)
+    if se == 0:
+        return Comparison(
+            test,
+            ma,
+            mb,
+            mb - ma,
+            mb - ma,
+            mb - ma,
+            1.0 if ma == mb else 0.0,
+            0.0,
+            na,
+            nb,
+            True,
+            "",
+            alpha,
+        )
+    df = (va + vb) ** 2 / (va**2 / (na - 1) + vb**2 / (nb - 1))
+    p_value = float(stats.ttest_ind_from_stats(mb, sb, nb, ma, sa, na, equal_var=False).pvalue)
+    half = float(stats.t.ppf(1 - alpha / 2, df)) * se
+    return Comparison(
+        test,
+        ma,
+        mb,
+        mb - ma,
+        mb - ma - half,
+        mb - ma + half,
+        p_value,
+        mde_means(sa, sb, na, nb, alpha, power),
+        na,
+        nb,
+        True,
+        "",
+        alpha,
+    )
+
+
 def mann_whitney(
     a: Sequence[float], b: Sequence[float], alpha: float = ALPHA, power: float = POWER
 ) -> Comparison:

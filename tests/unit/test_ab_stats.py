@@ -141,3 +141,16 @@ def test_welch_power_simulation() -> None:
         for _ in range(runs)
     )
     assert hits / runs == pytest.approx(0.8, abs=0.06)
+
+
+def test_welch_from_summary_equals_welch_on_the_samples() -> None:
+    rng = np.random.default_rng(9)
+    a, b = rng.normal(10, 2, 50), rng.normal(11, 3, 70)
+    whole = abstats.welch(a.tolist(), b.tolist())
+    summary = abstats.welch_from_stats(
+        (a.mean(), a.std(ddof=1), len(a)), (b.mean(), b.std(ddof=1), len(b))
+    )
+    assert summary.p_value == pytest.approx(whole.p_value, rel=1e-9)
+    assert summary.ci_low == pytest.approx(whole.ci_low)
+    assert summary.ci_high == pytest.approx(whole.ci_high)
+    assert not abstats.welch_from_stats((1.0, 1.0, 5), (1.0, 1.0, 500)).enough_data
