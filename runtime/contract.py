@@ -132,6 +132,13 @@ class Metric:
     PREDICTION_DRIFT_STATISTIC: Final = "inferstack_prediction_drift_statistic"
     PREDICTION_DRIFT_PVALUE: Final = "inferstack_prediction_drift_pvalue"
     DRAIN_REFUSED: Final = "inferstack_drain_refused"
+    ANOMALY_CHECKED_VALUES: Final = "inferstack_anomaly_checked_values"
+    """Counter: input values compared with the reference (label ``check``: range, category)."""
+    ANOMALOUS_VALUES: Final = "inferstack_anomalous_values"
+    """Counter: values outside the reference range or of an unseen category, by feature."""
+    ANOMALY_CHECKED_REQUESTS: Final = "inferstack_anomaly_checked_requests"
+    ANOMALOUS_REQUESTS: Final = "inferstack_anomalous_requests"
+    """Counter: requests holding at least one anomalous value."""
 
 
 def public_names(cls: type) -> dict[str, str]:

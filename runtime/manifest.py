@@ -161,6 +161,10 @@ class FeatureProfile(_Frozen):
     edges: tuple[float, ...] = ()
     fractions: tuple[float, ...]
     categories: tuple[str, ...] | None = None
+    low: float | None = None
+    """Numeric: the smallest finite reference value (the anomaly check's range)."""
+    high: float | None = None
+    """Numeric: the largest finite reference value; profiles made before it have none."""
 
     @model_validator(mode="after")
     def _sizes(self) -> FeatureProfile:
@@ -178,6 +182,10 @@ class FeatureProfile(_Frozen):
             raise ValueError("fractions needs one more entry than edges")
         if list(self.edges) != sorted(self.edges):
             raise ValueError("edges must be sorted")
+        if (self.low is None) != (self.high is None):
+            raise ValueError("low and high come together")
+        if self.low is not None and self.high is not None and self.low > self.high:
+            raise ValueError("low is above high")
         return self
 
 

@@ -24,6 +24,7 @@ from prometheus_client import (
 from inferstack.runtime.contract import Metric
 
 if TYPE_CHECKING:
+    from inferstack.runtime.anomalies import Anomalies
     from inferstack.runtime.monitoring import DriftReport
 
 DRAIN_REFUSED = Metric.DRAIN_REFUSED
@@ -144,6 +145,30 @@ class Metrics:
             mv,
             registry=reg,
         ).labels(model, version)
+        self.anomaly_checked = Counter(
+            Metric.ANOMALY_CHECKED_VALUES,
+            "Input values compared with the reference (check: range or category).",
+            [*mv, "check"],
+            registry=reg,
+        )
+        self.anomalous = Counter(
+            Metric.ANOMALOUS_VALUES,
+            "Input values outside the reference range or of a category it never held.",
+            [*mv, "feature", "check"],
+            registry=reg,
+        )
+        self.anomaly_requests = Counter(
+            Metric.ANOMALY_CHECKED_REQUESTS,
+            "Requests whose inputs were compared with the reference.",
+            mv,
+            registry=reg,
+        ).labels(model, version)
+        self.anomalous_requests = Counter(
+            Metric.ANOMALOUS_REQUESTS,
+            "Requests holding at least one anomalous input value.",
+            mv,
+            registry=reg,
+        ).labels(model, version)
         self._mv = (model, version)
         self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
 
@@ -180,6 +205,20 @@ class Metrics:
             if p.test is not None:
                 self.prediction_statistic.labels(*self._mv, p.test).set(p.statistic)
                 self.prediction_pvalue.labels(*self._mv, p.test).set(p.pvalue)
+
+    def observe_anomalies(self, found: Anomalies) -> None:
+        """Count one request's checked and anomalous input values."""
+        self.anomaly_requests.inc()
+        if found.range_checked:
+            self.anomaly_checked.labels(*self._mv, "range").inc(found.range_checked)
+        if found.category_checked:
+            self.anomaly_checked.labels(*self._mv, "category").inc(found.category_checked)
+        for feature, count in found.out_of_range.items():
+            self.anomalous.labels(*self._mv, feature, "range").inc(count)
+        for feature, count in found.unseen.items():
+            self.anomalous.labels(*self._mv, feature, "category").inc(count)
+        if found.anomalous:
+            self.anomalous_requests.inc()
 
     def exposition(self) -> bytes:
         """The text format served on ``/metrics``."""

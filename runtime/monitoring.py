@@ -231,6 +231,7 @@ class Observer:
                     "route": meta["route"],
                     "inputs": _plain(meta["x"]),
                     "outputs": _plain(part),
+                    **({"anomalies": meta["anomalies"]} if "anomalies" in meta else {}),
                 }
                 for meta, part in zip(metas, parts, strict=True)
                 if meta is not None

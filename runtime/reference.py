@@ -111,14 +111,17 @@ def _label(value: Any) -> str:
 
 
 def numeric_profile(values: np.ndarray, bins: int = 10) -> FeatureProfile | None:
-    """Quantile bins of the finite ``values``."""
+    """Quantile bins of the finite ``values``, and their range (``low``, ``high``)."""
     col = values[np.isfinite(values)]
     if not col.size:
         return None
     edges = np.unique(np.quantile(col, np.linspace(0, 1, bins + 1)[1:-1]))
     counts = np.bincount(np.searchsorted(edges, col, side="right"), minlength=len(edges) + 1)
     return FeatureProfile(
-        edges=tuple(edges.tolist()), fractions=tuple((counts / counts.sum()).tolist())
+        edges=tuple(edges.tolist()),
+        fractions=tuple((counts / counts.sum()).tolist()),
+        low=float(col.min()),
+        high=float(col.max()),
     )
 
 

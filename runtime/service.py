@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from inferstack.runtime.anomalies import AnomalyCheck
 from inferstack.runtime.batcher import Batcher
 from inferstack.runtime.emf import DriftEmitter
 from inferstack.runtime.errors import (
@@ -49,6 +50,7 @@ class ModelService:
         self.capture: Capture | None = None
         self.observer: Observer | None = None
         self.emitter: DriftEmitter | None = None
+        self.anomalies: AnomalyCheck | None = None
         self._ids = itertools.count(1)
         self._load_task: asyncio.Task[None] | None = None
         try:
@@ -166,6 +168,13 @@ class ModelService:
         except Exception:  # monitoring never breaks inference
             log.exception("drift monitor setup failed; serving without it")
         try:
+            m = model.manifest
+            if m.reference:
+                check = AnomalyCheck(m.reference, m.input.names, list(m.input.dtypes))
+                self.anomalies = check if check.active else None
+        except Exception:  # monitoring never breaks inference
+            log.exception("anomaly check setup failed; serving without it")
+        try:
             if s.capture_dir is not None and s.capture_sample_rate > 0:
                 self.capture = Capture(
                     s.capture_dir, s.capture_sample_rate, self.name, self.version
@@ -243,14 +252,30 @@ class ModelService:
         request_id = None
         if self.capture is not None and self.capture.sample():
             request_id = f"{os.getpid():x}-{next(self._ids):x}"
+        flags = self._check_anomalies(x)
 
         if request_id is None:
             return batcher.submit(x)
 
         def meta(rows: np.ndarray) -> dict[str, Any]:
-            return {"id": request_id, "route": route, "x": rows}
+            found = {"id": request_id, "route": route, "x": rows}
+            if flags is not None:
+                found["anomalies"] = flags
+            return found
 
         return batcher.submit(x, meta)
+
+    def _check_anomalies(self, x: np.ndarray) -> dict[str, Any] | None:
+        """Count the request's anomalous inputs; their flag for a captured record."""
+        if self.anomalies is None:
+            return None
+        try:
+            found = self.anomalies.check(x)
+            self.metrics.observe_anomalies(found)
+            return found.record()
+        except Exception:  # monitoring never breaks inference
+            log.exception("anomaly check failed")
+            return None
 
     def not_ready_message(self) -> str:
         """Why the model is not ready, without internals (the log has the details)."""

@@ -19,6 +19,9 @@ RULES_FILE = "/etc/prometheus/rules/inferstack.rules.yml"
 # Only model-serving routes count for latency and error ratios, never health or scrape.
 INFERENCE_ROUTES = "|".join(contract.INFERENCE_ROUTES).replace("{name}", ".+")
 RATE_WINDOW = "5m"
+ANOMALOUS_REQUEST_PERCENT = 5.0
+"""Share of requests holding a value outside the reference (range or category) that alarms.
+A fixed default until the spec's alarm thresholds gain a field for it."""
 
 
 def _number(value: float) -> str:
@@ -87,6 +90,16 @@ def alert_rules(job: str, model: str, alarms: AlarmThresholds) -> dict[str, Any]
             "15m",
             "warning",
             f"{model}: input drift (PSI) above {_number(alarms.drift_score)}",
+        ),
+        _rule(
+            "InferstackAnomalousInputs",
+            f'100 * sum(rate({Metric.ANOMALOUS_REQUESTS}_total{{job="{job}"}}[{RATE_WINDOW}]))'
+            f' / sum(rate({Metric.ANOMALY_CHECKED_REQUESTS}_total{{job="{job}"}}[{RATE_WINDOW}]))'
+            f" > {_number(ANOMALOUS_REQUEST_PERCENT)}",
+            "15m",
+            "warning",
+            f"{model}: more than {_number(ANOMALOUS_REQUEST_PERCENT)}% of requests hold values "
+            "outside the reference (ranges or categories)",
         ),
     ]
     return {"groups": [{"name": job, "rules": rules}]}
