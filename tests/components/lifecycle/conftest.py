@@ -5,12 +5,15 @@ from __future__ import annotations
 
 import os
 import shutil
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
 import boto3
+import numpy as np
 import pytest
 import yaml
 from moto import mock_aws
@@ -18,7 +21,8 @@ from moto import mock_aws
 from inferstack.components.aws.alarms import rollback_alarm_names
 from inferstack.components.aws.common import names_for
 from inferstack.components.spec.config import load_spec
-from inferstack.runtime.contract import Env
+from inferstack.runtime.contract import Env, Routes
+from inferstack.runtime.metrics import Metrics
 
 REGION = "us-east-1"
 STACK = "prod-aws"
@@ -79,6 +83,8 @@ def project(tmp_path: Path, project_root: Path) -> Project:
     # A/B variants go with blue/green (the spec refuses canary with variants)
     text = text.replace("strategy: canary", "strategy: blue_green")
     text = text.replace("      auto_rollback: true\n", "      auto_rollback: true\n" + CANDIDATE)
+    assert "strategy: blue_green" in text, "prod-aws's rollout changed: update this fixture"
+    assert "name: candidate" in text, "prod-aws's rollout changed: update this fixture"
     config = tmp_path / "stacks" / f"Pulumi.{STACK}.yaml"
     config.write_text(text)
     write_bundle(tmp_path / "bundles" / "v1.0.0", "1.0.0")
@@ -118,11 +124,10 @@ def aws_env(monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
     assert os.environ["AWS_ACCESS_KEY_ID"] == "testing"
 
 
-@pytest.fixture
-def endpoint(project: Project, aws_env: None) -> Endpoint:
-    """The endpoint `pulumi up` made of the project's stack: primary 1.0.0 with all the
-    traffic, candidate 1.1.0 with none, and the rollback alarms (OK)."""
-    spec = load_spec(project.deployment())
+def create_endpoint(deployment: dict[str, Any]) -> Endpoint:
+    """The endpoint `pulumi up` made of the stack: primary 1.0.0 with all the traffic,
+    candidate 1.1.0 with none, and the rollback alarms (OK); in moto, which must be on."""
+    spec = load_spec(deployment)
     names = names_for(spec.model.name, spec, STACK)
     sagemaker = boto3.client("sagemaker", region_name=REGION)
     cloudwatch = boto3.client("cloudwatch", region_name=REGION)
@@ -167,3 +172,43 @@ def endpoint(project: Project, aws_env: None) -> Endpoint:
             ComparisonOperator="GreaterThanThreshold",
         )
     return Endpoint(names.endpoint, alarms, sagemaker, cloudwatch)
+
+
+@pytest.fixture
+def endpoint(project: Project, aws_env: None) -> Endpoint:
+    """The project stack's endpoint in moto (see `create_endpoint`)."""
+    return create_endpoint(project.deployment())
+
+
+@pytest.fixture
+def metrics_server() -> Iterator[str]:
+    """Two runtimes' /metrics (versions 1.0.0 and 1.1.0) on 127.0.0.1, as the runtime's
+    own metrics code writes them; 1.1.0 is slower and fails more often."""
+    rng = np.random.default_rng(5)
+    pages = {}
+    for version, n, fail, scale in (("1.0.0", 4000, 0.01, 0.010), ("1.1.0", 1000, 0.03, 0.012)):
+        metrics = Metrics("churn-logreg", version, "sklearn", "prod")
+        for _ in range(n):
+            code = 500 if rng.random() < fail else 200
+            metrics.observe_request(Routes.INVOCATIONS, code, float(rng.gamma(4, scale / 4)))
+        for _ in range(50):  # health checks are not requests to compare
+            metrics.observe_request(Routes.PING, 200, 0.0001)
+        pages[f"/{version}/metrics"] = metrics.exposition()
+
+    class Handler(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            body = pages.get(self.path)
+            self.send_response(200 if body else 404)
+            self.end_headers()
+            self.wfile.write(body or b"")
+
+        def log_message(self, *args: object) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{server.server_address[1]}"
+    server.shutdown()
+    server.server_close()
+    thread.join()

@@ -3,10 +3,7 @@ runtime's own metrics code, and from an outcomes CSV."""
 
 from __future__ import annotations
 
-import threading
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import boto3
@@ -22,8 +19,6 @@ from inferstack.components.lifecycle.abreport import (
     read_outcomes,
 )
 from inferstack.components.lifecycle.seam import LifecycleError
-from inferstack.runtime.contract import Routes
-from inferstack.runtime.metrics import Metrics
 from tests.components.lifecycle.conftest import REGION, Endpoint
 
 
@@ -81,40 +76,6 @@ def test_cloudwatch_readout_of_sagemaker_variants(endpoint: Endpoint) -> None:
     assert latency.difference == pytest.approx(-10.0, abs=1.5)
     assert latency.significant
     assert report.as_json()["variants"][1]["version"] == "1.1.0"
-
-
-@pytest.fixture
-def metrics_server() -> Iterator[str]:
-    """Two runtimes' /metrics (versions 1.0.0 and 1.1.0) on 127.0.0.1, as the runtime's
-    own metrics code writes them; 1.1.0 is slower and fails more often."""
-    rng = np.random.default_rng(5)
-    pages = {}
-    for version, n, fail, scale in (("1.0.0", 4000, 0.01, 0.010), ("1.1.0", 1000, 0.03, 0.012)):
-        metrics = Metrics("churn-logreg", version, "sklearn", "prod")
-        for _ in range(n):
-            code = 500 if rng.random() < fail else 200
-            metrics.observe_request(Routes.INVOCATIONS, code, float(rng.gamma(4, scale / 4)))
-        for _ in range(50):  # health checks are not requests to compare
-            metrics.observe_request(Routes.PING, 200, 0.0001)
-        pages[f"/{version}/metrics"] = metrics.exposition()
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
-            body = pages.get(self.path)
-            self.send_response(200 if body else 404)
-            self.end_headers()
-            self.wfile.write(body or b"")
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield f"http://127.0.0.1:{server.server_address[1]}"
-    server.shutdown()
-    server.server_close()
-    thread.join()
 
 
 def test_prometheus_readout_from_runtime_metrics(metrics_server: str) -> None:

@@ -1,0 +1,164 @@
+"""`inferstack ab-report STACK`: per-variant latency, error rate and outcome, with tests.
+
+SageMaker stacks read CloudWatch; `--metrics URL` (repeatable) reads Prometheus text
+instead, e.g. each local runtime's /metrics. `--outcomes CSV` adds the user's outcome
+metric (request_id, variant, outcome).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated
+
+import typer
+from rich.markup import escape
+from rich.table import Table
+
+from inferstack.components.cli.lifecycle import open_or_fail
+from inferstack.components.cli.output import EXIT_USAGE, console, fail
+from inferstack.components.errors import DeployError
+
+if TYPE_CHECKING:
+    from inferstack.components.lifecycle.abreport import Report, VariantData
+    from inferstack.components.lifecycle.abstats import Comparison
+    from inferstack.components.lifecycle.stacks import Stack
+
+_UNITS = {"m": 60, "h": 3600, "d": 86400}
+
+
+def parse_since(text: str) -> timedelta:
+    """'90m', '24h' or '7d' as a duration."""
+    match = re.fullmatch(r"(\d+)([mhd])", text.strip())
+    if not match:
+        raise fail(f"--since {text!r}: expected a number and m, h or d (e.g. 24h)", EXIT_USAGE)
+    return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
+
+
+def _variants(stack: Stack, metrics: list[str], since: timedelta) -> tuple[str, list[VariantData]]:
+    from inferstack.components.lifecycle.abreport import (
+        cloudwatch_variants,
+        fetch_metrics,
+        prometheus_variants,
+    )
+
+    if metrics:
+        return "prometheus", prometheus_variants(fetch_metrics(url) for url in metrics)
+    life = stack.lifecycle
+    if stack.spec.target != "aws":
+        raise fail(
+            f"stack {stack.name} ({stack.spec.target}): give each variant's Prometheus "
+            "metrics with --metrics URL (e.g. http://127.0.0.1:8080/metrics)",
+            EXIT_USAGE,
+        )
+    end = datetime.now(UTC)
+    return "cloudwatch", cloudwatch_variants(
+        life.cloudwatch,  # type: ignore[attr-defined]
+        life.endpoint,  # type: ignore[attr-defined]
+        life.variants(),
+        end - since,
+        end,
+    )
+
+
+def _number(value: float | None, digits: int = 4) -> str:
+    return "-" if value is None else f"{value:.{digits}g}"
+
+
+def _interval(c: Comparison) -> str:
+    if c.ci_low is None or c.ci_high is None:
+        return "-"
+    return f"[{c.ci_low:.4g}, {c.ci_high:.4g}]"
+
+
+def print_report(report: Report) -> None:
+    """The report as two rich tables: the variants, then each comparison."""
+    variants = Table(title=f"A/B readout of stack {escape(report.stack)} ({report.source})")
+    for column in ("variant", "version", "requests", "5xx rate", "latency mean ms", "outcomes"):
+        variants.add_column(column)
+    for v in report.variants:
+        mark = " (baseline)" if v.variant == report.baseline else ""
+        variants.add_row(
+            f"{escape(v.variant)}{mark}",
+            v.version,
+            str(v.requests),
+            f"{v.error_rate:.3%}",
+            _number(v.latency_mean),
+            str(len(v.outcomes)),
+        )
+    console.print(variants)
+    level = report.rows[0].comparison.alpha
+    table = Table(title=f"against {escape(report.baseline)} (B - A, alpha {level:g})")
+    for column in ("metric", "variant", "test", "A", "B", "B - A", "CI", "p", "MDE", "verdict"):
+        table.add_column(column)
+    for row in report.rows:
+        c = row.comparison
+        verdict = (
+            "[yellow]not enough data yet[/]"
+            if not c.enough_data
+            else ("[green]significant[/]" if c.significant else "no significant difference")
+        )
+        table.add_row(
+            row.metric,
+            escape(row.variant),
+            c.test,
+            _number(c.a),
+            _number(c.b),
+            _number(c.difference),
+            _interval(c),
+            _number(c.p_value, 3),
+            _number(c.mde),
+            verdict,
+        )
+    console.print(table)
+    for row in report.rows:
+        if row.comparison.note:
+            console.print(f"{row.metric}, {escape(row.variant)}: {escape(row.comparison.note)}")
+
+
+def ab_report(
+    stack: Annotated[str, typer.Argument(help="Stack name, e.g. prod-aws.")],
+    outcomes: Annotated[
+        Path | None, typer.Option(help="CSV of request_id,variant,outcome to compare too.")
+    ] = None,
+    metrics: Annotated[
+        list[str] | None,
+        typer.Option("--metrics", help="Prometheus /metrics URL of a variant (repeatable)."),
+    ] = None,
+    since: Annotated[
+        str, typer.Option(help="How far back CloudWatch is read: 90m, 24h, 7d.")
+    ] = "24h",
+    baseline: Annotated[
+        str | None, typer.Option(help="Variant the others are compared with (default: busiest).")
+    ] = None,
+    alpha: Annotated[float, typer.Option(help="Significance level.", min=0.001, max=0.5)] = 0.05,
+    as_json: Annotated[bool, typer.Option("--json", help="Print the report as JSON.")] = False,
+    project: Annotated[
+        Path | None, typer.Option(help="Project folder (default: nearest with Pulumi.yaml).")
+    ] = None,
+) -> None:
+    """Compare the stack's variants: latency, error rate and your outcome metric, with
+    confidence intervals, a named significance test and the minimum detectable effect."""
+    try:
+        from inferstack.components.lifecycle.abreport import compare, read_outcomes
+    except ModuleNotFoundError as err:
+        raise fail(f"ab-report needs {err.name!r}: pip install scipy numpy", EXIT_USAGE) from err
+    window = parse_since(since)
+    opened = open_or_fail(stack, project)
+    try:
+        source, variants = _variants(opened, metrics or [], window)
+        kind = read_outcomes(outcomes, variants) if outcomes else None
+        report = compare(stack, source, variants, baseline, kind, alpha)
+    except DeployError as err:
+        raise fail(str(err)) from err
+    if as_json:
+        print(json.dumps(report.as_json(), indent=2))
+    else:
+        print_report(report)
+
+
+def register(app: typer.Typer) -> None:
+    """Add `ab-report` to the CLI."""
+    app.command("ab-report")(ab_report)
