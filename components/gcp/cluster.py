@@ -1,0 +1,222 @@
+"""`GkeCluster`: a private, VPC-native GKE cluster with Workload Identity, or an attached one."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any, cast
+
+import pulumi
+import pulumi_gcp as gcp
+import pulumi_kubernetes as k8s
+
+from inferstack.components.gcp.context import GcpContext
+from inferstack.components.gcp.rules import gcp_options
+
+NODE_ROLES = (
+    "roles/logging.logWriter",
+    "roles/monitoring.metricWriter",
+    "roles/monitoring.viewer",
+    "roles/stackdriver.resourceMetadata.writer",
+    "roles/autoscaling.metricsWriter",
+)
+"""GKE's least-privilege node service account roles (GKE hardening guide)."""
+SUBNET_RANGES = {"nodes": "10.10.0.0/20", "pods": "10.20.0.0/14", "services": "10.24.0.0/20"}
+PROXY_ONLY_RANGE = "10.30.0.0/23"
+
+
+@dataclass(frozen=True)
+class GkeClusterArgs:
+    """The deployment's context."""
+
+    ctx: GcpContext
+    """Project, region, names and the spec (targets.gcp.cluster: attach instead)."""
+
+
+def _kubeconfig(name: str, endpoint: str, ca: str) -> str:
+    return f"""apiVersion: v1
+kind: Config
+clusters:
+- name: {name}
+  cluster: {{server: "https://{endpoint}", certificate-authority-data: "{ca}"}}
+contexts:
+- name: {name}
+  context: {{cluster: {name}, user: {name}}}
+current-context: {name}
+users:
+- name: {name}
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: gke-gcloud-auth-plugin
+      provideClusterInfo: true
+"""
+
+
+class GkeCluster(pulumi.ComponentResource):
+    """The cluster the node pools and workloads go into, and a Kubernetes provider for it.
+
+    Created: private nodes (no external IPs), a public control plane limited to
+    `master_authorized_cidrs`, VPC-native ranges on its own subnet with Private Google
+    Access, Workload Identity, the Gateway API, managed Prometheus, a release channel and
+    deletion protection, plus a small system pool for what the GPU taints keep off the
+    GPU pools. Attached (`targets.gcp.cluster`): read by name; it must already have these.
+    """
+
+    name: pulumi.Output[str]
+    location: pulumi.Output[str]
+    node_service_account: pulumi.Output[str]
+    """Email of the GPU pools' node service account (pulls images)."""
+    provider: k8s.Provider
+
+    def __init__(
+        self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("inferstack:gcp:GkeCluster", name, None, opts)
+        ctx = args.ctx
+        child = pulumi.ResourceOptions(parent=self)
+        node_sa = gcp.serviceaccount.Account(
+            f"{name}-nodes",
+            account_id=ctx.account_id("nodes"),
+            display_name=f"GKE nodes of {ctx.base}",
+            project=ctx.project,
+            opts=child,
+        )
+        for role in NODE_ROLES:
+            gcp.projects.IAMMember(
+                f"{name}-nodes-{role.split('/')[1]}",
+                project=ctx.project,
+                role=role,
+                member=node_sa.email.apply(lambda e: f"serviceAccount:{e}"),
+                opts=child,
+            )
+        if gcp_options(ctx.spec).cluster:
+            found = gcp.container.get_cluster_output(
+                name=ctx.cluster_name, location=ctx.cluster_location, project=ctx.project
+            )
+            self.name = found.name
+            self.location = pulumi.Output.from_input(ctx.cluster_location)
+            endpoint = found.endpoint
+            ca = found.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate)
+        else:
+            cluster = self._create(name, ctx, node_sa.email)
+            self.name, self.location = cluster.name, cluster.location
+            endpoint = cluster.endpoint
+            ca = cluster.master_auth.cluster_ca_certificate
+        self.node_service_account = node_sa.email
+        kubeconfig = pulumi.Output.all(self.name, endpoint, ca).apply(
+            lambda v: _kubeconfig(str(v[0]), str(v[1]), str(v[2]))
+        )
+        self.provider = k8s.Provider(
+            f"{name}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True, opts=child
+        )
+        self.register_outputs({"name": self.name, "location": self.location})
+
+    def _create(
+        self, name: str, ctx: GcpContext, node_sa: pulumi.Output[str]
+    ) -> gcp.container.Cluster:
+        options = gcp_options(ctx.spec)
+        child = pulumi.ResourceOptions(parent=self)
+        network = gcp.compute.Network(
+            f"{name}-vpc",
+            name=ctx.compute_name("vpc"),
+            project=ctx.project,
+            auto_create_subnetworks=False,
+            opts=child,
+        )
+        subnet = gcp.compute.Subnetwork(
+            f"{name}-subnet",
+            name=ctx.compute_name("nodes"),
+            project=ctx.project,
+            region=ctx.region,
+            network=network.id,
+            ip_cidr_range=SUBNET_RANGES["nodes"],
+            private_ip_google_access=True,
+            secondary_ip_ranges=[
+                {"range_name": "pods", "ip_cidr_range": SUBNET_RANGES["pods"]},
+                {"range_name": "services", "ip_cidr_range": SUBNET_RANGES["services"]},
+            ],
+            log_config={"aggregation_interval": "INTERVAL_5_MIN", "flow_sampling": 0.5},
+            opts=child,
+        )
+        if options.gateway_class == "gke-l7-regional-external-managed":
+            # One per region and VPC: this network is the deployment's own.
+            gcp.compute.Subnetwork(
+                f"{name}-proxy-only",
+                name=ctx.compute_name("proxy-only"),
+                project=ctx.project,
+                region=ctx.region,
+                network=network.id,
+                ip_cidr_range=PROXY_ONLY_RANGE,
+                purpose="REGIONAL_MANAGED_PROXY",
+                role="ACTIVE",
+                opts=child,
+            )
+        authorized = [
+            {"cidr_block": c, "display_name": f"authorized-{i}"}
+            for i, c in enumerate(options.master_authorized_cidrs)
+        ]
+        cluster = gcp.container.Cluster(
+            f"{name}-cluster",
+            name=ctx.cluster_name,
+            project=ctx.project,
+            location=ctx.region,
+            node_locations=list(ctx.zones),
+            network=network.id,
+            subnetwork=subnet.id,
+            remove_default_node_pool=True,
+            initial_node_count=1,
+            deletion_protection=True,
+            release_channel={"channel": options.release_channel},
+            min_master_version=options.gke_version,
+            networking_mode="VPC_NATIVE",
+            ip_allocation_policy={
+                "cluster_secondary_range_name": "pods",
+                "services_secondary_range_name": "services",
+            },
+            private_cluster_config={
+                "enable_private_nodes": True,
+                "enable_private_endpoint": False,
+                "master_ipv4_cidr_block": options.master_ipv4_cidr,
+            },
+            master_authorized_networks_config=cast(Any, {"cidr_blocks": authorized}),
+            workload_identity_config={"workload_pool": ctx.workload_pool},
+            gateway_api_config={"channel": "CHANNEL_STANDARD"},
+            monitoring_config=cast(
+                Any,
+                {
+                    "enable_components": ["SYSTEM_COMPONENTS"],
+                    "managed_prometheus": {"enabled": True},
+                },
+            ),
+            logging_config={"enable_components": ["SYSTEM_COMPONENTS", "WORKLOADS"]},
+            enable_shielded_nodes=True,
+            resource_labels=ctx.labels,
+            # The default pool is removed at once; ignore its config so it is not recreated.
+            node_config=cast(Any, {"service_account": node_sa, "oauth_scopes": [_SCOPE]}),
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["nodeConfig"]),
+        )
+        gcp.container.NodePool(
+            f"{name}-system",
+            name="system",
+            project=ctx.project,
+            cluster=cluster.name,
+            location=ctx.region,
+            autoscaling={"total_min_node_count": 1, "total_max_node_count": 3},
+            management={"auto_repair": True, "auto_upgrade": True},
+            node_config={
+                "machine_type": "e2-standard-4",
+                "service_account": node_sa,
+                "oauth_scopes": [_SCOPE],
+                "workload_metadata_config": {"mode": "GKE_METADATA"},
+                "shielded_instance_config": {
+                    "enable_secure_boot": True,
+                    "enable_integrity_monitoring": True,
+                },
+                "labels": ctx.labels,
+            },
+            opts=child,
+        )
+        return cluster
+
+
+_SCOPE = "https://www.googleapis.com/auth/cloud-platform"

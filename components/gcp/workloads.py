@@ -1,0 +1,335 @@
+"""The serving objects as plain Kubernetes manifests (dicts): one source of truth.
+
+The component declares exactly these objects through pulumi-kubernetes, and the tests
+render the same dicts to YAML and validate them offline (kubernetes-validate, the CRD
+schemas, checkov). Nothing here imports Pulumi; values that are only known at deploy
+time (the image digest, the API key hash) come in as plain strings from the caller.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from inferstack.runtime.contract import PORT, Env, Routes
+
+Manifest = dict[str, Any]
+
+PRESTOP_S = 3
+"""preStop sleep: the load balancer stops sending before the runtime stops accepting."""
+DRAIN_S = 10
+"""The runtime's SIGTERM drain bound (INFERSTACK_TIMEOUT_GRACEFUL_SHUTDOWN_S)."""
+SPOT_POD_SHUTDOWN_S = 15
+"""What a Spot node's graceful shutdown gives ordinary pods of its 30 s notice (GKE:
+"Spot VMs", graceful node shutdown); preStop plus the drain must fit in it."""
+GRACE_S = 30
+"""terminationGracePeriodSeconds: above preStop + drain for rolling updates."""
+SERVICE_PORT = 80
+CAPACITY_LABEL = "inferstack.dev/capacity"
+"""Node label of the deployment's pools: `spot` or `on-demand`."""
+SPOT_TAINT = {"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NoSchedule"}
+GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+RUNTIME_UID = 10001
+"""The runtime image's user (runtime/Dockerfile: USER 10001:10001)."""
+
+assert PRESTOP_S + DRAIN_S < SPOT_POD_SHUTDOWN_S < GRACE_S
+
+
+@dataclass(frozen=True)
+class Workload:
+    """One Deployment of the runtime: its track, version, image, capacity and scaling."""
+
+    name: str
+    """Deployment (and PDB) name."""
+    track: str
+    """`stable` or `canary`: the Service and route weight it belongs to."""
+    version: str
+    """The model version it serves (INFERSTACK_MODEL_VERSION)."""
+    image: str
+    """Image reference, by digest."""
+    capacity: str
+    """`flex` (prefers spot, falls back to on-demand) or `on-demand` (always on it)."""
+    min_replicas: int
+    max_replicas: int
+    autoscaled: bool
+    """An HPA owns the replica count (the Deployment then sets none)."""
+
+
+@dataclass(frozen=True)
+class Serving:
+    """What every object of one deployment shares."""
+
+    namespace: str
+    app: str
+    """app.kubernetes.io/name: the model name."""
+    service_account: str
+    gcp_service_account: str
+    """Email of the GCP service account the KSA impersonates (Workload Identity)."""
+    environment: str
+    cpu: str
+    memory: str
+    gpus: int
+    """nvidia.com/gpu per pod (0: CPU)."""
+    api_key_secret: str | None
+    """Secret holding INFERSTACK_API_KEY_HASHES (None: no key check)."""
+
+
+def _meta(name: str, serving: Serving, **labels: str) -> dict[str, Any]:
+    return {
+        "name": name,
+        "namespace": serving.namespace,
+        "labels": {
+            "app.kubernetes.io/name": serving.app,
+            "app.kubernetes.io/part-of": "inferstack",
+            **labels,
+        },
+    }
+
+
+def selector(serving: Serving, track: str) -> dict[str, str]:
+    """The labels a track's pods carry and its Service and PDB select."""
+    return {"app.kubernetes.io/name": serving.app, "inferstack.dev/track": track}
+
+
+def namespace(serving: Serving) -> Manifest:
+    labels = {"app.kubernetes.io/part-of": "inferstack"}
+    return {
+        "apiVersion": "v1",
+        "kind": "Namespace",
+        "metadata": {"name": serving.namespace, "labels": labels},
+    }
+
+
+def service_account(serving: Serving) -> Manifest:
+    meta = _meta(serving.service_account, serving)
+    meta["annotations"] = {"iam.gke.io/gcp-service-account": serving.gcp_service_account}
+    return {
+        "apiVersion": "v1",
+        "kind": "ServiceAccount",
+        "metadata": meta,
+        "automountServiceAccountToken": False,
+    }
+
+
+def api_key_secret(serving: Serving, key_hash: str) -> Manifest:
+    assert serving.api_key_secret
+    return {
+        "apiVersion": "v1",
+        "kind": "Secret",
+        "metadata": _meta(serving.api_key_secret, serving),
+        "type": "Opaque",
+        "stringData": {Env.API_KEY_HASHES: key_hash},
+    }
+
+
+def _affinity(capacity: str) -> dict[str, Any]:
+    ours = {"key": CAPACITY_LABEL, "operator": "In", "values": ["spot", "on-demand"]}
+    if capacity == "on-demand":
+        ours = {"key": CAPACITY_LABEL, "operator": "In", "values": ["on-demand"]}
+    affinity: dict[str, Any] = {
+        "requiredDuringSchedulingIgnoredDuringExecution": {
+            "nodeSelectorTerms": [{"matchExpressions": [ours]}]
+        }
+    }
+    if capacity == "flex":
+        spot = {"key": CAPACITY_LABEL, "operator": "In", "values": ["spot"]}
+        affinity["preferredDuringSchedulingIgnoredDuringExecution"] = [
+            {"weight": 100, "preference": {"matchExpressions": [spot]}}
+        ]
+    return {"nodeAffinity": affinity}
+
+
+def _env(serving: Serving, workload: Workload) -> list[dict[str, Any]]:
+    env: list[dict[str, Any]] = [
+        {"name": Env.PORT, "value": str(PORT)},
+        {"name": Env.HOST, "value": "0.0.0.0"},  # noqa: S104 (the pod IP: probes, Service)
+        {"name": Env.MODEL_NAME, "value": serving.app},
+        {"name": Env.MODEL_VERSION, "value": workload.version},
+        {"name": Env.ENVIRONMENT, "value": serving.environment},
+        {"name": Env.VARIANT, "value": workload.track},
+        {"name": Env.TIMEOUT_GRACEFUL_SHUTDOWN_S, "value": str(DRAIN_S)},
+    ]
+    if serving.api_key_secret:
+        ref = {"name": serving.api_key_secret, "key": Env.API_KEY_HASHES}
+        env.append({"name": Env.API_KEY_HASHES, "valueFrom": {"secretKeyRef": ref}})
+    return env
+
+
+def _container(serving: Serving, workload: Workload) -> dict[str, Any]:
+    limits = {"cpu": serving.cpu, "memory": serving.memory}
+    if serving.gpus:
+        limits["nvidia.com/gpu"] = str(serving.gpus)
+
+    def probe(path: str, period: int, failures: int) -> dict[str, Any]:
+        return {
+            "httpGet": {"path": path, "port": "http"},
+            "periodSeconds": period,
+            "timeoutSeconds": 2,
+            "failureThreshold": failures,
+        }
+
+    return {
+        "name": "runtime",
+        "image": workload.image,
+        "imagePullPolicy": "Always",
+        "ports": [{"name": "http", "containerPort": PORT, "protocol": "TCP"}],
+        "env": _env(serving, workload),
+        "resources": {"requests": dict(limits), "limits": limits},
+        # The model loads before ready: up to 10 minutes before liveness applies.
+        "startupProbe": probe(Routes.V2_READY, 5, 120),
+        "readinessProbe": probe(Routes.V2_READY, 5, 2),
+        "livenessProbe": probe(Routes.V2_LIVE, 10, 3),
+        "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_S}}},
+        "securityContext": {
+            "allowPrivilegeEscalation": False,
+            "privileged": False,
+            "readOnlyRootFilesystem": True,
+            "runAsNonRoot": True,
+            "runAsUser": RUNTIME_UID,
+            "runAsGroup": RUNTIME_UID,
+            "capabilities": {"drop": ["ALL"]},
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 (read-only root)
+    }
+
+
+def deployment(serving: Serving, workload: Workload) -> Manifest:
+    labels = {**selector(serving, workload.track), "inferstack.dev/capacity": workload.capacity}
+    tolerations = [
+        {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]}
+        for t in ([GPU_TAINT] if serving.gpus else [])
+        + ([SPOT_TAINT] if workload.capacity == "flex" else [])
+    ]
+    pod_spec: dict[str, Any] = {
+        "serviceAccountName": serving.service_account,
+        "automountServiceAccountToken": False,
+        "terminationGracePeriodSeconds": GRACE_S,
+        "securityContext": {
+            "runAsNonRoot": True,
+            "runAsUser": RUNTIME_UID,
+            "runAsGroup": RUNTIME_UID,
+            "fsGroup": RUNTIME_UID,
+            "seccompProfile": {"type": "RuntimeDefault"},
+        },
+        "affinity": _affinity(workload.capacity),
+        "tolerations": tolerations,
+        "topologySpreadConstraints": [
+            {
+                "maxSkew": 1,
+                "topologyKey": "topology.kubernetes.io/zone",
+                "whenUnsatisfiable": "ScheduleAnyway",
+                "labelSelector": {"matchLabels": labels},
+            }
+        ],
+        "containers": [_container(serving, workload)],
+        "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
+    }
+    spec: dict[str, Any] = {
+        "selector": {"matchLabels": labels},
+        "strategy": {
+            "type": "RollingUpdate",
+            "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
+        },
+        "revisionHistoryLimit": 5,
+        "template": {"metadata": {"labels": labels}, "spec": pod_spec},
+    }
+    # With an HPA, a replica count here would reset its scaling on every update.
+    if not workload.autoscaled:
+        spec["replicas"] = workload.min_replicas
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": _meta(workload.name, serving, **labels),
+        "spec": spec,
+    }
+
+
+def service(serving: Serving, name: str, track: str) -> Manifest:
+    return {
+        "apiVersion": "v1",
+        "kind": "Service",
+        "metadata": _meta(name, serving, **selector(serving, track)),
+        "spec": {
+            "type": "ClusterIP",
+            "selector": selector(serving, track),
+            "ports": [
+                {"name": "http", "port": SERVICE_PORT, "targetPort": "http", "protocol": "TCP"}
+            ],
+        },
+    }
+
+
+# HPA metrics by the spec's target_metric. RPS and GPU come from Cloud Monitoring through
+# the Custom Metrics Stackdriver Adapter (a cluster add-on: docs/gke.md).
+RPS_METRIC = "prometheus.googleapis.com|inferstack_requests_total|counter"
+GPU_METRIC = "kubernetes.io|container|accelerator|duty_cycle"
+
+
+def hpa_metric(target_metric: str, target_value: float) -> dict[str, Any]:
+    if target_metric == "cpu_utilization":
+        target = {"type": "Utilization", "averageUtilization": round(target_value)}
+        return {"type": "Resource", "resource": {"name": "cpu", "target": target}}
+    if target_metric == "gpu_utilization":
+        return {
+            "type": "Pods",
+            "pods": {
+                "metric": {"name": GPU_METRIC},
+                "target": {"type": "AverageValue", "averageValue": str(round(target_value))},
+            },
+        }
+    # invocations_per_instance: requests per second per pod from managed Prometheus.
+    return {
+        "type": "Pods",
+        "pods": {
+            "metric": {"name": RPS_METRIC},
+            "target": {"type": "AverageValue", "averageValue": f"{target_value:g}"},
+        },
+    }
+
+
+def hpa(
+    serving: Serving, workload: Workload, metric: dict[str, Any], scale_in_s: int, scale_out_s: int
+) -> Manifest:
+    return {
+        "apiVersion": "autoscaling/v2",
+        "kind": "HorizontalPodAutoscaler",
+        "metadata": _meta(workload.name, serving, **selector(serving, workload.track)),
+        "spec": {
+            "scaleTargetRef": {
+                "apiVersion": "apps/v1",
+                "kind": "Deployment",
+                "name": workload.name,
+            },
+            "minReplicas": max(1, workload.min_replicas),
+            "maxReplicas": workload.max_replicas,
+            "metrics": [metric],
+            "behavior": {
+                "scaleDown": {"stabilizationWindowSeconds": scale_in_s},
+                "scaleUp": {"stabilizationWindowSeconds": scale_out_s},
+            },
+        },
+    }
+
+
+def pdb(serving: Serving, workload: Workload) -> Manifest:
+    labels = {**selector(serving, workload.track), "inferstack.dev/capacity": workload.capacity}
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": _meta(workload.name, serving, **labels),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}},
+    }
+
+
+def pod_monitoring(serving: Serving, name: str) -> Manifest:
+    """Managed Prometheus scrapes every pod of the deployment on /metrics."""
+    return {
+        "apiVersion": "monitoring.googleapis.com/v1",
+        "kind": "PodMonitoring",
+        "metadata": _meta(name, serving),
+        "spec": {
+            "selector": {"matchLabels": {"app.kubernetes.io/name": serving.app}},
+            "endpoints": [{"port": "http", "path": Routes.METRICS, "interval": "30s"}],
+        },
+    }
