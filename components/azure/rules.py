@@ -51,7 +51,7 @@ def _artifacts(spec: DeploymentSpec) -> None:
     """Azure ML registers a local bundle (uploaded) or an azureml:// path, nothing else."""
     previous = azure_options(spec).previous
     artifacts = [("model.artifact", spec.model.artifact)]
-    if previous and previous.artifact:
+    if previous:
         artifacts.append(("targets.azure.previous.artifact", previous.artifact))
     for field, artifact in artifacts:
         if "://" in artifact and not artifact.startswith("azureml://"):

@@ -39,8 +39,14 @@ class PreviousDeployment(_Settings):
 
     model_version: str = Field(description="Model version the other colour serves.")
     image_uri: str = Field(description="The runtime image of that version (ACR).")
-    artifact: str | None = Field(
-        None, description="Bundle of that version (local path or azureml://); default: model's."
+    artifact: str = Field(
+        description="Bundle of that version (local path or azureml://), as the stack "
+        "registered it when that version was live (so its model version is kept)."
+    )
+    instance_type: str | None = Field(
+        None,
+        description="VM size the other colour runs (default: the spec's); a new size goes "
+        "to the idle colour, since Azure ML cannot change a deployment's size in place.",
     )
 
 
@@ -167,5 +173,6 @@ TARGET = Target(
     ),
     options=AzureOptions,
     rules=AZURE_RULES,
-    component=None,
+    component="inferstack.components.azure.endpoint:AzureEndpoint",
+    plan_fakes=("inferstack.components.azure.plan_fakes",),
 )

@@ -1,0 +1,161 @@
+"""`AzureEndpoint`: the spec on an Azure ML managed online endpoint behind API Management."""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from inferstack.components.azure.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
+from inferstack.components.azure.context import context_for
+from inferstack.components.azure.gateway import ApiGateway, ApiGatewayArgs
+from inferstack.components.azure.limits import quota_vcpus
+from inferstack.components.azure.model import ModelAssets, ModelAssetsArgs, ModelSource
+from inferstack.components.azure.observability import Observability, ObservabilityArgs
+from inferstack.components.azure.roles import STORAGE_BLOB_DATA_CONTRIBUTOR, assign
+from inferstack.components.azure.serving import OnlineServing, OnlineServingArgs
+from inferstack.components.azure.workspace import MlWorkspace, MlWorkspaceArgs
+from inferstack.components.errors import SpecError
+from inferstack.components.spec.config import check_local_bundle
+from inferstack.components.spec.models import DeploymentSpec
+
+
+def validate(spec: DeploymentSpec) -> None:
+    """Refuse what the spec's rules cannot know (the bundle's files); log the quota the
+    deployments need (Azure ML holds 20% more than the instances for upgrades)."""
+    if spec.target != "azure":
+        raise SpecError(
+            [f"deployment.target: AzureEndpoint needs target azure, got {spec.target!r}"]
+        )
+    check_local_bundle(spec)
+    instance_type = spec.instance_type()
+    pulumi.log.info(
+        f"quota: {instance_type} needs {quota_vcpus(instance_type, spec.scaling.max_replicas)} "
+        f"vCPUs of its family's quota in {spec.resolved_region} per deployment at "
+        f"{spec.scaling.max_replicas} instances (twice that while blue and green both run)"
+    )
+
+
+def model_sources(spec: DeploymentSpec) -> tuple[ModelSource, ...]:
+    """The live version, then the previous one while a rollout runs."""
+    from inferstack.components.azure.rules import azure_options
+
+    options = azure_options(spec)
+    assert options.image_uri is not None  # the spec's rules require it
+    live = ModelSource(spec.model.version, spec.model.artifact, options.image_uri)
+    previous = options.previous
+    if previous is None:
+        return (live,)
+    return live, ModelSource(previous.model_version, previous.artifact, previous.image_uri)
+
+
+class AzureEndpoint(pulumi.ComponentResource):
+    """A model deployment on Azure ML: workspace (or an existing one), model and
+    environment versions, managed online endpoint with blue/green deployments and
+    traffic, autoscale, API Management, diagnostic logs, alerts and a workbook."""
+
+    url: pulumi.Output[str]
+    """The API's base URL (POST {url}/score)."""
+    api_key: pulumi.Output[str]
+    """The API Management subscription key, a secret ("" unless gateway.auth is api_key)."""
+    dashboard_url: pulumi.Output[str]
+    """The workbook in the Azure portal ("" when off)."""
+    scoring_uri: pulumi.Output[str]
+    """The endpoint's own scoring URI (behind the gateway)."""
+
+    def __init__(
+        self, name: str, spec: DeploymentSpec, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        validate(spec)
+        super().__init__("inferstack:azure:AzureEndpoint", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        ctx = context_for(name, spec, pulumi.get_project(), pulumi.get_stack())
+        client = azure_native.authorization.get_client_config_output()
+        workspace = MlWorkspace(
+            f"{name}-ml", MlWorkspaceArgs(ctx, tenant_id=client.tenant_id), opts=child
+        )
+        uploader = assign(
+            f"{name}-deployer-blob",
+            scope=workspace.storage_account_id,
+            role=STORAGE_BLOB_DATA_CONTRIBUTOR,
+            principal_id=client.object_id,
+            subscription_id=client.subscription_id,
+            service_principal=False,
+            opts=child,
+        )
+        assets = ModelAssets(
+            f"{name}-assets",
+            ModelAssetsArgs(
+                ctx,
+                resource_group_name=workspace.resource_group_name,
+                workspace_name=workspace.workspace_name,
+                blob_endpoint=workspace.blob_endpoint,
+                sources=model_sources(spec),
+                upload_ready=(uploader,),
+            ),
+            opts=child,
+        )
+        registry_id = ctx.options.image_registry_id or workspace.registry_id
+        serving = OnlineServing(
+            f"{name}-serving",
+            OnlineServingArgs(
+                ctx,
+                subscription_id=client.subscription_id,
+                resource_group_name=workspace.resource_group_name,
+                workspace_name=workspace.workspace_name,
+                storage_account_id=workspace.storage_account_id,
+                registry_id=registry_id,
+                model_ids=assets.model_ids,
+                environment_ids=assets.environment_ids,
+            ),
+            opts=child,
+        )
+        DeploymentAutoscale(
+            f"{name}-autoscale",
+            DeploymentAutoscaleArgs(
+                ctx,
+                resource_group_name=workspace.resource_group_name,
+                endpoint_id=serving.endpoint_id,
+                deployment_ids=serving.deployment_ids,
+            ),
+            opts=child,
+        )
+        gateway = ApiGateway(
+            f"{name}-gateway",
+            ApiGatewayArgs(
+                ctx,
+                subscription_id=client.subscription_id,
+                resource_group_name=workspace.resource_group_name,
+                workspace_name=workspace.workspace_name,
+                workspace_id=workspace.workspace_id,
+                endpoint_name=serving.endpoint_name,
+                scoring_uri=serving.scoring_uri,
+                key_vault_id=workspace.key_vault_id,
+                key_vault_name=workspace.key_vault_name,
+                endpoint_ready=(serving,),
+            ),
+            opts=child,
+        )
+        observability = Observability(
+            f"{name}-observability",
+            ObservabilityArgs(
+                ctx,
+                resource_group_name=workspace.resource_group_name,
+                log_analytics_id=workspace.log_analytics_id,
+                endpoint_id=serving.endpoint_id,
+                deployment_ids=serving.deployment_ids,
+                apim_id=gateway.service_id,
+            ),
+            opts=child,
+        )
+        self.url = gateway.url
+        self.api_key = gateway.api_key
+        self.dashboard_url = observability.dashboard_url
+        self.scoring_uri = serving.scoring_uri
+        self.register_outputs(
+            {
+                "url": self.url,
+                "api_key": self.api_key,
+                "dashboard_url": self.dashboard_url,
+                "scoring_uri": self.scoring_uri,
+            }
+        )

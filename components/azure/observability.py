@@ -1,0 +1,300 @@
+"""`Observability`: diagnostic logs, alerts, an action group and a workbook.
+
+- Diagnostic settings send the endpoint's console, traffic and event logs and API
+  Management's gateway logs (and all metrics of both) to Log Analytics.
+- Metric alerts on the endpoint's RequestLatency_P99 and each deployment's CPU, memory
+  and (GPU kinds) GPU utilisation ("Monitor online endpoints", metrics list).
+- Log search alerts on Log Analytics: the 5xx share of AmlOnlineEndpointTrafficLog, and
+  the runtime's DriftScore, which it prints as an EMF JSON line on stdout (console log).
+- One action group e-mails `observability.notify_emails`.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+from inferstack.components.azure.autoscale import DEPLOYMENT_NAMESPACE, ENDPOINT_NAMESPACE
+from inferstack.components.azure.context import AzureContext
+from inferstack.components.azure.naming import ACTION_GROUP_SHORT, fit
+
+MONITOR = azure_native.monitor
+ENDPOINT_LOGS = (
+    "AmlOnlineEndpointConsoleLog",
+    "AmlOnlineEndpointTrafficLog",
+    "AmlOnlineEndpointEventLog",
+)
+APIM_LOGS = ("GatewayLogs",)
+WINDOW = "PT5M"
+
+
+def five_xx_query(endpoint: str) -> str:
+    """Share of 5xx responses of the endpoint in the window, in percent."""
+    return (
+        "AmlOnlineEndpointTrafficLog"
+        f' | where EndpointName == "{endpoint}"'
+        " | summarize Total = count(), Errors = countif(toint(ResponseCode) >= 500)"
+        " | extend ErrorRate = iff(Total == 0, 0.0, 100.0 * Errors / Total)"
+    )
+
+
+def drift_query(endpoint: str) -> str:
+    """The highest DriftScore the runtime printed (EMF on stdout) in the window."""
+    return (
+        "AmlOnlineEndpointConsoleLog"
+        f' | where EndpointName == "{endpoint}"'
+        ' | where Message has "DriftScore"'
+        " | extend Emf = parse_json(Message)"
+        " | where isnotnull(Emf.DriftScore)"
+        " | summarize DriftScore = max(todouble(Emf.DriftScore))"
+    )
+
+
+@dataclass(frozen=True)
+class ObservabilityArgs:
+    """What to watch and where the logs go."""
+
+    ctx: AzureContext
+    resource_group_name: pulumi.Input[str]
+    log_analytics_id: pulumi.Input[str]
+    endpoint_id: pulumi.Input[str]
+    deployment_ids: dict[str, pulumi.Output[str]]
+    apim_id: pulumi.Input[str]
+
+
+class Observability(pulumi.ComponentResource):
+    """Diagnostic settings, alerts, action group and workbook of one deployment."""
+
+    dashboard_url: pulumi.Output[str]
+    action_group_id: pulumi.Output[str]
+
+    def __init__(
+        self, name: str, args: ObservabilityArgs, opts: pulumi.ResourceOptions | None = None
+    ) -> None:
+        super().__init__("inferstack:azure:Observability", name, None, opts)
+        ctx = args.ctx
+        child = pulumi.ResourceOptions(parent=self)
+        for role, resource_id, logs in (
+            ("endpoint", args.endpoint_id, ENDPOINT_LOGS),
+            ("apim", args.apim_id, APIM_LOGS),
+        ):
+            MONITOR.DiagnosticSetting(
+                f"{name}-{role}-diagnostics",
+                name="inferstack-to-log-analytics",
+                resource_uri=resource_id,
+                workspace_id=args.log_analytics_id,
+                log_analytics_destination_type="Dedicated",
+                logs=[{"category": c, "enabled": True} for c in logs],
+                metrics=[{"category": "AllMetrics", "enabled": True}],
+                opts=child,
+            )
+        group = MONITOR.ActionGroup(
+            f"{name}-action-group",
+            action_group_name=ctx.names.rule("alerts"),
+            group_short_name=fit(ACTION_GROUP_SHORT, ctx.spec.model.name[:12].rstrip("-")),
+            resource_group_name=args.resource_group_name,
+            location="global",
+            enabled=True,
+            email_receivers=[
+                {"name": f"email-{i}", "email_address": email, "use_common_alert_schema": True}
+                for i, email in enumerate(ctx.spec.observability.notify_emails)
+            ],
+            tags=ctx.tags,
+            opts=child,
+        )
+        self.action_group_id = group.id
+        self._metric_alerts(name, args, group.id)
+        self._log_alerts(name, args, group.id)
+        self.dashboard_url = pulumi.Output.from_input("")
+        if ctx.spec.observability.dashboard:
+            self.dashboard_url = self._workbook(name, args)
+        self.register_outputs({"dashboard_url": self.dashboard_url})
+
+    def _metric_alert(
+        self,
+        name: str,
+        args: AzureContext,
+        rule: str,
+        scope: pulumi.Input[str],
+        namespace: str,
+        metric: str,
+        threshold: float,
+        action_group_id: pulumi.Input[str],
+        resource_group_name: pulumi.Input[str],
+    ) -> None:
+        MONITOR.MetricAlert(
+            name,
+            rule_name=args.names.rule(rule),
+            resource_group_name=resource_group_name,
+            location="global",
+            description=f"{metric} above {threshold:g}",
+            severity=2,
+            enabled=True,
+            scopes=[scope],
+            evaluation_frequency="PT1M",
+            window_size=WINDOW,
+            auto_mitigate=True,
+            criteria={
+                "odata_type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                "all_of": [
+                    {
+                        "criterion_type": "StaticThresholdCriterion",
+                        "name": metric,
+                        "metric_name": metric,
+                        "metric_namespace": namespace,
+                        "operator": "GreaterThan",
+                        "threshold": threshold,
+                        "time_aggregation": "Average",
+                    }
+                ],
+            },
+            actions=[{"action_group_id": action_group_id}],
+            tags=args.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _metric_alerts(
+        self, name: str, args: ObservabilityArgs, action_group_id: pulumi.Input[str]
+    ) -> None:
+        ctx = args.ctx
+        alarms = ctx.spec.observability.alarms
+        common = {
+            "action_group_id": action_group_id,
+            "resource_group_name": args.resource_group_name,
+        }
+        self._metric_alert(
+            f"{name}-latency",
+            ctx,
+            "p99-latency",
+            args.endpoint_id,
+            ENDPOINT_NAMESPACE,
+            "RequestLatency_P99",
+            alarms.p99_latency_ms,
+            **common,
+        )
+        utilisation = [
+            ("cpu", "CpuUtilizationPercentage", alarms.cpu_utilization_percent),
+            ("memory", "MemoryUtilizationPercentage", alarms.memory_utilization_percent),
+        ]
+        if ctx.spec.compute.accelerator != "none":
+            utilisation.append(("gpu", "GpuUtilizationPercentage", alarms.gpu_utilization_percent))
+        for color, deployment_id in args.deployment_ids.items():
+            for what, metric, threshold in utilisation:
+                self._metric_alert(
+                    f"{name}-{color}-{what}",
+                    ctx,
+                    f"{color}-{what}",
+                    deployment_id,
+                    DEPLOYMENT_NAMESPACE,
+                    metric,
+                    threshold,
+                    **common,
+                )
+
+    def _log_alerts(
+        self, name: str, args: ObservabilityArgs, action_group_id: pulumi.Input[str]
+    ) -> None:
+        ctx = args.ctx
+        alarms = ctx.spec.observability.alarms
+        for what, query, column, threshold in (
+            ("5xx", five_xx_query(ctx.names.endpoint), "ErrorRate", alarms.error_rate_5xx_percent),
+            ("drift", drift_query(ctx.names.endpoint), "DriftScore", alarms.drift_score),
+        ):
+            MONITOR.ScheduledQueryRule(
+                f"{name}-{what}",
+                rule_name=ctx.names.rule(what),
+                resource_group_name=args.resource_group_name,
+                location=ctx.location,
+                kind="LogAlert",
+                description=f"{column} above {threshold:g}",
+                severity=2,
+                enabled=True,
+                scopes=[args.log_analytics_id],
+                evaluation_frequency=WINDOW,
+                window_size=WINDOW if what == "5xx" else "PT15M",
+                criteria={
+                    "all_of": [
+                        {
+                            "query": query,
+                            "time_aggregation": "Maximum",
+                            "metric_measure_column": column,
+                            "operator": "GreaterThan",
+                            "threshold": threshold,
+                            "failing_periods": {
+                                "number_of_evaluation_periods": 1,
+                                "min_failing_periods_to_alert": 1,
+                            },
+                        }
+                    ]
+                },
+                actions={"action_groups": [action_group_id]},
+                tags=ctx.tags,
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+
+    def _workbook(self, name: str, args: ObservabilityArgs) -> pulumi.Output[str]:
+        ctx = args.ctx
+        workbook_id = str(
+            uuid.uuid5(uuid.NAMESPACE_URL, f"inferstack/{ctx.names.endpoint}/workbook")
+        )
+        data = pulumi.Output.all(args.endpoint_id, *args.deployment_ids.values()).apply(
+            lambda ids: json.dumps(workbook(ctx, ids[0], ids[1:]))
+        )
+        book = azure_native.applicationinsights.Workbook(
+            f"{name}-workbook",
+            resource_name_=workbook_id,
+            resource_group_name=args.resource_group_name,
+            location=ctx.location,
+            kind="shared",
+            category="workbook",
+            display_name=f"inferstack {ctx.spec.model.name} ({ctx.spec.environment})",
+            serialized_data=data,
+            source_id="azure monitor",
+            tags=ctx.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        return pulumi.Output.concat("https://portal.azure.com/#resource", book.id, "/workbook")
+
+
+def _chart(title: str, resource_ids: list[str], namespace: str, metric: str) -> dict[str, object]:
+    return {
+        "type": 10,
+        "name": title,
+        "content": {
+            "chartId": title,
+            "version": "MetricsItem/2.0",
+            "size": 0,
+            "chartType": 2,
+            "resourceType": namespace.lower(),
+            "metricScope": 0,
+            "resourceIds": resource_ids,
+            "timeContext": {"durationMs": 3600000},
+            "metrics": [
+                {
+                    "namespace": namespace.lower(),
+                    "metric": f"{namespace.lower()}--{metric}",
+                    "aggregation": 4,
+                }
+            ],
+            "title": title,
+        },
+    }
+
+
+def workbook(ctx: AzureContext, endpoint_id: str, deployment_ids: list[str]) -> dict[str, object]:
+    """The workbook's content: request rate and latency, then utilisation per deployment."""
+    items = [
+        _chart("Requests per minute", [endpoint_id], ENDPOINT_NAMESPACE, "RequestsPerMinute"),
+        _chart("Latency p99 (ms)", [endpoint_id], ENDPOINT_NAMESPACE, "RequestLatency_P99"),
+        _chart("CPU %", deployment_ids, DEPLOYMENT_NAMESPACE, "CpuUtilizationPercentage"),
+        _chart("Memory %", deployment_ids, DEPLOYMENT_NAMESPACE, "MemoryUtilizationPercentage"),
+    ]
+    if ctx.spec.compute.accelerator != "none":
+        items.append(
+            _chart("GPU %", deployment_ids, DEPLOYMENT_NAMESPACE, "GpuUtilizationPercentage")
+        )
+    return {"version": "Notebook/1.0", "items": items, "isLocked": False}

@@ -1,0 +1,60 @@
+"""Azure built-in roles the target assigns, and one way to assign them.
+
+IDs are Azure's built-in role definition IDs, the same in every tenant
+("Azure built-in roles", https://learn.microsoft.com/azure/role-based-access-control/built-in-roles).
+"""
+
+from __future__ import annotations
+
+import pulumi
+import pulumi_azure_native as azure_native
+
+ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
+"""AcrPull: the endpoint's identity pulls the runtime image ("Access Azure resources from
+an online endpoint with a managed identity", user-assigned identity section:
+https://learn.microsoft.com/azure/machine-learning/how-to-access-resources-from-endpoints-managed-identities)."""
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+"""Storage Blob Data Reader: the endpoint's identity reads the registered model (same page)."""
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+"""Storage Blob Data Contributor: the deploying identity uploads bundles with Azure AD
+(shared-key access is off; "Authorize access to blobs using Microsoft Entra ID")."""
+KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
+"""Key Vault Secrets User: API Management reads the endpoint key named value from the
+RBAC key vault ("Use named values in Azure API Management policies", key vault
+secrets: https://learn.microsoft.com/azure/api-management/api-management-howto-properties)."""
+ML_DATA_SCIENTIST = "f6c7c914-8db3-469d-8ca1-694a8f32e121"
+"""AzureML Data Scientist: API Management's identity gets Azure AD tokens accepted by an
+endpoint with aad_token auth ("Authenticate clients for online endpoints")."""
+
+
+def role_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
+    """The full role definition ID of built-in `role` in the subscription."""
+    return pulumi.Output.concat(
+        "/subscriptions/",
+        subscription_id,
+        "/providers/Microsoft.Authorization/roleDefinitions/",
+        role,
+    )
+
+
+def assign(
+    name: str,
+    *,
+    scope: pulumi.Input[str],
+    role: str,
+    principal_id: pulumi.Input[str],
+    subscription_id: pulumi.Input[str],
+    service_principal: bool,
+    opts: pulumi.ResourceOptions,
+) -> azure_native.authorization.RoleAssignment:
+    """Assign `role` at `scope`. For a managed identity created in the same deployment,
+    principalType ServicePrincipal lets ARM skip the directory lookup that fails while the
+    new identity replicates ("Assign Azure roles using ARM templates", new principal)."""
+    return azure_native.authorization.RoleAssignment(
+        name,
+        scope=scope,
+        role_definition_id=role_id(subscription_id, role),
+        principal_id=principal_id,
+        principal_type="ServicePrincipal" if service_principal else None,
+        opts=opts,
+    )
