@@ -40,10 +40,12 @@ COMMAND_GROUPS = (
     CommandGroup("inferstack.components.cli.doctor", ("doctor", "outputs"), "local"),
     CommandGroup("inferstack.components.cli.build", ("build",), "runtime"),
     CommandGroup("inferstack.components.cli.runtime", ("serve", "bundle"), "runtime"),
+    CommandGroup("inferstack.components.cli.score", ("score",), "batch"),
     CommandGroup(
         "inferstack.components.cli.lifecycle", ("versions", "promote", "rollback"), "local"
     ),
     CommandGroup("inferstack.components.cli.abreport", ("ab-report",), "local"),
+    CommandGroup("inferstack.components.cli.publish", ("publish",), "publish"),
 )
 
 
