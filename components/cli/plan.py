@@ -44,7 +44,10 @@ def plan(
         result = run_plan(stack, project)
     except DeployError as err:
         raise fail(str(err), EXIT_USAGE) from None
-    violations = _policy_violations(result) if policies else []
+    try:
+        violations = _policy_violations(result, project) if policies else []
+    except ValueError as err:  # PolicyConfigError: the stack's policy config is wrong
+        raise fail(str(err), EXIT_USAGE) from None
     if as_json:
         print(json.dumps([r.as_json() for r in result.resources], indent=2, default=str))
     else:
@@ -58,10 +61,15 @@ def plan(
         raise fail("the plan breaks mandatory policies (see above)", EXIT_POLICY_VIOLATION)
 
 
-def _policy_violations(result: Plan) -> list[Violation]:
-    from inferstack.policies import Subject, evaluate
+def _policy_violations(result: Plan, project: Path | None) -> list[Violation]:
+    """The plan's violations under the stack's policy config, if it has one."""
+    from inferstack.components.spec.config import find_project_root
+    from inferstack.policies import RULES, Subject, evaluate
+    from inferstack.policies.rules import config_file, load_config
 
-    return evaluate(Subject(r.type, r.name, r.inputs, r.urn) for r in result.resources)
+    config = load_config(config_file(project or find_project_root(), result.stack))
+    subjects = (Subject(r.type, r.name, r.inputs, r.urn) for r in result.resources)
+    return evaluate(subjects, RULES, config)
 
 
 def _print_cost(stack: str, project: Path | None, *, itemised: bool) -> None:

@@ -19,12 +19,14 @@ from inferstack.components.targets import get_target, target_names
 ROOT = Path(__file__).resolve().parents[2]
 
 
-def spec(**overrides: Any) -> Any:
+def spec(target: str = "gcp", **overrides: Any) -> Any:
     data: dict[str, Any] = {
-        "target": "gcp",
+        "target": target,
         "environment": "dev",
         "model": {"name": "churn", "version": "1.0.0", "framework": "sklearn", "artifact": "x"},
     }
+    if target == "gcp":  # GKE's managed certificate needs a host name
+        data["targets"] = {"gcp": {"domain": "churn.example.com"}}
     for dotted, value in overrides.items():
         node = data
         *parents, leaf = dotted.split("__")
@@ -34,8 +36,8 @@ def spec(**overrides: Any) -> Any:
     return load_spec(data)
 
 
-def table(**instances: dict[str, Any]) -> PriceTable:
-    """A table with one gcp region and the given instance prices."""
+def table(target: str = "gcp", **instances: dict[str, Any]) -> PriceTable:
+    """A table with one region of `target` and the given instance prices."""
     return PriceTable.model_validate(
         {
             "currency": "USD",
@@ -43,8 +45,8 @@ def table(**instances: dict[str, Any]) -> PriceTable:
             "hours_per_month": 100,
             "note": "test",
             "targets": {
-                "gcp": {
-                    "region": "us-central1",
+                target: {
+                    "region": "us-central1" if target == "gcp" else "us-east-1",
                     "source": "test",
                     "instances": instances,
                     "accelerators": {"nvidia-t4": {"on_demand": 0.5, "spot": 0.2}},
@@ -129,9 +131,10 @@ def test_spot_without_a_spot_price_says_it_counts_on_demand() -> None:
 def test_ab_variants_add_their_replicas() -> None:
     estimate = estimate_cost(
         spec(
-            rollout__variants=[{"name": "b", "model_version": "1.1.0", "weight": 1, "replicas": 2}]
+            "aws",
+            rollout__variants=[{"name": "b", "model_version": "1.1.0", "weight": 1, "replicas": 2}],
         ),
-        table(**{"n2-standard-4": {"on_demand": 1.0}}),
+        table("aws", **{"ml.c6i.xlarge": {"on_demand": 1.0}}),
     )
     variant = next(line for line in estimate.lines if "variant b" in line.item)
     assert (variant.count_min, variant.count_max, variant.monthly_max) == (2, 2, 200.0)

@@ -9,6 +9,9 @@ import pytest
 
 from inferstack.policies import RULES, Subject, evaluate
 
+# The security rules; the guardrails (cost tags, capacity) have their own tests.
+SECURITY_RULES = tuple(r for r in RULES if not r.name.startswith("guardrail-"))
+
 BUCKET = Subject("aws:s3/bucket:Bucket", "artifacts", {})
 KMS_SSE = Subject(
     "aws:s3/bucketServerSideEncryptionConfiguration:BucketServerSideEncryptionConfiguration",
@@ -37,7 +40,7 @@ BLOCK = Subject(
 
 
 def names(resources: list[Subject]) -> list[str]:
-    return [v.policy for v in evaluate(resources)]
+    return [v.policy for v in evaluate(resources, SECURITY_RULES)]
 
 
 def iam(statement: dict[str, Any]) -> Subject:
@@ -67,7 +70,7 @@ def test_endpoint_config_without_kms_fails() -> None:
     token = "aws:sagemaker/endpointConfiguration:EndpointConfiguration"
     assert names([Subject(token, "cfg", {"kmsKeyArn": "arn:key"})]) == []
     cpu = {"productionVariants": [{"instanceType": "ml.c6i.xlarge"}]}
-    violations = evaluate([Subject(token, "cfg", cpu)])
+    violations = evaluate([Subject(token, "cfg", cpu)], SECURITY_RULES)
     assert [(v.policy, v.resource) for v in violations] == [("sagemaker-kms", "cfg")]
 
 
@@ -130,7 +133,7 @@ def test_iam_scoped_policy_passes() -> None:
     ],
 )
 def test_iam_wildcards_fail(statement: dict[str, Any], hint: str) -> None:
-    violations = evaluate([iam(statement)])
+    violations = evaluate([iam(statement)], SECURITY_RULES)
     assert [v.policy for v in violations] == ["iam-least-privilege"]
     assert hint in violations[0].message
 
@@ -151,7 +154,9 @@ def test_local_ports_must_be_on_loopback() -> None:
         )
         == []
     )
-    violations = evaluate([Subject(token, "c", {"ports": [{"internal": 8080, "external": 8080}]})])
+    violations = evaluate(
+        [Subject(token, "c", {"ports": [{"internal": 8080, "external": 8080}]})], SECURITY_RULES
+    )
     assert [v.policy for v in violations] == ["local-loopback-only"]
     assert "all interfaces" in violations[0].message
 
@@ -216,7 +221,7 @@ def test_ecr_repositories_are_immutable_and_scanned(props: dict[str, Any], hint:
     token = "aws:ecr/repository:Repository"
     good = {"imageTagMutability": "IMMUTABLE", "imageScanningConfiguration": {"scanOnPush": True}}
     assert names([Subject(token, "repo", good)]) == []
-    violations = evaluate([Subject(token, "repo", props)])
+    violations = evaluate([Subject(token, "repo", props)], SECURITY_RULES)
     assert [v.policy for v in violations] == ["ecr-immutable-scanned"]
     assert hint in violations[0].message
 
@@ -225,7 +230,7 @@ def test_endpoints_without_auto_rollback_get_an_advisory() -> None:
     token = "aws:sagemaker/endpoint:Endpoint"
     rollback = {"autoRollbackConfiguration": {"alarms": [{"alarmName": "p99"}]}}
     assert names([Subject(token, "ep", {"deploymentConfig": rollback})]) == []
-    (violation,) = evaluate([Subject(token, "ep", {})])
+    (violation,) = evaluate([Subject(token, "ep", {})], SECURITY_RULES)
     assert (violation.policy, violation.enforcement) == ("sagemaker-auto-rollback", "advisory")
 
 
@@ -240,7 +245,7 @@ def test_the_dynamic_endpoint_without_auto_rollback_gets_the_same_advisory() -> 
         {"kind": "sagemaker-endpoint", "deployment_config": None},
         {"kind": "sagemaker-endpoint", "deployment_config": {"BlueGreenUpdatePolicy": {}}},
     ):
-        (violation,) = evaluate([Subject(token, "ep", props)])
+        (violation,) = evaluate([Subject(token, "ep", props)], SECURITY_RULES)
         assert (violation.policy, violation.resource) == ("sagemaker-auto-rollback", "ep")
     # Another dynamic resource is not an endpoint.
     assert names([Subject(token, "other", {"kind": "something-else"})]) == []
@@ -276,7 +281,7 @@ def test_condition_scoped_actions_pass_with_their_key_only() -> None:
     }
     assert names([iam(scoped)]) == []
     bare = {k: v for k, v in scoped.items() if k != "Condition"}
-    (violation,) = evaluate([iam(bare)])
+    (violation,) = evaluate([iam(bare)], SECURITY_RULES)
     assert violation.policy == "iam-least-privilege"
     assert "cloudwatch:namespace" in violation.message
     other_key = {**scoped, "Condition": {"StringEquals": {"aws:SourceAccount": "1"}}}
