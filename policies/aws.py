@@ -28,6 +28,9 @@ UNSCOPED_ACTIONS = frozenset(
         "xray:PutTelemetryRecords",
         "kms:ListAliases",
         "s3:ListAllMyBuckets",
+        # ELBv2's Describe* actions have no resource-level permissions (the instance
+        # group's drain agent waits on its target's deregistration with it).
+        "elasticloadbalancing:DescribeTargetHealth",
         # What SageMaker needs to place an endpoint in a VPC, granted on "*" in its guide.
         "ec2:CreateNetworkInterface",
         "ec2:CreateNetworkInterfacePermission",
@@ -187,6 +190,74 @@ def sagemaker_auto_rollback(resources: list[Subject]) -> Iterable[tuple[str, str
             yield message, endpoint.name
 
 
+# EC2 hosts (the instance group's launch template; plain instances too). The provider
+# takes the template's booleans as strings ("true"), the instance's as booleans.
+LAUNCH_TEMPLATE = "aws:ec2/launchTemplate:LaunchTemplate"
+INSTANCE = "aws:ec2/instance:Instance"
+
+
+def _true(value: Any) -> bool:
+    return value is True or (isinstance(value, str) and value.lower() == "true")
+
+
+def _false(value: Any) -> bool:
+    return value is False or (isinstance(value, str) and value.lower() == "false")
+
+
+def ec2_imdsv2_required(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    for host in [*_of(resources, LAUNCH_TEMPLATE), *_of(resources, INSTANCE)]:
+        options = host.props.get("metadataOptions") or {}
+        if options.get("httpEndpoint") == "disabled":
+            continue  # no metadata service at all
+        if options.get("httpTokens") != "required":
+            yield (
+                "instance metadata answers IMDSv1 (no session token): set "
+                "metadataOptions.httpTokens to required",
+                host.name,
+            )
+
+
+def ec2_volumes_encrypted(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    for template in _of(resources, LAUNCH_TEMPLATE):
+        mappings = [m for m in template.props.get("blockDeviceMappings") or [] if m.get("ebs")]
+        if not mappings:
+            yield (
+                "no block device mapping: the root volume keeps the AMI's encryption",
+                (template.name),
+            )
+        for mapping in mappings:
+            if not _true(mapping["ebs"].get("encrypted")):
+                yield f"volume {mapping.get('deviceName')} is not encrypted", template.name
+    for instance in _of(resources, INSTANCE):
+        devices = [instance.props.get("rootBlockDevice") or {}]
+        devices += instance.props.get("ebsBlockDevices") or []
+        if not all(_true(d.get("encrypted")) for d in devices):
+            yield "a volume is not encrypted", instance.name
+    for volume in _of(resources, "aws:ebs/volume:Volume"):
+        if not _true(volume.props.get("encrypted")):
+            yield "volume is not encrypted", volume.name
+
+
+def ec2_no_public_ip(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    for template in _of(resources, LAUNCH_TEMPLATE):
+        interfaces = template.props.get("networkInterfaces") or []
+        if not interfaces or not all(_false(i.get("associatePublicIpAddress")) for i in interfaces):
+            yield (
+                "hosts may get a public address: set networkInterfaces[]."
+                "associatePublicIpAddress to false",
+                template.name,
+            )
+    for instance in _of(resources, INSTANCE):
+        if not _false(instance.props.get("associatePublicIpAddress")):
+            yield (
+                "instance may get a public address: set associatePublicIpAddress false",
+                (instance.name),
+            )
+    for subnet in _of(resources, "aws:ec2/subnet:Subnet"):
+        if _true(subnet.props.get("mapPublicIpOnLaunch")):
+            yield "subnet gives public addresses to what launches in it", subnet.name
+
+
 def _statements(document: Any) -> list[dict[str, Any]]:
     if not isinstance(document, dict):
         return []
@@ -238,6 +309,24 @@ RULES: tuple[Rule, ...] = (
         "ECR repositories keep tags immutable and scan images on push.",
         "mandatory",
         ecr_immutable_and_scanned,
+    ),
+    Rule(
+        "ec2-imdsv2-required",
+        "EC2 hosts answer instance metadata with IMDSv2 session tokens only.",
+        "mandatory",
+        ec2_imdsv2_required,
+    ),
+    Rule(
+        "ec2-volumes-encrypted",
+        "EC2 hosts' EBS volumes are encrypted.",
+        "mandatory",
+        ec2_volumes_encrypted,
+    ),
+    Rule(
+        "ec2-no-public-ip",
+        "EC2 hosts and subnets give no public IP addresses.",
+        "mandatory",
+        ec2_no_public_ip,
     ),
     Rule(
         "sagemaker-auto-rollback",

@@ -160,8 +160,15 @@ def alarm_definitions(spec: DeploymentSpec, names: Names) -> list[AlarmDefinitio
         if not instances:
             continue
         out += _usage_alarms(spec, names, variant)
+    out += gateway_alarms(spec, names)
+    return out
+
+
+def gateway_alarms(spec: DeploymentSpec, names: Names) -> list[AlarmDefinition]:
+    """The API's 5xx share and latency alarms (the same in every AWS mode)."""
+    limits = spec.observability.alarms
     api = {"ApiName": names.api, "Stage": names.stage}
-    out += [
+    return [
         AlarmDefinition(
             names.alarm("api-5xx"),
             f"gateway: more than {limits.error_rate_5xx_percent}% 5xx",
@@ -185,7 +192,6 @@ def alarm_definitions(spec: DeploymentSpec, names: Names) -> list[AlarmDefinitio
             },
         ),
     ]
-    return out
 
 
 def rollback_alarm_names(spec: DeploymentSpec, names: Names) -> list[str]:

@@ -16,6 +16,8 @@ from inferstack.components.aws.autoscaling import (
 from inferstack.components.aws.common import names_for
 from inferstack.components.aws.context import context_for
 from inferstack.components.aws.gateway import ApiGateway, ApiGatewayArgs
+from inferstack.components.aws.gateway_backend import GatewayBackend, SageMakerBackend
+from inferstack.components.aws.group_stack import declare_instance_group
 from inferstack.components.aws.iam import ExecutionRole, ExecutionRoleArgs
 from inferstack.components.aws.kms import StackKey, StackKeyArgs
 from inferstack.components.aws.limits import rollout_share_note
@@ -27,7 +29,7 @@ from inferstack.components.aws.registry import (
     configured_image_uri,
     ecr_repository_arn,
 )
-from inferstack.components.aws.rules import aws_options
+from inferstack.components.aws.rules import aws_options, group_mode
 from inferstack.components.aws.sagemaker import (
     MAX_ROLLBACK_ALARMS,
     SageMakerEndpoint,
@@ -66,7 +68,8 @@ def validate(spec: DeploymentSpec, options: AwsEndpointOptions) -> None:
             aws_cron(window.cron)
         except ValueError as err:
             problems.append(f"deployment.scaling.schedules.{i}.cron: {err}")
-    if aws_options(spec).mode != "serverless":  # serverless has no deployment config
+    sagemaker_rollout = aws_options(spec).mode != "serverless" and not group_mode(spec)
+    if sagemaker_rollout:  # serverless and the instance group have no deployment config
         problems += _rollback_alarm_problems(spec)
     problems += _image_problems(spec, options)
     problems += _name_problems(spec)
@@ -129,7 +132,9 @@ def _rollback_alarm_problems(spec: DeploymentSpec) -> list[str]:
 
 class AwsEndpoint(pulumi.ComponentResource):
     """A model deployment on AWS: KMS key, S3 artifacts, ECR, execution role, SageMaker
-    endpoint with blue/green rollouts, autoscaling, API Gateway, logs, alarms, dashboard."""
+    endpoint with blue/green rollouts, autoscaling, API Gateway, logs, alarms, dashboard;
+    or, in mode instance_group, a spot GPU Auto Scaling group behind an internal load
+    balancer that the same API Gateway reaches through a VPC link."""
 
     url: pulumi.Output[str]
     """Base URL of the API (POST {url}/invocations)."""
@@ -138,7 +143,7 @@ class AwsEndpoint(pulumi.ComponentResource):
     dashboard_url: pulumi.Output[str]
     """CloudWatch dashboard in the console ("" when off)."""
     endpoint_name: pulumi.Output[str]
-    """The SageMaker endpoint's name."""
+    """The SageMaker endpoint's name (the Auto Scaling group's in mode instance_group)."""
 
     def __init__(
         self,
@@ -158,46 +163,53 @@ class AwsEndpoint(pulumi.ComponentResource):
         images = ImageRepository(
             f"{name}-images", ImageRepositoryArgs(ctx, key.arn, options.image_uri), opts=child
         )
-        role = ExecutionRole(
-            f"{name}-execution",
-            ExecutionRoleArgs(
-                ctx,
-                read_arns=store.read_arns,
-                write_arns=store.write_arns,
-                key_arn=key.arn,
-                repository_arn=images.repository_arn,
-            ),
-            opts=child,
-        )
-        observability = Observability(
-            f"{name}-observability", ObservabilityArgs(ctx, key.arn), opts=child
-        )
-        endpoint = SageMakerEndpoint(
-            f"{name}-sagemaker",
-            SageMakerEndpointArgs(
-                ctx,
-                role_arn=role.arn,
-                image_uris=images.image_uris,
-                model_data_urls=store.model_data_urls,
-                key_arn=key.arn,
-                capture_uri=store.capture_uri,
-                async_output_uri=store.async_output_uri,
-                rollback_alarms=rollback_alarm_names(spec, ctx.names),
-            ),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[role, observability]),
-        )
-        if aws_options(spec).mode != "serverless":
-            EndpointAutoscaling(
-                f"{name}-autoscaling",
-                EndpointAutoscalingArgs(ctx, endpoint.endpoint_name),
+        backend: GatewayBackend
+        if group_mode(spec):
+            parts = declare_instance_group(name, ctx, key.arn, store, images, self)
+            observability, backend = parts.observability, parts.backend
+            endpoint_name = parts.group_name
+        else:
+            role = ExecutionRole(
+                f"{name}-execution",
+                ExecutionRoleArgs(
+                    ctx,
+                    read_arns=store.read_arns,
+                    write_arns=store.write_arns,
+                    key_arn=key.arn,
+                    repository_arn=images.repository_arn,
+                ),
                 opts=child,
             )
+            observability = Observability(
+                f"{name}-observability", ObservabilityArgs(ctx, key.arn), opts=child
+            )
+            endpoint = SageMakerEndpoint(
+                f"{name}-sagemaker",
+                SageMakerEndpointArgs(
+                    ctx,
+                    role_arn=role.arn,
+                    image_uris=images.image_uris,
+                    model_data_urls=store.model_data_urls,
+                    key_arn=key.arn,
+                    capture_uri=store.capture_uri,
+                    async_output_uri=store.async_output_uri,
+                    rollback_alarms=rollback_alarm_names(spec, ctx.names),
+                ),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[role, observability]),
+            )
+            if aws_options(spec).mode != "serverless":
+                EndpointAutoscaling(
+                    f"{name}-autoscaling",
+                    EndpointAutoscalingArgs(ctx, endpoint.endpoint_name),
+                    opts=child,
+                )
+            backend = SageMakerBackend(endpoint.endpoint_name, endpoint.endpoint_arn)
+            endpoint_name = endpoint.endpoint_name
         gateway = ApiGateway(
             f"{name}-gateway",
             ApiGatewayArgs(
                 ctx,
-                endpoint_name=endpoint.endpoint_name,
-                endpoint_arn=endpoint.endpoint_arn,
+                backend=backend,
                 access_log_group_arn=observability.access_log_group_arn,
                 key_arn=key.arn,
                 manage_account_logging=options.manage_account_logging,
@@ -207,7 +219,7 @@ class AwsEndpoint(pulumi.ComponentResource):
         self.url = gateway.url
         self.api_key = gateway.api_key
         self.dashboard_url = observability.dashboard_url
-        self.endpoint_name = endpoint.endpoint_name
+        self.endpoint_name = endpoint_name
         self.register_outputs(
             {
                 "url": self.url,

@@ -16,6 +16,11 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.gateway_backend import (
+    GatewayBackend,
+    SageMakerBackend,
+    load_balancer_route,
+)
 from inferstack.components.aws.gateway_route import (
     BINARY_MEDIA_TYPES,
     invocations_route,
@@ -34,10 +39,9 @@ class ApiGatewayArgs:
 
     ctx: AwsContext
     """The deployment's spec (gateway settings), names, tags, region and account."""
-    endpoint_name: pulumi.Input[str]
-    """The SageMaker endpoint POST /invocations calls."""
-    endpoint_arn: pulumi.Input[str]
-    """Its ARN, the only resource the invoke role may invoke."""
+    backend: GatewayBackend
+    """What POST /invocations reaches: a SageMaker endpoint or the instance group's load
+    balancer (aws/gateway_backend.py)."""
     access_log_group_arn: pulumi.Input[str]
     """The log group the stage writes JSON access logs to."""
     key_arn: pulumi.Input[str] | None = None
@@ -64,7 +68,8 @@ def manages_account_logging(ctx: AwsContext, override: bool | None = None) -> bo
 
 
 class ApiGateway(pulumi.ComponentResource):
-    """A regional REST API: POST /invocations goes straight to SageMaker InvokeEndpoint."""
+    """A regional REST API: POST /invocations goes straight to SageMaker InvokeEndpoint, or
+    through a VPC link to the instance group's load balancer."""
 
     url: pulumi.Output[str]
     """Base URL of the stage (POST {url}/invocations)."""
@@ -92,15 +97,19 @@ class ApiGateway(pulumi.ComponentResource):
             tags=ctx.tags,
             opts=pulumi.ResourceOptions(parent=self),
         )
-        route = invocations_route(
-            name,
-            ctx,
-            api,
-            endpoint_name=args.endpoint_name,
-            endpoint_arn=args.endpoint_arn,
-            asynchronous=asynchronous,
-            parent=self,
-        )
+        backend = args.backend
+        if isinstance(backend, SageMakerBackend):
+            route = invocations_route(
+                name,
+                ctx,
+                api,
+                endpoint_name=backend.endpoint_name,
+                endpoint_arn=backend.endpoint_arn,
+                asynchronous=asynchronous,
+                parent=self,
+            )
+        else:
+            route = load_balancer_route(name, ctx, api, backend, self)
         deployment = route_deployment(name, ctx, api, route, policy, asynchronous, self)
         stage = gateway_stage(
             name,

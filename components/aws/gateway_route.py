@@ -82,8 +82,8 @@ class Route:
     """One integration response per status in RESPONSES."""
     uri: pulumi.Output[str]
     """The integration URI (InvokeEndpoint or InvokeEndpointAsync of the endpoint)."""
-    credentials: ServiceRole
-    """The role API Gateway invokes the endpoint with."""
+    credentials: ServiceRole | None
+    """The role API Gateway invokes the endpoint with (None: a private integration)."""
     authorizer: aws.apigateway.Authorizer | None
     """The Cognito authorizer (jwt auth only)."""
 
@@ -122,7 +122,7 @@ def invocations_route(
         path_part="invocations",
         opts=child,
     )
-    authorizer = _jwt_authorizer(name, ctx, api, parent)
+    authorizer = jwt_authorizer(name, ctx, api, parent)
     method = aws.apigateway.Method(
         f"{name}-post",
         rest_api=api.id,
@@ -158,7 +158,7 @@ def invocations_route(
     return Route(method, integration, responses, uri, credentials, authorizer)
 
 
-def _jwt_authorizer(
+def jwt_authorizer(
     name: str, ctx: AwsContext, api: aws.apigateway.RestApi, parent: pulumi.Resource
 ) -> aws.apigateway.Authorizer | None:
     """The Cognito user pool authorizer of jwt auth; None for other auth modes."""
@@ -243,7 +243,7 @@ def route_deployment(
     redeployment = pulumi.Output.all(
         resource_policy,
         route.uri,
-        route.credentials.role.arn,
+        route.credentials.role.arn if route.credentials else "",
         route.authorizer.id if route.authorizer else "",
     ).apply(
         lambda live: hashlib.sha256(

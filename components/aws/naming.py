@@ -353,13 +353,24 @@ AUTOSCALING_GROUP = NameRule(
 )
 LIFECYCLE_HOOK = NameRule(
     "EC2 Auto Scaling lifecycle hook name",
-    "aws:autoscaling/group:Group",
-    "initialLifecycleHooks[].name",
+    "aws:autoscaling/lifecycleHook:LifecycleHook",
+    "name",
     255,
     r"[A-Za-z0-9\-_/]+",
     _API.format("autoscaling/ec2/APIReference/API_PutLifecycleHook.html"),
     invalid=r"[^A-Za-z0-9\-_/]+",
     edges="",
+)
+AUTOSCALING_POLICY = NameRule(
+    "EC2 Auto Scaling policy name",
+    "aws:autoscaling/policy:Policy",
+    "name",
+    255,
+    r"[\x20-\x7e]+",
+    _API.format("autoscaling/ec2/APIReference/API_PutScalingPolicy.html"),
+    invalid=r"[^\x20-\x7e]+",
+    edges=" ",
+    autonamed=True,
 )
 INSTANCE_PROFILE = NameRule(
     "IAM instance profile name",
@@ -421,6 +432,7 @@ NAME_RULES: tuple[NameRule, ...] = (
     LAUNCH_TEMPLATE,
     AUTOSCALING_GROUP,
     LIFECYCLE_HOOK,
+    AUTOSCALING_POLICY,
     INSTANCE_PROFILE,
     SECURITY_GROUP,
     VPC_LINK,

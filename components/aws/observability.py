@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from inferstack.components.aws.alarms import alarm_definitions
+from inferstack.components.aws.alarms import AlarmDefinition, alarm_definitions
 from inferstack.components.aws.common import (
     DRIFT_METRIC,
     RUNTIME_NAMESPACE,
@@ -17,6 +17,11 @@ from inferstack.components.aws.common import (
     Names,
 )
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.group_observability import (
+    GroupMetrics,
+    group_alarm_definitions,
+    group_dashboard_body,
+)
 from inferstack.components.aws.naming import DASHBOARD, SNS_TOPIC, fit
 from inferstack.components.aws.rules import aws_options
 from inferstack.components.spec.models import DeploymentSpec
@@ -121,6 +126,9 @@ class ObservabilityArgs:
     """The deployment's spec (retention, alarms, dashboard), names, tags and region."""
     key_arn: pulumi.Input[str]
     """The stack's KMS key: log groups and the SNS topic."""
+    group: GroupMetrics | None = None
+    """The instance group's metrics (mode instance_group): its alarms, dashboard and the
+    containers' log group replace SageMaker's. None: SageMaker."""
 
 
 class Observability(pulumi.ComponentResource):
@@ -130,6 +138,8 @@ class Observability(pulumi.ComponentResource):
     """The SNS topic alarms notify."""
     access_log_group_arn: pulumi.Output[str]
     """The API's access log group."""
+    container_log_group_arn: pulumi.Output[str]
+    """The runtime containers' log group (SageMaker's, or the instance group's)."""
     alarm_names: list[str]
     """Every alarm's name."""
     dashboard_url: pulumi.Output[str]
@@ -142,7 +152,7 @@ class Observability(pulumi.ComponentResource):
         ctx, key_arn = args.ctx, args.key_arn
         child = pulumi.ResourceOptions(parent=self)
         names = ctx.names
-        groups = _log_groups(name, ctx, key_arn, self)
+        groups = _log_groups(name, ctx, key_arn, self, args.group)
         topic = aws.sns.Topic(
             f"{name}-alarms",
             name=fit(SNS_TOPIC, names.endpoint, "alarms"),
@@ -154,13 +164,28 @@ class Observability(pulumi.ComponentResource):
             aws.sns.TopicSubscription(
                 f"{name}-notify-{i}", topic=topic.arn, protocol="email", endpoint=email, opts=child
             )
-        self.alarm_names = _alarms(name, ctx, topic, self)
+        group = args.group
+        definitions = (
+            alarm_definitions(ctx.spec, names)
+            if group is None
+            else group_alarm_definitions(ctx.spec, names, group)
+        )
+        self.alarm_names = _alarms(name, ctx, topic, self, definitions)
         self.dashboard_url = pulumi.Output.from_input("")
         if ctx.spec.observability.dashboard:
+            body: pulumi.Input[str]
+            if group is None:
+                body = json.dumps(dashboard_body(ctx.spec, names, ctx.region))
+            else:
+                body = pulumi.Output.all(group.load_balancer, group.target_group).apply(
+                    lambda v: json.dumps(
+                        group_dashboard_body(names, ctx.region, v[0], v[1], group.group_name)
+                    )
+                )
             dashboard = aws.cloudwatch.Dashboard(
                 f"{name}-dashboard",
                 dashboard_name=fit(DASHBOARD, names.endpoint),
-                dashboard_body=json.dumps(dashboard_body(ctx.spec, names, ctx.region)),
+                dashboard_body=body,
                 opts=child,
             )
             self.dashboard_url = dashboard.dashboard_name.apply(
@@ -168,15 +193,20 @@ class Observability(pulumi.ComponentResource):
             )
         self.topic_arn = topic.arn
         self.access_log_group_arn = groups["access-logs"].arn
+        self.container_log_group_arn = groups["endpoint-logs"].arn
         self.register_outputs({"topic_arn": self.topic_arn, "dashboard_url": self.dashboard_url})
 
 
 def _log_groups(
-    name: str, ctx: AwsContext, key_arn: pulumi.Input[str], parent: pulumi.Resource
+    name: str,
+    ctx: AwsContext,
+    key_arn: pulumi.Input[str],
+    parent: pulumi.Resource,
+    group: GroupMetrics | None = None,
 ) -> dict[str, aws.cloudwatch.LogGroup]:
-    """The endpoint's and the API's access log groups, encrypted, with the retention."""
+    """The containers' and the API's access log groups, encrypted, with the retention."""
     log_groups = {
-        "endpoint-logs": ctx.names.endpoint_log_group,
+        "endpoint-logs": group.log_group if group else ctx.names.endpoint_log_group,
         "access-logs": ctx.names.access_log_group,
     }
     return {
@@ -192,10 +222,15 @@ def _log_groups(
     }
 
 
-def _alarms(name: str, ctx: AwsContext, topic: aws.sns.Topic, parent: pulumi.Resource) -> list[str]:
-    """Every alarm of `alarm_definitions`, notifying `topic`; their names."""
+def _alarms(
+    name: str,
+    ctx: AwsContext,
+    topic: aws.sns.Topic,
+    parent: pulumi.Resource,
+    definitions: list[AlarmDefinition],
+) -> list[str]:
+    """Every alarm of `definitions`, notifying `topic`; their names."""
     names = ctx.names
-    definitions = alarm_definitions(ctx.spec, names)
     for alarm in definitions:
         single = {k: v for k, v in alarm.metric.items()}
         if single:

@@ -154,6 +154,53 @@ def _sagemaker_endpoint(args: Args) -> dict[str, Any]:
     return {"id": name, "arn": _arn("sagemaker", f"endpoint/{name.lower()}")}
 
 
+def _prefixed(prefix: str, n: int = 17):  # type: ignore[no-untyped-def]
+    """An EC2-style id (`vpc-0a1b...`)."""
+
+    def fake(args: Args) -> dict[str, Any]:
+        return {"id": f"{prefix}-{_suffix(args, n)}"}
+
+    return fake
+
+
+def _load_balancer(args: Args) -> dict[str, Any]:
+    name = auto_name(args)
+    lb_id = _suffix(args, 16)
+    suffix = f"app/{name}/{lb_id}"
+    arn = _arn("elasticloadbalancing", f"loadbalancer/{suffix}")
+    internal = "internal-" if args.inputs.get("internal") else ""
+    return {
+        "id": arn,
+        "arn": arn,
+        "arnSuffix": suffix,
+        "name": name,
+        "dnsName": f"{internal}{name}-{_suffix(args, 10)}.{FAKE_REGION}.elb.amazonaws.com",
+    }
+
+
+def _target_group(args: Args) -> dict[str, Any]:
+    name = auto_name(args)
+    suffix = f"targetgroup/{name}/{_suffix(args, 16)}"
+    arn = _arn("elasticloadbalancing", suffix)
+    return {"id": arn, "arn": arn, "arnSuffix": suffix, "name": name}
+
+
+def _launch_template(args: Args) -> dict[str, Any]:
+    return {"id": f"lt-{_suffix(args, 17)}", "name": auto_name(args), "latestVersion": 1}
+
+
+def _instance_profile(args: Args) -> dict[str, Any]:
+    name = auto_name(args)
+    return {"id": name, "name": name, "arn": f"arn:aws:iam::{FAKE_ACCOUNT}:instance-profile/{name}"}
+
+
+def _autoscaling_group(args: Args) -> dict[str, Any]:
+    name = auto_name(args)
+    uid = f"{_suffix(args, 8)}-0000-4000-8000-{_suffix(args, 12)}"
+    arn = _arn("autoscaling", f"autoScalingGroup:{uid}:autoScalingGroupName/{name}")
+    return {"id": name, "name": name, "arn": arn}
+
+
 # Python dynamic resources share one type token; their `kind` input says which they are.
 _DYNAMIC = {"sagemaker-endpoint": _sagemaker_endpoint}
 
@@ -190,6 +237,18 @@ FAKES = {
     "aws:apigateway/authorizer:Authorizer": _short_id,
     "aws:appautoscaling/target:Target": _scaling_target,
     "aws:wafv2/webAcl:WebAcl": _web_acl,
+    # The instance group (mode instance_group).
+    "aws:ec2/vpc:Vpc": _prefixed("vpc"),
+    "aws:ec2/subnet:Subnet": _prefixed("subnet"),
+    "aws:ec2/routeTable:RouteTable": _prefixed("rtb"),
+    "aws:ec2/securityGroup:SecurityGroup": _prefixed("sg"),
+    "aws:ec2/vpcEndpoint:VpcEndpoint": _prefixed("vpce"),
+    "aws:ec2/launchTemplate:LaunchTemplate": _launch_template,
+    "aws:iam/instanceProfile:InstanceProfile": _instance_profile,
+    "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
+    "aws:lb/targetGroup:TargetGroup": _target_group,
+    "aws:autoscaling/group:Group": _autoscaling_group,
+    "aws:apigatewayv2/vpcLink:VpcLink": _short_id,
 }
 
 
@@ -214,8 +273,24 @@ def _ecr_token(_: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
     }
 
 
+def _ssm_parameter(args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    # The public AMI parameters answer an AMI id (the DLAMI's, aws/group_options.py).
+    name = args.args.get("name", "")
+    value = f"ami-{hashlib.sha256(name.encode()).hexdigest()[:17]}"
+    return {
+        "id": name,
+        "name": name,
+        "arn": f"arn:aws:ssm:{FAKE_REGION}::parameter{name}",
+        "type": "String",
+        "value": value,
+        "insecureValue": value,
+        "version": 1,
+    }
+
+
 RESOURCE_FAKES: dict[str, ResourceFake] = FAKES
 CALL_FAKES: dict[str, CallFake] = {
     "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": _ecr_token,
+    "aws:ssm/getParameter:getParameter": _ssm_parameter,
 }

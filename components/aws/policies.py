@@ -24,8 +24,10 @@ INSTANCE_METRICS_NAMESPACES = ("/aws/sagemaker/*",)
 # an AWS-service integration's credentials role ("Control access to a REST API with IAM
 # permissions", apigateway/latest/developerguide/permissions.html) and of the account's
 # CloudWatch logging role ("Set up CloudWatch logging for REST APIs",
-# apigateway/latest/developerguide/set-up-logging.html) as the principal alone.
-UNCONDITIONED_TRUST = ("apigateway.amazonaws.com",)
+# apigateway/latest/developerguide/set-up-logging.html) as the principal alone. EC2
+# assumes an instance profile's role with the principal alone too ("IAM roles for Amazon
+# EC2", AWSEC2/latest/UserGuide/iam-roles-for-amazon-ec2.html).
+UNCONDITIONED_TRUST = ("apigateway.amazonaws.com", "ec2.amazonaws.com")
 
 
 def _doc(*statements: Policy) -> Policy:
