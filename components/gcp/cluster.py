@@ -169,6 +169,7 @@ class GkeCluster(pulumi.ComponentResource):
             release_channel={"channel": options.release_channel},
             min_master_version=options.gke_version,
             networking_mode="VPC_NATIVE",
+            datapath_provider="ADVANCED_DATAPATH",  # Dataplane V2 enforces NetworkPolicy
             ip_allocation_policy={
                 "cluster_secondary_range_name": "pods",
                 "services_secondary_range_name": "services",

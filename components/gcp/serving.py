@@ -160,6 +160,7 @@ def serving_objects(
     objects.append(
         routing.http_route(serving, spec.model.name, gateway_name, options.domain, backends)
     )
+    objects.append(workloads.network_policy(serving, spec.model.name))
     objects.append(workloads.pod_monitoring(serving, spec.model.name))
     return objects
 

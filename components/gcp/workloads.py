@@ -322,6 +322,28 @@ def pdb(serving: Serving, workload: Workload) -> Manifest:
     }
 
 
+# Google's load balancer proxies and health checkers (external Application Load Balancer).
+LB_SOURCE_RANGES = ("35.191.0.0/16", "130.211.0.0/22")
+
+
+def network_policy(serving: Serving, name: str) -> Manifest:
+    """Only the load balancer and managed Prometheus reach the runtime's port (enforced by
+    GKE Dataplane V2, which a created cluster runs)."""
+    sources: list[dict[str, Any]] = [{"ipBlock": {"cidr": c}} for c in LB_SOURCE_RANGES]
+    gmp = {"kubernetes.io/metadata.name": "gmp-system"}
+    sources.append({"namespaceSelector": {"matchLabels": gmp}})
+    return {
+        "apiVersion": "networking.k8s.io/v1",
+        "kind": "NetworkPolicy",
+        "metadata": _meta(name, serving),
+        "spec": {
+            "podSelector": {"matchLabels": {"app.kubernetes.io/name": serving.app}},
+            "policyTypes": ["Ingress"],
+            "ingress": [{"from": sources, "ports": [{"port": PORT, "protocol": "TCP"}]}],
+        },
+    }
+
+
 def pod_monitoring(serving: Serving, name: str) -> Manifest:
     """Managed Prometheus scrapes every pod of the deployment on /metrics."""
     return {
