@@ -36,6 +36,7 @@ class CommandGroup:
 COMMAND_GROUPS = (
     CommandGroup("inferstack.components.cli.plan", ("plan",), "local"),
     CommandGroup("inferstack.components.cli.cost", ("cost",), "local"),
+    CommandGroup("inferstack.components.cli.stacks", ("stacks",), "local"),
     CommandGroup("inferstack.components.cli.spec", ("spec",), "local"),
     CommandGroup("inferstack.components.cli.doctor", ("doctor", "outputs"), "local"),
     CommandGroup("inferstack.components.cli.build", ("build",), "runtime"),

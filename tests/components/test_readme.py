@@ -59,3 +59,28 @@ def test_every_policy_rule_is_listed() -> None:
 
     for rule in RULES:
         assert f"| `{rule.name}` | {rule.enforcement} | {rule.description} |" in README
+
+
+def test_the_stacks_table_is_generated_from_the_stack_files() -> None:
+    from inferstack.components.cli.stacks import stacks_table
+
+    block = re.search(r"<!-- stacks-table:start -->\n(.*?)<!-- stacks-table:end -->", README, re.S)
+    assert block, "README has no stacks table markers"
+    assert block.group(1) == stacks_table(ROOT), (
+        "regenerate: python -m tests.components.test_readme"
+    )
+
+
+def regenerate_stacks_table() -> None:
+    """Rewrite the README's stacks table from the stack files."""
+    from inferstack.components.cli.stacks import stacks_table
+
+    path = ROOT / "README.md"
+    text = path.read_text()
+    start = text.index("<!-- stacks-table:start -->\n") + len("<!-- stacks-table:start -->\n")
+    end = text.index("<!-- stacks-table:end -->")
+    path.write_text(text[:start] + stacks_table(ROOT) + text[end:])
+
+
+if __name__ == "__main__":
+    regenerate_stacks_table()
