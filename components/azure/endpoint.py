@@ -131,6 +131,7 @@ class AzureEndpoint(pulumi.ComponentResource):
                 scoring_uri=serving.scoring_uri,
                 key_vault_id=workspace.key_vault_id,
                 key_vault_name=workspace.key_vault_name,
+                key_vault_uri=workspace.key_vault_uri,
                 endpoint_ready=(serving,),
             ),
             opts=child,

@@ -101,6 +101,7 @@ class ApiGatewayArgs:
     scoring_uri: pulumi.Input[str]
     key_vault_id: pulumi.Input[str]
     key_vault_name: pulumi.Input[str]
+    key_vault_uri: pulumi.Input[str]
     endpoint_ready: tuple[pulumi.Resource, ...] = ()
     """What must exist before the key is read (the endpoint's traffic)."""
 
@@ -245,6 +246,7 @@ class ApiGateway(pulumi.ComponentResource):
                 "value": pulumi.Output.secret(keys.primary_key.apply(lambda k: k or "")),
                 "content_type": "Azure ML endpoint key",
             },
+            tags=ctx.tags,
             opts=child,
         )
         reader = assign(
@@ -261,7 +263,17 @@ class ApiGateway(pulumi.ComponentResource):
             named_value_id=KEY_NAMED_VALUE,
             display_name=KEY_NAMED_VALUE,
             secret=True,
-            key_vault={"secret_identifier": secret.properties.apply(lambda p: p.secret_uri)},
+            # The versionless secret URI: API Management refreshes it every four hours.
+            # Built from the vault and the secret's name, since the secret's own
+            # properties are secret as a whole (they hold the value).
+            key_vault={
+                "secret_identifier": pulumi.Output.concat(
+                    args.key_vault_uri, "secrets/", secret.name
+                )
+            },
+            # Named-value tags are filter labels (strings), not Azure tags: the keys of
+            # the stack's tags (the cost-tag guardrail reads keys).
+            tags=sorted(ctx.tags),
             opts=pulumi.ResourceOptions(parent=self, depends_on=[reader]),
             **where,
         )

@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING
 
 from inferstack.components.azure.limits import AZURE_INSTANCE_SIZES, GPU_REGIONS
 from inferstack.components.spec.rules import SpecRuleError
+from inferstack.components.targets import profile
 
 if TYPE_CHECKING:
     from inferstack.components.azure.target import AzureOptions
@@ -151,6 +152,30 @@ def _traffic(spec: DeploymentSpec) -> None:
         )
 
 
+def _log_retention(spec: DeploymentSpec) -> None:
+    """Log Analytics (PerGB2018) keeps data 30 to 730 days."""
+    days = spec.observability.log_retention_days
+    if not 30 <= days <= 730:
+        raise SpecRuleError(
+            "observability.log_retention_days",
+            f"{days}: Log Analytics keeps data 30 to 730 days; use one of 30 to 730",
+        )
+
+
+def _previous_size(spec: DeploymentSpec) -> None:
+    """The other colour's VM size, when set, is one this target deploys with the GPU kind."""
+    previous = azure_options(spec).previous
+    size = previous.instance_type if previous else None
+    if size is None:
+        return
+    field = "targets.azure.previous.instance_type"
+    if size not in AZURE_INSTANCE_SIZES:
+        raise SpecRuleError(field, f"{size!r} is not a VM size this target deploys")
+    families = profile("azure").gpu_families.get(spec.compute.accelerator, ())
+    if spec.compute.accelerator != "none" and not size.startswith(families):
+        raise SpecRuleError(field, f"{size!r} has no {spec.compute.accelerator} GPU")
+
+
 def _schedules(spec: DeploymentSpec) -> None:
     if spec.scaling.schedules:
         raise SpecRuleError(
@@ -167,7 +192,13 @@ def _publisher(spec: DeploymentSpec) -> None:
             "targets.azure.publisher_email",
             "API Management needs a publisher e-mail: set it or observability.notify_emails",
         )
-    if options.apim_sku == "Consumption" and options.apim_capacity != 0:
+    if options.apim_sku == "Consumption":
+        raise SpecRuleError(
+            "targets.azure.apim_sku",
+            "the Consumption tier has no rate-limit-by-key or quota-by-key policies, which "
+            "the gateway's per-caller limits use; use Developer, Basic, Standard or Premium",
+        )
+    if options.apim_capacity == 0:
         raise SpecRuleError("targets.azure.apim_capacity", "the Consumption tier takes capacity 0")
     if options.apim_sku != "Consumption" and options.apim_capacity < 1:
         raise SpecRuleError(
@@ -200,5 +231,15 @@ def live_traffic_percent(spec: DeploymentSpec) -> int:
     return round(by_strategy[rollout.strategy])
 
 
-AZURE_RULES = (_no_spot, _artifacts, _instance_type, _image, _traffic, _schedules, _publisher)
+AZURE_RULES = (
+    _no_spot,
+    _artifacts,
+    _instance_type,
+    _previous_size,
+    _image,
+    _traffic,
+    _schedules,
+    _publisher,
+    _log_retention,
+)
 """The Azure target's spec rules, run after the cloud-neutral ones."""

@@ -117,6 +117,20 @@ def test_spot_is_refused_saying_where_spot_fits_on_azure() -> None:
         ({"gateway__auth": "iam"}, "gateway.auth", "not supported on azure"),
         ({"targets__azure__request_timeout_ms": 180001}, "request_timeout_ms", "180000"),
         ({"targets__azure__mirror_percent": 60}, "mirror_percent", "50"),
+        ({"observability__log_retention_days": 14}, "log_retention_days", "30 to 730"),
+        ({"targets__azure__apim_sku": "Consumption"}, "apim_sku", "rate-limit-by-key"),
+        (
+            {
+                "targets__azure__previous": {
+                    "model_version": "1.0.0",
+                    "image_uri": IMAGE,
+                    "artifact": "b",
+                    "instance_type": "Standard_DS3_v2",
+                }
+            },
+            "previous.instance_type",
+            "has no nvidia-t4 GPU",
+        ),
     ],
 )
 def test_azure_limits_are_refused_naming_the_field(
@@ -128,7 +142,11 @@ def test_azure_limits_are_refused_naming_the_field(
 
 
 def previous() -> dict[str, Any]:
-    return {"model_version": "1.0.0", "image_uri": "inferstackreg.azurecr.io/churn:1.0.0"}
+    return {
+        "model_version": "1.0.0",
+        "image_uri": "inferstackreg.azurecr.io/churn:1.0.0",
+        "artifact": "azureml://registries/r/models/churn/versions/1",
+    }
 
 
 @pytest.mark.parametrize(
