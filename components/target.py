@@ -88,6 +88,15 @@ class Target:
     """Modules whose `RESOURCE_FAKES` and `CALL_FAKES` the offline plan's mocks use."""
     extra: str | None = None
     """The pip extra that installs its provider SDKs (default: its name)."""
+    serving_instance_type: Callable[[DeploymentSpec], str] | None = None
+    """The instance type a spec's replicas run on where it is not `spec.instance_type()`
+    (a mode with other capacity); the cost estimate prices replicas at it."""
+
+    def instance_type_for(self, spec: DeploymentSpec) -> str:
+        """The instance type `spec`'s replicas run on."""
+        if self.serving_instance_type is not None:
+            return self.serving_instance_type(spec)
+        return spec.instance_type()
 
     @property
     def pip_extra(self) -> str:

@@ -35,6 +35,7 @@ def stack_row(root: Path, stack: str) -> tuple[str, ...]:
     from inferstack.components.cli.cost import stack_cost
     from inferstack.components.errors import CONFIG_KEY
     from inferstack.components.spec.config import load_spec, read_stack_config
+    from inferstack.components.targets import get_target
 
     spec = load_spec(read_stack_config(root, stack).get(CONFIG_KEY), f"Pulumi.{stack}.yaml")
     cost = stack_cost(stack, root)
@@ -54,7 +55,7 @@ def stack_row(root: Path, stack: str) -> tuple[str, ...]:
         f"`{stack}`",
         spec.target,
         spec.environment,
-        f"`{spec.instance_type()}`",
+        f"`{get_target(spec.target).instance_type_for(spec)}`",
         f"{scaling.min_replicas}-{scaling.max_replicas}",
         spot,
         spec.gateway.auth,

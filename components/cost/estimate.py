@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 from inferstack.components.cost.table import PriceTable, TargetPrices, load_price_table
 from inferstack.components.spec.models import DeploymentSpec
-from inferstack.components.targets import profile
+from inferstack.components.targets import get_target, profile
 
 
 @dataclass(frozen=True)
@@ -147,7 +147,7 @@ def _replica_lines(
     spec: DeploymentSpec, prices: TargetPrices, hours: float, notes: list[str]
 ) -> list[CostLine]:
     """Instances of the main model (on-demand and spot apart) and of each A/B variant."""
-    instance_type = spec.instance_type()
+    instance_type = get_target(spec.target).instance_type_for(spec)
     low, high = spec.scaling.min_replicas, spec.scaling.max_replicas
     spot = spec.compute.spot and profile(spec.target).spot
     base = spec.compute.on_demand_base if spot else high
