@@ -1,0 +1,202 @@
+"""The instance group under the offline plan's mocks: every name fits its AWS rule at the
+longest model and stack names, and the plan wires the group, the load balancer, the
+scaling policy and the gateway together as the issue asks."""
+
+from __future__ import annotations
+
+import base64
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from inferstack.components.aws import AwsEndpoint, AwsEndpointOptions
+from inferstack.components.aws.group_drain import DRAIN_SCRIPT
+from inferstack.components.aws.group_options import DLAMI_PARAMETER, GROUP_INSTANCE_TYPES
+from inferstack.components.plan.mocks import PlanMocks
+from inferstack.components.plan.run import Plan, PlannedResource, run_under_mocks
+from inferstack.runtime.contract import Routes
+from tests.components.aws.group_specs import group_spec
+from tests.components.aws.test_names import MODEL, NAME_RULES, STACK, UNNAMED, problems_of
+
+# Types of the group that take no name of their own.
+GROUP_UNNAMED = {
+    "aws:ec2/vpc:Vpc",
+    "aws:ec2/subnet:Subnet",
+    "aws:ec2/routeTable:RouteTable",
+    "aws:ec2/routeTableAssociation:RouteTableAssociation",
+    "aws:ec2/vpcEndpoint:VpcEndpoint",
+    "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
+    "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
+    "aws:lb/listener:Listener",
+}
+
+
+def plan_group(bundle: Path, changes: dict[str, Any] | None = None, stack: str = STACK) -> Plan:
+    spec = group_spec(bundle, {"model": {"name": MODEL}, **(changes or {})})
+    return run_under_mocks(
+        lambda: AwsEndpoint(spec.model.name, spec, options=AwsEndpointOptions()),
+        mocks=PlanMocks(["aws"]),
+        stack=stack,
+        config={"aws:region": "us-east-1"},
+    )
+
+
+def one(plan: Plan, token: str) -> PlannedResource:
+    found = [r for r in plan.resources if r.type == token]
+    assert len(found) == 1, [r.name for r in found]
+    return found[0]
+
+
+@pytest.fixture(scope="module")
+def plan(bundle: Path) -> Plan:
+    return plan_group(bundle)
+
+
+def test_every_name_fits_at_the_longest_model_and_stack(plan: Plan) -> None:
+    assert problems_of(plan) == []
+    ruled = {r.token for r in NAME_RULES}
+    unknown = {
+        r.type
+        for r in plan.resources
+        if r.type.startswith("aws:") and r.type not in ruled | UNNAMED | GROUP_UNNAMED
+    }
+    assert unknown == set()
+
+
+def test_no_sagemaker_in_the_group_mode(plan: Plan) -> None:
+    types = {r.type for r in plan.resources}
+    assert not any(t.startswith("aws:sagemaker") for t in types)
+    assert "aws:appautoscaling/target:Target" not in types
+
+
+def test_the_group_mixes_the_gpu_kinds_types_with_spot(plan: Plan) -> None:
+    asg = one(plan, "aws:autoscaling/group:Group").inputs
+    policy = asg["mixedInstancesPolicy"]
+    types = [o["instanceType"] for o in policy["launchTemplate"]["overrides"]]
+    assert types == list(GROUP_INSTANCE_TYPES["nvidia-a10g"])
+    assert policy["instancesDistribution"] == {
+        "onDemandBaseCapacity": 1,
+        "onDemandPercentageAboveBaseCapacity": 25,
+        "onDemandAllocationStrategy": "prioritized",
+        "spotAllocationStrategy": "price-capacity-optimized",
+    }
+    assert asg["capacityRebalance"] is True
+    assert (asg["minSize"], asg["maxSize"]) == (2, 6)
+    assert "desiredCapacity" not in asg  # an update never resets autoscaling's choice
+    refresh = asg["instanceRefresh"]
+    assert refresh["strategy"] == "Rolling"
+    assert refresh["preferences"]["autoRollback"] is True
+    assert refresh["preferences"]["checkpointPercentages"] == [50, 100]
+    # The group names the template's version, so a template change starts a refresh.
+    template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate")
+    spec_ = policy["launchTemplate"]["launchTemplateSpecification"]
+    assert spec_["version"] == "1"
+    assert spec_["launchTemplateId"].startswith("lt-")
+    assert template.name in {r.name for r in plan.resources}
+
+
+def test_the_template_boots_the_dlami_with_imdsv2_encryption_and_no_public_ip(plan: Plan) -> None:
+    template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    assert template["imageId"].startswith("ami-")
+    assert template["metadataOptions"]["httpTokens"] == "required"
+    assert template["blockDeviceMappings"][0]["ebs"]["encrypted"] == "true"
+    assert template["networkInterfaces"][0]["associatePublicIpAddress"] == "false"
+    user_data = base64.b64decode(template["userData"]).decode()
+    image = one(plan, "docker:index/image:Image").inputs["imageName"]
+    assert f"docker pull {image}" in user_data
+    assert DRAIN_SCRIPT in user_data
+    assert DLAMI_PARAMETER.startswith("/aws/service/deeplearning/ami/x86_64/")
+
+
+def test_the_load_balancer_checks_readiness_and_waits_for_the_drain(plan: Plan) -> None:
+    balancer = one(plan, "aws:lb/loadBalancer:LoadBalancer").inputs
+    assert balancer["internal"] is True
+    assert len(balancer["subnets"]) == 2
+    target_group = one(plan, "aws:lb/targetGroup:TargetGroup").inputs
+    assert target_group["healthCheck"]["path"] == Routes.READY
+    assert target_group["deregistrationDelay"] == 30
+    assert target_group["port"] == 8080
+    subnets = [r.inputs["availabilityZone"] for r in plan.resources if r.type.endswith("Subnet")]
+    assert sorted(subnets) == ["us-east-1a", "us-east-1b"]
+
+
+def test_the_scaling_policy_tracks_requests_per_target(plan: Plan) -> None:
+    policy = one(plan, "aws:autoscaling/policy:Policy").inputs
+    tracking = policy["targetTrackingConfiguration"]
+    metric = tracking["predefinedMetricSpecification"]
+    assert metric["predefinedMetricType"] == "ALBRequestCountPerTarget"
+    balancer = one(plan, "aws:lb/loadBalancer:LoadBalancer")
+    assert metric["resourceLabel"].startswith("app/")
+    assert "/targetgroup/" in metric["resourceLabel"]
+    assert tracking["targetValue"] == 600
+    assert policy["estimatedInstanceWarmup"] == 300
+    assert balancer.inputs["loadBalancerType"] == "application"
+
+
+def test_the_gateway_reaches_the_load_balancer_through_the_vpc_link(plan: Plan) -> None:
+    integration = one(plan, "aws:apigateway/integration:Integration").inputs
+    link = one(plan, "aws:apigatewayv2/vpcLink:VpcLink")
+    assert integration["type"] == "HTTP_PROXY"
+    assert integration["connectionType"] == "VPC_LINK"
+    assert integration["connectionId"]
+    assert len(link.inputs["subnetIds"]) == 2
+    assert integration["integrationTarget"].startswith("arn:aws:elasticloadbalancing:")
+    assert integration["uri"].endswith("/invocations")
+    # Auth, throttling and access logs are the same stage and method as SageMaker's.
+    assert one(plan, "aws:apigateway/method:Method").inputs["apiKeyRequired"] is True
+    stage = one(plan, "aws:apigateway/stage:Stage").inputs
+    assert stage["accessLogSettings"]["destinationArn"]
+
+
+def test_alarms_and_the_dashboard_watch_the_group(plan: Plan) -> None:
+    alarms = [r for r in plan.resources if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm"]
+    whats = {r.name.rsplit("-observability-", 1)[1] for r in alarms}
+    assert whats >= {
+        "unhealthy-hosts",
+        "target-5xx-rate",
+        "target-latency-p99",
+        "spot-interruptions",
+        "rebalance-recommendations",
+        "api-5xx",
+        "api-latency-p99",
+    }
+    body = json.loads(one(plan, "aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
+    capacity = body["widgets"][0]["properties"]
+    assert "spot and on-demand" in capacity["title"]
+    assert [m[5] for m in capacity["metrics"]] == ["spot", "on-demand"]
+
+
+def test_the_hosts_policy_is_their_own(plan: Plan) -> None:
+    policy = next(r for r in plan.resources if r.type == "aws:iam/rolePolicy:RolePolicy").inputs[
+        "policy"
+    ]
+    statements = {s["Sid"]: s for s in json.loads(policy)["Statement"]}
+    drain = statements["DrainFromTargetGroup"]["Resource"]
+    assert drain.startswith("arn:aws:elasticloadbalancing:us-east-1:")
+    assert ":targetgroup/" in drain
+    assert statements["CompleteOwnLifecycleAction"]["Resource"].endswith(
+        "autoScalingGroupName/" + one(plan, "aws:autoscaling/group:Group").inputs["name"]
+    )
+    assert statements["PublishOwnMetrics"]["Condition"] == {
+        "StringEquals": {"cloudwatch:namespace": "inferstack"}
+    }
+
+
+def test_gpu_utilisation_scaling_reads_the_agents_metric(bundle: Path) -> None:
+    plan = plan_group(bundle, {"scaling": {"target_metric": "gpu_utilization", "target_value": 70}})
+    tracking = one(plan, "aws:autoscaling/policy:Policy").inputs["targetTrackingConfiguration"]
+    custom = tracking["customizedMetricSpecification"]
+    assert (custom["namespace"], custom["metricName"]) == ("inferstack", "GPUUtilization")
+    assert custom["metricDimensions"][0]["name"] == "AutoScalingGroupName"
+
+
+def test_on_demand_only_group_without_spot(bundle: Path) -> None:
+    plan = plan_group(
+        bundle, {"compute": {"spot": False}, "targets": {"aws": {"mode": "instance_group"}}}
+    )
+    asg = one(plan, "aws:autoscaling/group:Group").inputs
+    distribution = asg["mixedInstancesPolicy"]["instancesDistribution"]
+    assert distribution["onDemandPercentageAboveBaseCapacity"] == 100
+    assert asg["capacityRebalance"] is False
