@@ -203,6 +203,13 @@ def _canary(spec: DeploymentSpec) -> None:
             "targets.gcp.stable_image",
             "stable_version and stable_image go together (the version now serving and its image)",
         )
+    if spec.rollout.strategy == "canary" and spec.rollout.auto_rollback:
+        raise SpecRuleError(
+            "rollout.auto_rollback",
+            "GKE has no controller that moves route weights back when an alert fires; set "
+            "false (the alerts notify; roll back by removing targets.gcp.stable_version and "
+            "setting model.version to it)",
+        )
     if options.stable_version and spec.rollout.strategy != "canary":
         raise SpecRuleError(
             "targets.gcp.stable_version", "is read by canary rollouts only; set rollout.strategy"

@@ -131,7 +131,9 @@ def serving_objects(
     objects = [workloads.namespace(serving), workloads.service_account(serving)]
     if serving.api_key_secret:
         objects.append(workloads.api_key_secret(serving, key_hash))
-    metric = workloads.hpa_metric(spec.scaling.target_metric, spec.scaling.target_value)
+    metric = workloads.hpa_metric(
+        spec.scaling.target_metric, spec.scaling.target_value, serving.namespace
+    )
     backends = []
     for track in tracks(ctx, image):
         for workload in track.workloads:

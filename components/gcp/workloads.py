@@ -266,15 +266,19 @@ RPS_METRIC = "prometheus.googleapis.com|inferstack_requests_total|counter"
 GPU_METRIC = "kubernetes.io|container|accelerator|duty_cycle"
 
 
-def hpa_metric(target_metric: str, target_value: float) -> dict[str, Any]:
+def hpa_metric(target_metric: str, target_value: float, namespace: str) -> dict[str, Any]:
+    """The HPA metric for the spec's target_metric: CPU from the metrics server; requests
+    per second per pod (a counter, which the adapter turns into a rate) and GPU duty cycle
+    (a GKE system metric, averaged over the pods) from Cloud Monitoring."""
     if target_metric == "cpu_utilization":
         target = {"type": "Utilization", "averageUtilization": round(target_value)}
         return {"type": "Resource", "resource": {"name": "cpu", "target": target}}
     if target_metric == "gpu_utilization":
+        selector = {"matchLabels": {"resource.labels.namespace_name": namespace}}
         return {
-            "type": "Pods",
-            "pods": {
-                "metric": {"name": GPU_METRIC},
+            "type": "External",
+            "external": {
+                "metric": {"name": GPU_METRIC, "selector": selector},
                 "target": {"type": "AverageValue", "averageValue": str(round(target_value))},
             },
         }

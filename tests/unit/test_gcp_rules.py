@@ -13,6 +13,7 @@ from inferstack.components.spec.models import DeploymentSpec
 
 JWT = {"issuer": "https://issuer.example", "audience": "a"}
 STABLE = "targets__gcp__stable_version"
+CANARY = {"rollout__strategy": "canary", "rollout__auto_rollback": False}
 
 
 def spec(**changes: Any) -> DeploymentSpec:
@@ -125,7 +126,8 @@ def test_driver_must_run_the_runtime_images_cuda() -> None:
         ("observability.data_capture_percent", {"observability__data_capture_percent": 5}),
         ("rollout.strategy", {"rollout__strategy": "linear"}),
         ("targets.gcp.domain", {"targets__gcp__domain": None}),
-        ("targets.gcp.stable_image", {"rollout__strategy": "canary", STABLE: "0.9.0"}),
+        ("targets.gcp.stable_image", {**CANARY, STABLE: "0.9.0"}),
+        ("rollout.auto_rollback", {"rollout__strategy": "canary"}),
         ("targets.gcp.image", {"model__artifact": "gs://bucket/model.tar.gz"}),
         ("targets.gcp.image", {"targets__gcp__image": "docker.io/library/python:3.11"}),
         ("targets.gcp.master_ipv4_cidr", {"targets__gcp__master_ipv4_cidr": "10.0.0.0/24"}),
@@ -139,6 +141,7 @@ def test_canary_with_its_stable_image_passes() -> None:
     image = "us-central1-docker.pkg.dev/my-project/models/churn:0.9.0"
     ok = spec(
         rollout__strategy="canary",
+        rollout__auto_rollback=False,
         targets__gcp__stable_version="0.9.0",
         targets__gcp__stable_image=image,
     )

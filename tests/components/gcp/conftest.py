@@ -29,7 +29,7 @@ def gke_spec(**overrides: Any) -> DeploymentSpec:
             "waf": True,
             "allowed_cidrs": [f"10.0.{i}.0/24" for i in range(12)],
         },
-        "rollout": {"strategy": "canary", "canary_percent": 10},
+        "rollout": {"strategy": "canary", "canary_percent": 10, "auto_rollback": False},
         "targets": {
             "gcp": {
                 "project": "inferstack-prod",
