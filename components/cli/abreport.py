@@ -63,14 +63,14 @@ def _variants(stack: Stack, metrics: list[str], since: timedelta) -> tuple[str, 
     )
 
 
-def _number(value: float | None, digits: int = 4) -> str:
+def _number(value: float | None, digits: int = 3) -> str:
     return "-" if value is None else f"{value:.{digits}g}"
 
 
 def _interval(c: Comparison) -> str:
     if c.ci_low is None or c.ci_high is None:
         return "-"
-    return f"[{c.ci_low:.4g}, {c.ci_high:.4g}]"
+    return f"[{c.ci_low:.3g}, {c.ci_high:.3g}]"
 
 
 def print_report(report: Report) -> None:
@@ -92,13 +92,13 @@ def print_report(report: Report) -> None:
     level = report.rows[0].comparison.alpha
     table = Table(title=f"against {escape(report.baseline)} (B - A, alpha {level:g})")
     for column in ("metric", "variant", "test", "A", "B", "B - A", "CI", "p", "MDE", "verdict"):
-        table.add_column(column)
+        table.add_column(column, no_wrap=column in {"CI", "test"})
     for row in report.rows:
         c = row.comparison
         verdict = (
             "[yellow]not enough data yet[/]"
             if not c.enough_data
-            else ("[green]significant[/]" if c.significant else "no significant difference")
+            else ("[green]significant[/]" if c.significant else "not significant")
         )
         table.add_row(
             row.metric,
@@ -108,7 +108,7 @@ def print_report(report: Report) -> None:
             _number(c.b),
             _number(c.difference),
             _interval(c),
-            _number(c.p_value, 3),
+            _number(c.p_value, 2),
             _number(c.mde),
             verdict,
         )

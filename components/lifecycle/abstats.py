@@ -100,6 +100,11 @@ def mde_means(
     return _z(alpha, power) * math.sqrt(sd_a**2 / n_a + sd_b**2 / n_b)
 
 
+def _count(what: str, n: int, noun: str) -> str:
+    plural = noun if n == 1 else ("successes" if noun == "success" else f"{noun}s")
+    return f"{what} has {n} {plural}"
+
+
 def two_proportions(
     successes_a: int,
     n_a: int,
@@ -116,7 +121,7 @@ def two_proportions(
     pa = successes_a / n_a if n_a else 0.0
     pb = successes_b / n_b if n_b else 0.0
     short = [
-        f"{what} has {min(k, n - k)} {'successes' if k <= n - k else 'failures'}"
+        _count(what, min(k, n - k), "success" if k <= n - k else "failure")
         for what, k, n in (("A", successes_a, n_a), ("B", successes_b, n_b))
         if min(k, n - k) < MIN_EVENTS
     ]

@@ -61,8 +61,11 @@ class Result:
 
 
 def step_percents(rollout: RolloutSpec) -> list[float]:
-    """The new version's traffic share after each step, in percent, ending at 100."""
-    if rollout.strategy == "canary":
+    """The new version's traffic share after each step, in percent, ending at 100: the
+    linear steps for `linear`, one step for `all_at_once`, else `canary_percent` first
+    (`blue_green` too: the spec allows A/B variants only with blue_green or
+    all_at_once, and a promote between variants should still start small)."""
+    if rollout.strategy in {"canary", "blue_green"}:
         return [rollout.canary_percent, 100.0]
     if rollout.strategy == "linear":
         step, out = rollout.linear_step_percent, list[float]()

@@ -104,3 +104,23 @@ def test_tensor_shape_change_is_named() -> None:
     assert input_differences(_schema(shape=[2, 3]), _schema(shape=[3, 2])) == [
         "shape [2, 3] -> [3, 2]"
     ]
+
+
+def test_promote_steps_follow_the_rollout_strategy() -> None:
+    from inferstack.components.lifecycle.rollout import check_steps, step_percents
+    from inferstack.components.lifecycle.seam import LifecycleError
+    from inferstack.components.spec.models import RolloutSpec
+
+    assert step_percents(RolloutSpec(strategy="blue_green", canary_percent=5)) == [5, 100]
+    assert step_percents(RolloutSpec(strategy="linear", linear_step_percent=30)) == [
+        30,
+        60,
+        90,
+        100,
+    ]
+    assert step_percents(RolloutSpec(strategy="all_at_once")) == [100]
+    assert check_steps([10, 50]) == [10, 50, 100]
+    with pytest.raises(LifecycleError, match="must increase"):
+        check_steps([50, 10])
+    with pytest.raises(LifecycleError, match=r"must lie in \(0, 100\]"):
+        check_steps([0, 100])
