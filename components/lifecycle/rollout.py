@@ -185,8 +185,7 @@ def promote(
             firing = _bake(stack, event, sleep, poll_s, report)
             if firing:
                 report(Event("alarm", i, len(steps), percent, message=", ".join(firing)))
-                life.set_weights(before)
-                now = life.weights()
+                now, _ = _restore(stack, before)
                 return Result(
                     "rolled_back",
                     version,
@@ -196,11 +195,32 @@ def promote(
                     variants,
                     done,
                     firing,
-                    _sync_config(stack, now),
+                    True,
                 )
+        now = life.weights()
+        _sync_config(stack, now)
     except KeyboardInterrupt:
-        return _interrupted(stack, version, before, variants, done, report)
-    now = life.weights()
+        report(Event("restore", len(done), len(steps), done[-1] if done else 0.0))
+        now, restored = _restore(stack, before)
+        what = "traffic is back as it was" if restored else "restoring the old weights failed"
+        return Result(
+            "interrupted",
+            version,
+            f"interrupted after {len(done)} step(s): {what} ({_describe(now, variants)}); "
+            + ("stack config matches" if now else "run `inferstack versions` to see what serves"),
+            now,
+            variants,
+            done,
+            [],
+            bool(now),
+        )
+    except LifecycleError as err:
+        now, restored = _restore(stack, before)
+        what = "traffic is back as it was" if restored else "the old weights could not be restored"
+        raise LifecycleError(
+            f"{err}; promote stopped after {len(done)} step(s): {what} "
+            f"({_describe(now, variants) or 'weights unknown'})"
+        ) from err
     return Result(
         "promoted",
         version,
@@ -209,44 +229,31 @@ def promote(
         variants,
         done,
         [],
-        _sync_config(stack, now),
+        True,
     )
 
 
-def _describe(weights: dict[str, float], variants: dict[str, str]) -> str:
-    return ", ".join(
-        f"{v} ({variants.get(v, '?')}) {share:.0%}" for v, share in shares(weights).items()
-    )
-
-
-def _interrupted(
-    stack: Stack,
-    version: str,
-    before: dict[str, float],
-    variants: dict[str, str],
-    done: list[float],
-    report: Report,
-) -> Result:
-    """After Ctrl-C: traffic back to `before` where possible, and the config as it serves."""
-    report(Event("restore", len(done), 0, done[-1] if done else 0.0))
+def _restore(stack: Stack, before: dict[str, float]) -> tuple[dict[str, float], bool]:
+    """Traffic back to `before` where possible; the weights then served (empty when they
+    cannot be read) and whether the restore went through. The config is written to
+    match whatever was read."""
     life = stack.lifecycle
     restored = True
     try:
         life.set_weights(before)
     except (LifecycleError, KeyboardInterrupt):
         restored = False
-    now = life.weights()
-    what = "traffic is back as it was" if restored else "restoring the old weights failed"
-    return Result(
-        "interrupted",
-        version,
-        f"interrupted after {len(done)} step(s): {what} ({_describe(now, variants)}); "
-        "stack config matches",
-        now,
-        variants,
-        done,
-        [],
-        _sync_config(stack, now),
+    try:
+        now = life.weights()
+    except (LifecycleError, KeyboardInterrupt):
+        return {}, False
+    _sync_config(stack, now)
+    return now, restored
+
+
+def _describe(weights: dict[str, float], variants: dict[str, str]) -> str:
+    return ", ".join(
+        f"{v} ({variants.get(v, '?')}) {share:.0%}" for v, share in shares(weights).items()
     )
 
 

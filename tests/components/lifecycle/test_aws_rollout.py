@@ -169,3 +169,27 @@ def test_rollback_fast_path_after_a_promote(project: Project, endpoint: Endpoint
 def test_a_missing_endpoint_is_named(project: Project, aws_env: None) -> None:
     with pytest.raises(LifecycleError, match="endpoint 'churn-logreg-prod-aws' does not exist"):
         _stack(project).lifecycle.versions()
+
+
+def test_an_api_error_mid_promote_restores_and_reports_the_state(
+    project: Project, endpoint: Endpoint
+) -> None:
+    stack = _stack(project)
+    life = stack.lifecycle
+    real = life.set_weights
+    calls: list[dict[str, float]] = []
+
+    def flaky(weights: dict[str, float]) -> None:
+        calls.append(weights)
+        if len(calls) == 2:
+            raise LifecycleError("UpdateEndpointWeightsAndCapacities (us-east-1): Throttling")
+        real(weights)
+
+    life.set_weights = flaky  # type: ignore[method-assign]
+    with pytest.raises(LifecycleError) as caught:
+        promote(stack, "1.1.0", steps=[10, 50], sleep=lambda _s: None)
+    message = str(caught.value)
+    assert "Throttling; promote stopped after 1 step(s): traffic is back as it was" in message
+    assert "primary (1.0.0) 100%" in message
+    assert endpoint.weights() == {"primary": 1.0, "candidate": 0.0}
+    assert project.deployment()["rollout"]["primary_weight"] == 1.0
