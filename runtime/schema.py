@@ -274,7 +274,7 @@ class RowDecoder:
                 )
         if strings:
             parsed = [
-                [self._csv_cell(cell, j, f"{where} line {line}") for j, cell in enumerate(row)]
+                [self.csv_cell(cell, j, f"{where} line {line}") for j, cell in enumerate(row)]
                 for line, row in zip(lines, cells, strict=True)
             ]
             return self.from_array(np.array(parsed, dtype=object), where)
@@ -310,7 +310,7 @@ class RowDecoder:
             raise InvalidInput(f"{where} line {start}: not valid CSV: {err}") from err
         return lines, cells
 
-    def _csv_cell(self, cell: str, j: int, where: str) -> Any:
+    def csv_cell(self, cell: str, j: int, where: str) -> Any:
         """One CSV cell parsed as its feature's kind (the rest is checked by ``_objects``)."""
         kind = self.kinds[j]
         if kind == "string":

@@ -1,0 +1,122 @@
+"""Batch scoring's inputs: CSV or Parquet files (or a folder of them), read in chunks.
+
+A chunk is ``chunk_rows`` consecutive rows of one file (the last may be shorter; a
+Parquet file's row groups may end one early), numbered from 0 in reading order, so the
+same files read with the same ``chunk_rows`` always give the same chunks: that is
+what lets a re-run skip the finished ones. Only one chunk per reader is in memory.
+pandas and pyarrow (the ``batch`` extra) are imported here, when a job runs.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from inferstack.runtime.errors import InvalidInput, MissingExtraError
+
+SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+@dataclass(frozen=True)
+class InputFile:
+    """One input file: where it is, its size (a re-run must see the same file) and kind."""
+
+    path: Path
+    size: int
+
+    @property
+    def parquet(self) -> bool:
+        """Parquet (else CSV with a header row)."""
+        return self.path.suffix.lower() in (".parquet", ".pq")
+
+    def fingerprint(self) -> dict[str, Any]:
+        """What a job records of the file, to refuse resuming over a changed input."""
+        return {"path": str(self.path.resolve()), "size": self.size}
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """Rows ``first_row`` onwards of input file ``file``, as a pandas DataFrame."""
+
+    file: int
+    index: int
+    first_row: int
+    frame: Any
+
+    @property
+    def key(self) -> str:
+        """The chunk's name in the output folder."""
+        return f"{self.file:04d}-{self.index:06d}"
+
+
+def batch_modules() -> tuple[Any, Any]:
+    """pandas and pyarrow.parquet, or an error naming the extra."""
+    try:
+        import pandas
+        import pyarrow.parquet
+    except ImportError as err:
+        raise MissingExtraError("batch", err.name or "pandas") from err
+    return pandas, pyarrow.parquet
+
+
+def input_files(source: str | Path) -> list[InputFile]:
+    """The CSV and Parquet files of ``source`` (a file, or a folder read in name order)."""
+    path = Path(source)
+    if path.is_dir():
+        found = sorted(p for p in path.iterdir() if p.suffix.lower() in SUFFIXES and p.is_file())
+        if not found:
+            raise InvalidInput(f"input folder '{path}' holds no .csv or .parquet file")
+    elif path.is_file():
+        if path.suffix.lower() not in SUFFIXES:
+            raise InvalidInput(f"input '{path}': expected a .csv or .parquet file")
+        found = [path]
+    else:
+        raise InvalidInput(f"input '{path}' does not exist")
+    return [InputFile(p, p.stat().st_size) for p in found]
+
+
+def total_rows(files: list[InputFile]) -> int | None:
+    """Rows in all files when their metadata says (Parquet only), else None."""
+    _, pq = batch_modules()
+    total = 0
+    for f in files:
+        if not f.parquet:
+            return None
+        total += pq.ParquetFile(f.path).metadata.num_rows
+    return total
+
+
+def read_chunks(files: list[InputFile], names: list[str], chunk_rows: int) -> Iterator[Chunk]:
+    """Every file's chunks, in order, with the schema's columns (others are ignored)."""
+    for i, f in enumerate(files):
+        first = 0
+        for k, frame in enumerate(_frames(f, names, chunk_rows)):
+            yield Chunk(i, k, first, frame)
+            first += len(frame)
+
+
+def _frames(f: InputFile, names: list[str], chunk_rows: int) -> Iterator[Any]:
+    pd, pq = batch_modules()
+    where = f"input '{f.path.name}'"
+    try:
+        if f.parquet:
+            pfile = pq.ParquetFile(f.path)
+            _need(names, pfile.schema_arrow.names, where)
+            for batch in pfile.iter_batches(batch_size=chunk_rows, columns=names):
+                yield batch.to_pandas()
+            return
+        with pd.read_csv(f.path, chunksize=chunk_rows) as reader:
+            for k, frame in enumerate(reader):
+                if k == 0:
+                    _need(names, list(frame.columns), where)
+                yield frame[names]
+    except (OSError, ValueError) as err:  # pandas' and pyarrow's parse errors are ValueErrors
+        raise InvalidInput(f"{where}: cannot be read: {err}") from err
+
+
+def _need(names: list[str], columns: list[str], where: str) -> None:
+    missing = [n for n in names if n not in columns]
+    if missing:
+        raise InvalidInput(f"{where}: no column '{missing[0]}' (a feature of the model)")

@@ -1,0 +1,110 @@
+"""Batch scoring's output folder: part files, rejects, and the ledger of finished chunks.
+
+Layout of ``OUTPUT/``::
+
+    _job.json                       the bundle, the inputs and chunk size of this job
+    _done.jsonl                     one line per finished chunk (appended, fsynced)
+    part-FFFF-CCCCCC.csv            predictions of chunk C of input file F
+    rejects-FFFF-CCCCCC.csv         its rows that failed the schema (only if any)
+    _SUCCESS                        written last: the job's totals
+
+A chunk's files are written under a temporary name and renamed into place before the
+chunk enters ``_done.jsonl``, so a chunk cut off by a kill is simply redone (its
+files overwritten) and never counted twice.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import os
+from pathlib import Path
+from typing import Any
+
+import orjson
+
+from inferstack.runtime.errors import ConfigError
+
+JOB = "_job.json"
+DONE = "_done.jsonl"
+SUCCESS = "_SUCCESS"
+
+
+def part_path(out: Path, key: str) -> Path:
+    """The predictions file of chunk ``key``."""
+    return out / f"part-{key}.csv"
+
+
+def rejects_path(out: Path, key: str) -> Path:
+    """The rejects file of chunk ``key``."""
+    return out / f"rejects-{key}.csv"
+
+
+def write_atomic(path: Path, rows: list[list[Any]], header: list[str]) -> None:
+    """Write a CSV under a temporary name, then rename it to ``path``."""
+    buffer = io.StringIO()
+    writer = csv.writer(buffer, lineterminator="\n")
+    writer.writerow(header)
+    writer.writerows(rows)
+    tmp = path.with_name(path.name + ".tmp")
+    tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    os.replace(tmp, path)
+
+
+class Ledger:
+    """The job's record in ``OUTPUT``: which chunks are finished, and of what job."""
+
+    def __init__(self, out: Path, job: dict[str, Any]) -> None:
+        self.out = out
+        out.mkdir(parents=True, exist_ok=True)
+        path = out / JOB
+        if path.exists():
+            recorded = orjson.loads(path.read_bytes())
+            if recorded != job:
+                changed = sorted(
+                    k for k in job.keys() | recorded.keys() if job.get(k) != recorded.get(k)
+                )
+                raise ConfigError(
+                    f"output folder '{out}' holds a job with other {', '.join(changed)}: "
+                    "give another --out, or empty this one to start again"
+                )
+        elif any(p.name != DONE for p in out.iterdir()):
+            raise ConfigError(f"output folder '{out}' is not empty and holds no scoring job")
+        else:
+            path.write_bytes(orjson.dumps(job, option=orjson.OPT_INDENT_2))
+        self.done: dict[str, dict[str, Any]] = {}
+        ledger = out / DONE
+        if ledger.exists():
+            for line in ledger.read_bytes().splitlines():
+                try:
+                    entry = orjson.loads(line)
+                except orjson.JSONDecodeError:  # a line cut off by a kill: that chunk is redone
+                    continue
+                self.done[entry["chunk"]] = entry
+        (out / SUCCESS).unlink(missing_ok=True)
+
+    def finished(self, key: str) -> bool:
+        """Whether chunk ``key`` was finished by this or an earlier run."""
+        return key in self.done
+
+    def record(self, entry: dict[str, Any]) -> None:
+        """Mark a chunk finished (after its files are in place)."""
+        with (self.out / DONE).open("ab") as fh:
+            fh.write(orjson.dumps(entry) + b"\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        self.done[entry["chunk"]] = entry
+
+    def totals(self) -> dict[str, int]:
+        """Rows scored and rejected over all finished chunks."""
+        return {
+            "chunks": len(self.done),
+            "rows": sum(e["rows"] for e in self.done.values()),
+            "rejected": sum(e["rejected"] for e in self.done.values()),
+        }
+
+    def succeed(self) -> dict[str, int]:
+        """Write ``_SUCCESS`` with the totals; returns them."""
+        totals = self.totals()
+        (self.out / SUCCESS).write_bytes(orjson.dumps(totals))
+        return totals
