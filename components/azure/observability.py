@@ -138,20 +138,21 @@ class Observability(pulumi.ComponentResource):
             evaluation_frequency="PT1M",
             window_size=WINDOW,
             auto_mitigate=True,
-            criteria={
-                "odata_type": "Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
-                "all_of": [
-                    {
-                        "criterion_type": "StaticThresholdCriterion",
-                        "name": metric,
-                        "metric_name": metric,
-                        "metric_namespace": namespace,
-                        "operator": "GreaterThan",
-                        "threshold": threshold,
-                        "time_aggregation": "Average",
-                    }
+            # A union-typed input: the Args classes make the SDK send camelCase keys.
+            criteria=MONITOR.MetricAlertSingleResourceMultipleMetricCriteriaArgs(
+                odata_type="Microsoft.Azure.Monitor.SingleResourceMultipleMetricCriteria",
+                all_of=[
+                    MONITOR.MetricCriteriaArgs(
+                        criterion_type="StaticThresholdCriterion",
+                        name=metric,
+                        metric_name=metric,
+                        metric_namespace=namespace,
+                        operator="GreaterThan",
+                        threshold=threshold,
+                        time_aggregation="Average",
+                    )
                 ],
-            },
+            ),
             actions=[{"action_group_id": action_group_id}],
             tags=args.tags,
             opts=pulumi.ResourceOptions(parent=self),

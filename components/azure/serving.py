@@ -41,15 +41,15 @@ def iso_seconds(seconds: float) -> str:
     return f"PT{seconds:g}S"
 
 
-def probe(settings: ProbeOptions) -> dict[str, object]:
+def probe(settings: ProbeOptions) -> azure_native.machinelearningservices.ProbeSettingsArgs:
     """Azure ML ProbeSettings from the spec's probe options."""
-    return {
-        "initial_delay": iso_seconds(settings.initial_delay_s),
-        "period": iso_seconds(settings.period_s),
-        "timeout": iso_seconds(settings.timeout_s),
-        "failure_threshold": settings.failure_threshold,
-        "success_threshold": 1,
-    }
+    return azure_native.machinelearningservices.ProbeSettingsArgs(
+        initial_delay=iso_seconds(settings.initial_delay_s),
+        period=iso_seconds(settings.period_s),
+        timeout=iso_seconds(settings.timeout_s),
+        failure_threshold=settings.failure_threshold,
+        success_threshold=1,
+    )
 
 
 def split(ctx: AzureContext) -> tuple[dict[str, int], dict[str, int]]:
@@ -205,26 +205,26 @@ class OnlineServing(pulumi.ComponentResource):
             endpoint_name=endpoint.name,
             location=ctx.location,
             sku=nested({"name": "Default", "capacity": spec.scaling.min_replicas}),
-            properties=nested(
-                {
-                    "endpoint_compute_type": "Managed",
-                    "instance_type": instance_type,
-                    "model": args.model_ids[version],
-                    "model_mount_path": MODEL_MOUNT_PATH,
-                    "environment_id": args.environment_ids[version],
-                    "environment_variables": env,
-                    "app_insights_enabled": True,
-                    "egress_public_network_access": "Disabled" if options.private else "Enabled",
-                    "request_settings": {
-                        "request_timeout": iso_seconds(options.request_timeout_ms / 1000),
-                        "max_concurrent_requests_per_instance": (
-                            options.max_concurrent_requests_per_instance
-                        ),
-                    },
-                    "liveness_probe": probe(options.liveness_probe),
-                    "readiness_probe": probe(options.readiness_probe),
-                    "scale_settings": {"scale_type": "Default"},
-                }
+            # A union-typed input (managed or Kubernetes): only the Args class makes the
+            # SDK send camelCase keys; a dict would reach the provider in snake_case.
+            properties=ML.ManagedOnlineDeploymentArgs(
+                endpoint_compute_type="Managed",
+                instance_type=instance_type,
+                model=args.model_ids[version],
+                model_mount_path=MODEL_MOUNT_PATH,
+                environment_id=args.environment_ids[version],
+                environment_variables=env,
+                app_insights_enabled=True,
+                egress_public_network_access="Disabled" if options.private else "Enabled",
+                request_settings=ML.OnlineRequestSettingsArgs(
+                    request_timeout=iso_seconds(options.request_timeout_ms / 1000),
+                    max_concurrent_requests_per_instance=(
+                        options.max_concurrent_requests_per_instance
+                    ),
+                ),
+                liveness_probe=probe(options.liveness_probe),
+                readiness_probe=probe(options.readiness_probe),
+                scale_settings=ML.DefaultScaleSettingsArgs(scale_type="Default"),
             ),
             tags={**ctx.tags, "inferstack-color": color, "inferstack-version": version},
             opts=pulumi.ResourceOptions(
