@@ -21,7 +21,6 @@ NODE_ROLES = (
 )
 """GKE's least-privilege node service account roles (GKE hardening guide)."""
 SUBNET_RANGES = {"nodes": "10.10.0.0/20", "pods": "10.20.0.0/14", "services": "10.24.0.0/20"}
-PROXY_ONLY_RANGE = "10.30.0.0/23"
 
 
 @dataclass(frozen=True)
@@ -138,19 +137,6 @@ class GkeCluster(pulumi.ComponentResource):
             log_config={"aggregation_interval": "INTERVAL_5_MIN", "flow_sampling": 0.5},
             opts=child,
         )
-        if options.gateway_class == "gke-l7-regional-external-managed":
-            # One per region and VPC: this network is the deployment's own.
-            gcp.compute.Subnetwork(
-                f"{name}-proxy-only",
-                name=ctx.compute_name("proxy-only"),
-                project=ctx.project,
-                region=ctx.region,
-                network=network.id,
-                ip_cidr_range=PROXY_ONLY_RANGE,
-                purpose="REGIONAL_MANAGED_PROXY",
-                role="ACTIVE",
-                opts=child,
-            )
         authorized = [
             {"cidr_block": c, "display_name": f"authorized-{i}"}
             for i, c in enumerate(options.master_authorized_cidrs)

@@ -94,25 +94,13 @@ class GatewayEdge(pulumi.ComponentResource):
         options = gcp_options(ctx.spec)
         child = pulumi.ResourceOptions(parent=self)
         self.address_name = ctx.compute_name("gateway")
-        address: gcp.compute.GlobalAddress | gcp.compute.Address
-        if options.gateway_class == "gke-l7-global-external-managed":
-            address = gcp.compute.GlobalAddress(
-                f"{name}-address",
-                name=self.address_name,
-                project=ctx.project,
-                labels=ctx.labels,
-                opts=child,
-            )
-        else:
-            address = gcp.compute.Address(
-                f"{name}-address",
-                name=self.address_name,
-                project=ctx.project,
-                region=ctx.region,
-                network_tier="PREMIUM",
-                labels=ctx.labels,
-                opts=child,
-            )
+        address = gcp.compute.GlobalAddress(
+            f"{name}-address",
+            name=self.address_name,
+            project=ctx.project,
+            labels=ctx.labels,
+            opts=child,
+        )
         self.address = address.address
         self.security_policy = ctx.compute_name("armor")
         gcp.compute.SecurityPolicy(

@@ -60,7 +60,7 @@ def alert_conditions(ctx: GcpContext) -> list[dict[str, Any]]:
                 "condition_threshold": {
                     "filter": 'metric.type="kubernetes.io/container/accelerator/duty_cycle" '
                     'AND resource.type="k8s_container" '
-                    f'AND resource.label.namespace_name="{ctx.namespace}"',
+                    f'AND resource.labels.namespace_name="{ctx.namespace}"',
                     "comparison": "COMPARISON_GT",
                     "threshold_value": alarms.gpu_utilization_percent,
                     "duration": "600s",

@@ -73,7 +73,6 @@ RESOURCE_FAKES: dict[str, ResourceFake] = {
     "gcp:serviceaccount/account:Account": _account,
     "gcp:container/cluster:Cluster": _cluster,
     "gcp:compute/globalAddress:GlobalAddress": _address,
-    "gcp:compute/address:Address": _address,
     "gcp:certificatemanager/dnsAuthorization:DnsAuthorization": _dns_auth,
     "gcp:certificatemanager/certificate:Certificate": _by_name,
     "gcp:logging/projectBucketConfig:ProjectBucketConfig": _log_bucket,

@@ -12,7 +12,8 @@ from inferstack.components.gcp.rules import GCP_RULES
 from inferstack.components.spec.options import CloudTargetOptions
 from inferstack.components.target import Target, TargetProfile
 
-GatewayClass = Literal["gke-l7-global-external-managed", "gke-l7-regional-external-managed"]
+# Only the global class: Cloud Armor (global policies) and Certificate Manager maps attach to it.
+GatewayClass = Literal["gke-l7-global-external-managed"]
 
 
 class GcpOptions(CloudTargetOptions):

@@ -194,8 +194,15 @@ def _container(serving: Serving, workload: Workload) -> dict[str, Any]:
     }
 
 
+def workload_selector(serving: Serving, workload: Workload) -> dict[str, str]:
+    """A Deployment's (immutable) selector and its PDB's: track and workload name, never
+    the capacity, so turning spot on or off is a rolling update, not a replacement."""
+    return {**selector(serving, workload.track), "inferstack.dev/workload": workload.name}
+
+
 def deployment(serving: Serving, workload: Workload) -> Manifest:
-    labels = {**selector(serving, workload.track), "inferstack.dev/capacity": workload.capacity}
+    match = workload_selector(serving, workload)
+    labels = {**match, "inferstack.dev/capacity": workload.capacity}
     tolerations = [
         {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]}
         for t in ([GPU_TAINT] if serving.gpus else [])
@@ -219,14 +226,14 @@ def deployment(serving: Serving, workload: Workload) -> Manifest:
                 "maxSkew": 1,
                 "topologyKey": "topology.kubernetes.io/zone",
                 "whenUnsatisfiable": "ScheduleAnyway",
-                "labelSelector": {"matchLabels": labels},
+                "labelSelector": {"matchLabels": match},
             }
         ],
         "containers": [_container(serving, workload)],
         "volumes": [{"name": "tmp", "emptyDir": {"sizeLimit": "1Gi"}}],
     }
     spec: dict[str, Any] = {
-        "selector": {"matchLabels": labels},
+        "selector": {"matchLabels": match},
         "strategy": {
             "type": "RollingUpdate",
             "rollingUpdate": {"maxUnavailable": 0, "maxSurge": 1},
@@ -317,12 +324,12 @@ def hpa(
 
 
 def pdb(serving: Serving, workload: Workload) -> Manifest:
-    labels = {**selector(serving, workload.track), "inferstack.dev/capacity": workload.capacity}
+    match = workload_selector(serving, workload)
     return {
         "apiVersion": "policy/v1",
         "kind": "PodDisruptionBudget",
-        "metadata": _meta(workload.name, serving, **labels),
-        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": labels}},
+        "metadata": _meta(workload.name, serving, **match),
+        "spec": {"maxUnavailable": 1, "selector": {"matchLabels": match}},
     }
 
 

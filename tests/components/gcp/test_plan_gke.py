@@ -16,7 +16,7 @@ from inferstack.components.plan.run import Plan, PlannedResource, run_plan, run_
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.policies import Subject, gcp
 from inferstack.policies.rules import evaluate
-from tests.components.gcp.conftest import context, gke_spec
+from tests.components.gcp.conftest import context, gke_spec, objects_of
 from tests.conftest import ROOT
 
 DEPLOYMENT = "kubernetes:apps/v1:Deployment"
@@ -235,3 +235,21 @@ def test_an_attached_cluster_is_read_not_created() -> None:
     assert pools
     assert {p.inputs["cluster"] for p in pools} == {"shared-gpu"}
     assert of(plan, DEPLOYMENT)
+
+
+def test_turning_spot_off_keeps_the_deployment_and_its_selector() -> None:
+    def stable(spot: bool) -> dict[str, Any]:
+        spec = gke_spec(compute={"accelerator": "nvidia-l4", "spot": spot, "on_demand_base": 1})
+        return next(
+            o
+            for o in objects_of(spec)
+            if o["kind"] == "Deployment" and o["metadata"]["name"] == "churn-stable"
+        )
+
+    on, off = stable(True), stable(False)
+    assert on["spec"]["selector"] == off["spec"]["selector"]  # immutable in Kubernetes
+    labels = (
+        on["spec"]["template"]["metadata"]["labels"],
+        off["spec"]["template"]["metadata"]["labels"],
+    )
+    assert [ls["inferstack.dev/capacity"] for ls in labels] == ["flex", "on-demand"]
