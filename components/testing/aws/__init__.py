@@ -30,7 +30,10 @@ from inferstack.components.testing.aws import (
     apigateway,
     autoscaling,
     dynamic,
+    ec2,
     ecr,
+    elbv2,
+    groups,
     iam,
     kms,
     monitoring,
@@ -60,11 +63,19 @@ MIRRORS: dict[str, Mirror] = {
     **apigateway.MIRRORS,
     **wafv2.MIRRORS,
     **dynamic.MIRRORS,
+    **ec2.MIRRORS,
+    **elbv2.MIRRORS,
+    **groups.MIRRORS,
 }
 """Resource type token -> the function that creates it in moto."""
-CALLS: dict[str, CallMirror] = {**sts.CALLS, **ecr.CALLS}
+CALLS: dict[str, CallMirror] = {**sts.CALLS, **ecr.CALLS, **groups.CALLS}
 """Provider function (invoke) token -> the function that answers it from moto."""
-NOT_IN_MOTO: dict[str, str] = {**sagemaker.NOT_IN_MOTO, **s3.NOT_IN_MOTO, **dynamic.NOT_IN_MOTO}
+NOT_IN_MOTO: dict[str, str] = {
+    **sagemaker.NOT_IN_MOTO,
+    **s3.NOT_IN_MOTO,
+    **dynamic.NOT_IN_MOTO,
+    **groups.NOT_IN_MOTO,
+}
 """`<type>#<input>` -> why moto does not hold that input (botocore still checks it)."""
 
 

@@ -83,6 +83,9 @@ def _integration(m: Moto, a: Args) -> Result:
             passthroughBehavior=i.get("passthroughBehavior"),
             timeoutInMillis=boto(i.get("timeoutMilliseconds")),
             requestParameters=i.get("requestParameters"),
+            connectionType=i.get("connectionType"),
+            connectionId=i.get("connectionId"),
+            integrationTarget=i.get("integrationTarget"),
         )
     )
     return f"agi-{i['restApi']}-{i['resourceId']}-{i['httpMethod']}", {}

@@ -82,9 +82,14 @@ def test_every_aws_type_in_the_plan_is_mirrored_into_moto(prod_plan) -> None:
 
 def test_unmirrored_aws_types_fail_loudly() -> None:
     args = pulumi.runtime.MockResourceArgs(
-        typ="aws:ec2/vpc:Vpc", name="v", inputs={}, provider=None, resource_id=None, custom=True
+        typ="aws:ec2/natGateway:NatGateway",
+        name="v",
+        inputs={},
+        provider=None,
+        resource_id=None,
+        custom=True,
     )
-    with pytest.raises(NotImplementedError, match="aws:ec2/vpc:Vpc"):
+    with pytest.raises(NotImplementedError, match="aws:ec2/natGateway:NatGateway"):
         MotoMocks().new_resource(args)
 
 
