@@ -147,7 +147,16 @@ def test_field_rules_name_the_field(overrides: dict[str, Any], field: str, hint:
         ),
         ({"target": "azure", "compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
         ({"target": "local", "compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
-        ({"compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
+        (  # on aws, spot selects the EC2 instance group unless a SageMaker mode is set
+            {"compute__spot": True, "targets__aws__mode": "realtime"},
+            "deployment.compute.spot",
+            "SageMaker has no spot capacity",
+        ),
+        (
+            {"compute__spot": True},
+            "deployment.compute.accelerator",
+            "the instance group runs GPU instances",
+        ),
         ({"gateway__tls": False}, "deployment.gateway.tls", "API Gateway serves HTTPS only"),
         ({"target": "local"}, "deployment.gateway.tls", "serves plain HTTP on 127.0.0.1"),
         (
