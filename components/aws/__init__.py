@@ -1,4 +1,5 @@
-"""The AWS target: SageMaker behind API Gateway, with CloudWatch logs, alarms, rollouts.
+"""The AWS target: SageMaker (or a spot GPU Auto Scaling group) behind API Gateway, with
+CloudWatch logs, alarms, rollouts.
 
 `AwsEndpoint` wires the parts; each part is its own component so other stacks can
 reuse it. `target.py` declares the target to the registry without importing Pulumi;
@@ -22,6 +23,16 @@ _COMPONENTS = {
     "EndpointAutoscalingArgs": "autoscaling",
     "ExecutionRole": "iam",
     "ExecutionRoleArgs": "iam",
+    "GpuInstanceGroup": "group",
+    "GpuInstanceGroupArgs": "group",
+    "GroupLoadBalancer": "group_balancer",
+    "GroupNetwork": "group_network",
+    "GroupNetworkArgs": "group_network",
+    "InstanceRole": "group_role",
+    "InstanceRoleArgs": "group_role",
+    "LoadBalancerArgs": "group_balancer",
+    "LoadBalancerBackend": "gateway_backend",
+    "SageMakerBackend": "gateway_backend",
     "ImageRepository": "registry",
     "ImageRepositoryArgs": "registry",
     "Observability": "observability",
