@@ -64,7 +64,8 @@ class TrafficProvider(dynamic.ResourceProvider):
         check_split(traffic, mirror)
         credential = (self.credential or default_credential)()
         url = f"{self.arm}{props['endpoint_id']}?api-version={API_VERSION}"
-        endpoint = arm_json(credential, "GET", url)
+        # Azure ML runs one operation at a time on an endpoint: wait out any running one.
+        endpoint = self._wait(credential, url)
         properties = endpoint.setdefault("properties", {})
         properties["traffic"] = traffic
         properties["mirrorTraffic"] = mirror
@@ -80,12 +81,14 @@ class TrafficProvider(dynamic.ResourceProvider):
         self._wait(credential, url)
         return {**props, "traffic": traffic, "mirror": mirror}
 
-    def _wait(self, credential: TokenCredential, url: str) -> None:
+    def _wait(self, credential: TokenCredential, url: str) -> dict[str, Any]:
+        """The endpoint once its provisioning state is Succeeded."""
         deadline = time.monotonic() + WAIT_S
         while True:
-            state = arm_json(credential, "GET", url).get("properties", {}).get("provisioningState")
+            endpoint = arm_json(credential, "GET", url)
+            state = endpoint.get("properties", {}).get("provisioningState")
             if state == "Succeeded":
-                return
+                return endpoint
             if state in ("Failed", "Canceled"):
                 raise DeployError(f"endpoint traffic update ended {state}: {url}")
             if time.monotonic() > deadline:

@@ -51,9 +51,11 @@ class BundleUploadProvider(dynamic.ResourceProvider):
         self,
         credential: Callable[[], TokenCredential] | None = None,
         retry_forbidden_s: float = PROPAGATION_WAIT_S,
+        retry_sleep_s: float = 10.0,
     ) -> None:
         self.credential = credential
         self.retry_forbidden_s = retry_forbidden_s
+        self.retry_sleep_s = retry_sleep_s
 
     def create(self, props: dict[str, Any]) -> dynamic.CreateResult:
         credential = (self.credential or default_credential)()
@@ -75,6 +77,7 @@ class BundleUploadProvider(dynamic.ResourceProvider):
                 data,
                 headers,
                 retry_forbidden_s=self.retry_forbidden_s,
+                sleep=self.retry_sleep_s,
             )
         return dynamic.CreateResult(id_=base, outs={**props, "uri": f"{base}/"})
 
