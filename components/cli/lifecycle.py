@@ -150,6 +150,14 @@ def promote(
         str | None,
         typer.Option(help="Traffic percents per step, e.g. 10,50,100 (default: the spec's)."),
     ] = None,
+    stage: Annotated[
+        bool,
+        typer.Option(
+            "--stage",
+            help="If VERSION is not deployed: add it (--bundle) as a weight-0 variant to the "
+            "stack config, for `pulumi up`.",
+        ),
+    ] = False,
     poll_s: Annotated[float, typer.Option(help="Seconds between alarm checks.", min=0.01)] = 15.0,
     as_json: JsonOpt = False,
     project: ProjectOpt = None,
@@ -172,6 +180,7 @@ def promote(
             bundle=bundle,
             force=force,
             steps=percents,
+            stage=stage,
             poll_s=poll_s,
             report=report,
         ),

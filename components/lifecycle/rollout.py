@@ -23,7 +23,7 @@ from inferstack.components.lifecycle.seam import LifecycleError, shares
 from inferstack.components.lifecycle.stacks import Stack
 from inferstack.components.spec.models import RolloutSpec
 
-Outcome = Literal["promoted", "rolled_back", "interrupted", "config_only", "unchanged"]
+Outcome = Literal["promoted", "rolled_back", "interrupted", "config_only", "unchanged", "staged"]
 
 
 @dataclass(frozen=True)
@@ -145,6 +145,7 @@ def promote(
     bundle: Path | None = None,
     force: bool = False,
     steps: list[float] | None = None,
+    stage: bool = False,
     sleep: Sleep = time.sleep,
     poll_s: float = 15.0,
     report: Report = lambda _e: None,
@@ -157,12 +158,14 @@ def promote(
         return _promote_config(stack, version, bundle, force)
     variants = life.variants()
     candidates = [v for v, ver in variants.items() if ver == version]
+    if not candidates and stage and bundle is not None:
+        return _stage(stack, version, bundle, force)
     if not candidates:
         raise LifecycleError(
             f"version {version} is not deployed on stack {stack.name} (variants: "
             + ", ".join(f"{v}={ver}" for v, ver in variants.items())
             + f"); add it to deployment.rollout.variants with weight 0 in {stack.file.path.name}"
-            ", run `pulumi up`, then promote"
+            " (or promote with --stage --bundle PATH), run `pulumi up`, then promote"
         )
     new = candidates[0]
     before = life.weights()
@@ -277,6 +280,55 @@ def _promote_config(stack: Stack, version: str, bundle: Path | None, force: bool
     return _point_config(stack, version, bundle, "config_only")
 
 
+def _stage(stack: Stack, version: str, bundle: Path, force: bool) -> Result:
+    """Add `version` as a weight-0 variant to the stack config, for `pulumi up` to deploy."""
+    from inferstack.components.spec.config import load_spec
+
+    _check_bundle_version(bundle, version)
+    if not force:
+        old = stack.artifact_of("primary")
+        if old is None:
+            raise LifecycleError(
+                f"cannot compare input schemas: no local bundle of version "
+                f"{stack.spec.model.version} (--force stages unchecked)"
+            )
+        check_compatible(old, bundle, stack.spec.model.version, version)
+    taken = {v.name for v in stack.spec.rollout.variants}
+    name = next(
+        n for n in ("candidate", *(f"candidate-{i}" for i in range(2, 100))) if n not in taken
+    )
+    stack.file.append(
+        ("rollout", "variants"),
+        {"name": name, "model_version": version, "artifact": _relative(stack, bundle), "weight": 0},
+    )
+    note = ""
+    if stack.spec.rollout.strategy in {"canary", "linear"}:
+        stack.file.set(("rollout", "strategy"), "blue_green")
+        note = (
+            f"; rollout.strategy {stack.spec.rollout.strategy} -> blue_green (the spec allows "
+            "A/B variants only with blue_green or all_at_once; promote still shifts in steps)"
+        )
+    load_spec(stack.file.deployment, stack.file.path.name)  # the result must be a valid spec
+    stack.file.save()
+    return Result(
+        "staged",
+        version,
+        f"{stack.file.path.name}: variant {name} serves {version} with weight 0 once "
+        f"`pulumi up -s {stack.name}` deploys it; then `inferstack promote {stack.name} "
+        f"{version}`{note}",
+        config_written=True,
+        needs_pulumi_up=True,
+    )
+
+
+def _relative(stack: Stack, bundle: Path) -> str:
+    """`bundle` relative to the project root when inside it (as stack configs name them)."""
+    artifact = bundle.resolve()
+    with contextlib.suppress(ValueError):
+        artifact = artifact.relative_to(stack.root.resolve())
+    return str(artifact)
+
+
 def _check_bundle_version(bundle: Path, version: str) -> None:
     from inferstack.runtime.manifest import read_manifest
 
@@ -287,11 +339,9 @@ def _check_bundle_version(bundle: Path, version: str) -> None:
 
 
 def _point_config(stack: Stack, version: str, bundle: Path, outcome: Outcome) -> Result:
-    artifact = bundle.resolve()
-    with contextlib.suppress(ValueError):
-        artifact = artifact.relative_to(stack.root.resolve())
+    artifact = _relative(stack, bundle)
     stack.file.set(("model", "version"), version)
-    stack.file.set(("model", "artifact"), str(artifact))
+    stack.file.set(("model", "artifact"), artifact)
     stack.file.save()
     return Result(
         outcome,

@@ -54,31 +54,77 @@ def _line_end(text: str, index: int) -> int:
     return len(text) if end < 0 else end + 1
 
 
-def _block(keys: Sequence[Key], value: Scalar, indent: str) -> str:
-    """`keys` as nested block mappings at `indent`, ending in `value`."""
+def _block(keys: Sequence[Key], value: Scalar | list[str], indent: str) -> str:
+    """`keys` as nested block mappings at `indent`, ending in `value` (a scalar, or the
+    lines of a block written under the last key)."""
     lines = []
     for depth, key in enumerate(keys[:-1]):
         lines.append(f"{indent}{INDENT * depth}{key}:")
-    lines.append(f"{indent}{INDENT * (len(keys) - 1)}{keys[-1]}: {scalar_text(value)}")
+    inner = f"{indent}{INDENT * (len(keys) - 1)}"
+    if isinstance(value, list):
+        lines.append(f"{inner}{keys[-1]}:")
+        lines += [f"{inner}{INDENT}{line}" for line in value]
+    else:
+        lines.append(f"{inner}{keys[-1]}: {scalar_text(value)}")
     return "\n".join(lines) + "\n"
 
 
-def _insert(text: str, mapping: yaml.MappingNode, keys: Sequence[Key], value: Scalar) -> str:
+def _after(text: str, node: yaml.Node) -> int:
+    """Where a line after `node` (and everything nested in it) starts."""
+    # A block collection's end mark is the next token's start; its last scalar's is exact.
+    while isinstance(node, yaml.MappingNode | yaml.SequenceNode) and node.value:
+        node = node.value[-1][1] if isinstance(node, yaml.MappingNode) else node.value[-1]
+    return _line_end(text, max(node.end_mark.index - 1, node.start_mark.index))
+
+
+def _insert_at(text: str, at: int, block: str) -> str:
+    if at == len(text) and not text.endswith("\n"):
+        text += "\n"
+        at += 1
+    return text[:at] + block + text[at:]
+
+
+def _insert(
+    text: str, mapping: yaml.MappingNode, keys: Sequence[Key], value: Scalar | list[str]
+) -> str:
     """`text` with `keys: value` added as the last entry of block mapping `mapping`."""
     if mapping.flow_style or not mapping.value:
         raise StackFileError(f"cannot add {'.'.join(map(str, keys))} to an inline mapping")
     if any(isinstance(k, int) for k in keys):
         raise StackFileError(f"cannot create the list item {'.'.join(map(str, keys))}")
-    first_key, last = mapping.value[0][0], mapping.value[-1][1]
-    # A block collection's end mark is the next token's start; its last scalar's is exact.
-    while isinstance(last, yaml.MappingNode | yaml.SequenceNode) and last.value:
-        last = last.value[-1][1] if isinstance(last, yaml.MappingNode) else last.value[-1]
-    indent = " " * first_key.start_mark.column
-    at = _line_end(text, max(last.end_mark.index - 1, last.start_mark.index))
-    if at == len(text) and not text.endswith("\n"):
-        text += "\n"
-        at += 1
-    return text[:at] + _block(keys, value, indent) + text[at:]
+    indent = " " * mapping.value[0][0].start_mark.column
+    return _insert_at(text, _after(text, mapping), _block(keys, value, indent))
+
+
+def item_lines(item: dict[str, Scalar]) -> list[str]:
+    """A block sequence item of scalars: '- k: v' then '  k: v' lines."""
+    lines = [f"{k}: {scalar_text(v)}" for k, v in item.items()]
+    return [f"- {lines[0]}", *(f"  {line}" for line in lines[1:])]
+
+
+def append_item(text: str, keys: Sequence[Key], item: dict[str, Scalar]) -> str:
+    """`text` with `item` added at the end of the block sequence at `keys`, which is
+    created (with the mappings above it) when missing."""
+    node: yaml.Node | None = yaml.compose(text)
+    if node is None:
+        raise StackFileError("the stack config file is empty")
+    for i, key in enumerate(keys):
+        child = _child(node, key)
+        if child is None:
+            if not isinstance(node, yaml.MappingNode):
+                raise StackFileError(f"{'.'.join(map(str, keys[: i + 1]))} does not exist")
+            return _insert(text, node, keys[i:], item_lines(item))
+        node = child
+    if not isinstance(node, yaml.SequenceNode) or node.flow_style or not node.value:
+        raise StackFileError(f"{'.'.join(map(str, keys))} is not a block list")
+    first = node.value[0].start_mark
+    line_start = text.rfind("\n", 0, first.index) + 1
+    dash = text[line_start : first.index].rstrip()
+    if not dash.endswith("-"):
+        raise StackFileError(f"{'.'.join(map(str, keys))}: cannot find its items' indentation")
+    indent = " " * (len(dash) - 1)
+    block = "".join(f"{indent}{line}\n" for line in item_lines(item))
+    return _insert_at(text, _after(text, node), block)
 
 
 def set_scalar(text: str, keys: Sequence[Key], value: Scalar) -> str:
@@ -150,6 +196,15 @@ class StackFile:
                     f"{self.path.name}: variant {variant!r} serves traffic but is not in "
                     "deployment.rollout.variants"
                 )
+
+    def append(self, keys: Sequence[Key], item: dict[str, Scalar]) -> None:
+        """Add `item` to the list at `deployment.<keys>` (created when missing)."""
+        path = (*DEPLOYMENT, *keys)
+        text = append_item(self.text, path, item)
+        found = value_at(yaml.safe_load(text), path)
+        if not isinstance(found, list) or found[-1] != item:
+            raise StackFileError(f"{self.path.name}: {'.'.join(map(str, keys))} did not take")
+        self.text = text
 
     def save(self) -> None:
         """Replace the file with the edited text in one rename."""

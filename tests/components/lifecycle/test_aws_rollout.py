@@ -193,3 +193,42 @@ def test_an_api_error_mid_promote_restores_and_reports_the_state(
     assert "primary (1.0.0) 100%" in message
     assert endpoint.weights() == {"primary": 1.0, "candidate": 0.0}
     assert project.deployment()["rollout"]["primary_weight"] == 1.0
+
+
+def test_stage_adds_a_weight_0_variant_for_pulumi_up(project: Project, endpoint: Endpoint) -> None:
+    before = project.config.read_text()
+    write_bundle(project.root / "bundles" / "v1.2.0", "1.2.0")
+    result = promote(
+        _stack(project), "1.2.0", stage=True, bundle=project.root / "bundles" / "v1.2.0"
+    )
+    assert result.outcome == "staged"
+    assert result.needs_pulumi_up
+    assert "variant candidate-2 serves 1.2.0 with weight 0 once `pulumi up -s prod-aws`" in (
+        result.message
+    )
+    variants = project.deployment()["rollout"]["variants"]
+    assert variants[-1] == {
+        "name": "candidate-2",
+        "model_version": "1.2.0",
+        "artifact": "bundles/v1.2.0",
+        "weight": 0,
+    }
+    text = project.config.read_text()
+    assert text.startswith(before[: before.index("    tags:")])  # all above is unchanged
+    assert endpoint.weights() == {"primary": 1.0, "candidate": 0.0}  # nothing deployed
+
+
+def test_stage_turns_canary_into_blue_green_and_says_so(
+    project: Project, endpoint: Endpoint
+) -> None:
+    from tests.components.lifecycle.conftest import CANDIDATE
+
+    text = project.config.read_text().replace(CANDIDATE, "")
+    project.config.write_text(text.replace("strategy: blue_green", "strategy: canary"))
+    write_bundle(project.root / "bundles" / "v1.2.0", "1.2.0")
+    stack = _stack(project)
+    result = promote(stack, "1.2.0", stage=True, bundle=project.root / "bundles" / "v1.2.0")
+    assert "rollout.strategy canary -> blue_green" in result.message
+    deployment = project.deployment()
+    assert deployment["rollout"]["strategy"] == "blue_green"
+    assert deployment["rollout"]["variants"][0]["name"] == "candidate"
