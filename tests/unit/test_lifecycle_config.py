@@ -124,3 +124,18 @@ def test_promote_steps_follow_the_rollout_strategy() -> None:
         check_steps([50, 10])
     with pytest.raises(LifecycleError, match=r"must lie in \(0, 100\]"):
         check_steps([0, 100])
+
+
+def test_append_item_to_an_existing_list_and_a_missing_one() -> None:
+    from inferstack.components.lifecycle.stackfile import append_item
+
+    path = ("config", "inferstack:deployment", "rollout", "variants")
+    item = {"name": "c2", "model_version": "1.2.0", "weight": 0}
+    text = append_item(CONFIG, path, item)
+    assert "          weight: 0\n        - name: c2\n          model_version: 1.2.0\n" in text
+    assert yaml.safe_load(text)["config"]["inferstack:deployment"]["rollout"]["variants"][1] == item
+    bare = CONFIG[: CONFIG.index("    rollout:")] + CONFIG[CONFIG.index("    tags:") :]
+    created = append_item(bare, path, item)
+    data = yaml.safe_load(created)["config"]["inferstack:deployment"]
+    assert data["rollout"] == {"variants": [item]}
+    assert data["tags"] == {"team": "ml"}
