@@ -63,6 +63,7 @@ class GkeEndpoint(pulumi.ComponentResource):
             ServingWorkloadsArgs(
                 ctx,
                 image=repository.image,
+                variant_images=dict(repository.variant_images),
                 edge=EdgeNames(edge.address_name, edge.security_policy, edge.certificate_map),
                 provider=cluster.provider,
                 depends_on=(pools, repository, edge),

@@ -34,6 +34,8 @@ class ArtifactRepository(pulumi.ComponentResource):
 
     image: pulumi.Output[str]
     """What the spec's version runs: the given image or the one built from the bundle."""
+    variant_images: dict[str, pulumi.Output[str]]
+    """A/B variant -> the image built from its bundle."""
 
     def __init__(
         self, name: str, args: ArtifactRepositoryArgs, opts: pulumi.ResourceOptions | None = None
@@ -78,29 +80,45 @@ class ArtifactRepository(pulumi.ComponentResource):
                 member=reader,
                 opts=child,
             )
-        url = (
-            f"{registry_host(ctx.region)}/{ctx.project}/{ctx.repository_id()}/{ctx.spec.model.name}"
-        )
+        self.variant_images = {}
         if options.image:
             self.image = pulumi.Output.from_input(options.image)
         else:
-            token = gcp.organizations.get_client_config_output()
-            built = RuntimeImage(
-                f"{name}-runtime",
-                RuntimeImageArgs(
-                    bundle_dir=Path(ctx.spec.model.artifact),
-                    model_name=ctx.spec.model.name,
-                    model_version=ctx.spec.model.version,
-                    gpu=ctx.spec.compute.accelerator != "none",
-                    registry=ImageRegistry(
-                        repository_url=repo.repository_id.apply(lambda _: url),
-                        server=registry_host(ctx.region),
-                        username="oauth2accesstoken",
-                        password=token.access_token,
-                    ),
-                    platform=GKE_PLATFORM,
-                ),
-                opts=child,
-            )
-            self.image = built.image_ref
+            self.image = self._build(name, ctx, repo)
         self.register_outputs({"image": self.image})
+
+    def _build(
+        self, name: str, ctx: GcpContext, repo: gcp.artifactregistry.Repository
+    ) -> pulumi.Output[str]:
+        """One RuntimeImage per distinct bundle and version (the model's and the A/B
+        variants'), for linux/amd64, pushed here; returns the model's."""
+        spec = ctx.spec
+        url = f"{registry_host(ctx.region)}/{ctx.project}/{ctx.repository_id()}/{spec.model.name}"
+        registry = ImageRegistry(
+            repository_url=repo.repository_id.apply(lambda _: url),
+            server=registry_host(ctx.region),
+            username="oauth2accesstoken",
+            password=gcp.organizations.get_client_config_output().access_token,
+        )
+        bundles = {"stable": (spec.model.artifact, spec.model.version)}
+        for variant in spec.rollout.variants:
+            bundles[variant.name] = (variant.artifact or spec.model.artifact, variant.model_version)
+        built: dict[tuple[str, str], pulumi.Output[str]] = {}
+        for track, (bundle, version) in bundles.items():
+            if (bundle, version) not in built:
+                image = RuntimeImage(
+                    f"{name}-runtime" if track == "stable" else f"{name}-{track}",
+                    RuntimeImageArgs(
+                        bundle_dir=Path(bundle),
+                        model_name=spec.model.name,
+                        model_version=version,
+                        gpu=spec.compute.accelerator != "none",
+                        registry=registry,
+                        platform=GKE_PLATFORM,
+                    ),
+                    opts=pulumi.ResourceOptions(parent=self),
+                )
+                built[bundle, version] = image.image_ref
+            if track != "stable":
+                self.variant_images[track] = built[bundle, version]
+        return built[bundles["stable"]]

@@ -28,6 +28,8 @@ ARTIFACT_REGISTRY_IMAGE = re.compile(
     r"(?P<repo>[a-z]([-a-z0-9]*[a-z0-9])?)/(?P<image>[a-z0-9._/-]+)"
     r"(?::[\w.-]+|@sha256:[0-9a-f]{64})$"
 )
+RESERVED_TRACKS = ("stable", "canary", "base")
+"""Track names the target uses itself (a variant may not take one)."""
 MAX_CIDRS_PER_RULE = 10
 """Cloud Armor: a basic match condition lists at most 10 source ranges."""
 
@@ -184,8 +186,6 @@ def _not_built_on_gke(spec: DeploymentSpec) -> None:
          "data capture to Cloud Storage is not built on gcp yet; set 0"),
         ("scaling.schedules", bool(spec.scaling.schedules),
          "the HPA has no scheduled windows on gcp; remove them"),
-        ("rollout.variants", bool(spec.rollout.variants),
-         "A/B variants are not built on gcp yet; use rollout.strategy canary"),
         ("rollout.strategy", spec.rollout.strategy in ("linear", "blue_green"),
          "gcp rolls out all_at_once (a rolling update with no unavailable pods) or canary "
          "(Gateway route weights); use one of them"),
@@ -225,6 +225,16 @@ def _canary(spec: DeploymentSpec) -> None:
                 f"targets.gcp.{field}",
                 f"{image!r} is not an Artifact Registry image "
                 "(<location>-docker.pkg.dev/<project>/<repo>/<image>:<tag>)",
+            )
+    for i, variant in enumerate(spec.rollout.variants):
+        where = f"rollout.variants.{i}"
+        if variant.name in RESERVED_TRACKS:
+            raise SpecRuleError(f"{where}.name", f"{variant.name!r} names a track of the target")
+        if options.image or "://" in (variant.artifact or spec.model.artifact):
+            raise SpecRuleError(
+                f"{where}.artifact",
+                "A/B variants run images built from local bundles on gcp (no targets.gcp.image, "
+                "no gs:// artifacts)",
             )
     if spec.model.artifact.startswith("gs://") and not options.image:
         raise SpecRuleError(

@@ -20,6 +20,7 @@ from inferstack.components.gcp.context import GcpContext
 from inferstack.components.gcp.kube import declare
 from inferstack.components.gcp.rules import gcp_options
 from inferstack.components.gcp.workloads import Manifest, Serving, Workload
+from inferstack.components.spec.models import DeploymentSpec
 from inferstack.runtime.auth import hash_key
 
 CPU_BY_ACCELERATOR = {"none": ("2", "4Gi"), "default": ("4", "16Gi")}
@@ -60,8 +61,22 @@ def serving_for(ctx: GcpContext, gsa_email: Any) -> Serving:
     )
 
 
-def tracks(ctx: GcpContext, image: Any) -> list[Track]:
-    """stable (and canary) tracks: weights from the rollout, capacity from compute."""
+def weights(spec: DeploymentSpec) -> dict[str, int]:
+    """Route weight per track: the canary share, or the A/B weights in percent of their sum
+    (HTTPRoute weights are integers, relative to each other)."""
+    rollout = spec.rollout
+    if not rollout.variants:
+        return {"stable": 100}
+    raw = {"stable": rollout.primary_weight, **{v.name: v.weight for v in rollout.variants}}
+    total = sum(raw.values())
+    return {track: round(100 * weight / total) for track, weight in raw.items()}
+
+
+def tracks(
+    ctx: GcpContext, image: Any, variant_images: dict[str, Any] | None = None
+) -> list[Track]:
+    """stable (and canary, or A/B variant) tracks: weights from the rollout, capacity from
+    compute. `variant_images`: each variant's image (default: `image`)."""
     spec, options = ctx.spec, gcp_options(ctx.spec)
     scaling, compute = spec.scaling, spec.compute
     canary = spec.rollout.strategy == "canary" and options.stable_version is not None
@@ -86,15 +101,32 @@ def tracks(ctx: GcpContext, image: Any) -> list[Track]:
         return tuple(out)
 
     if not canary:
+        shares = weights(spec)
+        variants = [
+            Track(
+                v.name,
+                ctx.service_name(v.name),
+                shares[v.name],
+                flex_and_base(
+                    v.name,
+                    v.model_version,
+                    (variant_images or {}).get(v.name, image),
+                    v.replicas,
+                    max(v.replicas, scaling.max_replicas),
+                ),
+            )
+            for v in spec.rollout.variants
+        ]
         return [
             Track(
                 "stable",
                 ctx.service_name("stable"),
-                100,
+                shares["stable"],
                 flex_and_base(
                     "stable", spec.model.version, image, scaling.min_replicas, scaling.max_replicas
                 ),
-            )
+            ),
+            *variants,
         ]
     share = round(spec.rollout.canary_percent)
     canary_max = max(1, math.ceil(scaling.max_replicas * share / 100))
@@ -123,7 +155,12 @@ def tracks(ctx: GcpContext, image: Any) -> list[Track]:
 
 
 def serving_objects(
-    ctx: GcpContext, image: Any, gsa_email: Any, key_hash: Any, edge: EdgeNames
+    ctx: GcpContext,
+    image: Any,
+    gsa_email: Any,
+    key_hash: Any,
+    edge: EdgeNames,
+    variant_images: dict[str, Any] | None = None,
 ) -> list[Manifest]:
     """Every Kubernetes object of the deployment, in apply order."""
     spec, options = ctx.spec, gcp_options(ctx.spec)
@@ -135,7 +172,7 @@ def serving_objects(
         spec.scaling.target_metric, spec.scaling.target_value, serving.namespace
     )
     backends = []
-    for track in tracks(ctx, image):
+    for track in tracks(ctx, image, variant_images):
         for workload in track.workloads:
             objects.append(workloads.deployment(serving, workload))
             objects.append(workloads.pdb(serving, workload))
@@ -172,6 +209,8 @@ class ServingWorkloadsArgs:
     ctx: GcpContext
     image: pulumi.Input[str]
     edge: EdgeNames
+    variant_images: dict[str, pulumi.Input[str]]
+    """A/B variant -> its image."""
     provider: pulumi.ProviderResource
     depends_on: tuple[pulumi.Resource, ...] = ()
     """The node pools: workloads wait for somewhere to run."""
@@ -225,7 +264,9 @@ class ServingWorkloads(pulumi.ComponentResource):
         kube = pulumi.ResourceOptions(
             parent=self, provider=args.provider, depends_on=[*grants, *args.depends_on]
         )
-        namespace, *rest = serving_objects(ctx, args.image, gsa.email, key_hash, args.edge)
+        namespace, *rest = serving_objects(
+            ctx, args.image, gsa.email, key_hash, args.edge, args.variant_images
+        )
         created = declare(f"{name}-namespace", namespace, kube)
         in_namespace = pulumi.ResourceOptions.merge(
             kube, pulumi.ResourceOptions(depends_on=[created])

@@ -13,6 +13,7 @@ from inferstack.components.spec.models import DeploymentSpec
 
 JWT = {"issuer": "https://issuer.example", "audience": "a"}
 STABLE = "targets__gcp__stable_version"
+AB = {"name": "challenger", "model_version": "1.0.0", "weight": 1}
 CANARY = {"rollout__strategy": "canary", "rollout__auto_rollback": False}
 
 
@@ -128,6 +129,8 @@ def test_driver_must_run_the_runtime_images_cuda() -> None:
         ("targets.gcp.domain", {"targets__gcp__domain": None}),
         ("targets.gcp.stable_image", {**CANARY, STABLE: "0.9.0"}),
         ("rollout.auto_rollback", {"rollout__strategy": "canary"}),
+        ("rollout.variants.0.name", {"rollout__variants": [{**AB, "name": "canary"}]}),
+        ("rollout.variants.0.artifact", {"rollout__variants": [{**AB, "artifact": "gs://b/m"}]}),
         ("targets.gcp.image", {"model__artifact": "gs://bucket/model.tar.gz"}),
         ("targets.gcp.image", {"targets__gcp__image": "docker.io/library/python:3.11"}),
         ("targets.gcp.master_ipv4_cidr", {"targets__gcp__master_ipv4_cidr": "10.0.0.0/24"}),

@@ -36,6 +36,20 @@ CHECKOV_SKIPS = {
 
 SHAPES = {
     "prod canary on L4 spot": {},
+    "A/B on T4 on demand": {
+        "compute": {"accelerator": "nvidia-t4", "gpu_count": 2},
+        "scaling": {
+            "min_replicas": 1,
+            "max_replicas": 3,
+            "target_metric": "invocations_per_instance",
+        },
+        "rollout": {
+            "strategy": "all_at_once",
+            "primary_weight": 3,
+            "variants": [{"name": "challenger", "model_version": "1.1.0", "weight": 1}],
+        },
+        "targets": {"gcp": {"project": "inferstack-prod", "domain": "churn.example.com"}},
+    },
     "cpu, no spot, no canary, no tls": {
         "environment": "dev",
         "compute": {"accelerator": "none"},

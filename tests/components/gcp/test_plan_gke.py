@@ -253,3 +253,36 @@ def test_turning_spot_off_keeps_the_deployment_and_its_selector() -> None:
         off["spec"]["template"]["metadata"]["labels"],
     )
     assert [ls["inferstack.dev/capacity"] for ls in labels] == ["flex", "on-demand"]
+
+
+def test_ab_route_weights_follow_the_spec() -> None:
+    model = {
+        "name": "churn",
+        "version": "1.0.0",
+        "framework": "sklearn",
+        "artifact": str(ROOT / "examples" / "logreg-20f" / "bundle"),
+    }
+    rollout = {
+        "strategy": "all_at_once",
+        "primary_weight": 3,
+        "variants": [{"name": "challenger", "model_version": "1.0.0", "weight": 1, "replicas": 2}],
+    }
+    gcp_settings = {"project": "inferstack-prod", "domain": "churn.example.com"}
+    plan = _deploy(gke_spec(model=model, rollout=rollout, targets={"gcp": gcp_settings}))
+    (route,) = of(plan, "kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")
+    refs = route.inputs["spec"]["rules"][0]["backendRefs"]
+    assert [(r["name"], r["weight"]) for r in refs] == [
+        ("churn-stable", 75),
+        ("churn-challenger", 25),
+    ]
+    hpas = {
+        h.inputs["spec"]["scaleTargetRef"]["name"]: h
+        for h in of(plan, "kubernetes:autoscaling/v2:HorizontalPodAutoscaler")
+    }
+    assert hpas["churn-challenger"].inputs["spec"]["minReplicas"] == 2
+    images = {
+        d.inputs["metadata"]["name"]: d.inputs["spec"]["template"]["spec"]["containers"][0]["image"]
+        for d in of(plan, DEPLOYMENT)
+    }
+    assert images["churn-challenger"] == images["churn-stable"]  # one bundle, one image
+    assert len(of(plan, "docker:index/image:Image")) == 1
