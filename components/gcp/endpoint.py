@@ -90,5 +90,6 @@ class GkeEndpoint(pulumi.ComponentResource):
                 "api_key": self.api_key,
                 "dashboard_url": self.dashboard_url,
                 "cluster_name": self.cluster_name,
+                "dns_authorization": self.dns_authorization,
             }
         )
