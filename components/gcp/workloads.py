@@ -20,8 +20,10 @@ PRESTOP_S = 3
 DRAIN_S = 10
 """The runtime's SIGTERM drain bound (INFERSTACK_TIMEOUT_GRACEFUL_SHUTDOWN_S)."""
 SPOT_POD_SHUTDOWN_S = 15
-"""What a Spot node's graceful shutdown gives ordinary pods of its 30 s notice (GKE:
-"Spot VMs", graceful node shutdown); preStop plus the drain must fit in it."""
+"""What a Spot node's graceful shutdown gives non-system pods of its 30 s notice; a longer
+terminationGracePeriodSeconds has no effect there (cloud.google.com/kubernetes-engine/
+docs/concepts/spot-vms, "Termination and graceful shutdown"). preStop plus the drain
+must fit in it."""
 GRACE_S = 30
 """terminationGracePeriodSeconds: above preStop + drain for rolling updates."""
 SERVICE_PORT = 80
