@@ -19,9 +19,17 @@ from inferstack.components.spec.models import DeploymentSpec
 
 
 def validate(spec: DeploymentSpec) -> None:
-    """What the spec's rules cannot know: the bundle on disk (the rest is gcp/rules.py)."""
+    """What a deploy needs beyond the spec's rules (gcp/rules.py): the bundle on disk, and
+    with TLS the host name the Google-managed certificate is issued for."""
     if spec.target != "gcp":
         raise SpecError([f"deployment.target: GkeEndpoint needs target gcp, got {spec.target!r}"])
+    if spec.gateway.tls and not gcp_options(spec).domain:
+        raise SpecError(
+            [
+                "deployment.targets.gcp.domain: gateway.tls needs the host name the "
+                "Google-managed certificate is issued for (or gateway.tls: false outside prod)"
+            ]
+        )
     if not gcp_options(spec).image:
         check_local_bundle(spec)
 

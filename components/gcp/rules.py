@@ -246,14 +246,6 @@ def _canary(spec: DeploymentSpec) -> None:
         raise SpecRuleError("model.artifact", "gcp reads local bundles or gs:// artifacts")
 
 
-def _tls_needs_a_domain(spec: DeploymentSpec) -> None:
-    if spec.gateway.tls and not gcp_options(spec).domain:
-        raise SpecRuleError(
-            "targets.gcp.domain",
-            "gateway.tls needs the host name the Google-managed certificate is issued for",
-        )
-
-
 GCP_RULES = (
     _region_and_zones,
     _machine_and_gpu_count,
@@ -261,5 +253,4 @@ GCP_RULES = (
     _driver_runs_the_image,
     _not_built_on_gke,
     _canary,
-    _tls_needs_a_domain,
 )

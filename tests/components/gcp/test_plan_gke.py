@@ -10,7 +10,8 @@ from typing import Any
 import pulumi
 import pytest
 
-from inferstack.components.gcp.endpoint import GkeEndpoint
+from inferstack.components.errors import SpecError
+from inferstack.components.gcp.endpoint import GkeEndpoint, validate
 from inferstack.components.gcp.nodepools import pool_name, replacing_config
 from inferstack.components.plan.run import Plan, PlannedResource, run_plan, run_under_mocks
 from inferstack.components.spec.models import DeploymentSpec
@@ -212,6 +213,14 @@ def _deploy(spec: DeploymentSpec) -> Plan:
         pulumi.export("url", endpoint.url)
 
     return run_under_mocks(program, stack="prod", config={"gcp:project": "inferstack-prod"})
+
+
+def test_tls_without_a_domain_is_refused_before_anything_is_declared() -> None:
+    spec = gke_spec(
+        targets={"gcp": {"project": "inferstack-prod"}}, rollout={"strategy": "all_at_once"}
+    )
+    with pytest.raises(SpecError, match=r"deployment\.targets\.gcp\.domain: gateway\.tls needs"):
+        validate(spec)
 
 
 def test_an_attached_cluster_is_read_not_created() -> None:
