@@ -104,6 +104,7 @@ class GroupLoadBalancer(pulumi.ComponentResource):
             tags=ctx.tags,
             opts=child,
         )
+        _stage_prefix_rule(name, ctx, listener, targets, self)
         self.arn = balancer.arn
         self.dns_name = balancer.dns_name
         self.arn_suffix = balancer.arn_suffix
@@ -113,3 +114,38 @@ class GroupLoadBalancer(pulumi.ComponentResource):
         self.register_outputs(
             {"arn": self.arn, "dns_name": self.dns_name, "target_group_arn": self.target_group_arn}
         )
+
+
+def stage_path(stage: str) -> str:
+    """The path API Gateway may send a private integration's request to: AWS documents
+    that private integrations include the stage ("test/path" for stage test)."""
+    return f"/{stage}{Routes.INVOCATIONS}"
+
+
+def _stage_prefix_rule(
+    name: str,
+    ctx: AwsContext,
+    listener: aws.lb.Listener,
+    targets: aws.lb.TargetGroup,
+    parent: pulumi.Resource,
+) -> aws.lb.ListenerRule:
+    """`/<stage>/invocations` rewritten to the runtime's `/invocations` (an ALB URL
+    rewrite), so the route works whether or not API Gateway sends the stage."""
+    path = stage_path(ctx.names.stage)
+    return aws.lb.ListenerRule(
+        f"{name}-stage-path",
+        listener_arn=listener.arn,
+        priority=1,
+        conditions=[{"path_pattern": {"values": [path]}}],
+        actions=[{"type": "forward", "target_group_arn": targets.arn}],
+        transforms=[
+            {
+                "type": "url-rewrite",
+                "url_rewrite_config": {
+                    "rewrite": {"regex": f"^{path}$", "replace": Routes.INVOCATIONS}
+                },
+            }
+        ],
+        tags=ctx.tags,
+        opts=pulumi.ResourceOptions(parent=parent),
+    )

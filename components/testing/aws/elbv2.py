@@ -116,8 +116,46 @@ def _listener(m: Moto, a: Args) -> Result:
     return listener["ListenerArn"], {"arn": listener["ListenerArn"]}
 
 
+def _listener_rule(m: Moto, a: Args) -> Result:
+    i = a.inputs
+    conditions = [
+        {"Field": "path-pattern", "PathPatternConfig": {"Values": c["pathPattern"]["values"]}}
+        for c in i.get("conditions") or []
+        if c.get("pathPattern")
+    ]
+    transforms = [
+        {
+            "Type": t["type"],
+            "UrlRewriteConfig": {
+                "Rewrites": [
+                    {
+                        "Regex": t["urlRewriteConfig"]["rewrite"]["regex"],
+                        "Replace": t["urlRewriteConfig"]["rewrite"]["replace"],
+                    }
+                ]
+            },
+        }
+        for t in i.get("transforms") or []
+        if t.get("urlRewriteConfig")
+    ]
+    rule = m.client("elbv2").create_rule(
+        **params(
+            ListenerArn=i["listenerArn"],
+            Priority=boto(i.get("priority")),
+            Conditions=conditions,
+            Actions=[
+                params(Type=d["type"], TargetGroupArn=d.get("targetGroupArn"))
+                for d in i.get("actions") or []
+            ],
+            Transforms=transforms or None,
+        )
+    )["Rules"][0]
+    return rule["RuleArn"], {"arn": rule["RuleArn"]}
+
+
 MIRRORS: dict[str, Mirror] = {
     "aws:lb/loadBalancer:LoadBalancer": _load_balancer,
     "aws:lb/targetGroup:TargetGroup": _target_group,
     "aws:lb/listener:Listener": _listener,
+    "aws:lb/listenerRule:ListenerRule": _listener_rule,
 }

@@ -86,6 +86,10 @@ def test_the_target_group_checks_readiness_and_the_group_registers_in_it(deploye
     assert _group(mocks, outputs["group"])["TargetGroupARNs"] == [target_group["TargetGroupArn"]]
     (listener,) = elb.describe_listeners(LoadBalancerArn=balancer["LoadBalancerArn"])["Listeners"]
     assert listener["DefaultActions"][0]["TargetGroupArn"] == target_group["TargetGroupArn"]
+    rules = elb.describe_rules(ListenerArn=listener["ListenerArn"])["Rules"]
+    (stage,) = [r for r in rules if not r.get("IsDefault")]
+    assert stage["Conditions"][0]["PathPatternConfig"]["Values"] == ["/prod/invocations"]
+    assert stage["Actions"][0]["TargetGroupArn"] == target_group["TargetGroupArn"]
 
 
 def _groups_by_description(mocks: MotoMocks) -> dict[str, dict[str, Any]]:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import base64
 import json
+import re
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,7 @@ GROUP_UNNAMED = {
     "aws:vpc/securityGroupIngressRule:SecurityGroupIngressRule",
     "aws:vpc/securityGroupEgressRule:SecurityGroupEgressRule",
     "aws:lb/listener:Listener",
+    "aws:lb/listenerRule:ListenerRule",
 }
 
 
@@ -120,6 +122,14 @@ def test_the_load_balancer_checks_readiness_and_waits_for_the_drain(plan: Plan) 
     assert target_group["port"] == 8080
     subnets = [r.inputs["availabilityZone"] for r in plan.resources if r.type.endswith("Subnet")]
     assert sorted(subnets) == ["us-east-1a", "us-east-1b"]
+
+
+def test_the_stage_prefixed_path_is_rewritten_to_the_runtimes_route(plan: Plan) -> None:
+    # AWS documents that private integrations include the stage in the backend path.
+    rule = one(plan, "aws:lb/listenerRule:ListenerRule").inputs
+    assert rule["conditions"] == [{"pathPattern": {"values": ["/prod/invocations"]}}]
+    rewrite = rule["transforms"][0]["urlRewriteConfig"]["rewrite"]
+    assert re.sub(rewrite["regex"], rewrite["replace"], "/prod/invocations") == Routes.INVOCATIONS
 
 
 def test_the_scaling_policy_tracks_requests_per_target(plan: Plan) -> None:
