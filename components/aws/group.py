@@ -49,6 +49,10 @@ ROOT_DEVICE = "/dev/sda1"
 """The root device of the Ubuntu Deep Learning AMI."""
 HOOK_MARGIN_S = 60
 """The lifecycle hook waits this long past the drain before it goes on by itself."""
+HEALTH_GRACE_S = 900
+"""The group ignores ELB health for this long after a launch (at least; or the warm-up if
+longer): a fresh GPU host pulls a multi-GB image and loads the model before /ready, and a
+shorter grace would replace it in a loop before it ever serves."""
 REFRESH_CHECKPOINTS = (50, 100)
 """Instance refresh pauses at these percentages replaced (the last must be 100)."""
 
@@ -204,7 +208,7 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             vpc_zone_identifiers=args.subnet_ids,
             target_group_arns=[args.target_group_arn],
             health_check_type="ELB",
-            health_check_grace_period=group.warmup_s,
+            health_check_grace_period=max(HEALTH_GRACE_S, group.warmup_s),
             default_instance_warmup=group.warmup_s,
             capacity_rebalance=spec.compute.spot,
             wait_for_capacity_timeout="20m",
