@@ -150,6 +150,7 @@ def test_targets_without_a_component_say_so() -> None:
     with registered(unbuilt), pytest.raises(TargetNotImplementedError) as info:
         component_class("unbuilt")
     assert "target 'unbuilt' is not implemented yet" in str(info.value)
+    assert "gcp" in str(info.value).split("implemented targets:")[1]
 
 
 def test_help_lists_every_command_with_one_line() -> None:
