@@ -12,6 +12,7 @@ from inferstack.components.azure.limits import quota_vcpus
 from inferstack.components.azure.model import ModelAssets, ModelAssetsArgs, ModelSource
 from inferstack.components.azure.observability import Observability, ObservabilityArgs
 from inferstack.components.azure.roles import STORAGE_BLOB_DATA_CONTRIBUTOR, assign
+from inferstack.components.azure.rules import azure_options
 from inferstack.components.azure.serving import OnlineServing, OnlineServingArgs
 from inferstack.components.azure.workspace import MlWorkspace, MlWorkspaceArgs
 from inferstack.components.errors import SpecError
@@ -27,6 +28,13 @@ def validate(spec: DeploymentSpec) -> None:
             [f"deployment.target: AzureEndpoint needs target azure, got {spec.target!r}"]
         )
     check_local_bundle(spec)
+    previous = azure_options(spec).previous
+    if previous and "://" not in previous.artifact:
+        # The other colour's bundle is checked as a bundle of its own version.
+        model = spec.model.model_copy(
+            update={"version": previous.model_version, "artifact": previous.artifact}
+        )
+        check_local_bundle(spec.model_copy(update={"model": model}))
     instance_type = spec.instance_type()
     pulumi.log.info(
         f"quota: {instance_type} needs {quota_vcpus(instance_type, spec.scaling.max_replicas)} "
@@ -37,8 +45,6 @@ def validate(spec: DeploymentSpec) -> None:
 
 def model_sources(spec: DeploymentSpec) -> tuple[ModelSource, ...]:
     """The live version, then the previous one while a rollout runs."""
-    from inferstack.components.azure.rules import azure_options
-
     options = azure_options(spec)
     assert options.image_uri is not None  # the spec's rules require it
     live = ModelSource(spec.model.version, spec.model.artifact, options.image_uri)

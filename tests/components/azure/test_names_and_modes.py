@@ -142,3 +142,12 @@ def test_a_local_bundle_of_another_version_is_refused() -> None:
                 update={"model": spec().model.model_copy(update={"version": "2.0.0"})}
             )
         )
+
+
+def test_a_local_previous_bundle_must_be_of_the_previous_version() -> None:
+    from inferstack.components.errors import SpecError
+
+    bundle = str(find_project_root() / "examples" / "logreg-20f" / "bundle")  # 1.0.0
+    previous = {"model_version": "0.9.0", "image_uri": IMAGE, "artifact": bundle}
+    with pytest.raises(SpecError, match=r"0\.9\.0"):
+        deploy(spec(previous=previous))
