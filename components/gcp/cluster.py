@@ -31,6 +31,57 @@ class GkeClusterArgs:
     """Project, region, names and the spec (targets.gcp.cluster: attach instead)."""
 
 
+class AttachedClusterError(ValueError):
+    """The attached cluster lacks a feature the deployment needs (named in the message)."""
+
+
+def attached_cluster_problems(
+    name: str,
+    workload_pool: str | None,
+    expected_pool: str,
+    gateway_channel: str | None,
+    managed_prometheus: bool,
+    datapath_provider: str | None,
+    network_policy: bool,
+) -> list[str]:
+    """What an attached cluster misses; read from the cluster at preview, before any
+    node pool or workload is created."""
+    problems = []
+    if workload_pool != expected_pool:
+        problems.append(
+            f"Workload Identity with pool {expected_pool} (has {workload_pool or 'none'}): "
+            "gcloud container clusters update --workload-pool"
+        )
+    if gateway_channel in (None, "", "CHANNEL_DISABLED"):
+        problems.append("the Gateway API: gcloud container clusters update --gateway-api=standard")
+    if not managed_prometheus:
+        problems.append(
+            "managed Prometheus: gcloud container clusters update --enable-managed-prometheus"
+        )
+    if datapath_provider != "ADVANCED_DATAPATH" and not network_policy:
+        problems.append("a network policy dataplane (Dataplane V2 or network policy enforcement)")
+    return [f"targets.gcp.cluster: {name} needs {p}" for p in problems]
+
+
+def _check_attached(found: Any, name: str, expected_pool: str) -> str:
+    pools = [c.workload_pool for c in found.workload_identity_configs]
+    channels = [c.channel for c in found.gateway_api_configs]
+    prometheus = any(p.enabled for m in found.monitoring_configs for p in m.managed_prometheuses)
+    policy = any(p.enabled for p in found.network_policies)
+    problems = attached_cluster_problems(
+        name,
+        pools[0] if pools else None,
+        expected_pool,
+        channels[0] if channels else None,
+        prometheus,
+        found.datapath_provider,
+        policy,
+    )
+    if problems:
+        raise AttachedClusterError("; ".join(problems))
+    return str(found.name)
+
+
 def _kubeconfig(name: str, endpoint: str, ca: str) -> str:
     return f"""apiVersion: v1
 kind: Config
@@ -92,7 +143,9 @@ class GkeCluster(pulumi.ComponentResource):
             found = gcp.container.get_cluster_output(
                 name=ctx.cluster_name, location=ctx.cluster_location, project=ctx.project
             )
-            self.name = found.name
+            self.name = found.apply(
+                lambda f: _check_attached(f, ctx.cluster_name, ctx.workload_pool)
+            )
             self.location = pulumi.Output.from_input(ctx.cluster_location)
             endpoint = found.endpoint
             ca = found.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate)

@@ -93,6 +93,10 @@ def _get_cluster(args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
         "endpoint": "203.0.113.11",
         "masterAuths": [{"clusterCaCertificate": "LS0tLS1CRUdJTi1QTEFO"}],
         "workloadIdentityConfigs": [{"workloadPool": f"{args.args.get('project')}.svc.id.goog"}],
+        "gatewayApiConfigs": [{"channel": "CHANNEL_STANDARD"}],
+        "monitoringConfigs": [{"managedPrometheuses": [{"enabled": True}]}],
+        "datapathProvider": "ADVANCED_DATAPATH",
+        "networkPolicies": [],
         "id": name,
     }
 

@@ -223,6 +223,14 @@ def test_tls_without_a_domain_is_refused_before_anything_is_declared() -> None:
         validate(spec)
 
 
+_BUNDLE_MODEL = {
+    "name": "churn",
+    "version": "1.0.0",
+    "framework": "sklearn",
+    "artifact": str(ROOT / "examples" / "logreg-20f" / "bundle"),
+}
+
+
 def test_an_attached_cluster_is_read_not_created() -> None:
     data: dict[str, Any] = {
         "project": "inferstack-prod",
@@ -295,3 +303,47 @@ def test_ab_route_weights_follow_the_spec() -> None:
     }
     assert images["churn-challenger"] == images["churn-stable"]  # one bundle, one image
     assert len(of(plan, "docker:index/image:Image")) == 1
+
+
+def test_an_attached_cluster_without_workload_identity_is_refused() -> None:
+    from inferstack.components.gcp.plan_fakes import CALL_FAKES
+    from inferstack.components.plan.mocks import PlanMocks
+
+    token = "gcp:container/getCluster:getCluster"
+
+    def bare_cluster(args: Any) -> dict[str, Any]:
+        return {**CALL_FAKES[token](args), "workloadIdentityConfigs": [], "gatewayApiConfigs": []}
+
+    data = {"project": "inferstack-prod", "domain": "churn.example.com", "cluster": "legacy"}
+    spec = gke_spec(model=_BUNDLE_MODEL, targets={"gcp": data}, rollout={"strategy": "all_at_once"})
+
+    def program() -> None:
+        GkeEndpoint("churn", spec)
+
+    with pytest.raises(Exception, match=r"legacy needs Workload Identity .*; .*the Gateway API"):
+        run_under_mocks(
+            program,
+            mocks=PlanMocks(call_fakes={token: bare_cluster}),
+            stack="prod",
+            config={"gcp:project": "inferstack-prod"},
+        )
+
+
+def test_attached_cluster_problems_name_each_missing_feature() -> None:
+    from inferstack.components.gcp.cluster import attached_cluster_problems
+
+    ok = attached_cluster_problems(
+        "c", "p.svc.id.goog", "p.svc.id.goog", "CHANNEL_STANDARD", True, "ADVANCED_DATAPATH", False
+    )
+    assert ok == []
+    bad = attached_cluster_problems(
+        "c",
+        "other.svc.id.goog",
+        "p.svc.id.goog",
+        "CHANNEL_DISABLED",
+        False,
+        "LEGACY_DATAPATH",
+        False,
+    )
+    assert len(bad) == 4
+    assert all(p.startswith("targets.gcp.cluster: c needs ") for p in bad)
