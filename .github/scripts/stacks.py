@@ -34,7 +34,9 @@ SHARED = ("components/", "runtime/", "policies/", "stacks/", "pyproject.toml", "
 def read_stacks(root: Path) -> list[dict[str, str]]:
     """Every stack file's name, target and environment, sorted by name."""
     stacks = []
-    for path in sorted((root / "stacks").glob("Pulumi.*.yaml")):
+    for path in sorted(
+        (root / "stacks").glob("Pulumi.*.yaml"), key=lambda p: p.name.removesuffix(".yaml")
+    ):
         name = path.name.removeprefix("Pulumi.").removesuffix(".yaml")
         document = yaml.safe_load(path.read_text()) or {}
         deployment = (document.get("config") or {}).get(CONFIG_KEY) or {}

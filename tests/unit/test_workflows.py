@@ -130,25 +130,41 @@ def test_no_workflow_lists_stacks_by_hand() -> None:
     assert "stacks.py" in (WORKFLOWS / "deploy.yml").read_text()
 
 
+def targets() -> dict[str, str]:
+    """Each stack's target, read from its file."""
+    return {
+        name: yaml.safe_load((ROOT / "stacks" / f"Pulumi.{name}.yaml").read_text())["config"][
+            "inferstack:deployment"
+        ]["target"]
+        for name in stack_names(ROOT)
+    }
+
+
 @pytest.mark.parametrize(
     ("changed", "expected"),
     [
-        (["docs/aws.md", "tests/unit/test_spec.py"], []),
-        (["stacks/Pulumi.prod-aws.yaml"], ["prod-aws"]),
-        (["components/aws/gateway.py"], ["dev-aws", "prod-aws"]),
-        (["policies/aws.py"], ["dev-aws", "prod-aws"]),
+        (["docs/aws.md", "tests/unit/test_spec.py"], "none"),
+        (["stacks/Pulumi.prod-aws.yaml"], "prod-aws"),
+        (["components/aws/gateway.py"], "target aws"),
+        (["policies/aws.py"], "target aws"),
         (["components/spec/models.py"], "all"),
         (["runtime/server.py"], "all"),
         (["pyproject.toml"], "all"),
     ],
 )
-def test_preview_covers_the_stacks_a_change_affects(changed: list[str], expected: Any) -> None:
-    cloud = [n for n in stack_names(ROOT) if n != "local"]
+def test_preview_covers_the_stacks_a_change_affects(changed: list[str], expected: str) -> None:
+    cloud = {n: t for n, t in targets().items() if t != "local"}
     got = stacks_script("--cloud", "--changed", "-", stdin="\n".join(changed)).split()
     if expected == "all":
-        assert got == cloud
+        want = list(cloud)
+    elif expected == "none":
+        want = []
+    elif expected.startswith("target "):
+        want = [n for n, t in cloud.items() if t == expected.removeprefix("target ")]
+        assert len(want) >= 2
     else:
-        assert got == [n for n in expected if n in cloud]
+        want = [expected]
+    assert got == want
 
 
 def test_pull_requests_preview_and_comment_and_plan_every_stack() -> None:
