@@ -33,7 +33,12 @@ from inferstack.runtime.contract import PORT, Env
 
 ML = azure_native.machinelearningservices
 MODEL_MOUNT_PATH = "/var/azureml-app/inferstack-model"
-"""Where Azure ML mounts the registered model in the container; the runtime loads it."""
+"""Where Azure ML mounts the registered model in the container. The runtime loads the
+bundle baked into the image (`inferstack build`, /opt/ml/model), which is certain to be
+laid out as a bundle, while the layout Azure ML gives a mounted folder model (the
+folder itself, or a subfolder named after it) is not documented for every case; the
+image and the registered version must agree, which INFERSTACK_MODEL_VERSION enforces at
+start (the runtime refuses a bundle of another version)."""
 
 
 def iso_seconds(seconds: float) -> str:
@@ -191,7 +196,6 @@ class OnlineServing(pulumi.ComponentResource):
             Env.MODEL_VERSION: version,
             Env.ENVIRONMENT: spec.environment,
             Env.PORT: str(PORT),
-            Env.BUNDLE_DIR: MODEL_MOUNT_PATH,
             Env.ENDPOINT_NAME: ctx.names.endpoint,
             Env.VARIANT: color,
             Env.REQUEST_TIMEOUT_S: f"{options.request_timeout_ms / 1000:g}",

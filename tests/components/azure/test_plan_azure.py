@@ -120,7 +120,7 @@ def test_deployment_names_the_endpoint_and_the_registered_model_version(prod: Pl
     assert props["instanceType"] == "Standard_NC4as_T4_v3"
     assert props["modelMountPath"] == MODEL_MOUNT_PATH
     env = props["environmentVariables"]
-    assert env[Env.BUNDLE_DIR] == MODEL_MOUNT_PATH
+    assert Env.BUNDLE_DIR not in env  # the bundle baked into the image
     assert env[Env.MODEL_VERSION] == "1.0.0"
     assert props["requestSettings"]["requestTimeout"] == "PT10S"
     assert props["requestSettings"]["maxConcurrentRequestsPerInstance"] == 4
