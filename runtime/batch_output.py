@@ -3,7 +3,7 @@
 Layout of ``OUTPUT/``::
 
     _job.json                       the bundle, the inputs and chunk size of this job
-    _done.jsonl                     one line per finished chunk (appended, fsynced)
+    _done.jsonl                     one line per finished chunk (appended)
     part-FFFF-CCCCCC.csv            predictions of chunk C of input file F
     rejects-FFFF-CCCCCC.csv         its rows that failed the schema (only if any)
     _SUCCESS                        written last: the job's totals
@@ -40,14 +40,17 @@ def rejects_path(out: Path, key: str) -> Path:
     return out / f"rejects-{key}.csv"
 
 
-def write_atomic(path: Path, rows: list[list[Any]], header: list[str]) -> None:
-    """Write a CSV under a temporary name, then rename it to ``path``."""
+def csv_lines(rows: list[list[Any]]) -> bytes:
+    """Rows as CSV lines (the csv module's quoting)."""
     buffer = io.StringIO()
-    writer = csv.writer(buffer, lineterminator="\n")
-    writer.writerow(header)
-    writer.writerows(rows)
+    csv.writer(buffer, lineterminator="\n").writerows(rows)
+    return buffer.getvalue().encode()
+
+
+def write_atomic(path: Path, header: list[str], body: bytes) -> None:
+    """Write a header line and ``body`` under a temporary name, then rename it to ``path``."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_text(buffer.getvalue(), encoding="utf-8")
+    tmp.write_bytes(csv_lines([header]) + body)
     os.replace(tmp, path)
 
 
@@ -89,10 +92,10 @@ class Ledger:
 
     def record(self, entry: dict[str, Any]) -> None:
         """Mark a chunk finished (after its files are in place)."""
+        # Written and closed, it survives a kill of this process; no fsync: the part
+        # files are not synced either, and a machine crash means scoring again.
         with (self.out / DONE).open("ab") as fh:
             fh.write(orjson.dumps(entry) + b"\n")
-            fh.flush()
-            os.fsync(fh.fileno())
         self.done[entry["chunk"]] = entry
 
     def totals(self) -> dict[str, int]:

@@ -6,9 +6,9 @@ answers a request: the chunk's rows go through the server's input checks
 (``RowDecoder.from_array``, the V2 tensor and CSV path) and ``ServedModel.run``. When a
 chunk holds rows that fail the schema, each of its rows is checked alone with the
 server's JSON decoder, whose message (naming the feature) becomes the row's reason in
-the rejects file; the other rows are scored. Prediction cells are written as the
-server's CSV answer writes them (``protocols.csv_safe``), each line led by the row's
-number in its file (0 = the first row after the header).
+the rejects file; the other rows are scored. Each output line is led by the row's
+number in its file (0 = the first row after the header); numbers are written as the
+server's JSON answer writes them, labels as its CSV answer does.
 
 The parent reads chunks (see ``batch_input``) and keeps at most two per worker in
 flight, so memory stays constant whatever the input size. See ``batch_output`` for
@@ -26,10 +26,17 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import orjson
 
 from inferstack.runtime import protocols
 from inferstack.runtime.batch_input import Chunk, input_files, read_chunks, total_rows
-from inferstack.runtime.batch_output import Ledger, part_path, rejects_path, write_atomic
+from inferstack.runtime.batch_output import (
+    Ledger,
+    csv_lines,
+    part_path,
+    rejects_path,
+    write_atomic,
+)
 from inferstack.runtime.errors import InvalidInput
 from inferstack.runtime.integrity import sha256_file
 from inferstack.runtime.manifest import MANIFEST_NAME, read_manifest
@@ -90,21 +97,33 @@ def decode_frame(
 def score_chunk(model: ServedModel, chunk: Chunk, out: Path) -> dict[str, Any]:
     """Score one chunk into its part (and rejects) file; returns its ledger entry."""
     batch, rows, rejects = decode_frame(model, chunk.frame, chunk.first_row)
-    lines: list[list[Any]] = []
+    body, width = b"", 1
     if len(rows):
         predictions = np.asarray(model.run(batch))
-        flat = predictions.reshape(len(predictions), -1).tolist()
-        lines = [[r, *(protocols.csv_safe(v) for v in p)] for r, p in zip(rows, flat, strict=True)]
-    write_atomic(part_path(out, chunk.key), lines, ["row", *_output_names(model, lines)])
+        flat = predictions.reshape(len(predictions), -1)
+        body, width = _prediction_lines(rows, flat), flat.shape[1]
+    write_atomic(part_path(out, chunk.key), ["row", *_output_names(model, width)], body)
     if rejects:
-        write_atomic(rejects_path(out, chunk.key), rejects, ["row", "reason"])
+        write_atomic(rejects_path(out, chunk.key), ["row", "reason"], csv_lines(rejects))
     else:
         rejects_path(out, chunk.key).unlink(missing_ok=True)
     return {"chunk": chunk.key, "rows": len(rows), "rejected": len(rejects)}
 
 
-def _output_names(model: ServedModel, lines: list[list[Any]]) -> list[str]:
-    width = len(lines[0]) - 1 if lines else 1
+def _prediction_lines(rows: list[int], flat: np.ndarray) -> bytes:
+    """CSV lines ``row,cell,...``: finite numbers as the server's JSON answer writes them
+    (orjson, shortest round-trip), anything else as its CSV answer does."""
+    if flat.dtype.kind in "fiu" and np.isfinite(flat).all():
+        body = orjson.dumps(np.ascontiguousarray(flat), option=orjson.OPT_SERIALIZE_NUMPY)
+        cells = body[2:-2].split(b"],[")
+        numbers = orjson.dumps(rows)[1:-1].split(b",")
+        return b"\n".join(map(b",".join, zip(numbers, cells, strict=True))) + b"\n"
+    return csv_lines(
+        [[r, *(protocols.csv_safe(v) for v in p)] for r, p in zip(rows, flat.tolist(), strict=True)]
+    )
+
+
+def _output_names(model: ServedModel, width: int) -> list[str]:
     names = model.manifest.output.names
     if names and len(names) == width:
         return list(names)
