@@ -1,7 +1,8 @@
 """`inferstack ab-report STACK`: per-variant latency, error rate and outcome, with tests.
 
-SageMaker stacks read CloudWatch; `--metrics URL` (repeatable) reads Prometheus text
-instead, e.g. each local runtime's /metrics. `--outcomes CSV` adds the user's outcome
+SageMaker stacks read CloudWatch; `--prometheus URL` a Prometheus server's HTTP API
+(the local stack's own by default); `--metrics URL` (repeatable) Prometheus text
+straight from each runtime's /metrics. `--outcomes CSV` adds the user's outcome
 metric (request_id, variant, outcome).
 """
 
@@ -17,7 +18,6 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from inferstack.components.cli.lifecycle import open_or_fail
 from inferstack.components.cli.output import EXIT_USAGE, console, fail
 from inferstack.components.errors import DeployError
 
@@ -37,28 +37,62 @@ def parse_since(text: str) -> timedelta:
     return timedelta(seconds=int(match.group(1)) * _UNITS[match.group(2)])
 
 
-def _variants(stack: Stack, metrics: list[str], since: timedelta) -> tuple[str, list[VariantData]]:
+def _open(stack: str, project: Path | None) -> Stack:
+    from inferstack.components.lifecycle.seam import NotAvailableError
+    from inferstack.components.lifecycle.stacks import open_stack
+
+    try:
+        return open_stack(stack, project)
+    except NotAvailableError as err:
+        raise fail(
+            f"{err}; ab-report reads any target's Prometheus with --prometheus URL, or each "
+            "variant's /metrics with --metrics URL",
+            EXIT_USAGE,
+        ) from err
+    except ModuleNotFoundError as err:
+        raise fail(
+            f"ab-report needs {err.name!r}: pip install 'inferstack[aws]'", EXIT_USAGE
+        ) from err
+    except DeployError as err:
+        raise fail(str(err), EXIT_USAGE) from err
+
+
+def _scraped(
+    metrics: list[str], prometheus: str | None, since: str | None
+) -> tuple[str, list[VariantData]]:
     from inferstack.components.lifecycle.abreport import (
-        cloudwatch_variants,
         fetch_metrics,
+        prometheus_api_variants,
         prometheus_variants,
     )
 
     if metrics:
-        return "prometheus", prometheus_variants(fetch_metrics(url) for url in metrics)
-    life = stack.lifecycle
+        return "prometheus text", prometheus_variants(fetch_metrics(url) for url in metrics)
+    assert prometheus is not None
+    return f"prometheus {prometheus}", prometheus_api_variants(prometheus, since)
+
+
+def _variants(stack: Stack, since: str | None) -> tuple[str, list[VariantData]]:
+    """The stack's own source: CloudWatch for aws, the stack's Prometheus for local."""
+    from inferstack.components.lifecycle.abreport import cloudwatch_variants
+
+    if stack.spec.target == "local":
+        port = getattr(stack.spec.options, "prometheus_port", 9090)
+        return _scraped([], f"http://127.0.0.1:{port}", since)
     if stack.spec.target != "aws":
         raise fail(
-            f"stack {stack.name} ({stack.spec.target}): give each variant's Prometheus "
-            "metrics with --metrics URL (e.g. http://127.0.0.1:8080/metrics)",
+            f"stack {stack.name} ({stack.spec.target}): give its Prometheus with "
+            "--prometheus URL, or each variant's metrics with --metrics URL",
             EXIT_USAGE,
         )
+    life = stack.lifecycle
     end = datetime.now(UTC)
+    window = parse_since(since) if since else timedelta(hours=24)
     return "cloudwatch", cloudwatch_variants(
         life.cloudwatch,  # type: ignore[attr-defined]
         life.endpoint,  # type: ignore[attr-defined]
         life.variants(),
-        end - since,
+        end - window,
         end,
     )
 
@@ -127,9 +161,17 @@ def ab_report(
         list[str] | None,
         typer.Option("--metrics", help="Prometheus /metrics URL of a variant (repeatable)."),
     ] = None,
+    prometheus: Annotated[
+        str | None,
+        typer.Option(help="A Prometheus server's URL (default for local: its own on 127.0.0.1)."),
+    ] = None,
     since: Annotated[
-        str, typer.Option(help="How far back CloudWatch is read: 90m, 24h, 7d.")
-    ] = "24h",
+        str | None,
+        typer.Option(
+            help="Window: 90m, 24h, 7d (CloudWatch default 24h; Prometheus default: since "
+            "each runtime started)."
+        ),
+    ] = None,
     baseline: Annotated[
         str | None, typer.Option(help="Variant the others are compared with (default: busiest).")
     ] = None,
@@ -145,10 +187,13 @@ def ab_report(
         from inferstack.components.lifecycle.abreport import compare, read_outcomes
     except ModuleNotFoundError as err:
         raise fail(f"ab-report needs {err.name!r}: pip install scipy numpy", EXIT_USAGE) from err
-    window = parse_since(since)
-    opened = open_or_fail(stack, project)
+    if since:
+        parse_since(since)
     try:
-        source, variants = _variants(opened, metrics or [], window)
+        if metrics or prometheus:  # the stack is not read: any target's Prometheus will do
+            source, variants = _scraped(metrics or [], prometheus, since)
+        else:
+            source, variants = _variants(_open(stack, project), since)
         kind = read_outcomes(outcomes, variants) if outcomes else None
         report = compare(stack, source, variants, baseline, kind, alpha)
     except DeployError as err:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import csv
 import math
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -215,11 +216,68 @@ def prometheus_variants(texts: Iterable[str], label: str = "version") -> list[Va
     return list(data.values())
 
 
+def _query(base: str, promql: str, timeout_s: float) -> list[dict[str, Any]]:
+    """The result vector of an instant query against the Prometheus HTTP API at `base`."""
+    import json
+    import urllib.error
+    import urllib.parse
+    import urllib.request
+
+    url = f"{base.rstrip('/')}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    try:
+        with urllib.request.urlopen(url, timeout=timeout_s) as response:  # noqa: S310
+            body = json.loads(response.read())
+    except urllib.error.HTTPError as err:
+        detail = err.read().decode(errors="replace")[:300]
+        raise LifecycleError(f"Prometheus at {base} refused {promql!r}: {detail}") from err
+    except (urllib.error.URLError, OSError, ValueError) as err:
+        raise LifecycleError(f"cannot query Prometheus at {base}: {err}") from err
+    if body.get("status") != "success" or body.get("data", {}).get("resultType") != "vector":
+        raise LifecycleError(f"Prometheus at {base}: unexpected answer to {promql!r}: {body}")
+    return list(body["data"]["result"])
+
+
+def prometheus_api_variants(
+    base: str, window: str | None = None, label: str = "version", timeout_s: float = 10.0
+) -> list[VariantData]:
+    """Variants (by `label`) from a Prometheus server's HTTP API: each runtime's counters
+    summed over its replicas, since they started (`window` None) or their increase over
+    `window` (e.g. '24h'; Prometheus extrapolates, so counts are approximate)."""
+    # RE2 in a PromQL string literal: the regex's backslashes are escaped once more
+    routes = "|".join(re.escape(r) for r in INFERENCE_ROUTES).replace("\\", "\\\\")
+    selector = f'route=~"{routes}|.*Infer.*"'
+
+    def per(metric: str, extra: str = "", by: str = label) -> list[dict[str, Any]]:
+        series = f"{metric}{{{selector}{extra}}}"
+        expr = f"increase({series}[{window}])" if window else series
+        return _query(base, f"sum by ({by}) ({expr})", timeout_s)
+
+    data: dict[str, VariantData] = {}
+    for row in per(f"{Metric.REQUESTS}_total"):
+        key = row["metric"].get(label, "")
+        data[key] = VariantData(key, key, requests=round(float(row["value"][1])))
+    for row in per(f"{Metric.ERRORS}_total", ',code=~"5.."'):
+        if row["metric"].get(label, "") in data:
+            data[row["metric"][label]].errors = round(float(row["value"][1]))
+    sums = {
+        r["metric"].get(label, ""): float(r["value"][1])
+        for r in per(f"{Metric.REQUEST_DURATION}_sum")
+    }
+    buckets: dict[str, dict[float, float]] = {}
+    for row in per(f"{Metric.REQUEST_DURATION}_bucket", by=f"{label}, le"):
+        key = row["metric"].get(label, "")
+        buckets.setdefault(key, {})[float(row["metric"]["le"])] = float(row["value"][1])
+    for key, cumulative in buckets.items():
+        if key in data:
+            data[key].latency_summary = _histogram_summary(cumulative, sums.get(key, 0.0))
+    return list(data.values())
+
+
 def _histogram_summary(cumulative: dict[float, float], total: float) -> tuple[float, float, int]:
     """(mean, sd, count) in ms of a cumulative histogram in seconds: the mean from its sum,
     the sd from bucket midpoints (the +Inf bucket at the last finite bound)."""
     edges = sorted(cumulative)
-    count = int(cumulative[edges[-1]]) if edges else 0
+    count = round(cumulative[edges[-1]]) if edges else 0
     if count == 0:
         return (0.0, 0.0, 0)
     mean = total / count

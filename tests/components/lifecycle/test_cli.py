@@ -112,14 +112,14 @@ def test_ab_report_json_and_table_from_prometheus(tmp_path: Path, metrics_server
     result = CliRunner().invoke(app, [*base, "--json"])
     assert result.exit_code == 0, result.output
     body = json.loads(result.stdout)
-    assert body["source"] == "prometheus"
+    assert body["source"] == "prometheus text"
     assert body["baseline"] == "1.0.0"
     tests = {c["metric"]: c["test"] for c in body["comparisons"]}
     assert tests == {"error rate": "two-proportion z", "latency ms": "Welch's t"}
     table = CliRunner().invoke(app, base, env={"COLUMNS": "200"})
     assert table.exit_code == 0, table.output
-    assert "A/B readout of stack local (prometheus)" in table.stdout
+    assert "A/B readout of stack local (prometheus text)" in table.stdout
     assert "significant" in table.stdout
-    missing = CliRunner().invoke(app, ["ab-report", "local", "--project", str(tmp_path)])
-    assert missing.exit_code == 2
-    assert "--metrics URL" in missing.stderr
+    gke = CliRunner().invoke(app, ["ab-report", "prod-gke", "--project", str(ROOT)])
+    assert gke.exit_code == 2
+    assert "--prometheus URL" in " ".join(gke.stderr.split())
