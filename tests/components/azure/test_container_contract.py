@@ -57,12 +57,7 @@ def test_the_declared_routes_answer(
     body = {"data": [[0.1 * (i % 10 + 1) for i in range(20)]]}
     response = httpx.post(f"{server.url}{config['scoringRoute']['path']}", json=body, timeout=10)
     assert response.status_code == 200, response.text
-    assert (
-        len(
-            response.json()["predictions"] if isinstance(response.json(), dict) else response.json()
-        )
-        == 1
-    )
+    assert len(response.json()["predictions"]) == 1
 
 
 def test_bad_input_on_the_scoring_route_is_a_clear_4xx(
