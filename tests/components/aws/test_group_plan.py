@@ -18,6 +18,7 @@ from inferstack.components.aws.group_options import DLAMI_PARAMETER, GROUP_INSTA
 from inferstack.components.plan.mocks import PlanMocks
 from inferstack.components.plan.run import Plan, PlannedResource, run_under_mocks
 from inferstack.runtime.contract import Routes
+from tests.components.aws.conftest import write_bundle
 from tests.components.aws.group_specs import group_spec
 from tests.components.aws.test_names import MODEL, NAME_RULES, STACK, UNNAMED, problems_of
 
@@ -210,3 +211,26 @@ def test_on_demand_only_group_without_spot(bundle: Path) -> None:
     distribution = asg["mixedInstancesPolicy"]["instancesDistribution"]
     assert distribution["onDemandPercentageAboveBaseCapacity"] == 100
     assert asg["capacityRebalance"] is False
+
+
+def test_a_new_model_version_updates_the_group_in_place(bundle: Path, tmp_path: Path) -> None:
+    # The group's name is the only argument that replaces it, and the load balancer and
+    # target group keep their logical names: a new version changes the launch template
+    # (a new version, so an instance refresh), not the group or the load balancer.
+    newer = write_bundle(tmp_path / "b2", "1.3.0")
+    first = plan_group(bundle)
+    second = plan_group(
+        newer, {"model": {"name": MODEL, "version": "1.3.0", "artifact": str(newer)}}
+    )
+    kept = (
+        "aws:autoscaling/group:Group",
+        "aws:lb/loadBalancer:LoadBalancer",
+        "aws:lb/targetGroup:TargetGroup",
+    )
+    for token in kept:
+        assert one(first, token).name == one(second, token).name
+    assert one(first, kept[0]).inputs["name"] == one(second, kept[0]).inputs["name"]
+    before = one(first, "aws:ec2/launchTemplate:LaunchTemplate")
+    after = one(second, "aws:ec2/launchTemplate:LaunchTemplate")
+    assert before.name == after.name  # the same template, a new version of it
+    assert before.inputs["userData"] != after.inputs["userData"]
