@@ -233,3 +233,13 @@ def test_spec_errors_render_the_field() -> None:
     except ValidationError as err:
         rendered = str(SpecError.from_validation(err))
     assert "deployment.compute.spot: Azure ML managed online endpoints" in rendered
+
+
+def test_package_exports_are_honest() -> None:
+    import importlib
+
+    import inferstack.components.azure as package
+
+    for name in package.__all__:
+        module = importlib.import_module(f"inferstack.components.azure.{package._COMPONENTS[name]}")
+        assert getattr(package, name) is getattr(module, name)
