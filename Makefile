@@ -1,6 +1,7 @@
 # inferstack: the two quickstart commands are `make up` and `make test`.
 # Each one builds its own virtualenv on a fresh machine; nothing global is needed
-# beyond Python 3.11+, and for `make up` the Pulumi CLI and a running Docker engine.
+# beyond Python 3.11+, and for `make up` a running Docker engine (it installs a pinned
+# Pulumi CLI into .pulumi-cli/ when none is on PATH).
 
 PYTHON ?= python3
 VENV   ?= .venv
