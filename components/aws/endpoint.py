@@ -14,7 +14,7 @@ from inferstack.components.aws.autoscaling import (
     aws_cron,
 )
 from inferstack.components.aws.common import names_for
-from inferstack.components.aws.context import context_for
+from inferstack.components.aws.context import AwsContext, context_for
 from inferstack.components.aws.gateway import ApiGateway, ApiGatewayArgs
 from inferstack.components.aws.gateway_backend import GatewayBackend, SageMakerBackend
 from inferstack.components.aws.group_stack import declare_instance_group
@@ -169,42 +169,8 @@ class AwsEndpoint(pulumi.ComponentResource):
             observability, backend = parts.observability, parts.backend
             endpoint_name = parts.group_name
         else:
-            role = ExecutionRole(
-                f"{name}-execution",
-                ExecutionRoleArgs(
-                    ctx,
-                    read_arns=store.read_arns,
-                    write_arns=store.write_arns,
-                    key_arn=key.arn,
-                    repository_arn=images.repository_arn,
-                ),
-                opts=child,
-            )
-            observability = Observability(
-                f"{name}-observability", ObservabilityArgs(ctx, key.arn), opts=child
-            )
-            endpoint = SageMakerEndpoint(
-                f"{name}-sagemaker",
-                SageMakerEndpointArgs(
-                    ctx,
-                    role_arn=role.arn,
-                    image_uris=images.image_uris,
-                    model_data_urls=store.model_data_urls,
-                    key_arn=key.arn,
-                    capture_uri=store.capture_uri,
-                    async_output_uri=store.async_output_uri,
-                    rollback_alarms=rollback_alarm_names(spec, ctx.names),
-                ),
-                opts=pulumi.ResourceOptions(parent=self, depends_on=[role, observability]),
-            )
-            if aws_options(spec).mode != "serverless":
-                EndpointAutoscaling(
-                    f"{name}-autoscaling",
-                    EndpointAutoscalingArgs(ctx, endpoint.endpoint_name),
-                    opts=child,
-                )
-            backend = SageMakerBackend(endpoint.endpoint_name, endpoint.endpoint_arn)
-            endpoint_name = endpoint.endpoint_name
+            observability, backend = _declare_sagemaker(name, ctx, key, store, images, self)
+            endpoint_name = pulumi.Output.from_input(backend.endpoint_name)
         gateway = ApiGateway(
             f"{name}-gateway",
             ApiGatewayArgs(
@@ -228,3 +194,52 @@ class AwsEndpoint(pulumi.ComponentResource):
                 "endpoint_name": self.endpoint_name,
             }
         )
+
+
+def _declare_sagemaker(
+    name: str,
+    ctx: AwsContext,
+    key: StackKey,
+    store: ArtifactStore,
+    images: ImageRepository,
+    parent: pulumi.Resource,
+) -> tuple[Observability, SageMakerBackend]:
+    """SageMaker's side of `AwsEndpoint`: execution role, observability, the endpoint and
+    its autoscaling (children of `parent`, named as they always were)."""
+    spec = ctx.spec
+    child = pulumi.ResourceOptions(parent=parent)
+    role = ExecutionRole(
+        f"{name}-execution",
+        ExecutionRoleArgs(
+            ctx,
+            read_arns=store.read_arns,
+            write_arns=store.write_arns,
+            key_arn=key.arn,
+            repository_arn=images.repository_arn,
+        ),
+        opts=child,
+    )
+    observability = Observability(
+        f"{name}-observability", ObservabilityArgs(ctx, key.arn), opts=child
+    )
+    endpoint = SageMakerEndpoint(
+        f"{name}-sagemaker",
+        SageMakerEndpointArgs(
+            ctx,
+            role_arn=role.arn,
+            image_uris=images.image_uris,
+            model_data_urls=store.model_data_urls,
+            key_arn=key.arn,
+            capture_uri=store.capture_uri,
+            async_output_uri=store.async_output_uri,
+            rollback_alarms=rollback_alarm_names(spec, ctx.names),
+        ),
+        opts=pulumi.ResourceOptions(parent=parent, depends_on=[role, observability]),
+    )
+    if aws_options(spec).mode != "serverless":
+        EndpointAutoscaling(
+            f"{name}-autoscaling",
+            EndpointAutoscalingArgs(ctx, endpoint.endpoint_name),
+            opts=child,
+        )
+    return observability, SageMakerBackend(endpoint.endpoint_name, endpoint.endpoint_arn)
