@@ -11,12 +11,19 @@ import shlex
 from dataclasses import dataclass
 
 from inferstack.components.aws.group_drain import DRAIN_SCRIPT
+from inferstack.components.errors import DeployError
 from inferstack.runtime.contract import PORT
 
 CONTAINER = "inferstack"
 """The runtime container's name on the host."""
 BUNDLE_DIR = "/opt/inferstack/model"
 """Where the bundle is unpacked on the host (mounted read-only at /opt/ml/model)."""
+MAX_USER_DATA_BYTES = 16 * 1024
+"""EC2's limit on user data, raw, before base64 encoding."""
+
+
+class UserDataError(DeployError):
+    """The rendered user data does not fit EC2's limit."""
 
 
 @dataclass(frozen=True)
@@ -65,7 +72,18 @@ def _env_file(args: UserDataArgs) -> str:
 
 
 def render_user_data(args: UserDataArgs) -> str:
-    """The whole user data script."""
+    """The whole user data script; UserDataError when it is over EC2's 16 KB."""
+    script = _render(args)
+    size = len(script.encode())
+    if size > MAX_USER_DATA_BYTES:
+        raise UserDataError(
+            f"the instance group's user data is {size} bytes, over EC2's "
+            f"{MAX_USER_DATA_BYTES} (raw, before base64); shorten its environment settings"
+        )
+    return script
+
+
+def _render(args: UserDataArgs) -> str:
     q = shlex.quote
     registry = args.image_uri.split("/", 1)[0]
     env_flags = " ".join(

@@ -8,6 +8,7 @@ import subprocess
 import threading
 import time
 from collections.abc import Iterator
+from dataclasses import replace
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
@@ -15,7 +16,12 @@ import httpx
 import pytest
 
 from inferstack.components.aws.group_drain import DRAIN_SCRIPT
-from inferstack.components.aws.group_user_data import UserDataArgs, render_user_data
+from inferstack.components.aws.group_user_data import (
+    MAX_USER_DATA_BYTES,
+    UserDataArgs,
+    UserDataError,
+    render_user_data,
+)
 from inferstack.runtime import bundle
 from tests.runtime.server import RuntimeServer, metric_value
 from tests.tools import require_tool
@@ -243,3 +249,24 @@ def test_a_spot_notice_drains_the_runtime_without_losing_a_request(
     assert order == sorted(order), lines
     assert "--targets Id=i-0123456789abcdef0,Port=8080" in lines[order[1]]
     assert "--lifecycle-action-result CONTINUE" in lines[order[4]]
+
+
+def test_the_user_data_fits_ec2s_limit_at_the_longest_values() -> None:
+    # ECR: a 256-character repository name and a 128-character tag; long ARNs and names.
+    longest = replace(
+        ARGS,
+        image_uri=f"123456789012.dkr.ecr.us-gov-west-1.amazonaws.com/{'r' * 256}:{'t' * 128}",
+        model_data_url=f"s3://{'b' * 63}/models/{'m' * 40}/{'9' * 20}/model.tar.gz",
+        log_group=f"/inferstack/{'e' * 63}/containers",
+        target_group_arn="arn:aws-us-gov:elasticloadbalancing:us-gov-west-1:123456789012:"
+        f"targetgroup/{'t' * 32}/{'0' * 16}",
+        asg_name="a" * 255,
+        hook_name="h" * 255,
+    )
+    assert len(render_user_data(longest).encode()) <= MAX_USER_DATA_BYTES
+
+
+def test_user_data_over_the_limit_is_refused_with_its_size() -> None:
+    big = replace(ARGS, environment=(("INFERSTACK_PAD", "x" * MAX_USER_DATA_BYTES),))
+    with pytest.raises(UserDataError, match=r"over EC2's 16384"):
+        render_user_data(big)
