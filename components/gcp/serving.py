@@ -95,9 +95,12 @@ def tracks(
         if base:
             name = ctx.deployment_name(track, "base")
             out.append(Workload(name, track, version, img, "on-demand", base, base, False))
-        flex_high = max(1, high - base)
-        name = ctx.deployment_name(track)
-        out.append(Workload(name, track, version, img, "flex", max(1, low - base), flex_high, True))
+        if high > base:  # the rest prefers spot; an HPA keeps at least one of it
+            name = ctx.deployment_name(track)
+            flex = Workload(
+                name, track, version, img, "flex", max(1, low - base), high - base, True
+            )
+            out.append(flex)
         return tuple(out)
 
     if not canary:

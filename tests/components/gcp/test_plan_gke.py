@@ -347,3 +347,34 @@ def test_attached_cluster_problems_name_each_missing_feature() -> None:
     )
     assert len(bad) == 4
     assert all(p.startswith("targets.gcp.cluster: c needs ") for p in bad)
+
+
+def test_replicas_stay_within_the_spec_bounds() -> None:
+    for low, high, base in ((2, 10, 1), (1, 3, 3), (1, 4, 0), (3, 3, 1)):
+        spec = gke_spec(
+            compute={"accelerator": "nvidia-l4", "spot": True, "on_demand_base": base},
+            scaling={"min_replicas": low, "max_replicas": high, "target_metric": "gpu_utilization"},
+        )
+        found = objects_of(spec)
+        deployments = [
+            o for o in found if o["kind"] == "Deployment" and "canary" not in o["metadata"]["name"]
+        ]
+        hpas = {
+            o["spec"]["scaleTargetRef"]["name"]: o["spec"]
+            for o in found
+            if o["kind"] == "HorizontalPodAutoscaler"
+        }
+        most = sum(
+            hpas[d["metadata"]["name"]]["maxReplicas"]
+            if d["metadata"]["name"] in hpas
+            else d["spec"]["replicas"]
+            for d in deployments
+        )
+        least = sum(
+            hpas[d["metadata"]["name"]]["minReplicas"]
+            if d["metadata"]["name"] in hpas
+            else d["spec"]["replicas"]
+            for d in deployments
+        )
+        assert most == high, (low, high, base)
+        assert least >= low
