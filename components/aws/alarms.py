@@ -37,6 +37,10 @@ class AlarmDefinition:
     """MetricAlarm arguments of a single-metric alarm (namespace, metric_name, ...)."""
     queries: list[dict[str, Any]] = field(default_factory=list)
     """MetricAlarm `metric_queries` of a metric-math alarm."""
+    evaluation_periods: int = 5
+    """Minutes looked at."""
+    datapoints_to_alarm: int = 3
+    """Of those, how many must breach (1 for events such as a spot notice)."""
 
 
 def _dims(names: Names, variant: str) -> dict[str, str]:

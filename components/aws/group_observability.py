@@ -109,6 +109,8 @@ def group_alarm_definitions(
                 "statistic": "Sum",
                 "dimensions": agent,
             },
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
         ),
         AlarmDefinition(
             names.alarm("rebalance-recommendations"),
@@ -120,6 +122,8 @@ def group_alarm_definitions(
                 "statistic": "Sum",
                 "dimensions": agent,
             },
+            evaluation_periods=1,
+            datapoints_to_alarm=1,
         ),
     ]
     return out + gateway_alarms(spec, names)

@@ -173,6 +173,11 @@ def test_alarms_and_the_dashboard_watch_the_group(plan: Plan) -> None:
         "api-5xx",
         "api-latency-p99",
     }
+    # A notice is one datapoint: those alarms fire on it, the others on 3 of 5 minutes.
+    by_what = {r.name.rsplit("-observability-", 1)[1]: r.inputs for r in alarms}
+    for what in ("spot-interruptions", "rebalance-recommendations"):
+        assert (by_what[what]["evaluationPeriods"], by_what[what]["datapointsToAlarm"]) == (1, 1)
+    assert by_what["unhealthy-hosts"]["datapointsToAlarm"] == 3
     body = json.loads(one(plan, "aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
     capacity = body["widgets"][0]["properties"]
     assert "spot and on-demand" in capacity["title"]
