@@ -2,8 +2,9 @@
 
 - Diagnostic settings send the endpoint's console, traffic and event logs and API
   Management's gateway logs (and all metrics of both) to Log Analytics.
-- Metric alerts on the endpoint's RequestLatency_P99 and each deployment's CPU, memory
-  and (GPU kinds) GPU utilisation ("Monitor online endpoints", metrics list).
+- Metric alerts on the endpoint's RequestLatency_P99 and each deployment's CPU and
+  memory (CpuMemoryUtilizationPercentage) and, on GPU kinds, GPU and GPU memory
+  utilisation ("Supported metrics for .../onlineEndpoints/deployments").
 - Log search alerts on Log Analytics: the 5xx share of AmlOnlineEndpointTrafficLog, and
   the runtime's DriftScore, which it prints as an EMF JSON line on stdout (console log).
 - One action group e-mails `observability.notify_emails`.
@@ -32,12 +33,19 @@ APIM_LOGS = ("GatewayLogs",)
 WINDOW = "PT5M"
 
 
+def _endpoint_filter(endpoint: str) -> str:
+    """Rows of one endpoint, by the resource ID every resource-specific table carries
+    (AmlOnlineEndpointConsoleLog has no EndpointName column); KQL's `endswith` ignores
+    case, and Log Analytics stores resource IDs upper-case."""
+    return f' | where _ResourceId endswith "/onlineendpoints/{endpoint.lower()}"'
+
+
 def five_xx_query(endpoint: str) -> str:
     """Share of 5xx responses of the endpoint in the window, in percent."""
     return (
         "AmlOnlineEndpointTrafficLog"
-        f' | where EndpointName == "{endpoint}"'
-        " | summarize Total = count(), Errors = countif(toint(ResponseCode) >= 500)"
+        + _endpoint_filter(endpoint)
+        + " | summarize Total = count(), Errors = countif(toint(ResponseCode) >= 500)"
         " | extend ErrorRate = iff(Total == 0, 0.0, 100.0 * Errors / Total)"
     )
 
@@ -46,8 +54,8 @@ def drift_query(endpoint: str) -> str:
     """The highest DriftScore the runtime printed (EMF on stdout) in the window."""
     return (
         "AmlOnlineEndpointConsoleLog"
-        f' | where EndpointName == "{endpoint}"'
-        ' | where Message has "DriftScore"'
+        + _endpoint_filter(endpoint)
+        + ' | where Message has "DriftScore"'
         " | extend Emf = parse_json(Message)"
         " | where isnotnull(Emf.DriftScore)"
         " | summarize DriftScore = max(todouble(Emf.DriftScore))"
@@ -179,10 +187,13 @@ class Observability(pulumi.ComponentResource):
         )
         utilisation = [
             ("cpu", "CpuUtilizationPercentage", alarms.cpu_utilization_percent),
-            ("memory", "MemoryUtilizationPercentage", alarms.memory_utilization_percent),
+            ("memory", "CpuMemoryUtilizationPercentage", alarms.memory_utilization_percent),
         ]
         if ctx.spec.compute.accelerator != "none":
             utilisation.append(("gpu", "GpuUtilizationPercentage", alarms.gpu_utilization_percent))
+            utilisation.append(
+                ("gpumem", "GpuMemoryUtilizationPercentage", alarms.memory_utilization_percent)
+            )
         for color, deployment_id in args.deployment_ids.items():
             for what, metric, threshold in utilisation:
                 self._metric_alert(
@@ -292,10 +303,18 @@ def workbook(ctx: AzureContext, endpoint_id: str, deployment_ids: list[str]) -> 
         _chart("Requests per minute", [endpoint_id], ENDPOINT_NAMESPACE, "RequestsPerMinute"),
         _chart("Latency p99 (ms)", [endpoint_id], ENDPOINT_NAMESPACE, "RequestLatency_P99"),
         _chart("CPU %", deployment_ids, DEPLOYMENT_NAMESPACE, "CpuUtilizationPercentage"),
-        _chart("Memory %", deployment_ids, DEPLOYMENT_NAMESPACE, "MemoryUtilizationPercentage"),
+        _chart("Memory %", deployment_ids, DEPLOYMENT_NAMESPACE, "CpuMemoryUtilizationPercentage"),
     ]
     if ctx.spec.compute.accelerator != "none":
         items.append(
             _chart("GPU %", deployment_ids, DEPLOYMENT_NAMESPACE, "GpuUtilizationPercentage")
+        )
+        items.append(
+            _chart(
+                "GPU memory %",
+                deployment_ids,
+                DEPLOYMENT_NAMESPACE,
+                "GpuMemoryUtilizationPercentage",
+            )
         )
     return {"version": "Notebook/1.0", "items": items, "isLocked": False}

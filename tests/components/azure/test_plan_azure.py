@@ -208,7 +208,7 @@ def test_alerts_scope_the_endpoint_and_deployments(prod: Plan) -> None:
         for q in prod.of_type("azure-native:monitor:ScheduledQueryRule")
     }
     endpoint = one(prod, f"{ML}:OnlineEndpoint").inputs["endpointName"]
-    assert f'EndpointName == "{endpoint}"' in logs["drift"]["criteria"]["allOf"][0]["query"]
+    assert f'/onlineendpoints/{endpoint}"' in logs["drift"]["criteria"]["allOf"][0]["query"]
     assert logs["drift"]["criteria"]["allOf"][0]["threshold"] == 0.2
     assert logs["5xx"]["criteria"]["allOf"][0]["threshold"] == 1
     diagnostics = {
