@@ -6,9 +6,11 @@ through the Blob service's REST API (Put Blob) with an Azure AD token instead. T
 deploying identity gets Storage Blob Data Contributor on the container first; a 403
 while that assignment propagates is retried.
 
-The blobs live under `<model>/<version>/`; a version's files never change (its digest
-list is an input, a change replaces the resource under a new version), and destroying
-the resource leaves the blobs that the registered model version points at.
+The blobs live under `<model>/<version>/`; a version's files never change: its digest
+list is an input, and new files under a prefix already uploaded are refused (`check`),
+since the registered model version that points at them is immutable. A new prefix
+replaces the resource; destroying it leaves the blobs that the registered model
+version points at.
 """
 
 from __future__ import annotations
@@ -81,6 +83,33 @@ class BundleUploadProvider(dynamic.ResourceProvider):
             )
         return dynamic.CreateResult(id_=base, outs={**props, "uri": f"{base}/"})
 
+    def check(self, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.CheckResult:
+        """Refuse new files under a prefix already uploaded: the registered model version
+        points at these blobs and is immutable, so a changed bundle needs a new version."""
+        same_place = all(olds.get(k) == news.get(k) for k in ("container_url", "prefix"))
+        if olds and same_place and olds.get("files") != news.get("files"):
+            return dynamic.CheckResult(
+                news,
+                [
+                    dynamic.CheckFailure(
+                        "files",
+                        f"the bundle for {news.get('prefix')!r} changed after it was uploaded "
+                        "and registered; registered model versions are immutable: bump "
+                        "model.version (or previous.model_version)",
+                    )
+                ],
+            )
+        return dynamic.CheckResult(news, [])
+
+    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
+        """A new place is a new upload (replace); anything else is no change, so the
+        resource is never updated in place (an update would upload nothing)."""
+        moved = [k for k in ("container_url", "prefix") if olds.get(k) != news.get(k)]
+        return dynamic.DiffResult(changes=bool(moved), replaces=moved, delete_before_replace=False)
+
+    def delete(self, _id: str, props: dict[str, Any]) -> None:
+        """Nothing: a registered model version keeps pointing at these blobs."""
+
 
 def folder_uri(container_url: pulumi.Input[str], prefix: str) -> pulumi.Output[str]:
     """The URL of the bundle's folder in the container (what the model version names)."""
@@ -90,14 +119,6 @@ def folder_uri(container_url: pulumi.Input[str], prefix: str) -> pulumi.Output[s
         prefix.strip("/"),
         "/",
     )
-
-    def diff(self, _id: str, olds: dict[str, Any], news: dict[str, Any]) -> dynamic.DiffResult:
-        keys = ("container_url", "prefix", "files")
-        changed = [k for k in keys if olds.get(k) != news.get(k)]
-        return dynamic.DiffResult(changes=bool(changed), replaces=changed)
-
-    def delete(self, _id: str, props: dict[str, Any]) -> None:
-        """Nothing: a registered model version keeps pointing at these blobs."""
 
 
 class BundleUpload(dynamic.Resource):

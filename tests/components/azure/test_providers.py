@@ -212,3 +212,35 @@ def test_a_403_after_the_propagation_window_fails_naming_the_call(
                 "files": bundle_files(tmp_path),
             }
         )
+
+
+def _upload_props(files: dict[str, str], prefix: str = "churn/1.0.0") -> dict[str, Any]:
+    return {
+        "kind": "azure-bundle-upload",
+        "bundle_dir": "/tmp/bundle",
+        "container_url": "https://st.blob.core.windows.net/models",
+        "prefix": prefix,
+        "files": files,
+        "uri": f"https://st.blob.core.windows.net/models/{prefix}/",
+    }
+
+
+def test_a_changed_bundle_under_the_same_version_is_refused() -> None:
+    provider = BundleUploadProvider()
+    olds = _upload_props({"inferstack.yaml": "a"})
+    result = provider.check(olds, _upload_props({"inferstack.yaml": "b"}))
+    assert [f.property for f in result.failures] == ["files"]
+    assert "bump model.version" in result.failures[0].reason
+    assert not provider.check({}, olds).failures
+    assert not provider.check(olds, _upload_props({"x": "b"}, prefix="churn/1.0.1")).failures
+
+
+def test_the_upload_is_replaced_at_a_new_prefix_and_never_updated_in_place() -> None:
+    provider = BundleUploadProvider()
+    olds = _upload_props({"inferstack.yaml": "a"})
+    moved = provider.diff("id", olds, _upload_props({"inferstack.yaml": "a"}, "churn/1.0.1"))
+    assert moved.changes
+    assert moved.replaces == ["prefix"]
+    same = provider.diff("id", olds, {**olds, "bundle_dir": "/elsewhere"})
+    assert not same.changes
+    provider.delete("id", olds)  # leaves the blobs: a model version points at them
