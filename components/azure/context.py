@@ -107,10 +107,12 @@ class AzureContext:
 
 
 def context_for(name: str, spec: DeploymentSpec, project: str, stack: str) -> AzureContext:
-    """The context of deployment `name` of `spec`."""
+    """The context of deployment `name` of `spec`. The tags name no model version: a
+    rollout must not change the endpoint's inputs, since azure-native PUTs the endpoint
+    whole and its traffic comes back only once the new deployment exists (each
+    deployment carries its own version tag)."""
     tags = {
         "inferstack-model": spec.model.name,
-        "inferstack-version": spec.model.version,
         "inferstack-environment": spec.environment,
         **spec.tags,
     }

@@ -1,0 +1,70 @@
+"""What a rollout (a new model.version) and a redeploy change on Azure: the endpoint's
+inputs stay the same, so azure-native does not PUT the endpoint (and with it an empty
+traffic split) while the new colour is still being created."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from inferstack.components.azure.endpoint import AzureEndpoint
+from inferstack.components.plan.mocks import PlanMocks
+from inferstack.components.plan.run import Plan, run_under_mocks
+from inferstack.components.spec.models import DeploymentSpec
+
+ML = "azure-native:machinelearningservices"
+REGISTRY = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ml-platform/"
+    "providers/Microsoft.ContainerRegistry/registries/mlplatformacr"
+)
+
+
+def spec(version: str, previous: str | None = None, **azure: Any) -> DeploymentSpec:
+    options: dict[str, Any] = {
+        "image_uri": f"mlplatformacr.azurecr.io/churn:{version}",
+        "image_registry_id": REGISTRY,
+        "apim_sku": "Standard",
+        **azure,
+    }
+    if previous:
+        options["previous"] = {
+            "model_version": previous,
+            "image_uri": f"mlplatformacr.azurecr.io/churn:{previous}",
+            "artifact": f"azureml://datastores/workspaceblobstore/paths/churn/{previous}/",
+        }
+    return DeploymentSpec.model_validate(
+        {
+            "target": "azure",
+            "environment": "prod",
+            "model": {
+                "name": "churn",
+                "version": version,
+                "framework": "sklearn",
+                "artifact": f"azureml://datastores/workspaceblobstore/paths/churn/{version}/",
+            },
+            "scaling": {"min_replicas": 3, "max_replicas": 4},
+            "observability": {"notify_emails": ["oncall@example.com"]},
+            "rollout": {"strategy": "canary"},
+            "targets": {"azure": options},
+        }
+    )
+
+
+def deploy(deployment: DeploymentSpec) -> Plan:
+    return run_under_mocks(
+        lambda: AzureEndpoint("churn", deployment), mocks=PlanMocks(), stack="prod"
+    )
+
+
+def endpoint_inputs(plan: Plan) -> dict[str, Any]:
+    (endpoint,) = plan.of_type(f"{ML}:OnlineEndpoint")
+    return endpoint.inputs
+
+
+def test_a_new_model_version_leaves_the_endpoint_unchanged() -> None:
+    before = deploy(spec("1.0.0"))
+    during = deploy(spec("1.1.0", previous="1.0.0", live_color="green"))
+    assert endpoint_inputs(before) == endpoint_inputs(during)
+    versions = {
+        d.inputs["tags"]["inferstack-version"] for d in during.of_type(f"{ML}:OnlineDeployment")
+    }
+    assert versions == {"1.0.0", "1.1.0"}
