@@ -40,6 +40,13 @@ def group_instance_types(spec: DeploymentSpec) -> tuple[str, ...]:
     return chosen or GROUP_INSTANCE_TYPES.get(spec.compute.accelerator, ())
 
 
+def serving_instance_type(spec: DeploymentSpec) -> str:
+    """The type a spec's replicas run on: in the group, its first (smallest) type, the one
+    spot and on-demand prices are quoted for; else SageMaker's `spec.instance_type()`."""
+    types = group_instance_types(spec) if group_mode(spec) else ()
+    return types[0] if types else spec.instance_type()
+
+
 def stop_timeout_s(spec: DeploymentSpec) -> int:
     """`docker stop --time` of the drain: the runtime's drain bound and a margin."""
     return aws_options(spec).group.drain_s + STOP_MARGIN_S

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field
 
 from inferstack.components.aws.group_options import InstanceGroupOptions
-from inferstack.components.aws.group_rules import GROUP_RULES
+from inferstack.components.aws.group_rules import GROUP_RULES, serving_instance_type
 from inferstack.components.aws.limits import AWS_LIMIT_RULES
 from inferstack.components.aws.rules import AWS_RULES
 from inferstack.components.aws.sizes import AWS_INSTANCE_SIZES
@@ -113,4 +113,5 @@ TARGET = Target(
     rules=(*AWS_RULES, *AWS_LIMIT_RULES, *GROUP_RULES),
     component="inferstack.components.aws.endpoint:AwsEndpoint",
     plan_fakes=("inferstack.components.image.plan_fakes", "inferstack.components.aws.plan_fakes"),
+    serving_instance_type=serving_instance_type,
 )

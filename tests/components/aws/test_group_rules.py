@@ -154,3 +154,14 @@ def test_zones_must_be_two_of_the_region(bundle: Path) -> None:
     assert "two different zones" in refused(bundle, same)
     other = {"targets": {"aws": {"group": {"zones": ["eu-west-1a", "eu-west-1b"]}}}}
     assert "not zones of us-east-1" in refused(bundle, other)
+
+
+def test_the_cost_estimate_prices_the_groups_ec2_type(bundle: Path) -> None:
+    from inferstack.components.targets import get_target
+
+    aws = get_target("aws")
+    assert aws.instance_type_for(group_spec(bundle)) == "g5.xlarge"
+    data = group_spec_data(bundle)
+    data["compute"]["spot"] = False
+    del data["targets"]
+    assert aws.instance_type_for(DeploymentSpec.model_validate(data)) == "ml.g5.xlarge"
