@@ -94,7 +94,14 @@ def selector(serving: Serving, track: str) -> dict[str, str]:
 
 
 def namespace(serving: Serving) -> Manifest:
-    labels = {"app.kubernetes.io/part-of": "inferstack"}
+    """The deployment's namespace; Pod Security Admission enforces the restricted profile
+    there, which the runtime's pods meet (non-root, no escalation, no capabilities,
+    seccomp RuntimeDefault)."""
+    labels = {
+        "app.kubernetes.io/part-of": "inferstack",
+        "pod-security.kubernetes.io/enforce": "restricted",
+        "pod-security.kubernetes.io/enforce-version": "latest",
+    }
     return {
         "apiVersion": "v1",
         "kind": "Namespace",

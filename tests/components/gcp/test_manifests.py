@@ -147,3 +147,23 @@ def test_drain_fits_rollouts_and_spot_preemption() -> None:
     assert pod["terminationGracePeriodSeconds"] == GRACE_S > PRESTOP_S + DRAIN_S
     assert PRESTOP_S + DRAIN_S < SPOT_POD_SHUTDOWN_S
     assert deployment["spec"]["strategy"]["rollingUpdate"]["maxUnavailable"] == 0
+
+
+def test_pods_meet_the_restricted_pod_security_profile_their_namespace_enforces() -> None:
+    for changes in SHAPES.values():
+        found = objects_of(gke_spec(**changes))
+        (namespace,) = [o for o in found if o["kind"] == "Namespace"]
+        assert namespace["metadata"]["labels"]["pod-security.kubernetes.io/enforce"] == "restricted"
+        for deployment in (o for o in found if o["kind"] == "Deployment"):
+            pod = deployment["spec"]["template"]["spec"]
+            assert pod["securityContext"]["runAsNonRoot"] is True
+            assert pod["securityContext"]["seccompProfile"] == {"type": "RuntimeDefault"}
+            assert all("emptyDir" in v for v in pod["volumes"])
+            assert "hostNetwork" not in pod
+            assert "hostPID" not in pod
+            for container in pod["containers"]:
+                context = container["securityContext"]
+                assert context["allowPrivilegeEscalation"] is False
+                assert context["capabilities"] == {"drop": ["ALL"]}
+                assert context["runAsUser"] != 0
+                assert "hostPort" not in container["ports"][0]
