@@ -59,6 +59,7 @@ class InferenceApp:
             ("/live", "GET", h.live, False),
             ("/ready", "GET", h.ready_check, False),
             ("/score", "POST", h.score, True),
+            ("/explain", "POST", h.explain, True),
             ("/v2", "GET", h.v2_server, False),
             ("/v2/health/live", "GET", h.live, False),
             ("/v2/health/ready", "GET", h.ready_check, False),
@@ -92,6 +93,11 @@ class InferenceApp:
         params: list[str] = []
         if methods is None and path.startswith("/v2/models/"):
             methods, params = self._v2_model_route(path)
+        elif methods is None and path.startswith("/v1/models/") and path.endswith(":explain"):
+            name = path[len("/v1/models/") : -len(":explain")]
+            if name and "/" not in name:
+                label = "/v1/models/{name}:explain"
+                methods, params = {"POST": (label, self.handlers.explain, True)}, [name]
         if methods is None:
             raise NotFound(f"no route {clip(path, 100)}")
         entry = methods.get(method)

@@ -91,6 +91,14 @@ class Env:
     ALLOW_VERSION_MISMATCH: Final = "INFERSTACK_ALLOW_VERSION_MISMATCH"
     """Load a bundle saved under another major version of its framework (at your risk)."""
     ALLOW_PICKLE: Final = "INFERSTACK_ALLOW_PICKLE"
+    EXPLAIN_MAX_COST: Final = "INFERSTACK_EXPLAIN_MAX_COST"
+    """Model evaluations one /explain request may cost; more is refused with 422."""
+    EXPLAIN_SAMPLES: Final = "INFERSTACK_EXPLAIN_SAMPLES"
+    """Samples per row of the sampling explainer (models without a tree or linear one)."""
+    EXPLAIN_CONCURRENCY: Final = "INFERSTACK_EXPLAIN_CONCURRENCY"
+    """Explanations computed at once, in their own threads (never the model's batcher)."""
+    EXPLAIN_WINDOW: Final = "INFERSTACK_EXPLAIN_WINDOW"
+    """Explained rows the attribution metrics average over."""
     """Load pickle-based artifacts the bundle did not opt in to (loading a pickle runs code)."""
 
 
@@ -108,6 +116,9 @@ class Routes:
     V2_MODEL: Final = "/v2/models/{name}"
     V2_INFER: Final = "/v2/models/{name}/infer"
     METRICS: Final = "/metrics"
+    EXPLAIN: Final = "/explain"
+    V1_EXPLAIN: Final = "/v1/models/{name}:explain"
+    """KServe V1's explain verb (the V2 protocol defines no explain route)."""
 
 
 INFERENCE_ROUTES: Final = (Routes.INVOCATIONS, Routes.PREDICT, Routes.SCORE, Routes.V2_INFER)
@@ -136,6 +147,10 @@ class Metric:
     """Counter: input values compared with the reference (label ``check``: range, category)."""
     ANOMALOUS_VALUES: Final = "inferstack_anomalous_values"
     """Counter: values outside the reference range or of an unseen category, by feature."""
+    ATTRIBUTION_MEAN_ABS: Final = "inferstack_attribution_mean_abs"
+    """Gauge: mean absolute attribution per feature over the last explained rows."""
+    ATTRIBUTION_SHARE: Final = "inferstack_attribution_share"
+    """Gauge: a feature's share of the summed mean absolute attributions."""
     ANOMALY_CHECKED_REQUESTS: Final = "inferstack_anomaly_checked_requests"
     ANOMALOUS_REQUESTS: Final = "inferstack_anomalous_requests"
     """Counter: requests holding at least one anomalous value."""

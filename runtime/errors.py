@@ -10,6 +10,8 @@ Hierarchy (each class fixes ``status_code`` and a short machine ``code``)::
     ├── NotFound (404, "not_found")               unknown route or model name
     ├── MethodNotAllowed (405, "method_not_allowed")
     ├── PayloadTooLarge (413, "payload_too_large")
+    ├── ExplainBudgetExceeded (422, "explain_budget_exceeded") an explanation over its cost budget
+    ├── NotExplainable (422, "not_explainable")   no explainer fits this model or bundle
     ├── UnsupportedMediaType (415, "unsupported_media_type")
     ├── ModelNotReady (503, "not_ready")          model still loading or failed to load
     ├── BodyTimeout (408, "body_timeout")        the body did not arrive in time (closes)
@@ -141,3 +143,17 @@ class ShuttingDown(InferstackError):  # noqa: N818 - named after the condition
 
     status_code = 503
     code = "shutting_down"
+
+
+class ExplainBudgetExceeded(InferstackError):  # noqa: N818 - named after the condition
+    """An explanation request would cost more model evaluations than its budget (422)."""
+
+    status_code = 422
+    code = "explain_budget_exceeded"
+
+
+class NotExplainable(InferstackError):  # noqa: N818 - named after the condition
+    """No explainer fits this model or bundle (string features, no reference sample)."""
+
+    status_code = 422
+    code = "not_explainable"

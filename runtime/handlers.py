@@ -157,6 +157,23 @@ class Handlers:
         done = await self._infer("/score", receive, headers, rows)
         return await done.encode(_predictions, done.out)
 
+    # ---- explanations (never through the batcher) ------------------------------
+    async def explain(
+        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
+    ) -> Response:
+        if params:  # KServe V1's /v1/models/{name}:explain
+            self._check_model(params)
+        await self.service.loaded()
+        body = await read_body(receive, headers, self.limit, self.body_timeout)
+        obj = protocols.parse_json(body)
+        x = protocols.decode_json(obj, self._decoder())
+        request_id = obj.get("id") if isinstance(obj, dict) else None
+        if not isinstance(request_id, str):
+            header = headers.get(b"x-request-id")
+            request_id = clip(header.decode("latin-1"), 100) if header else None
+        answer = await self.service.explanations.explain(x, request_id)
+        return Response(200, orjson.dumps(answer, option=protocols.JSON_OPTS))
+
     # ---- Open Inference Protocol V2 ----------------------------------------
     def _check_model(self, params: list[str]) -> None:
         s = self.service

@@ -169,6 +169,20 @@ class Metrics:
             mv,
             registry=reg,
         ).labels(model, version)
+        self.attribution = Gauge(
+            Metric.ATTRIBUTION_MEAN_ABS,
+            "Mean absolute attribution per feature over the last explained rows.",
+            [*mv, "feature"],
+            multiprocess_mode="max",
+            registry=reg,
+        )
+        self.attribution_share = Gauge(
+            Metric.ATTRIBUTION_SHARE,
+            "A feature's share of the summed mean absolute attributions.",
+            [*mv, "feature"],
+            multiprocess_mode="max",
+            registry=reg,
+        )
         self._mv = (model, version)
         self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
 
@@ -219,6 +233,12 @@ class Metrics:
             self.anomalous.labels(*self._mv, feature, "category").inc(count)
         if found.anomalous:
             self.anomalous_requests.inc()
+
+    def set_attributions(self, means: dict[str, float], shares: dict[str, float]) -> None:
+        """Publish mean absolute attributions and their shares per feature."""
+        for feature, value in means.items():
+            self.attribution.labels(*self._mv, feature).set(value)
+            self.attribution_share.labels(*self._mv, feature).set(shares.get(feature, 0.0))
 
     def exposition(self) -> bytes:
         """The text format served on ``/metrics``."""

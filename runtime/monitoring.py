@@ -204,10 +204,15 @@ class Capture:
         day = time.strftime("%Y%m%d", time.gmtime())
         return self.directory / f"{self.model}-{self.version}-{day}-{os.getpid()}.jsonl"
 
-    def write(self, records: list[dict[str, Any]]) -> None:
-        """Append records, one JSON object per line."""
+    @property
+    def explanations_path(self) -> Path:
+        """Today's audit trail of explanations for this process, beside the captures."""
+        return self.path.with_suffix(".explanations.jsonl")
+
+    def write(self, records: list[dict[str, Any]], path: Path | None = None) -> None:
+        """Append records, one JSON object per line (to ``path``, else today's file)."""
         data = b"".join(orjson.dumps(r, option=orjson.OPT_SERIALIZE_NUMPY) + b"\n" for r in records)
-        with self._lock, self.path.open("ab") as fh:
+        with self._lock, (path or self.path).open("ab") as fh:
             fh.write(data)
 
 

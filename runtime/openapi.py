@@ -190,6 +190,11 @@ def openapi_document(manifest: Manifest | None) -> dict[str, Any]:
         v2_model_paths[prefix] = {**_get("V2 model metadata"), "parameters": params}
         v2_model_paths[f"{prefix}/ready"] = {**_get("V2 model readiness"), "parameters": params}
         v2_model_paths[f"{prefix}/infer"] = {**_post("V2 inference", v2), "parameters": params}
+    explain = {
+        "type": "object",
+        "required": ["instances"],
+        "properties": {"instances": rows, "id": {"type": "string"}},
+    }
     return {
         "openapi": "3.1.0",
         "info": {
@@ -200,6 +205,11 @@ def openapi_document(manifest: Manifest | None) -> dict[str, Any]:
             "/predict": _post("Predict (JSON rows)", instances),
             "/invocations": _post("SageMaker invocations", {"oneOf": [instances, rows]}, csv=True),
             "/score": _post("Azure ML scoring", {"anyOf": [data, split]}),
+            "/explain": _post("Per-feature attributions (SHAP)", explain),
+            "/v1/models/{name}:explain": {
+                **_post("KServe V1 explain", explain),
+                "parameters": [model_param],
+            },
             **v2_model_paths,
             "/": _get("Azure ML liveness"),
             "/ping": _get("SageMaker health"),

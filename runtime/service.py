@@ -23,6 +23,7 @@ from inferstack.runtime.errors import (
     PayloadTooLarge,
     PredictionError,
 )
+from inferstack.runtime.explain_service import ExplainService
 from inferstack.runtime.manifest import Manifest, read_manifest
 from inferstack.runtime.metrics import Metrics
 from inferstack.runtime.model import ServedModel, load_bundle
@@ -51,6 +52,7 @@ class ModelService:
         self.observer: Observer | None = None
         self.emitter: DriftEmitter | None = None
         self.anomalies: AnomalyCheck | None = None
+        self.explanations = ExplainService(self, settings)
         self._ids = itertools.count(1)
         self._load_task: asyncio.Task[None] | None = None
         try:
@@ -217,6 +219,7 @@ class ModelService:
             await self.emitter.stop()
         if self.batcher is not None:
             await self.batcher.close()
+        self.explanations.close()
 
     async def loaded(self) -> tuple[Batcher, ServedModel]:
         """The batcher and model; a request that arrives while the model loads waits for it.

@@ -111,6 +111,14 @@ class RuntimeSettings(BaseSettings):
     """Bodies of at least this size are decoded and answered in a thread, off the event loop."""
     metrics_auth: bool = Field(False, validation_alias=_env(Env.METRICS_AUTH))
     """Require the API key on ``/metrics`` too (Prometheus sends it as a bearer token)."""
+    explain_max_cost: int = Field(200_000, ge=1, validation_alias=_env(Env.EXPLAIN_MAX_COST))
+    """Model evaluations one explanation request may cost (see ``explain``); more: 422."""
+    explain_samples: int = Field(200, ge=10, validation_alias=_env(Env.EXPLAIN_SAMPLES))
+    """Samples per row of the sampling explainer."""
+    explain_concurrency: int = Field(1, ge=1, le=64, validation_alias=_env(Env.EXPLAIN_CONCURRENCY))
+    """Explanations computed at once, each in its own thread, never on the model's batcher."""
+    explain_window: int = Field(1000, ge=1, validation_alias=_env(Env.EXPLAIN_WINDOW))
+    """Explained rows the attribution metrics average over."""
     grpc_port: int | None = Field(None, ge=1, le=65535, validation_alias=_env(Env.GRPC_PORT))
     """Serve the V2 gRPC service on this port too (needs the ``grpc`` extra); off unless set."""
 

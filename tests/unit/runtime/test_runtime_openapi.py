@@ -30,6 +30,7 @@ def test_every_route_is_documented(app: InferenceApp) -> None:
     served = {(path, method) for path, methods in app.routes.items() for method in methods}
     for prefix in ("/v2/models/{name}", "/v2/models/{name}/versions/{version}"):
         served |= {(prefix, "GET"), (f"{prefix}/ready", "GET"), (f"{prefix}/infer", "POST")}
+    served.add(("/v1/models/{name}:explain", "POST"))
     assert documented == served
     for path, method in documented:  # each documented route resolves in the router
         concrete = path.replace("{name}", manifest.name).replace("{version}", manifest.version)
