@@ -65,7 +65,7 @@ ENVIRONMENT_KEYS = ("inferstack:environment", "inferstack-environment", "environ
 
 def labels_of(props: Mapping[str, Any]) -> Mapping[str, Any]:
     """A resource's tags or labels, whichever it has."""
-    for key in ("tags", "labels", "resourceLabels"):
+    for key in ("tags", "userLabels", "labels", "resourceLabels"):
         value = props.get(key)
         if isinstance(value, Mapping):
             return value

@@ -12,12 +12,12 @@ Defaults depend on the environment, taken from the settings or from the resource
 from __future__ import annotations
 
 import fnmatch
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from inferstack.policies import aws_facts
+from inferstack.policies import aws_facts, azure_facts, gcp_facts
 from inferstack.policies.base import Rule, Subject
 from inferstack.policies.facts import Alarm, Capacity, Rollback, TargetFacts, environment_of
 from inferstack.policies.facts import labels_of as _labels_of
@@ -26,7 +26,7 @@ from inferstack.policies.taggable import tag_field
 Environment = Literal["dev", "staging", "prod"]
 Finding = tuple[str, str | None]
 
-FACT_SOURCES: tuple[TargetFacts, ...] = (aws_facts.FACTS,)
+FACT_SOURCES: tuple[TargetFacts, ...] = (aws_facts.FACTS, azure_facts.FACTS, gcp_facts.FACTS)
 """Every target's fact readers (a target without capacity to judge has none)."""
 
 # Single-GPU and CPU types only outside prod; shell patterns, matched case-sensitively.
@@ -157,6 +157,8 @@ def cost_tags(resources: list[Subject], settings: CostTagSettings) -> Iterable[F
         labels = resource.props.get(field) if field else _labels_of(resource.props) or None
         if field is None and labels is None:
             continue
+        if labels is not None and not isinstance(labels, Mapping):
+            continue  # a field of that name that holds no tags (API Management's filters)
         missing = [key for key in settings.required if key not in (labels or {})]
         if missing:
             yield (

@@ -12,7 +12,14 @@ import importlib
 from functools import cache
 
 # The props key of each SDK field that holds cost tags, in the order they are tried.
-_TAG_FIELDS = (("tags", "tags"), ("labels", "labels"), ("resource_labels", "resourceLabels"))
+# GCP's user_labels comes first: where a type has it, its `labels` are configuration
+# (a notification channel's address), not cost labels.
+_TAG_FIELDS = (
+    ("tags", "tags"),
+    ("user_labels", "userLabels"),
+    ("labels", "labels"),
+    ("resource_labels", "resourceLabels"),
+)
 _PACKAGES = {"aws": "pulumi_aws", "azure-native": "pulumi_azure_native", "gcp": "pulumi_gcp"}
 
 

@@ -43,9 +43,9 @@ COMMAND_GROUPS = (
     CommandGroup("inferstack.components.cli.runtime", ("serve", "bundle"), "runtime"),
     CommandGroup("inferstack.components.cli.score", ("score",), "batch"),
     CommandGroup(
-        "inferstack.components.cli.lifecycle", ("versions", "promote", "rollback"), "local"
+        "inferstack.components.cli.lifecycle", ("versions", "promote", "rollback"), "lifecycle"
     ),
-    CommandGroup("inferstack.components.cli.abreport", ("ab-report",), "local"),
+    CommandGroup("inferstack.components.cli.abreport", ("ab-report",), "lifecycle"),
     CommandGroup("inferstack.components.cli.publish", ("publish",), "publish"),
 )
 

@@ -75,7 +75,10 @@ def make_without_pulumi(tmp_path: Path, *args: str) -> subprocess.CompletedProce
 @pytest.mark.skipif(shutil.which("pulumi") is not None, reason="this machine has the Pulumi CLI")
 def test_make_up_stops_before_deploying_without_pulumi(tmp_path: Path) -> None:
     state = tmp_path / "state"
-    result = make_without_pulumi(tmp_path, "up", f"PULUMI_BACKEND_URL=file://{state}")
+    # No download: the test must not depend on whether get.pulumi.com is reachable.
+    result = make_without_pulumi(
+        tmp_path, "up", f"PULUMI_BACKEND_URL=file://{state}", "BOOTSTRAP_ARGS=--no-download"
+    )
     assert result.returncode != 0
     assert "`pulumi` not found on PATH" in result.stdout + result.stderr
     assert not state.exists()

@@ -292,3 +292,110 @@ def test_plan_reads_the_stacks_policy_config(tmp_path: Path) -> None:
     )
     assert broken.returncode == 2
     assert "guardrail-max-instances.max_instances" in broken.stderr
+
+
+def azure_deployment(high: int = 4, instance_type: str = "Standard_NC4as_T4_v3") -> list[Subject]:
+    """A managed online deployment and its autoscale setting."""
+    return [
+        Subject(
+            "azure-native:machinelearningservices:OnlineDeployment",
+            "blue",
+            {
+                "deploymentName": "blue",
+                "sku": {"capacity": 2},
+                "properties": {"instanceType": instance_type},
+                "tags": tags("prod"),
+            },
+        ),
+        Subject(
+            "azure-native:monitor:AutoscaleSetting",
+            "autoscale-blue",
+            {
+                "targetResourceUri": "/subscriptions/s/.../onlineEndpoints/e/deployments/blue",
+                "profiles": [{"capacity": {"minimum": "2", "maximum": str(high), "default": "2"}}],
+                "tags": tags("prod"),
+            },
+        ),
+        Subject(
+            "azure-native:monitor:MetricAlert",
+            "cpu",
+            {"actions": [{"actionGroupId": "/ag"}], "tags": tags("prod")},
+        ),
+    ]
+
+
+def gke_pools(base: int = 1, spot_min: int = 1, zones: int = 3) -> list[Subject]:
+    """A spot and an on-demand serving pool, their Deployments and the stable HPA."""
+    locations = [f"us-central1-{z}" for z in "abc"[:zones]]
+
+    def pool(kind: str, spot: bool) -> Subject:
+        return Subject(
+            "gcp:container/nodePool:NodePool",
+            f"pool-{kind}",
+            {
+                "nodeLocations": locations,
+                "autoscaling": {"totalMinNodeCount": 0, "totalMaxNodeCount": 10},
+                "nodeConfig": {
+                    "machineType": "g2-standard-8",
+                    "spot": spot,
+                    "labels": {"inferstack.dev/capacity": kind},
+                    "resourceLabels": tags("prod"),
+                },
+            },
+        )
+
+    def deployment(name: str, kind: str, replicas: int | None) -> Subject:
+        labels = {
+            "app.kubernetes.io/part-of": "inferstack",
+            "inferstack.dev/track": "stable",
+            "inferstack.dev/capacity": kind,
+        }
+        return Subject(
+            "kubernetes:apps/v1:Deployment",
+            name,
+            {"metadata": {"name": name, "labels": labels}, "spec": {"replicas": replicas}},
+        )
+
+    hpa = Subject(
+        "kubernetes:autoscaling/v2:HorizontalPodAutoscaler",
+        "hpa",
+        {"spec": {"scaleTargetRef": {"name": "flex"}, "minReplicas": spot_min, "maxReplicas": 9}},
+    )
+    alert = Subject(
+        "gcp:monitoring/alertPolicy:AlertPolicy",
+        "p99",
+        {"notificationChannels": ["projects/p/notificationChannels/1"], "userLabels": tags("prod")},
+    )
+    return [
+        alert,
+        pool("spot", True),
+        pool("on-demand", False),
+        deployment("base", "on-demand", base),
+        deployment("flex", "flex", None),
+        hpa,
+    ]
+
+
+def test_azure_deployments_are_judged_at_their_autoscale_bounds() -> None:
+    assert found(azure_deployment()) == set()
+    (violation,) = evaluate(azure_deployment(high=41), GUARDRAILS)
+    assert (violation.policy, violation.resource) == ("guardrail-max-instances", "blue")
+
+
+def test_gke_serving_replicas_are_one_group_with_the_on_demand_base() -> None:
+    assert found(gke_pools()) == set()
+    assert found(gke_pools(base=0, spot_min=2)) == {"guardrail-spot-in-prod"}
+    assert found(gke_pools(base=1, spot_min=0)) == {"guardrail-prod-redundancy"}
+    assert found(gke_pools(zones=1)) == {"guardrail-prod-redundancy"}
+
+
+def test_fields_named_tags_or_labels_that_hold_no_cost_tags_are_not_judged() -> None:
+    named_value = Subject(
+        "azure-native:apimanagement:NamedValue", "key", {"tags": ["a-filter"], "secret": True}
+    )
+    channel = Subject(
+        "gcp:monitoring/notificationChannel:NotificationChannel",
+        "email",
+        {"labels": {"email_address": "a@example.com"}, "userLabels": tags("prod")},
+    )
+    assert found([named_value, channel]) == set()
