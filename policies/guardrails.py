@@ -157,7 +157,8 @@ def cost_tags(resources: list[Subject], settings: CostTagSettings) -> Iterable[F
         labels = resource.props.get(field) if field else _labels_of(resource.props) or None
         if field is None and labels is None:
             continue
-        if labels is not None and not isinstance(labels, Mapping):
+        labels = _as_mapping(labels)
+        if labels is None:
             continue  # a field of that name that holds no tags (API Management's filters)
         missing = [key for key in settings.required if key not in (labels or {})]
         if missing:
@@ -165,6 +166,16 @@ def cost_tags(resources: list[Subject], settings: CostTagSettings) -> Iterable[F
                 f"missing cost tags {', '.join(missing)} (set them in the spec's tags)",
                 (resource.name),
             )
+
+
+def _as_mapping(labels: object) -> Mapping[str, object] | None:
+    """Tags as a mapping: as they are, or from a list of {key, value} entries (an EC2 Auto
+    Scaling group's); None when the field holds something else."""
+    if labels is None or isinstance(labels, Mapping):
+        return labels or {}
+    if isinstance(labels, list) and all(isinstance(t, Mapping) and "key" in t for t in labels):
+        return {str(t["key"]): t.get("value") for t in labels}
+    return None
 
 
 def prod_redundancy(resources: list[Subject], settings: RedundancySettings) -> Iterable[Finding]:

@@ -399,3 +399,13 @@ def test_fields_named_tags_or_labels_that_hold_no_cost_tags_are_not_judged() -> 
         {"labels": {"email_address": "a@example.com"}, "userLabels": tags("prod")},
     )
     assert found([named_value, channel]) == set()
+
+
+def test_list_shaped_tags_are_read_as_key_value_pairs() -> None:
+    def asg(*keys: str) -> Subject:
+        entries = [{"key": k, "value": "x", "propagateAtLaunch": True} for k in keys]
+        return Subject("aws:autoscaling/group:Group", "group", {"tags": entries})
+
+    assert "guardrail-cost-tags" not in found([asg("owner", "cost-center", "environment")])
+    (violation,) = evaluate([asg("owner")], [r for r in GUARDRAILS if "cost-tags" in r.name])
+    assert "missing cost tags cost-center, environment" in violation.message
