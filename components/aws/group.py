@@ -212,8 +212,20 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             default_instance_warmup=group.warmup_s,
             capacity_rebalance=spec.compute.spot,
             wait_for_capacity_timeout="20m",
+            # A failed spot or capacity launch is routine (the group tries other pools by
+            # itself); without this the provider fails `up` on the first one. A real
+            # misconfiguration still surfaces as the capacity wait's timeout.
+            ignore_failed_scaling_activities=True,
             mixed_instances_policy=_mixed_instances(spec, template),
-            instance_refresh=_instance_refresh(group.refresh_min_healthy_percent, group.warmup_s),
+            instance_refresh=_instance_refresh(
+                group.refresh_min_healthy_percent,
+                group.refresh_max_healthy_percent,
+                group.warmup_s,
+            ),
+            instance_maintenance_policy={
+                "min_healthy_percentage": group.refresh_min_healthy_percent,
+                "max_healthy_percentage": group.refresh_max_healthy_percent,
+            },
             enabled_metrics=GROUP_METRICS,
             tags=_propagated(ctx.tags),
             opts=child,
@@ -263,13 +275,16 @@ def _propagated(tags: dict[str, str]) -> Any:
     return [{"key": k, "value": v, "propagate_at_launch": True} for k, v in tags.items()]
 
 
-def _instance_refresh(min_healthy_percent: int, warmup_s: int) -> Any:
+def _instance_refresh(min_healthy_percent: int, max_healthy_percent: int, warmup_s: int) -> Any:
     """Rolling replacement on a launch template change, paused at each checkpoint and
-    rolled back automatically when the refresh fails."""
+    rolled back automatically when the refresh fails. With a maximum above 100 the refresh
+    launches replacements before it terminates (the provider's default, 100, terminates
+    first: a 2-host group would serve on one during each step)."""
     return {
         "strategy": "Rolling",
         "preferences": {
             "min_healthy_percentage": min_healthy_percent,
+            "max_healthy_percentage": max_healthy_percent,
             "checkpoint_percentages": list(REFRESH_CHECKPOINTS),
             "checkpoint_delay": str(warmup_s),
             "instance_warmup": str(warmup_s),

@@ -81,11 +81,22 @@ class InstanceGroupOptions(BaseModel):
         "the image and loads the model.",
     )
     refresh_min_healthy_percent: int = Field(
-        90,
+        100,
         ge=0,
         le=100,
-        description="Instance refresh (rolling update on a launch template change): "
-        "capacity kept healthy while instances are replaced.",
+        description="Instance refresh (rolling update on a launch template change) and "
+        "other replacements (rebalancing, health): capacity kept healthy while instances "
+        "are replaced (100: a replacement launches and passes its checks before an old "
+        "instance goes).",
+    )
+    refresh_max_healthy_percent: int = Field(
+        200,
+        ge=100,
+        le=200,
+        description="Instance refresh and other replacements: how far above the desired "
+        "capacity the group may launch replacements first (at most 100 above "
+        "refresh_min_healthy_percent; the extra instances count against the account's "
+        "vCPU quota while they run).",
     )
     root_volume_gb: int = Field(
         100, ge=30, le=16384, description="Encrypted gp3 root volume (the DLAMI needs 30+)."

@@ -195,6 +195,19 @@ def _group_drain_fits(spec: DeploymentSpec) -> None:
         )
 
 
+def _group_replacement_range(spec: DeploymentSpec) -> None:
+    """Instance refresh and the instance maintenance policy refuse a healthy range wider
+    than 100 points (StartInstanceRefresh, InstanceMaintenancePolicy)."""
+    group = aws_options(spec).group
+    low, high = group.refresh_min_healthy_percent, group.refresh_max_healthy_percent
+    if high - low > 100:
+        raise SpecRuleError(
+            "targets.aws.group.refresh_max_healthy_percent",
+            f"{high} is more than 100 above refresh_min_healthy_percent ({low}); EC2 Auto "
+            "Scaling refuses the range: lower it or raise the minimum",
+        )
+
+
 def _group_cuda(spec: DeploymentSpec) -> None:
     """The DLAMI's driver must run the runtime image's CUDA."""
     cuda = runtime_gpu_cuda()
@@ -240,6 +253,7 @@ GROUP_RULES = (
     _only_in_group(_group_shape),
     _only_in_group(_group_instance_types),
     _only_in_group(_group_drain_fits),
+    _only_in_group(_group_replacement_range),
     _only_in_group(_group_cuda),
     _only_in_group(_group_zones),
 )

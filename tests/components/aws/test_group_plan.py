@@ -100,6 +100,26 @@ def test_the_group_mixes_the_gpu_kinds_types_with_spot(plan: Plan) -> None:
     assert template.name in {r.name for r in plan.resources}
 
 
+def test_replacements_launch_before_they_terminate(plan: Plan) -> None:
+    # With the provider's default maximum (100) a refresh terminates first, and a
+    # 2-host group serves on one host during each step.
+    asg = one(plan, "aws:autoscaling/group:Group").inputs
+    preferences = asg["instanceRefresh"]["preferences"]
+    assert (preferences["minHealthyPercentage"], preferences["maxHealthyPercentage"]) == (100, 200)
+    assert asg["instanceMaintenancePolicy"] == {
+        "minHealthyPercentage": 100,
+        "maxHealthyPercentage": 200,
+    }
+
+
+def test_failed_spot_launches_do_not_fail_the_deploy(plan: Plan) -> None:
+    # The provider's capacity wait errors on any failed scaling activity (a spot pool
+    # without capacity is one) unless told to ignore them; the 20-minute wait remains.
+    asg = one(plan, "aws:autoscaling/group:Group").inputs
+    assert asg["ignoreFailedScalingActivities"] is True
+    assert asg["waitForCapacityTimeout"] == "20m"
+
+
 def test_the_template_boots_the_dlami_with_imdsv2_encryption_and_no_public_ip(plan: Plan) -> None:
     template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate").inputs
     assert template["imageId"].startswith("ami-")

@@ -149,6 +149,26 @@ def test_the_drain_fits_the_spot_notice_at_its_longest(bundle: Path) -> None:
     assert "deregistration_delay_s" in refused(bundle, {**on_demand, **too_long})
 
 
+def test_the_replacement_range_is_at_most_100_points(bundle: Path) -> None:
+    wide = {"targets": {"aws": {"group": {"refresh_min_healthy_percent": 90}}}}
+    message = refused(bundle, wide)
+    assert "refresh_max_healthy_percent" in message
+    assert "more than 100 above" in message
+    group_spec(
+        bundle,
+        {
+            "targets": {
+                "aws": {
+                    "group": {
+                        "refresh_min_healthy_percent": 90,
+                        "refresh_max_healthy_percent": 190,
+                    }
+                }
+            }
+        },
+    )
+
+
 def test_zones_must_be_two_of_the_region(bundle: Path) -> None:
     same = {"targets": {"aws": {"group": {"zones": ["us-east-1a", "us-east-1a"]}}}}
     assert "two different zones" in refused(bundle, same)
