@@ -79,15 +79,22 @@ class AzureEndpoint(pulumi.ComponentResource):
         workspace = MlWorkspace(
             f"{name}-ml", MlWorkspaceArgs(ctx, tenant_id=client.tenant_id), opts=child
         )
-        uploader = assign(
-            f"{name}-deployer-blob",
-            scope=workspace.storage_account_id,
-            role=STORAGE_BLOB_DATA_CONTRIBUTOR,
-            principal_id=client.object_id,
-            subscription_id=client.subscription_id,
-            service_principal=False,
-            opts=child,
-        )
+        upload_ready: tuple[pulumi.Resource, ...] = ()
+        if not ctx.options.workspace_id:
+            # Only on the storage this stack creates: on a shared workspace the grant
+            # would collide with the one already there (RoleAssignmentExists) and a
+            # destroy would take it from every other stack; there it is a prerequisite.
+            upload_ready = (
+                assign(
+                    f"{name}-deployer-blob",
+                    scope=workspace.storage_account_id,
+                    role=STORAGE_BLOB_DATA_CONTRIBUTOR,
+                    principal_id=client.object_id,
+                    subscription_id=client.subscription_id,
+                    service_principal=False,
+                    opts=child,
+                ),
+            )
         assets = ModelAssets(
             f"{name}-assets",
             ModelAssetsArgs(
@@ -96,11 +103,17 @@ class AzureEndpoint(pulumi.ComponentResource):
                 workspace_name=workspace.workspace_name,
                 blob_endpoint=workspace.blob_endpoint,
                 sources=model_sources(spec),
-                upload_ready=(uploader,),
+                upload_ready=upload_ready,
             ),
             opts=child,
         )
-        registry_id = ctx.options.image_registry_id or workspace.registry_id
+        # The image's registry (required by the spec's rules: the workspace's own is empty
+        # on a first deploy) and the workspace's, which Azure ML says an endpoint
+        # identity needs AcrPull on as well ("Authentication and authorization for online
+        # endpoints"); the same registry twice is one grant (roles.assignment_name).
+        registry_ids = [ctx.options.image_registry_id or workspace.registry_id]
+        if ctx.options.image_registry_id:
+            registry_ids.append(workspace.registry_id)
         serving = OnlineServing(
             f"{name}-serving",
             OnlineServingArgs(
@@ -109,7 +122,7 @@ class AzureEndpoint(pulumi.ComponentResource):
                 resource_group_name=workspace.resource_group_name,
                 workspace_name=workspace.workspace_name,
                 storage_account_id=workspace.storage_account_id,
-                registry_id=registry_id,
+                registry_ids=tuple(registry_ids),
                 model_ids=assets.model_ids,
                 environment_ids=assets.environment_ids,
             ),

@@ -6,6 +6,8 @@ IDs are Azure's built-in role definition IDs, the same in every tenant
 
 from __future__ import annotations
 
+import uuid
+
 import pulumi
 import pulumi_azure_native as azure_native
 
@@ -37,6 +39,11 @@ def role_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]
     )
 
 
+def assignment_name(scope: str, principal_id: str, role: str) -> str:
+    """A GUID that is the same for the same scope (any case), principal and role."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, f"{scope.lower()}|{principal_id}|{role}"))
+
+
 def assign(
     name: str,
     *,
@@ -49,9 +56,16 @@ def assign(
 ) -> azure_native.authorization.RoleAssignment:
     """Assign `role` at `scope`. For a managed identity created in the same deployment,
     principalType ServicePrincipal lets ARM skip the directory lookup that fails while the
-    new identity replicates ("Assign Azure roles using ARM templates", new principal)."""
+    new identity replicates ("Assign Azure roles using ARM templates", new principal).
+
+    The assignment's name is derived from (scope, principal, role), the triple ARM allows
+    once: two grants of the same triple are the same PUT instead of a
+    RoleAssignmentExists conflict."""
     return azure_native.authorization.RoleAssignment(
         name,
+        role_assignment_name=pulumi.Output.all(scope, principal_id).apply(
+            lambda v: assignment_name(v[0], v[1], role)
+        ),
         scope=scope,
         role_definition_id=role_id(subscription_id, role),
         principal_id=principal_id,

@@ -7,6 +7,7 @@ raises `SpecRuleError` naming the field; docs/azure.md lists them with their sou
 
 from __future__ import annotations
 
+import math
 import re
 from typing import TYPE_CHECKING
 
@@ -26,6 +27,11 @@ SPOT_MESSAGE = (
 ACR_IMAGE = re.compile(
     r"^([a-zA-Z0-9]{5,50})\.azurecr\.io/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$"
 )
+WORKSPACE_DATASTORE = re.compile(
+    r"^azureml://subscriptions/([^/]+)/resourcegroups/([^/]+)/workspaces/([^/]+)/datastores/",
+    re.IGNORECASE,
+)
+MAX_RENEWAL_PERIOD_S = 300
 REGISTRY_ID = re.compile(
     r"^/subscriptions/[^/]+/resourceGroups/[^/]+/providers/"
     r"Microsoft\.ContainerRegistry/registries/([^/]+)$",
@@ -59,12 +65,61 @@ def _artifacts(spec: DeploymentSpec) -> None:
             raise SpecRuleError(
                 field, f"{artifact!r}: Azure ML reads a local bundle or azureml:// only"
             )
+        _same_workspace(field, artifact, azure_options(spec).workspace_id)
     if spec.rollout.variants:
         raise SpecRuleError(
             "rollout.variants",
             "A/B variants are not built on azure; the endpoint serves blue and green "
             "(targets.azure.live_color and previous)",
         )
+
+
+def _same_workspace(field: str, artifact: str, workspace_id: str | None) -> None:
+    """A datastore path in another workspace is refused: the endpoint's identity can read
+    only the storage of the workspace it deploys into (Storage Blob Data Reader there;
+    Azure ML assigns a user-assigned identity nothing else)."""
+    match = WORKSPACE_DATASTORE.match(artifact)
+    if not match:
+        return
+    where = "/".join(match.groups()).lower()
+    if workspace_id is None or _workspace_key(workspace_id) != where:
+        raise SpecRuleError(
+            field,
+            f"{artifact!r} is a datastore of workspace {match.group(3)!r}, which this stack "
+            "does not deploy into (its endpoint identity cannot read that storage); use "
+            "azureml://datastores/<datastore>/paths/... of the stack's workspace, a local "
+            "bundle, or set workspace_id to that workspace",
+        )
+
+
+def _workspace_key(workspace_id: str) -> str:
+    parts = workspace_id.strip("/").split("/")
+    return f"{parts[1]}/{parts[3]}/{parts[7]}".lower()
+
+
+def _private(spec: DeploymentSpec) -> None:
+    if azure_options(spec).private:
+        raise SpecRuleError(
+            "targets.azure.private",
+            "not built yet: a private endpoint takes scoring requests only through the "
+            "workspace's private endpoint, and this target creates no VNet, private "
+            "endpoint or private DNS, nor API Management in a VNet, so nothing could reach "
+            "it; set private: false (restrict callers with gateway.allowed_cidrs)",
+        )
+
+
+def _rate_window(spec: DeploymentSpec) -> None:
+    """rate-limit-by-key's renewal-period is at most 300 seconds."""
+    gateway = spec.gateway
+    if gateway.rate_limit_rps and gateway.burst:
+        window = math.ceil(gateway.burst / gateway.rate_limit_rps)
+        if window > MAX_RENEWAL_PERIOD_S:
+            raise SpecRuleError(
+                "gateway.burst",
+                f"{gateway.burst} calls at {gateway.rate_limit_rps:g}/s is a {window} s "
+                f"window; API Management's rate-limit-by-key allows {MAX_RENEWAL_PERIOD_S} s "
+                "at most: lower burst or raise rate_limit_rps",
+            )
 
 
 def _instance_type(spec: DeploymentSpec) -> None:
@@ -98,7 +153,8 @@ def _instance_type(spec: DeploymentSpec) -> None:
 
 def _image(spec: DeploymentSpec) -> None:
     """The image is in an Azure Container Registry, which the endpoint pulls with its
-    identity (AcrPull); a registry given by id must be the image's."""
+    identity (AcrPull); a registry given by id must be the image's, and one must be
+    given unless the workspace exists (a created workspace's registry starts empty)."""
     options = azure_options(spec)
     images = [("targets.azure.image_uri", options.image_uri)]
     if options.previous:
@@ -116,6 +172,13 @@ def _image(spec: DeploymentSpec) -> None:
                 f"{image!r} is not <registry>.azurecr.io/<repository>:<tag> (or @sha256:...)",
             )
     registry_id = options.image_registry_id
+    if not registry_id and not options.workspace_id:
+        raise SpecRuleError(
+            "targets.azure.image_registry_id",
+            "required unless workspace_id is set: the registry this stack creates for a new "
+            "workspace is empty on the first deploy, so the image must come from an "
+            "existing registry (its resource ID here; the endpoint identity gets AcrPull)",
+        )
     if registry_id:
         match = REGISTRY_ID.match(registry_id)
         if not match:
@@ -233,6 +296,7 @@ def live_traffic_percent(spec: DeploymentSpec) -> int:
 
 AZURE_RULES = (
     _no_spot,
+    _private,
     _artifacts,
     _instance_type,
     _previous_size,
@@ -240,6 +304,7 @@ AZURE_RULES = (
     _traffic,
     _schedules,
     _publisher,
+    _rate_window,
     _log_retention,
 )
 """The Azure target's spec rules, run after the cloud-neutral ones."""

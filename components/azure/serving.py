@@ -1,9 +1,10 @@
 """`OnlineServing`: the managed online endpoint, its blue and green deployments and the split.
 
 - The endpoint runs as a user-assigned identity created here, granted AcrPull on the
-  image's registry and Storage Blob Data Reader on the model's storage before anything
-  pulls (a system-assigned identity would get those from Azure ML itself, and only once
-  the endpoint exists; the user-assigned one has them before the first deployment).
+  image's registry and the workspace's, and Storage Blob Data Reader on the model's
+  storage before anything pulls (a system-assigned identity would get those from Azure
+  ML itself, and only once the endpoint exists; the user-assigned one has them before
+  the first deployment).
   Role assignments reach the data plane with a delay: the deployments depend on them,
   and a first `pulumi up` that still fails on a pull succeeds when run again.
 - Each deployment serves one model version: the live colour `model.version`, the other
@@ -76,7 +77,8 @@ class OnlineServingArgs:
     resource_group_name: pulumi.Input[str]
     workspace_name: pulumi.Input[str]
     storage_account_id: pulumi.Input[str]
-    registry_id: pulumi.Input[str]
+    registry_ids: tuple[pulumi.Input[str], ...]
+    """Registries the endpoint identity pulls from (the image's, the workspace's)."""
     model_ids: dict[str, pulumi.Output[str]]
     environment_ids: dict[str, pulumi.Output[str]]
 
@@ -112,14 +114,17 @@ class OnlineServing(pulumi.ComponentResource):
         self.principal_id = identity.principal_id
         grants = [
             assign(
-                f"{name}-acr-pull",
-                scope=args.registry_id,
+                f"{name}-acr-pull" if i == 0 else f"{name}-workspace-acr-pull",
+                scope=registry_id,
                 role=ACR_PULL,
                 principal_id=identity.principal_id,
                 subscription_id=args.subscription_id,
                 service_principal=True,
                 opts=child,
-            ),
+            )
+            for i, registry_id in enumerate(args.registry_ids)
+        ]
+        grants += [
             assign(
                 f"{name}-model-reader",
                 scope=args.storage_account_id,

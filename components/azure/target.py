@@ -72,14 +72,19 @@ class AzureOptions(CloudTargetOptions):
     )
     image_registry_id: str | None = Field(
         None,
-        description="Resource ID of the container registry holding image_uri (the "
-        "endpoint's identity gets AcrPull on it); default: the workspace's registry.",
+        description="Resource ID of the existing container registry holding image_uri "
+        "(the endpoint's identity gets AcrPull on it and on the workspace's registry). "
+        "Required unless workspace_id is set (then default: the workspace's registry), "
+        "since a created workspace's registry is empty on the first deploy.",
     )
     endpoint_auth: Literal["key", "aad_token"] = Field(
         "key", description="How the endpoint itself authenticates (API Management calls it)."
     )
     private: bool = Field(
-        False, description="Turn the endpoint's public network access off (private link)."
+        False,
+        description="Turn the endpoint's public network access off (private link). Not "
+        "built yet and refused: it needs a workspace private endpoint, private DNS and API "
+        "Management in a VNet (docs/azure.md).",
     )
     request_timeout_ms: int = Field(
         5000, ge=1, le=180000, description="Scoring timeout per request (Azure ML: 180 s max)."

@@ -26,6 +26,7 @@ import pulumi_azure_native as azure_native
 import pulumi_random as random
 
 from inferstack.components.azure.context import KEY_VAULT_SUFFIX, AzureContext, nested
+from inferstack.components.errors import DeployError
 
 ML = azure_native.machinelearningservices
 
@@ -44,6 +45,16 @@ def parse_workspace_id(workspace_id: str) -> tuple[str, str, str]:
     """(subscription, resource group, workspace name) of a workspace resource ID."""
     parts = workspace_id.strip("/").split("/")
     return parts[1], parts[3], parts[7]
+
+
+def _require_registry(registry_id: str | None, workspace_id: str) -> str:
+    if not registry_id:
+        raise DeployError(
+            f"targets.azure.workspace_id: the workspace {workspace_id} has no container "
+            "registry; Azure ML's online endpoints need AcrPull on the workspace's registry: "
+            "attach one (az ml workspace update --container-registry <id>)"
+        )
+    return registry_id
 
 
 class MlWorkspace(pulumi.ComponentResource):
@@ -75,7 +86,9 @@ class MlWorkspace(pulumi.ComponentResource):
             self.workspace_name = pulumi.Output.from_input(workspace)
             self.workspace_id = pulumi.Output.from_input(existing)
             self.storage_account_id = found.storage_account.apply(lambda v: v or "")
-            self.registry_id = found.container_registry.apply(lambda v: v or "")
+            self.registry_id = found.container_registry.apply(
+                lambda v: _require_registry(v, existing)
+            )
             self.app_insights_id = found.application_insights.apply(lambda v: v or "")
             account = self.storage_account_id.apply(lambda v: v.rsplit("/", 1)[-1])
             self.blob_endpoint = pulumi.Output.concat(

@@ -25,6 +25,14 @@ from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
 
 IMAGE = "inferstackreg.azurecr.io/churn:1.0.0"
+REGISTRY = (
+    "/subscriptions/s/resourceGroups/r/providers/Microsoft.ContainerRegistry/registries/"
+    "inferstackreg"
+)
+WORKSPACE = (
+    "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/"
+    "workspaces/shared"
+)
 LONGEST_MODEL = "m" + "-long-model-name-for-naming-tests" + "x" * 6
 LONGEST_STACK = ("Prod_eu-west-1.team-" * 5)[:100]
 
@@ -37,7 +45,9 @@ def spec_data(**changes: Any) -> dict[str, Any]:
         "compute": {"accelerator": "nvidia-t4"},
         "scaling": {"min_replicas": 2, "max_replicas": 4},
         "observability": {"notify_emails": ["oncall@example.com"]},
-        "targets": {"azure": {"image_uri": IMAGE, "apim_sku": "Basic"}},
+        "targets": {
+            "azure": {"image_uri": IMAGE, "image_registry_id": REGISTRY, "apim_sku": "Basic"}
+        },
     }
     for path, value in changes.items():
         node = data
@@ -101,6 +111,29 @@ def test_spot_is_refused_saying_where_spot_fits_on_azure() -> None:
             "not in the registry 'otherreg'",
         ),
         ({"targets__azure__traffic_percent": 90}, "targets.azure.traffic_percent", "10%"),
+        (
+            {"targets__azure__image_registry_id": None},
+            "targets.azure.image_registry_id",
+            "empty on the first deploy",
+        ),
+        ({"targets__azure__private": True}, "targets.azure.private", "private endpoint"),
+        (
+            {"gateway__rate_limit_rps": 0.5, "gateway__burst": 200},
+            "gateway.burst",
+            "300 s",
+        ),
+        (
+            {
+                "targets__azure__previous": {
+                    "model_version": "1.0.0",
+                    "image_uri": IMAGE,
+                    "artifact": "azureml://subscriptions/s/resourcegroups/r/workspaces/other/"
+                    "datastores/workspaceblobstore/paths/churn/1.0.0/",
+                }
+            },
+            "targets.azure.previous.artifact",
+            "workspace 'other'",
+        ),
         (
             {
                 "scaling__schedules": [
@@ -179,6 +212,21 @@ def test_mirror_traffic_needs_a_deployment_without_live_traffic() -> None:
 
 def test_mirror_without_a_previous_deployment_is_refused() -> None:
     assert "set previous" in refused(targets__azure__mirror_percent=10)
+
+
+def test_an_existing_workspace_may_supply_the_registry_and_its_datastores() -> None:
+    spec = DeploymentSpec.model_validate(
+        spec_data(
+            targets__azure__image_registry_id=None,
+            targets__azure__workspace_id=WORKSPACE,
+            model__artifact="azureml://subscriptions/S/resourceGroups/R/workspaces/Shared/"
+            "datastores/workspaceblobstore/paths/churn/1.1.0/",
+        )
+    )
+    assert spec.model.artifact.startswith("azureml://")
+    DeploymentSpec.model_validate(
+        spec_data(model__artifact="azureml://datastores/workspaceblobstore/paths/churn/1.1.0/")
+    )
 
 
 def test_workspace_id_must_be_a_workspace_resource_id() -> None:

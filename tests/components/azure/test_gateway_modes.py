@@ -1,6 +1,7 @@
 """The gateway's other modes: JWT callers with an IP filter in front of an endpoint that
-takes Azure AD tokens, and a private endpoint. The API Management policy is well-formed
-XML in every mode, and each mode declares only the secrets and grants it uses."""
+takes Azure AD tokens; a private endpoint is refused until the network is built. The
+API Management policy is well-formed XML in every mode, and each mode declares only the
+secrets and grants it uses."""
 
 from __future__ import annotations
 
@@ -18,6 +19,10 @@ from inferstack.components.spec.models import DeploymentSpec
 from inferstack.policies import Subject, evaluate
 
 IMAGE = "mlplatformacr.azurecr.io/churn:1.0.0"
+REGISTRY = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ml-platform/"
+    "providers/Microsoft.ContainerRegistry/registries/mlplatformacr"
+)
 ISSUER = "https://login.microsoftonline.com/11111111-1111-1111-1111-111111111111/v2.0"
 
 
@@ -35,7 +40,14 @@ def plan_of(gateway: dict[str, Any], **azure: Any) -> Plan:
             },
             "gateway": gateway,
             "observability": {"notify_emails": ["oncall@example.com"]},
-            "targets": {"azure": {"image_uri": IMAGE, "apim_sku": "Basic", **azure}},
+            "targets": {
+                "azure": {
+                    "image_uri": IMAGE,
+                    "image_registry_id": REGISTRY,
+                    "apim_sku": "Basic",
+                    **azure,
+                }
+            },
             "tags": {"owner": "ml", "cost-center": "cc-1", "environment": "staging"},
         }
     )
@@ -63,7 +75,6 @@ def jwt_aad() -> Plan:
             "allowed_cidrs": ["10.0.0.0/8", "203.0.113.7/32"],
         },
         endpoint_auth="aad_token",
-        private=True,
     )
 
 
@@ -90,14 +101,14 @@ def test_jwt_callers_and_aad_backend(jwt_aad: Plan) -> None:
     assert evaluate(Subject(r.type, r.name, r.inputs, r.urn) for r in jwt_aad.resources) == []
 
 
-def test_private_endpoint_turns_public_access_off(jwt_aad: Plan) -> None:
+def test_aad_endpoint_stays_public_and_a_private_one_is_refused(jwt_aad: Plan) -> None:
+    from pydantic import ValidationError
+
     (endpoint,) = jwt_aad.of_type("azure-native:machinelearningservices:OnlineEndpoint")
-    assert endpoint.inputs["properties"]["publicNetworkAccess"] == "Disabled"
     assert endpoint.inputs["properties"]["authMode"] == "AADToken"
-    (deployment,) = jwt_aad.of_type("azure-native:machinelearningservices:OnlineDeployment")
-    assert deployment.inputs["properties"]["egressPublicNetworkAccess"] == "Disabled"
-    (workspace,) = jwt_aad.of_type("azure-native:machinelearningservices:Workspace")
-    assert workspace.inputs["publicNetworkAccess"] == "Disabled"
+    assert endpoint.inputs["properties"]["publicNetworkAccess"] == "Enabled"
+    with pytest.raises(ValidationError, match=r"targets\.azure\.private.*private endpoint"):
+        plan_of({"auth": "api_key"}, private=True)
 
 
 def test_key_mode_policy_is_well_formed_and_limits_per_key() -> None:

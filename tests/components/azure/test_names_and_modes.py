@@ -24,6 +24,10 @@ WORKSPACE_ID = (
     "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ml-platform/"
     "providers/Microsoft.MachineLearningServices/workspaces/shared-ws"
 )
+REGISTRY = (
+    "/subscriptions/00000000-0000-0000-0000-000000000000/resourceGroups/ml-platform/"
+    "providers/Microsoft.ContainerRegistry/registries/mlplatformacr"
+)
 assert len(MODEL) == 40
 
 
@@ -46,6 +50,7 @@ def spec(**azure: Any) -> DeploymentSpec:
             "targets": {
                 "azure": {
                     "image_uri": IMAGE,
+                    "image_registry_id": REGISTRY,
                     "apim_sku": "Standard",
                     "previous": {
                         "model_version": "0.9.0",
@@ -151,3 +156,35 @@ def test_a_local_previous_bundle_must_be_of_the_previous_version() -> None:
     previous = {"model_version": "0.9.0", "image_uri": IMAGE, "artifact": bundle}
     with pytest.raises(SpecError, match=r"0\.9\.0"):
         deploy(spec(previous=previous))
+
+
+def test_the_deployer_grant_is_only_made_on_storage_the_stack_creates(longest: Plan) -> None:
+    from inferstack.components.azure.roles import STORAGE_BLOB_DATA_CONTRIBUTOR
+
+    def contributors(plan: Plan) -> list[Any]:
+        return [
+            r
+            for r in plan.of_type("azure-native:authorization:RoleAssignment")
+            if r.inputs["roleDefinitionId"].endswith(STORAGE_BLOB_DATA_CONTRIBUTOR)
+        ]
+
+    assert len(contributors(longest)) == 1
+    shared = deploy(spec(workspace_id=WORKSPACE_ID), stack="shared")
+    assert contributors(shared) == []  # a prerequisite there (RoleAssignmentExists)
+
+
+def test_the_same_grant_twice_is_one_assignment_name() -> None:
+    from inferstack.components.azure.roles import ACR_PULL, assignment_name
+
+    scope = "/subscriptions/s/resourceGroups/R/providers/Microsoft.ContainerRegistry/registries/a"
+    assert assignment_name(scope, "p", ACR_PULL) == assignment_name(scope.lower(), "p", ACR_PULL)
+    assert assignment_name(scope, "p", ACR_PULL) != assignment_name(scope, "q", ACR_PULL)
+
+
+def test_an_existing_workspace_without_a_registry_is_named() -> None:
+    from inferstack.components.azure.workspace import _require_registry
+    from inferstack.components.errors import DeployError
+
+    with pytest.raises(DeployError, match="has no container registry"):
+        _require_registry("", WORKSPACE_ID)
+    assert _require_registry("/x/registries/cr1", WORKSPACE_ID) == "/x/registries/cr1"

@@ -126,7 +126,7 @@ def test_deployment_names_the_endpoint_and_the_registered_model_version(prod: Pl
     assert props["requestSettings"]["maxConcurrentRequestsPerInstance"] == 4
     assert props["livenessProbe"]["failureThreshold"] == 30
     assert props["appInsightsEnabled"] is True
-    assert deployment["sku"]["capacity"] == 2
+    assert deployment["sku"]["capacity"] == 3
     assert "sku.capacity" in one(prod, f"{ML}:OnlineDeployment").ignore_changes
 
 
@@ -165,7 +165,7 @@ def test_autoscale_targets_the_deployment(prod: Plan) -> None:
     setting = one(prod, "azure-native:monitor:AutoscaleSetting").inputs
     assert setting["targetResourceUri"] == f"{endpoint_id(prod)}/deployments/blue"
     (profile,) = setting["profiles"]
-    assert profile["capacity"] == {"minimum": "2", "maximum": "6", "default": "2"}
+    assert profile["capacity"] == {"minimum": "3", "maximum": "6", "default": "3"}
     out, back = profile["rules"]
     assert out["metricTrigger"]["metricName"] == "RequestsPerMinute"
     assert out["metricTrigger"]["metricResourceUri"] == endpoint_id(prod)
@@ -226,8 +226,17 @@ def _roles(plan: Plan) -> dict[str, dict[str, Any]]:
 
 def test_endpoint_identity_may_pull_the_image_and_read_the_model(prod: Plan) -> None:
     roles = _roles(prod)
-    assert roles[ACR_PULL]["scope"].endswith("/registries/mlplatformacr")
-    assert roles[ACR_PULL]["principalType"] == "ServicePrincipal"
+    pulls = [
+        r.inputs
+        for r in prod.of_type("azure-native:authorization:RoleAssignment")
+        if r.inputs["roleDefinitionId"].endswith(ACR_PULL)
+    ]
+    # The image's registry and the workspace's (Azure ML's baseline for an endpoint identity).
+    scopes = sorted(p["scope"].rsplit("/", 1)[-1] for p in pulls)
+    assert scopes[1] == "mlplatformacr"
+    assert scopes[0].startswith("crchurnlogreg")
+    assert {p["principalType"] for p in pulls} == {"ServicePrincipal"}
+    assert len({p["roleAssignmentName"] for p in pulls}) == 2
     assert "/storageAccounts/" in roles[STORAGE_BLOB_DATA_READER]["scope"]
     endpoint = one(prod, f"{ML}:OnlineEndpoint").inputs
     assert endpoint["identity"]["type"] == "UserAssigned"
