@@ -136,9 +136,7 @@ class GpuInstanceGroup(pulumi.ComponentResource):
         spec = ctx.spec
         group = aws_options(spec).group
         child = pulumi.ResourceOptions(parent=self)
-        ami = aws.ssm.get_parameter_output(
-            name=DLAMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=self)
-        )
+        ami_id = _ami(group.ami_id, self)
         user_data = pulumi.Output.all(
             args.image_uri, args.model_data_url, args.log_group, args.target_group_arn
         ).apply(
@@ -163,7 +161,7 @@ class GpuInstanceGroup(pulumi.ComponentResource):
         template = aws.ec2.LaunchTemplate(
             auto_logical(LAUNCH_TEMPLATE, f"{name}-template"),
             description=f"inferstack {ctx.names.endpoint}: runtime on GPU",
-            image_id=ami.value,
+            image_id=ami_id,
             iam_instance_profile={"arn": args.instance_profile_arn},
             metadata_options={
                 "http_endpoint": "enabled",
@@ -198,7 +196,12 @@ class GpuInstanceGroup(pulumi.ComponentResource):
                 {"resource_type": kind, "tags": ctx.tags} for kind in ("instance", "volume")
             ],
             tags=ctx.tags,
-            opts=child,
+            # Without a pinned AMI the parameter's value at the first deploy is kept: AWS
+            # republishes it with each DLAMI release, and a new value would start an
+            # instance refresh on an unrelated `up`.
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=[] if group.ami_id else ["imageId"]
+            ),
         )
         asg = aws.autoscaling.Group(
             f"{name}-asg",
@@ -242,8 +245,18 @@ class GpuInstanceGroup(pulumi.ComponentResource):
         _target_tracking(name, ctx, asg, args.request_count_label, self)
         self.group_name = asg.name
         self.launch_template_id = template.id
-        self.ami_id = ami.value
+        self.ami_id = template.image_id.apply(lambda v: v or "")
         self.register_outputs({"group_name": self.group_name, "ami_id": self.ami_id})
+
+
+def _ami(pinned: str | None, parent: pulumi.Resource) -> pulumi.Output[str]:
+    """The pinned AMI, else the DLAMI parameter's current value (kept by the template's
+    ignore_changes once deployed)."""
+    if pinned:
+        return pulumi.Output.from_input(pinned)
+    return aws.ssm.get_parameter_output(
+        name=DLAMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=parent)
+    ).value
 
 
 GROUP_METRICS: Any = [

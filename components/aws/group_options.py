@@ -98,6 +98,14 @@ class InstanceGroupOptions(BaseModel):
         "refresh_min_healthy_percent; the extra instances count against the account's "
         "vCPU quota while they run).",
     )
+    ami_id: str | None = Field(
+        None,
+        pattern=r"^ami-[0-9a-f]{8,17}$",
+        description="The AMI the hosts boot (a Deep Learning Base OSS Nvidia Driver GPU AMI "
+        "or one built from it). Default: the DLAMI's public SSM parameter, read at the first "
+        "deploy and kept after that (a newer release is taken only when set here), so an "
+        "unrelated `up` never rolls the fleet onto a new driver.",
+    )
     root_volume_gb: int = Field(
         100, ge=30, le=16384, description="Encrypted gp3 root volume (the DLAMI needs 30+)."
     )

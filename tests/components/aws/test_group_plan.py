@@ -133,6 +133,19 @@ def test_the_template_boots_the_dlami_with_imdsv2_encryption_and_no_public_ip(pl
     assert DLAMI_PARAMETER.startswith("/aws/service/deeplearning/ami/x86_64/")
 
 
+def test_the_dlami_read_at_the_first_deploy_is_kept(plan: Plan, bundle: Path) -> None:
+    # AWS republishes the parameter with each DLAMI release; a new value would make a new
+    # template version and refresh the whole fleet on an unrelated `up`.
+    template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate")
+    assert "imageId" in template.ignore_changes
+    pinned = plan_group(
+        bundle, {"targets": {"aws": {"group": {"ami_id": "ami-0123456789abcdef0"}}}}
+    )
+    template = one(pinned, "aws:ec2/launchTemplate:LaunchTemplate")
+    assert template.inputs["imageId"] == "ami-0123456789abcdef0"
+    assert "imageId" not in template.ignore_changes  # a new pinned AMI rolls out
+
+
 def test_the_load_balancer_checks_readiness_and_waits_for_the_drain(plan: Plan) -> None:
     balancer = one(plan, "aws:lb/loadBalancer:LoadBalancer").inputs
     assert balancer["internal"] is True

@@ -169,6 +169,10 @@ def test_the_replacement_range_is_at_most_100_points(bundle: Path) -> None:
     )
 
 
+def test_a_pinned_ami_is_an_ami_id(bundle: Path) -> None:
+    assert "ami_id" in refused(bundle, {"targets": {"aws": {"group": {"ami_id": "latest"}}}})
+
+
 def test_zones_must_be_two_of_the_region(bundle: Path) -> None:
     same = {"targets": {"aws": {"group": {"zones": ["us-east-1a", "us-east-1a"]}}}}
     assert "two different zones" in refused(bundle, same)
