@@ -147,6 +147,8 @@ class Metric:
     """Counter: input values compared with the reference (label ``check``: range, category)."""
     ANOMALOUS_VALUES: Final = "inferstack_anomalous_values"
     """Counter: values outside the reference range or of an unseen category, by feature."""
+    STEP_DURATION: Final = "inferstack_step_duration_seconds"
+    """Histogram: latency of each part of a composed model (label ``step``)."""
     ATTRIBUTION_MEAN_ABS: Final = "inferstack_attribution_mean_abs"
     """Gauge: mean absolute attribution per feature over the last explained rows."""
     ATTRIBUTION_SHARE: Final = "inferstack_attribution_share"

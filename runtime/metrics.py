@@ -169,6 +169,13 @@ class Metrics:
             mv,
             registry=reg,
         ).labels(model, version)
+        self.step_duration = Histogram(
+            Metric.STEP_DURATION,
+            "Latency of each part of a composed model.",
+            [*mv, "step"],
+            buckets=LATENCY_BUCKETS,
+            registry=reg,
+        )
         self.attribution = Gauge(
             Metric.ATTRIBUTION_MEAN_ABS,
             "Mean absolute attribution per feature over the last explained rows.",
@@ -233,6 +240,10 @@ class Metrics:
             self.anomalous.labels(*self._mv, feature, "category").inc(count)
         if found.anomalous:
             self.anomalous_requests.inc()
+
+    def observe_step(self, step: str, seconds: float) -> None:
+        """Record one part's latency in a composed model."""
+        self.step_duration.labels(*self._mv, step).observe(seconds)
 
     def set_attributions(self, means: dict[str, float], shares: dict[str, float]) -> None:
         """Publish mean absolute attributions and their shares per feature."""

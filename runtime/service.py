@@ -99,6 +99,9 @@ class ModelService:
             return
         self.model = model
         self.metrics.load_seconds.set(time.perf_counter() - start)
+        user = getattr(model.predictor, "user", None)
+        if user is not None and hasattr(user, "observe_step"):  # composed: per-part latency
+            user.observe_step = self.metrics.observe_step
         self._setup_monitoring(model)
         batching = model.manifest.batching
         s = self.settings

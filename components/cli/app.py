@@ -40,7 +40,7 @@ COMMAND_GROUPS = (
     CommandGroup("inferstack.components.cli.spec", ("spec",), "local"),
     CommandGroup("inferstack.components.cli.doctor", ("doctor", "outputs"), "local"),
     CommandGroup("inferstack.components.cli.build", ("build",), "runtime"),
-    CommandGroup("inferstack.components.cli.runtime", ("serve", "bundle"), "runtime"),
+    CommandGroup("inferstack.components.cli.runtime", ("serve", "bundle", "compose"), "runtime"),
     CommandGroup("inferstack.components.cli.score", ("score",), "batch"),
     CommandGroup(
         "inferstack.components.cli.lifecycle", ("versions", "promote", "rollback"), "lifecycle"

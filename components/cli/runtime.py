@@ -20,6 +20,7 @@ def register(app: typer.Typer) -> None:
     """Add ``serve`` and ``bundle`` to a typer app."""
     app.command("serve")(serve)
     app.command("bundle")(bundle_cmd)
+    app.command("compose")(compose_cmd)
 
 
 def serve(
@@ -195,6 +196,62 @@ def bundle_cmd(
     except InferstackError as err:
         raise fail(err.message, EXIT_USAGE) from err
     console.print(f"bundle written to {path}", highlight=False)
+
+
+def compose_cmd(
+    kind: Annotated[str, typer.Argument(help="pipeline, mean, weighted_mean, vote or stacking.")],
+    part: Annotated[
+        list[str],
+        typer.Option("--part", help="NAME=BUNDLE_FOLDER, in order (repeatable)."),
+    ],
+    name: Annotated[str, typer.Option(help="Model name of the composed bundle.")],
+    version: Annotated[str, typer.Option(help="Semantic version, e.g. 1.0.0.")],
+    out: Annotated[Path, typer.Option(help="Folder to write the composed bundle to.")],
+    weights: Annotated[
+        str | None, typer.Option(help="weighted_mean: one weight per part, comma-separated.")
+    ] = None,
+    stacker: Annotated[
+        str | None, typer.Option(help="stacking: NAME=BUNDLE_FOLDER of the stacking model.")
+    ] = None,
+    overwrite: Annotated[bool, typer.Option(help="Replace a non-empty output folder.")] = False,
+) -> None:
+    """Build one bundle from part bundles: a pipeline or an ensemble, served as one model."""
+    from inferstack.runtime.errors import InferstackError
+
+    try:
+        from inferstack.runtime.composed import compose
+    except ModuleNotFoundError as err:
+        raise _missing_runtime(err) from err
+
+    def pair(text: str, option: str) -> tuple[str, str]:
+        label, sep, folder = text.partition("=")
+        if not sep or not label or not folder:
+            raise fail(f"{option} '{text}': expected NAME=BUNDLE_FOLDER", EXIT_USAGE)
+        return label, folder
+
+    parts = dict(pair(p, "--part") for p in part)
+    try:
+        weight_values = [float(w) for w in weights.split(",")] if weights else None
+    except ValueError as err:
+        raise fail(f"--weights '{weights}': expected comma-separated numbers", EXIT_USAGE) from err
+    if kind not in ("pipeline", "mean", "weighted_mean", "vote", "stacking"):
+        raise fail(
+            f"kind '{kind}': expected pipeline, mean, weighted_mean, vote or stacking", EXIT_USAGE
+        )
+    try:
+        path = compose(
+            kind,  # type: ignore[arg-type]
+            dict(parts),
+            name=name,
+            version=version,
+            out=out,
+            weights=weight_values,
+            stacker=pair(stacker, "--stacker") if stacker else None,
+            overwrite=overwrite,
+        )
+    except InferstackError as err:
+        raise fail(err.message, EXIT_USAGE) from err
+    console.print(f"composed bundle written to {path}", highlight=False)
 
 
 def _missing_runtime(err: ModuleNotFoundError) -> typer.Exit:
