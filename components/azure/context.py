@@ -7,7 +7,7 @@ scoring host, alerts name the deployments, autoscale names the deployment it sca
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from inferstack.components.azure.naming import (
@@ -22,6 +22,7 @@ from inferstack.components.azure.naming import (
     ONLINE_ENDPOINT,
     RESOURCE_GROUP,
     STORAGE_ACCOUNT,
+    AzureNameRule,
     fit,
     global_name,
 )
@@ -31,7 +32,15 @@ from inferstack.components.spec.models import DeploymentSpec
 
 OTHER: dict[Color, Color] = {"blue": "green", "green": "blue"}
 KEY_VAULT_SUFFIX = 6
-"""Random characters that end the key vault's name (a new vault after destroy)."""
+"""Random characters that end the key vault's, workspace's and API Management's names:
+all three are soft-deleted with their names reserved (vault: its retention; workspace:
+14 days; API Management: 48 hours), so `pulumi destroy` then `pulumi up` needs new ones."""
+SUFFIX_ROOM = KEY_VAULT_SUFFIX + 1
+
+
+def _room(rule: AzureNameRule) -> AzureNameRule:
+    """`rule` with room left for `-` and the random suffix."""
+    return replace(rule, max_length=rule.max_length - SUFFIX_ROOM)
 
 
 @dataclass(frozen=True)
@@ -45,11 +54,13 @@ class AzureNames:
     registry: str
     log_analytics: str
     app_insights: str
-    workspace: str
+    workspace_prefix: str
+    """The ML workspace's name before its random suffix."""
     endpoint: str
     model: str
     environment: str
-    apim: str
+    apim_prefix: str
+    """API Management's name before its random suffix."""
     monitor_prefix: str
 
     def rule(self, what: str) -> str:
@@ -69,11 +80,11 @@ def names_for(spec: DeploymentSpec, project: str, stack: str) -> AzureNames:
         registry=global_name(CONTAINER_REGISTRY, "cr", model, *scope),
         log_analytics=fit(LOG_ANALYTICS, "log", model, stack),
         app_insights=fit(APP_INSIGHTS, "appi", model, stack),
-        workspace=fit(ML_WORKSPACE, "mlw", model, stack),
+        workspace_prefix=fit(_room(ML_WORKSPACE), "mlw", model, stack).rstrip("-_"),
         endpoint=global_name(ONLINE_ENDPOINT, "", model, *scope),
         model=fit(ML_ASSET, model),
         environment=fit(ML_ASSET, model, "runtime"),
-        apim=global_name(API_MANAGEMENT, "apim", model, *scope),
+        apim_prefix=global_name(_room(API_MANAGEMENT), "apim", model, *scope),
         monitor_prefix=fit(MONITOR_RULE, model, stack),
     )
 

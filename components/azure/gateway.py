@@ -21,6 +21,7 @@ import pulumi_azure_native as azure_native
 
 from inferstack.components.azure.context import AzureContext
 from inferstack.components.azure.roles import KEY_VAULT_SECRETS_USER, ML_DATA_SCIENTIST, assign
+from inferstack.components.azure.workspace import name_suffix
 from inferstack.runtime.contract import Routes
 
 APIM = azure_native.apimanagement
@@ -125,7 +126,11 @@ class ApiGateway(pulumi.ComponentResource):
         publisher = options.publisher_email or ctx.spec.observability.notify_emails[0]
         service = APIM.ApiManagementService(
             f"{name}-apim",
-            service_name=ctx.names.apim,
+            # Soft-deleted for 48 hours with its name reserved: a random suffix, kept in
+            # state, lets `pulumi destroy` then `pulumi up` create a new one.
+            service_name=pulumi.Output.concat(
+                ctx.names.apim_prefix, "-", name_suffix(f"{name}-apim", child).result
+            ),
             resource_group_name=args.resource_group_name,
             location=ctx.location,
             sku={"name": options.apim_sku, "capacity": options.apim_capacity},

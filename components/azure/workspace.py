@@ -12,9 +12,10 @@ Existing (`targets.azure.workspace_id`): the workspace's own storage, registry a
 Application Insights are read; this stack adds Log Analytics and a key vault for the
 gateway's secret in the workspace's resource group.
 
-The key vault's name ends with random characters kept in the stack's state: purge
-protection keeps a deleted vault's name reserved for its retention period, so
-`pulumi destroy` then `pulumi up` gets a new vault instead of a name conflict.
+The key vault's and the workspace's names end with random characters kept in the
+stack's state: purge protection keeps a deleted vault's name reserved for its retention
+period and a deleted workspace's for 14 days (soft delete), so `pulumi destroy` then
+`pulumi up` gets new ones instead of a name conflict.
 """
 
 from __future__ import annotations
@@ -45,6 +46,19 @@ def parse_workspace_id(workspace_id: str) -> tuple[str, str, str]:
     """(subscription, resource group, workspace name) of a workspace resource ID."""
     parts = workspace_id.strip("/").split("/")
     return parts[1], parts[3], parts[7]
+
+
+def name_suffix(name: str, opts: pulumi.ResourceOptions) -> random.RandomString:
+    """Random characters, kept in the stack's state, that end a soft-deleted resource's
+    name (`{name}-suffix`)."""
+    return random.RandomString(
+        f"{name}-suffix",
+        length=KEY_VAULT_SUFFIX,
+        special=False,
+        upper=False,
+        numeric=True,
+        opts=opts,
+    )
 
 
 def _require_registry(registry_id: str | None, workspace_id: str) -> str:
@@ -159,14 +173,7 @@ class MlWorkspace(pulumi.ComponentResource):
         tenant_id: pulumi.Input[str],
         child: pulumi.ResourceOptions,
     ) -> None:
-        suffix = random.RandomString(
-            f"{name}-vault-suffix",
-            length=KEY_VAULT_SUFFIX,
-            special=False,
-            upper=False,
-            numeric=True,
-            opts=child,
-        )
+        suffix = name_suffix(f"{name}-vault", child)
         vault = azure_native.keyvault.Vault(
             f"{name}-vault",
             vault_name=pulumi.Output.concat(ctx.names.key_vault_prefix, "-", suffix.result),
@@ -221,7 +228,9 @@ class MlWorkspace(pulumi.ComponentResource):
         self.app_insights_id = insights.id
         workspace = ML.Workspace(
             f"{name}-workspace",
-            workspace_name=ctx.names.workspace,
+            workspace_name=pulumi.Output.concat(
+                ctx.names.workspace_prefix, "-", name_suffix(f"{name}-workspace", child).result
+            ),
             resource_group_name=self.resource_group_name,
             location=ctx.location,
             identity=nested({"type": "SystemAssigned"}),

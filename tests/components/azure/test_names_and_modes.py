@@ -188,3 +188,25 @@ def test_an_existing_workspace_without_a_registry_is_named() -> None:
     with pytest.raises(DeployError, match="has no container registry"):
         _require_registry("", WORKSPACE_ID)
     assert _require_registry("/x/registries/cr1", WORKSPACE_ID) == "/x/registries/cr1"
+
+
+@pytest.mark.parametrize(
+    ("token", "field"),
+    [
+        ("azure-native:machinelearningservices:Workspace", "workspaceName"),
+        ("azure-native:apimanagement:ApiManagementService", "serviceName"),
+        ("azure-native:keyvault:Vault", "vaultName"),
+    ],
+)
+def test_soft_deleted_resources_end_with_a_random_suffix(
+    longest: Plan, token: str, field: str
+) -> None:
+    (resource,) = longest.of_type(token)
+    suffixes = {
+        r.name: r
+        for r in longest.of_type("random:index/randomString:RandomString")
+        if r.parent == resource.parent or r.name.startswith(resource.name)
+    }
+    assert f"{resource.name}-suffix" in suffixes, sorted(suffixes)
+    assert suffixes[f"{resource.name}-suffix"].inputs["length"] == 6
+    assert resource.inputs[field].rsplit("-", 1)[0]  # the name stays readable before it
