@@ -93,4 +93,5 @@ def load_balancer_route(
         timeout_milliseconds=29000,
         opts=child,
     )
-    return Route(method, integration, (), uri, None, authorizer)
+    connection = (backend.vpc_link_id, backend.load_balancer_arn)
+    return Route(method, integration, (), uri, None, authorizer, connection)

@@ -86,6 +86,9 @@ class Route:
     """The role API Gateway invokes the endpoint with (None: a private integration)."""
     authorizer: aws.apigateway.Authorizer | None
     """The Cognito authorizer (jwt auth only)."""
+    connection: tuple[pulumi.Input[str], ...] = ()
+    """What a private integration reaches through (the VPC link, the load balancer): a
+    replaced VPC link keeps the URI, and the stage must still redeploy onto the new one."""
 
 
 def invoke_role(
@@ -245,6 +248,7 @@ def route_deployment(
         route.uri,
         route.credentials.role.arn if route.credentials else "",
         route.authorizer.id if route.authorizer else "",
+        *route.connection,
     ).apply(
         lambda live: hashlib.sha256(
             json.dumps({**shape, "live": live}, sort_keys=True).encode()

@@ -30,10 +30,21 @@ INTERFACE_ENDPOINTS = (
 pull, logs, the agent's metrics, the lifecycle action and the deregistration."""
 
 
-def subnet_cidrs(vpc_cidr: str) -> tuple[str, str]:
-    """The two private /20 subnets of a /16."""
-    subnets = ipaddress.ip_network(vpc_cidr, strict=False).subnets(new_prefix=20)
-    return str(next(subnets)), str(next(subnets))
+SUBNET_PREFIX = 20
+"""Each zone's private subnet: a /20 of the /16."""
+
+
+def zone_slot(zone: str) -> int:
+    """The /20 slot of a zone's subnet: its letter (a: 0, b: 1, ...). A stable key, so a
+    changed zone gets a CIDR of its own and its new subnet can be created before the old
+    one goes (subnet CIDRs in a VPC cannot overlap)."""
+    return ord(zone[-1]) - ord("a")
+
+
+def subnet_cidr(vpc_cidr: str, zone: str) -> str:
+    """The private /20 of `zone` in the /16."""
+    network = ipaddress.ip_network(vpc_cidr, strict=False)
+    return str(list(network.subnets(new_prefix=SUBNET_PREFIX))[zone_slot(zone)])
 
 
 def group_zones(ctx: AwsContext) -> tuple[str, str]:
@@ -80,18 +91,20 @@ class GroupNetwork(pulumi.ComponentResource):
         )
         routes = aws.ec2.RouteTable(f"{name}-private", vpc_id=vpc.id, tags=ctx.tags, opts=child)
         subnets = []
-        for i, (zone, block) in enumerate(zip(group_zones(ctx), subnet_cidrs(cidr), strict=True)):
+        # Keyed by zone (name and CIDR): a changed zone adds one subnet and removes
+        # another, and swapped zones change nothing.
+        for zone in group_zones(ctx):
             subnet = aws.ec2.Subnet(
-                f"{name}-subnet-{i}",
+                f"{name}-subnet-{zone}",
                 vpc_id=vpc.id,
-                cidr_block=block,
+                cidr_block=subnet_cidr(cidr, zone),
                 availability_zone=zone,
                 map_public_ip_on_launch=False,
                 tags={**ctx.tags, "Name": f"{ctx.names.endpoint}-{zone}"},
                 opts=child,
             )
             aws.ec2.RouteTableAssociation(
-                f"{name}-subnet-{i}-routes",
+                f"{name}-subnet-{zone}-routes",
                 subnet_id=subnet.id,
                 route_table_id=routes.id,
                 opts=child,

@@ -233,6 +233,13 @@ def _group_zones(spec: DeploymentSpec) -> None:
         raise SpecRuleError(
             "targets.aws.group.zones", f"{', '.join(outside)} not zones of {region}"
         )
+    beyond = [z for z in zones if not "a" <= z[-1] <= "p"]
+    if beyond:
+        raise SpecRuleError(
+            "targets.aws.group.zones",
+            f"{', '.join(beyond)}: each zone's subnet is the /20 of vpc_cidr at its letter "
+            "(a to p)",
+        )
 
 
 def _only_in_group(rule: Callable[[DeploymentSpec], None]) -> Callable[[DeploymentSpec], None]:

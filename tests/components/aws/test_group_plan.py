@@ -194,6 +194,49 @@ def test_the_gateway_reaches_the_load_balancer_through_the_vpc_link(plan: Plan) 
     assert stage["accessLogSettings"]["destinationArn"]
 
 
+def test_a_replaced_vpc_link_redeploys_the_stage(bundle: Path) -> None:
+    # A new VPC link (its subnets or security group changed: both replace it) leaves the
+    # integration URI as it was; the stage must still serve a deployment that uses it.
+    def planned_with_link(link_id: str) -> Plan:
+        spec = group_spec(bundle, {"model": {"name": MODEL}})
+        mocks = PlanMocks(
+            ["aws"], resource_fakes={"aws:apigatewayv2/vpcLink:VpcLink": lambda _: {"id": link_id}}
+        )
+        return run_under_mocks(
+            lambda: AwsEndpoint(spec.model.name, spec, options=AwsEndpointOptions()),
+            mocks=mocks,
+            stack=STACK,
+            config={"aws:region": "us-east-1"},
+        )
+
+    before, after = planned_with_link("vl-old0001"), planned_with_link("vl-new0002")
+    token = "aws:apigateway/deployment:Deployment"
+    assert one(before, token).inputs["triggers"] != one(after, token).inputs["triggers"]
+    integration = "aws:apigateway/integration:Integration"
+    assert one(before, integration).inputs["uri"] == one(after, integration).inputs["uri"]
+
+
+def test_subnets_are_keyed_by_zone(bundle: Path, plan: Plan) -> None:
+    # A changed zone creates its subnet (a CIDR of its own) before the old one goes;
+    # the same CIDR by position would conflict with the live subnet.
+    def subnets(p: Plan) -> dict[str, tuple[str, str]]:
+        return {
+            r.name: (r.inputs["availabilityZone"], r.inputs["cidrBlock"])
+            for r in p.resources
+            if r.type == "aws:ec2/subnet:Subnet"
+        }
+
+    first = subnets(plan)
+    moved = subnets(
+        plan_group(bundle, {"targets": {"aws": {"group": {"zones": ["us-east-1c", "us-east-1a"]}}}})
+    )
+    kept = set(first) & set(moved)
+    assert len(kept) == 1 and first[next(iter(kept))][0] == "us-east-1a"
+    assert first[next(iter(kept))] == moved[next(iter(kept))]
+    assert sorted(c for _, c in first.values()) == ["10.42.0.0/20", "10.42.16.0/20"]
+    assert {c for _, c in moved.values()} == {"10.42.0.0/20", "10.42.32.0/20"}
+
+
 def test_alarms_and_the_dashboard_watch_the_group(plan: Plan) -> None:
     alarms = [r for r in plan.resources if r.type == "aws:cloudwatch/metricAlarm:MetricAlarm"]
     whats = {r.name.rsplit("-observability-", 1)[1] for r in alarms}

@@ -178,6 +178,8 @@ def test_zones_must_be_two_of_the_region(bundle: Path) -> None:
     assert "two different zones" in refused(bundle, same)
     other = {"targets": {"aws": {"group": {"zones": ["eu-west-1a", "eu-west-1b"]}}}}
     assert "not zones of us-east-1" in refused(bundle, other)
+    beyond = {"targets": {"aws": {"group": {"zones": ["us-east-1a", "us-east-1q"]}}}}
+    assert "a to p" in refused(bundle, beyond)
 
 
 def test_the_cost_estimate_prices_the_groups_ec2_type(bundle: Path) -> None:
