@@ -5,6 +5,11 @@ recorded inputs of each resource (no engine ran)."""
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -305,28 +310,50 @@ def test_ab_route_weights_follow_the_spec() -> None:
     assert len(of(plan, "docker:index/image:Image")) == 1
 
 
-def test_an_attached_cluster_without_workload_identity_is_refused() -> None:
-    from inferstack.components.gcp.plan_fakes import CALL_FAKES
-    from inferstack.components.plan.mocks import PlanMocks
+_BARE_CLUSTER = """
+from inferstack.components.gcp.endpoint import GkeEndpoint
+from inferstack.components.gcp.plan_fakes import CALL_FAKES
+from inferstack.components.plan.mocks import PlanMocks
+from inferstack.components.plan.run import run_under_mocks
+from tests.components.gcp.conftest import gke_spec
 
-    token = "gcp:container/getCluster:getCluster"
+TOKEN = "gcp:container/getCluster:getCluster"
+MODEL = {model!r}
 
-    def bare_cluster(args: Any) -> dict[str, Any]:
-        return {**CALL_FAKES[token](args), "workloadIdentityConfigs": [], "gatewayApiConfigs": []}
 
-    data = {"project": "inferstack-prod", "domain": "churn.example.com", "cluster": "legacy"}
-    spec = gke_spec(model=_BUNDLE_MODEL, targets={"gcp": data}, rollout={"strategy": "all_at_once"})
+def bare_cluster(args):
+    return {{**CALL_FAKES[TOKEN](args), "workloadIdentityConfigs": [], "gatewayApiConfigs": []}}
 
-    def program() -> None:
-        GkeEndpoint("churn", spec)
 
-    with pytest.raises(Exception, match=r"legacy needs Workload Identity .*; .*the Gateway API"):
-        run_under_mocks(
-            program,
-            mocks=PlanMocks(call_fakes={token: bare_cluster}),
-            stack="prod",
-            config={"gcp:project": "inferstack-prod"},
-        )
+data = {{"project": "inferstack-prod", "domain": "churn.example.com", "cluster": "legacy"}}
+spec = gke_spec(model=MODEL, targets={{"gcp": data}}, rollout={{"strategy": "all_at_once"}})
+run_under_mocks(
+    lambda: GkeEndpoint("churn", spec),
+    mocks=PlanMocks(call_fakes={{TOKEN: bare_cluster}}),
+    stack="prod",
+    config={{"gcp:project": "inferstack-prod"}},
+)
+"""
+
+
+def test_an_attached_cluster_without_workload_identity_is_refused(tmp_path: Path) -> None:
+    # A program that fails leaves Pulumi's process-wide runtime state behind: its own process.
+    script = tmp_path / "bare_cluster.py"
+    script.write_text(_BARE_CLUSTER.format(model=_BUNDLE_MODEL))
+    result = subprocess.run(
+        [sys.executable, str(script)],
+        capture_output=True,
+        text=True,
+        cwd=ROOT,
+        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        timeout=300,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert re.search(
+        r"legacy needs Workload Identity with pool inferstack-prod\.svc\.id\.goog", result.stderr
+    )
+    assert "legacy needs the Gateway API" in result.stderr
 
 
 def test_attached_cluster_problems_name_each_missing_feature() -> None:
