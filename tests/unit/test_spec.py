@@ -145,7 +145,11 @@ def test_field_rules_name_the_field(overrides: dict[str, Any], field: str, hint:
             "deployment.targets.aws.instance_type",
             "set compute.accelerator: nvidia-a10g",
         ),
-        ({"target": "azure", "compute__spot": True}, "deployment.compute.spot", "no low-priority (spot) capacity"),
+        (
+            {"target": "azure", "compute__spot": True},
+            "deployment.compute.spot",
+            "no low-priority (spot) capacity",
+        ),
         ({"target": "local", "compute__spot": True}, "deployment.compute.spot", "no spot capacity"),
         (  # on aws, spot selects the EC2 instance group unless a SageMaker mode is set
             {"compute__spot": True, "targets__aws__mode": "realtime"},
