@@ -9,8 +9,10 @@ HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from typing import Any, Protocol
@@ -39,16 +41,50 @@ class TokenCredential(Protocol):
     def get_token(self, *scopes: str) -> Any: ...
 
 
-def default_credential() -> TokenCredential:
-    """azure-identity's DefaultAzureCredential (environment, workload or managed identity,
-    Azure CLI login), as the azure-native provider itself authenticates."""
+GITHUB_AUDIENCE = "api://AzureADTokenExchange"
+"""The audience Azure AD's federated credentials for GitHub Actions expect."""
+
+
+def _first(env: Mapping[str, str], *names: str) -> str:
+    return next((env[n] for n in names if env.get(n)), "")
+
+
+def github_id_token(env: Mapping[str, str] | None = None) -> str:
+    """A fresh GitHub Actions OIDC token for Azure AD (one per call: each lives minutes)."""
+    env = os.environ if env is None else env
+    url = env["ACTIONS_ID_TOKEN_REQUEST_URL"]
+    query = urllib.parse.urlencode({"audience": GITHUB_AUDIENCE})
+    req = urllib.request.Request(f"{url}{'&' if '?' in url else '?'}{query}")  # noqa: S310
+    req.add_header("Authorization", f"bearer {env['ACTIONS_ID_TOKEN_REQUEST_TOKEN']}")
     try:
-        from azure.identity import DefaultAzureCredential
+        with urllib.request.urlopen(req, timeout=30) as response:  # noqa: S310
+            return str(json.loads(response.read())["value"])
+    except (urllib.error.URLError, KeyError, ValueError) as err:
+        raise DeployError(f"GitHub Actions OIDC token request failed: {err}") from err
+
+
+def default_credential(env: Mapping[str, str] | None = None) -> TokenCredential:
+    """In GitHub Actions with an id-token permission and a client and tenant ID
+    (AZURE_* or ARM_*): a client-assertion credential that fetches a new GitHub OIDC
+    token for every Azure AD token, since the az CLI session `azure/login` leaves cannot
+    get new tokens once its 10-minute assertion expires (AADSTS700024), which a long
+    deploy outlives. Elsewhere azure-identity's DefaultAzureCredential (environment,
+    workload or managed identity, Azure CLI login), as the azure-native provider does."""
+    env = os.environ if env is None else env
+    try:
+        from azure.identity import ClientAssertionCredential, DefaultAzureCredential
     except ModuleNotFoundError as err:
         raise DeployError(
             "the Azure target's traffic and upload steps need azure-identity: "
             "pip install 'inferstack[azure]'"
         ) from err
+    client_id = _first(env, "AZURE_CLIENT_ID", "ARM_CLIENT_ID")
+    tenant_id = _first(env, "AZURE_TENANT_ID", "ARM_TENANT_ID")
+    github = env.get("ACTIONS_ID_TOKEN_REQUEST_URL") and env.get("ACTIONS_ID_TOKEN_REQUEST_TOKEN")
+    if github and client_id and tenant_id:
+        return ClientAssertionCredential(  # type: ignore[no-any-return]
+            tenant_id, client_id, func=lambda: github_id_token(env)
+        )
     return DefaultAzureCredential()  # type: ignore[no-any-return]
 
 
