@@ -20,6 +20,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from inferstack.components.azure.context import AzureContext
+from inferstack.components.azure.propagation import RolePropagation
 from inferstack.components.azure.roles import KEY_VAULT_SECRETS_USER, ML_DATA_SCIENTIST, assign
 from inferstack.components.azure.workspace import name_suffix
 from inferstack.runtime.contract import Routes
@@ -225,17 +226,16 @@ class ApiGateway(pulumi.ComponentResource):
         ctx = args.ctx
         child = pulumi.ResourceOptions(parent=self)
         if ctx.options.endpoint_auth == "aad_token":
-            return [
-                assign(
-                    f"{name}-apim-scorer",
-                    scope=args.workspace_id,
-                    role=ML_DATA_SCIENTIST,
-                    principal_id=principal,
-                    subscription_id=args.subscription_id,
-                    service_principal=True,
-                    opts=child,
-                )
-            ]
+            scorer = assign(
+                f"{name}-apim-scorer",
+                scope=args.workspace_id,
+                role=ML_DATA_SCIENTIST,
+                principal_id=principal,
+                subscription_id=args.subscription_id,
+                service_principal=True,
+                opts=child,
+            )
+            return [RolePropagation(f"{name}-scorer-propagation", [scorer], opts=child)]
         keys = azure_native.machinelearningservices.list_online_endpoint_keys_output(
             resource_group_name=args.resource_group_name,
             workspace_name=args.workspace_name,
@@ -268,18 +268,22 @@ class ApiGateway(pulumi.ComponentResource):
             named_value_id=KEY_NAMED_VALUE,
             display_name=KEY_NAMED_VALUE,
             secret=True,
-            # The versionless secret URI: API Management refreshes it every four hours.
-            # Built from the vault and the secret's name, since the secret's own
-            # properties are secret as a whole (they hold the value).
+            # The secret's versioned URI: a new endpoint key is a new secret version, which
+            # updates the named value in the same `pulumi up` (a versionless URI is
+            # re-read only every four hours, while callers get 401). The secret's
+            # properties are secret as a whole (they hold the value); the URI is not.
             key_vault={
-                "secret_identifier": pulumi.Output.concat(
-                    args.key_vault_uri, "secrets/", secret.name
+                "secret_identifier": pulumi.Output.unsecret(
+                    secret.properties.apply(lambda p: p.secret_uri_with_version or "")
                 )
             },
             # Named-value tags are filter labels (strings), not Azure tags: the keys of
             # the stack's tags (the cost-tag guardrail reads keys).
             tags=sorted(ctx.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[reader]),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                depends_on=[RolePropagation(f"{name}-secrets-propagation", [reader], opts=child)],
+            ),
             **where,
         )
         return [named]

@@ -11,6 +11,7 @@ import uuid
 from typing import Any
 
 import pulumi
+from pulumi.runtime import rpc
 
 from inferstack.components.plan.mocks import CallFake, ResourceFake, digest
 
@@ -70,11 +71,18 @@ def _vault(args: Args) -> dict[str, Any]:
     }
 
 
+def _unsecret(value: Any) -> Any:
+    """A secret input as the mocks see it (the engine's secret wrapper), unwrapped."""
+    if isinstance(value, dict) and value.get(rpc._special_sig_key) == rpc._special_secret_sig:
+        return value.get("value", {})
+    return value
+
+
 def _secret(args: Args) -> dict[str, Any]:
     vault, name = args.inputs["vaultName"], args.inputs["secretName"]
     uri = f"https://{vault}.vault.azure.net/secrets/{name}"
     properties = {
-        **args.inputs.get("properties", {}),
+        **_unsecret(args.inputs.get("properties", {})),
         "secretUri": uri,
         "secretUriWithVersion": f"{uri}/0",
     }

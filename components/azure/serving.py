@@ -5,8 +5,8 @@
   storage before anything pulls (a system-assigned identity would get those from Azure
   ML itself, and only once the endpoint exists; the user-assigned one has them before
   the first deployment).
-  Role assignments reach the data plane with a delay: the deployments depend on them,
-  and a first `pulumi up` that still fails on a pull succeeds when run again.
+  Role assignments reach the data plane with a delay: the deployments wait for them
+  (azure/propagation.py) before Azure ML pulls the image and the model.
 - Each deployment serves one model version: the live colour `model.version`, the other
   colour `targets.azure.previous` during a rollout. Its instance count is the spec's
   minimum; autoscale changes it later, so Pulumi ignores `sku.capacity` on updates
@@ -26,6 +26,7 @@ import pulumi_azure_native as azure_native
 
 from inferstack.components.azure.context import OTHER, AzureContext, nested
 from inferstack.components.azure.naming import ONLINE_DEPLOYMENT, digest, fit
+from inferstack.components.azure.propagation import RolePropagation
 from inferstack.components.azure.roles import ACR_PULL, STORAGE_BLOB_DATA_READER, assign
 from inferstack.components.azure.rules import live_traffic_percent
 from inferstack.components.azure.target import Color, ProbeOptions
@@ -135,6 +136,7 @@ class OnlineServing(pulumi.ComponentResource):
                 opts=child,
             ),
         ]
+        propagated = RolePropagation(f"{name}-grants-propagation", grants, opts=child)
         endpoint_inputs: dict[str, Any] = {
             "auth_mode": "Key" if ctx.options.endpoint_auth == "key" else "AADToken",
             "public_network_access": "Disabled" if ctx.options.private else "Enabled",
@@ -165,7 +167,7 @@ class OnlineServing(pulumi.ComponentResource):
         if ctx.options.previous:
             versions[OTHER[ctx.live_color]] = ctx.options.previous.model_version
         for color, version in versions.items():
-            deployment = self._deployment(name, ctx, args, endpoint, color, version, grants)
+            deployment = self._deployment(name, ctx, args, endpoint, color, version, propagated)
             self.deployment_ids[color] = deployment.id
             deployments.append(deployment)
         traffic, mirror = split(ctx)
@@ -189,7 +191,7 @@ class OnlineServing(pulumi.ComponentResource):
         endpoint: ML.OnlineEndpoint,
         color: Color,
         version: str,
-        grants: list[azure_native.authorization.RoleAssignment],
+        propagated: RolePropagation,
     ) -> ML.OnlineDeployment:
         options = ctx.options
         spec = ctx.spec
@@ -238,7 +240,8 @@ class OnlineServing(pulumi.ComponentResource):
             tags={**ctx.tags, "inferstack-color": color, "inferstack-version": version},
             opts=pulumi.ResourceOptions(
                 parent=self,
-                depends_on=grants,
+                # The identity's grants, applied in the data plane (azure/propagation.py).
+                depends_on=[propagated],
                 # Autoscale owns the instance count after the first deploy.
                 ignore_changes=["sku.capacity"],
             ),

@@ -187,7 +187,8 @@ def test_the_gateway_backend_is_the_scoring_uri(prod: Plan) -> None:
     assert "{{endpoint-key}}" in policy
     secret = one(prod, "azure-native:keyvault:Secret").inputs
     named = one(prod, "azure-native:apimanagement:NamedValue").inputs
-    assert named["keyVault"]["secretIdentifier"].endswith(f"/secrets/{secret['secretName']}")
+    # The versioned URI (…/secrets/<name>/<version>): a new key updates the named value.
+    assert named["keyVault"]["secretIdentifier"].endswith(f"/secrets/{secret['secretName']}/0")
     assert secret["properties"] == "[secret]"
 
 
