@@ -53,6 +53,14 @@ HEALTH_GRACE_S = 900
 """The group ignores ELB health for this long after a launch (at least; or the warm-up if
 longer): a fresh GPU host pulls a multi-GB image and loads the model before /ready, and a
 shorter grace would replace it in a loop before it ever serves."""
+LAUNCH_HEARTBEAT_S = 1800
+"""The launch hook holds a new instance out of service (and out of the target group) for
+this long at most while user data pulls the image and the runtime loads the model; then
+the hook abandons it. A constant: the group's initial lifecycle hooks are fixed at its
+creation (a change would replace the group)."""
+CAPACITY_WAIT = "40m"
+"""How long `up` waits for min_replicas in-service instances (a launch hook's heartbeat
+and a relaunch after it)."""
 REFRESH_CHECKPOINTS = (50, 100)
 """Instance refresh pauses at these percentages replaced (the last must be 100)."""
 
@@ -65,6 +73,11 @@ def group_name(ctx: AwsContext) -> str:
 def hook_name(ctx: AwsContext) -> str:
     """The termination lifecycle hook's name."""
     return fit(LIFECYCLE_HOOK, ctx.names.endpoint, "drain")
+
+
+def launch_hook_name(ctx: AwsContext) -> str:
+    """The launch lifecycle hook's name: user data completes it once /ready answers."""
+    return fit(LIFECYCLE_HOOK, ctx.names.endpoint, "launch")
 
 
 def instances_distribution(spec: DeploymentSpec) -> dict[str, Any]:
@@ -116,6 +129,9 @@ class GpuInstanceGroupArgs:
     """The target group the group registers its instances in."""
     request_count_label: pulumi.Input[str]
     """`app/<lb>/<id>/targetgroup/<tg>/<id>`, for ALBRequestCountPerTarget."""
+    after: tuple[pulumi.Resource, ...] = ()
+    """What the group's first launches need in place (the network's endpoints, the load
+    balancer's listener)."""
 
 
 class GpuInstanceGroup(pulumi.ComponentResource):
@@ -150,6 +166,7 @@ class GpuInstanceGroup(pulumi.ComponentResource):
                         target_group_arn=v[3],
                         asg_name=group_name(ctx),
                         hook_name=hook_name(ctx),
+                        launch_hook_name=launch_hook_name(ctx),
                         drain_s=group.drain_s,
                         stop_timeout_s=stop_timeout_s(spec),
                         deregistration_delay_s=group.deregistration_delay_s,
@@ -214,11 +231,21 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             health_check_grace_period=max(HEALTH_GRACE_S, group.warmup_s),
             default_instance_warmup=group.warmup_s,
             capacity_rebalance=spec.compute.spot,
-            wait_for_capacity_timeout="20m",
+            wait_for_capacity_timeout=CAPACITY_WAIT,
             # A failed spot or capacity launch is routine (the group tries other pools by
             # itself); without this the provider fails `up` on the first one. A real
             # misconfiguration still surfaces as the capacity wait's timeout.
             ignore_failed_scaling_activities=True,
+            # Created with the group, so its first instances wait for the runtime too
+            # (a separate hook resource would only exist after them).
+            initial_lifecycle_hooks=[
+                {
+                    "name": launch_hook_name(ctx),
+                    "lifecycle_transition": "autoscaling:EC2_INSTANCE_LAUNCHING",
+                    "default_result": "ABANDON",
+                    "heartbeat_timeout": LAUNCH_HEARTBEAT_S,
+                }
+            ],
             mixed_instances_policy=_mixed_instances(spec, template),
             instance_refresh=_instance_refresh(
                 group.refresh_min_healthy_percent,
@@ -231,7 +258,7 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             },
             enabled_metrics=GROUP_METRICS,
             tags=_propagated(ctx.tags),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.after)),
         )
         aws.autoscaling.LifecycleHook(
             f"{name}-drain",

@@ -83,7 +83,7 @@ main() {
   while true; do
     state="$(meta autoscaling/target-lifecycle-state || true)"
     if [ "$state" = "Terminated" ]; then
-      if [ "$drained" -eq 0 ]; then deregister_and_stop "$instance" "scale-in"; fi
+      if [ "$drained" -eq 0 ]; then deregister_and_stop "$instance" "scale-in"; drained=1; fi
       complete_lifecycle "$instance" && log "lifecycle action completed" && return 0
     elif [ "$drained" -eq 0 ] && meta spot/instance-action >/dev/null; then
       metric SpotInterruptionNotices 1 Count

@@ -106,6 +106,7 @@ def declare_instance_group(
             request_count_label=pulumi.Output.concat(
                 balancer.arn_suffix, "/", balancer.target_group_arn_suffix
             ),
+            after=(network, balancer),
         ),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[role, observability]),
     )
@@ -117,7 +118,9 @@ def declare_instance_group(
         tags=ctx.tags,
         opts=child,
     )
+    # The integration names the load balancer once its listener exists.
+    listened = pulumi.Output.all(balancer.arn, balancer.listener_arn).apply(lambda v: v[0])
     backend = LoadBalancerBackend(
-        vpc_link_id=link.id, load_balancer_arn=balancer.arn, dns_name=balancer.dns_name
+        vpc_link_id=link.id, load_balancer_arn=listened, dns_name=balancer.dns_name
     )
     return GroupParts(backend=backend, observability=observability, group_name=group.group_name)

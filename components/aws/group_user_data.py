@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 from inferstack.components.aws.group_drain import DRAIN_SCRIPT
 from inferstack.components.errors import DeployError
-from inferstack.runtime.contract import PORT
+from inferstack.runtime.contract import PORT, Routes
 
 CONTAINER = "inferstack"
 """The runtime container's name on the host."""
@@ -20,6 +20,13 @@ BUNDLE_DIR = "/opt/inferstack/model"
 """Where the bundle is unpacked on the host (mounted read-only at /opt/ml/model)."""
 MAX_USER_DATA_BYTES = 16 * 1024
 """EC2's limit on user data, raw, before base64 encoding."""
+RETRIES = 10
+"""Tries of each call that can fail while the host is new (endpoint DNS, IAM propagation)."""
+RETRY_WAIT_S = 15
+"""Seconds between those tries."""
+READY_WAIT_S = 1200
+"""How long the script waits for the runtime's /ready before it gives the instance up
+(inside the launch hook's heartbeat)."""
 
 
 class UserDataError(DeployError):
@@ -52,6 +59,9 @@ class UserDataArgs:
     """The target group's deregistration delay."""
     metrics_namespace: str
     """CloudWatch namespace of the agent's metrics."""
+    launch_hook_name: str = ""
+    """The launch lifecycle hook the script completes once the runtime is ready (CONTINUE)
+    or on a failure (ABANDON); empty: no launch hook."""
     environment: tuple[tuple[str, str], ...] = ()
     """Extra INFERSTACK_* settings of the container."""
 
@@ -83,6 +93,20 @@ def render_user_data(args: UserDataArgs) -> str:
     return script
 
 
+def _complete_launch(args: UserDataArgs) -> str:
+    """The body of `launched`: complete the launch hook with the given result."""
+    q = shlex.quote
+    if not args.launch_hook_name:
+        return "  : no launch hook"
+    return (
+        '  [ -n "$instance" ] || return 1\n'
+        f"  aws autoscaling complete-lifecycle-action --region {q(args.region)} \\\n"
+        f"    --auto-scaling-group-name {q(args.asg_name)} \\\n"
+        f"    --lifecycle-hook-name {q(args.launch_hook_name)} \\\n"
+        '    --instance-id "$instance" --lifecycle-action-result "$1"'
+    )
+
+
 def _render(args: UserDataArgs) -> str:
     q = shlex.quote
     registry = args.image_uri.split("/", 1)[0]
@@ -93,10 +117,44 @@ def _render(args: UserDataArgs) -> str:
             *args.environment,
         )
     )
+    complete = _complete_launch(args)
     return f"""#!/bin/bash
 # inferstack instance group: fetch the bundle, start the runtime on the GPU, install the
-# drain agent. Runs once, as root, at first boot (cloud-init).
+# drain agent, and let the group put the instance in service once the runtime is ready
+# (the launch lifecycle hook). Runs once, as root, at first boot (cloud-init).
 set -euo pipefail
+
+retry() {{  # retry CMD...: calls a new host makes before its endpoints and role settle
+  local try
+  for try in $(seq 1 {RETRIES}); do
+    "$@" && return 0
+    echo "inferstack: try $try of {RETRIES} failed: $*" >&2
+    sleep {RETRY_WAIT_S}
+  done
+  return 1
+}}
+imds() {{
+  local token
+  token="$(curl -sf -X PUT http://169.254.169.254/latest/api/token \\
+    -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')" || return 1
+  curl -sf -H "X-aws-ec2-metadata-token: $token" "http://169.254.169.254/latest/meta-data/$1"
+}}
+instance=""
+launched() {{  # launched CONTINUE|ABANDON: answer the launch lifecycle hook
+{complete}
+}}
+# Any failure gives the instance up at once (the group launches another) instead of
+# leaving it in Pending:Wait until the hook's heartbeat runs out.
+on_exit() {{
+  local status=$?
+  if [ "$status" -ne 0 ]; then
+    echo "inferstack: user data failed ($status); abandoning the launch" >&2
+    retry launched ABANDON || true
+  fi
+}}
+trap on_exit EXIT
+command -v aws >/dev/null || {{ echo "inferstack: the AMI has no AWS CLI" >&2; exit 1; }}
+instance="$(retry imds instance-id)"
 
 install -d -m 0755 /etc/inferstack {q(BUNDLE_DIR)}
 cat > /etc/inferstack/drain.env <<'INFERSTACK_ENV'
@@ -105,17 +163,16 @@ cat > /usr/local/bin/inferstack-drain <<'INFERSTACK_DRAIN'
 {DRAIN_SCRIPT}INFERSTACK_DRAIN
 chmod 0755 /usr/local/bin/inferstack-drain
 
-aws s3 cp --region {q(args.region)} {q(args.model_data_url)} /tmp/model.tar.gz
+retry aws s3 cp --region {q(args.region)} {q(args.model_data_url)} /tmp/model.tar.gz
 tar -xzf /tmp/model.tar.gz -C {q(BUNDLE_DIR)}
 rm -f /tmp/model.tar.gz
 
-aws ecr get-login-password --region {q(args.region)} \\
-  | docker login --username AWS --password-stdin {q(registry)}
-docker pull {q(args.image_uri)}
-instance="$(TOKEN="$(curl -sf -X PUT http://169.254.169.254/latest/api/token \\
-  -H 'X-aws-ec2-metadata-token-ttl-seconds: 60')" \\
-  && curl -sf -H "X-aws-ec2-metadata-token: $TOKEN" \\
-  http://169.254.169.254/latest/meta-data/instance-id)"
+ecr_login() {{
+  aws ecr get-login-password --region {q(args.region)} \\
+    | docker login --username AWS --password-stdin {q(registry)}
+}}
+retry ecr_login
+retry docker pull {q(args.image_uri)}
 docker run -d --name {CONTAINER} --restart unless-stopped --gpus all \\
   --stop-timeout {args.stop_timeout_s} -p {PORT}:{PORT} \\
   -v {q(BUNDLE_DIR)}:/opt/ml/model:ro \\
@@ -129,14 +186,28 @@ cat > /etc/systemd/system/inferstack-drain.service <<'INFERSTACK_UNIT'
 Description=inferstack drain agent (spot notice and scale-in)
 After=docker.service
 Requires=docker.service
+StartLimitIntervalSec=0
 
 [Service]
 ExecStart=/usr/local/bin/inferstack-drain
 Restart=on-failure
+RestartSec=5
 
 [Install]
 WantedBy=multi-user.target
 INFERSTACK_UNIT
 systemctl daemon-reload
 systemctl enable --now inferstack-drain.service
+
+# In service only once the runtime answers /ready (bundle loaded and probed).
+ready=0
+for _ in $(seq 1 {READY_WAIT_S // 10}); do
+  if curl -sf http://127.0.0.1:{PORT}{Routes.READY} >/dev/null; then ready=1; break; fi
+  sleep 10
+done
+if [ "$ready" -ne 1 ]; then
+  echo "inferstack: the runtime was not ready in {READY_WAIT_S}s" >&2
+  exit 1
+fi
+retry launched CONTINUE
 """

@@ -34,6 +34,7 @@ ARGS = UserDataArgs(
     target_group_arn="arn:aws:elasticloadbalancing:us-east-1:123456789012:targetgroup/tg/abc",
     asg_name="churn-prod",
     hook_name="drain",
+    launch_hook_name="launch",
     drain_s=25,
     stop_timeout_s=30,
     deregistration_delay_s=30,

@@ -114,10 +114,10 @@ def test_replacements_launch_before_they_terminate(plan: Plan) -> None:
 
 def test_failed_spot_launches_do_not_fail_the_deploy(plan: Plan) -> None:
     # The provider's capacity wait errors on any failed scaling activity (a spot pool
-    # without capacity is one) unless told to ignore them; the 20-minute wait remains.
+    # without capacity is one) unless told to ignore them; the capacity wait remains.
     asg = one(plan, "aws:autoscaling/group:Group").inputs
     assert asg["ignoreFailedScalingActivities"] is True
-    assert asg["waitForCapacityTimeout"] == "20m"
+    assert asg["waitForCapacityTimeout"]
 
 
 def test_the_template_boots_the_dlami_with_imdsv2_encryption_and_no_public_ip(plan: Plan) -> None:
@@ -144,6 +144,25 @@ def test_the_dlami_read_at_the_first_deploy_is_kept(plan: Plan, bundle: Path) ->
     template = one(pinned, "aws:ec2/launchTemplate:LaunchTemplate")
     assert template.inputs["imageId"] == "ami-0123456789abcdef0"
     assert "imageId" not in template.ignore_changes  # a new pinned AMI rolls out
+
+
+def test_instances_enter_service_only_once_the_runtime_is_ready(plan: Plan) -> None:
+    # The launch hook exists with the group (its first instances wait too) and holds each
+    # new instance out of the target group until user data saw /ready; a failure abandons.
+    asg = one(plan, "aws:autoscaling/group:Group").inputs
+    (hook,) = asg["initialLifecycleHooks"]
+    assert hook["lifecycleTransition"] == "autoscaling:EC2_INSTANCE_LAUNCHING"
+    assert (hook["defaultResult"], hook["heartbeatTimeout"]) == ("ABANDON", 1800)
+    template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    user_data = base64.b64decode(template["userData"]).decode()
+    assert f"--lifecycle-hook-name {hook['name']} " in user_data
+    ready = user_data.index(f"http://127.0.0.1:8080{Routes.READY}")
+    assert ready < user_data.index("retry launched CONTINUE")
+    assert "retry launched ABANDON" in user_data.split("EXIT")[0]
+    image = one(plan, "docker:index/image:Image").inputs["imageName"]
+    for call in ("retry aws s3 cp", "retry ecr_login", f"retry docker pull {image}"):
+        assert call in user_data
+    assert asg["waitForCapacityTimeout"] == "40m"  # the heartbeat and a relaunch
 
 
 def test_the_load_balancer_checks_readiness_and_waits_for_the_drain(plan: Plan) -> None:
@@ -231,7 +250,8 @@ def test_subnets_are_keyed_by_zone(bundle: Path, plan: Plan) -> None:
         plan_group(bundle, {"targets": {"aws": {"group": {"zones": ["us-east-1c", "us-east-1a"]}}}})
     )
     kept = set(first) & set(moved)
-    assert len(kept) == 1 and first[next(iter(kept))][0] == "us-east-1a"
+    assert len(kept) == 1
+    assert first[next(iter(kept))][0] == "us-east-1a"
     assert first[next(iter(kept))] == moved[next(iter(kept))]
     assert sorted(c for _, c in first.values()) == ["10.42.0.0/20", "10.42.16.0/20"]
     assert {c for _, c in moved.values()} == {"10.42.0.0/20", "10.42.32.0/20"}
