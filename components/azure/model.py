@@ -12,6 +12,7 @@ named by its version: a new version is a new resource, never an update of the ol
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,6 +36,14 @@ def inference_config() -> dict[str, Any]:
         "readiness_route": {"path": Routes.READY, "port": PORT},
         "scoring_route": {"path": Routes.SCORE, "port": PORT},
     }
+
+
+def environment_version(version: str, image_uri: str, config: dict[str, Any]) -> str:
+    """An environment version is immutable (Azure ML refuses new properties for an
+    existing one): its name covers everything it holds, the model version, the image and
+    the inference config (routes and port)."""
+    content = digest(image_uri, json.dumps(config, sort_keys=True))
+    return f"{version}-{content}".replace("+", "-")
 
 
 @dataclass(frozen=True)
@@ -132,8 +141,7 @@ class ModelAssets(pulumi.ComponentResource):
                 opts=child,
                 **where,
             )
-            # An environment version is immutable too: named by model version and image.
-            env_version = f"{source.version}-{digest(source.image_uri)}".replace("+", "-")
+            env_version = environment_version(source.version, source.image_uri, inference_config())
             env = ML.EnvironmentVersion(
                 f"{name}-environment-{env_version}",
                 name=environment.name,

@@ -68,3 +68,15 @@ def test_a_new_model_version_leaves_the_endpoint_unchanged() -> None:
         d.inputs["tags"]["inferstack-version"] for d in during.of_type(f"{ML}:OnlineDeployment")
     }
     assert versions == {"1.0.0", "1.1.0"}
+
+
+def test_the_environment_version_covers_the_inference_config() -> None:
+    from inferstack.components.azure.model import environment_version, inference_config
+
+    config = inference_config()
+    same = environment_version("1.0.0", "acr.azurecr.io/m:1", config)
+    assert same == environment_version("1.0.0", "acr.azurecr.io/m:1", dict(config))
+    moved = {**config, "scoring_route": {**config["scoring_route"], "port": 9090}}
+    assert environment_version("1.0.0", "acr.azurecr.io/m:1", moved) != same
+    assert environment_version("1.0.0", "acr.azurecr.io/m:2", config) != same
+    assert same.startswith("1.0.0-")
