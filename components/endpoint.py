@@ -32,6 +32,13 @@ class InferenceEndpoint(Protocol):
     """Where the metrics dashboard is ("" when there is none)."""
 
 
+def extra_outputs(endpoint: object) -> dict[str, object]:
+    """Stack outputs a target adds beside the common three (for example the DNS records
+    a user must create for a managed certificate): its `extra_outputs` mapping, if any."""
+    extra = getattr(endpoint, "extra_outputs", None)
+    return dict(extra) if isinstance(extra, dict) else {}
+
+
 def implemented_targets() -> list[str]:
     """The targets whose component module is present in this installation."""
     return [

@@ -6,7 +6,7 @@ plan <stack>` runs it unchanged under Pulumi's mock runtime.
 
 import pulumi
 
-from inferstack.components.endpoint import create_endpoint
+from inferstack.components.endpoint import create_endpoint, extra_outputs
 from inferstack.components.errors import DeployError
 from inferstack.components.spec.config import (
     check_local_bundle,
@@ -39,6 +39,8 @@ def main() -> None:
     pulumi.export("endpoint_url", endpoint.url)
     pulumi.export("api_key", pulumi.Output.secret(endpoint.api_key))
     pulumi.export("dashboard_url", endpoint.dashboard_url)
+    for key, value in extra_outputs(endpoint).items():
+        pulumi.export(key, value)
 
 
 main()

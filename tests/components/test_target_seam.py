@@ -122,6 +122,7 @@ def test_a_stack_plans_on_a_target_defined_only_in_the_tests(
     assert box.inputs["color"] == "green"
     assert box.parent == "m"
     assert plan.outputs["endpoint_url"] == "https://green.toy.example/m-box"
+    assert plan.outputs["toy_color"] == "green"
 
 
 def test_plan_fakes_come_from_the_registry_not_from_imports(toy: None) -> None:

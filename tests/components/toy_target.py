@@ -58,6 +58,8 @@ class ToyEndpoint(pulumi.ComponentResource):
         self.url = box.url
         self.api_key = pulumi.Output.secret("toy-key")
         self.dashboard_url = pulumi.Output.from_input("")
+        # A target's own stack outputs beside the common three.
+        self.extra_outputs = {"toy_color": pulumi.Output.from_input(options.color)}
         self.register_outputs({"url": self.url})
 
 
