@@ -90,7 +90,15 @@ def auth_on_every_entry(resources: list[Subject]) -> Iterable[tuple[str, str | N
             yield "API needs neither a subscription key nor a validated JWT", api.name
 
 
+def _watched_name(subject: Subject) -> str | None:
+    name = subject.props.get("endpointName") or subject.props.get("serviceName")
+    return name.lower() if isinstance(name, str) and name else None
+
+
 def diagnostics_on(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
+    """Each endpoint and API Management service has a setting whose resourceUri names it
+    (`.../onlineEndpoints/<name>`, `.../service/<name>`). A setting whose target is not
+    known yet (an ID before the resource exists) may cover any one of them."""
     watched = _of(resources, (ENDPOINT, APIM))
     settings = [
         s
@@ -98,12 +106,20 @@ def diagnostics_on(resources: list[Subject]) -> Iterable[tuple[str, str | None]]
         if s.props.get("workspaceId")
         and any(log.get("enabled") for log in s.props.get("logs") or [])
     ]
-    if len(settings) < len(watched):
-        yield (
-            f"{len(watched)} endpoints and API Management services but only {len(settings)} "
-            "diagnostic settings that send logs to Log Analytics",
-            None,
-        )
+    uris = [s.props.get("resourceUri") for s in settings]
+    known = [u.lower() for u in uris if isinstance(u, str) and u.startswith("/")]
+    unknown = len(uris) - len(known)
+    uncovered = [
+        w
+        for w in watched
+        if not (name := _watched_name(w)) or not any(u.endswith(f"/{name}") for u in known)
+    ]
+    if len(uncovered) > unknown:
+        for resource in uncovered:
+            yield (
+                "no diagnostic setting sends this resource's logs to Log Analytics",
+                resource.name,
+            )
 
 
 def apim_tls(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:

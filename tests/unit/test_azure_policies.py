@@ -30,6 +30,13 @@ CLEAN_VAULT = {
         "enableSoftDelete": True,
     }
 }
+EP_ID = (
+    "/subscriptions/s/resourceGroups/r/providers/Microsoft.MachineLearningServices/"
+    "workspaces/w/onlineEndpoints/churn-ab"
+)
+APIM_ID = (
+    "/subscriptions/s/resourceGroups/r/providers/Microsoft.ApiManagement/service/apim-churn-x1"
+)
 LOGS = {"workspaceId": "/subscriptions/s/workspaces/log", "logs": [{"enabled": True}]}
 
 CASES: list[tuple[str, Any, list[Subject], list[Subject], str]] = [
@@ -114,14 +121,20 @@ CASES: list[tuple[str, Any, list[Subject], list[Subject], str]] = [
     (
         "diagnostics-missing",
         azure.diagnostics_on,
-        [s(azure.ENDPOINT, "ep"), s(azure.APIM, "apim"), s(azure.DIAGNOSTICS, "d1", **LOGS)],
+        # Two settings, both on the endpoint: API Management's logs go nowhere.
         [
-            s(azure.ENDPOINT, "ep"),
-            s(azure.APIM, "apim"),
-            s(azure.DIAGNOSTICS, "d1", **LOGS),
-            s(azure.DIAGNOSTICS, "d2", **LOGS),
+            s(azure.ENDPOINT, "ep", endpointName="churn-ab"),
+            s(azure.APIM, "apim", serviceName="apim-churn-x1"),
+            s(azure.DIAGNOSTICS, "d1", resourceUri=EP_ID, **LOGS),
+            s(azure.DIAGNOSTICS, "d2", resourceUri=EP_ID, **LOGS),
         ],
-        "only 1 diagnostic settings",
+        [
+            s(azure.ENDPOINT, "ep", endpointName="churn-ab"),
+            s(azure.APIM, "apim", serviceName="apim-churn-x1"),
+            s(azure.DIAGNOSTICS, "d1", resourceUri=EP_ID, **LOGS),
+            s(azure.DIAGNOSTICS, "d2", resourceUri=APIM_ID, **LOGS),
+        ],
+        "no diagnostic setting sends this resource's logs",
     ),
     (
         "apim-old-tls",
