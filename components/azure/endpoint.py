@@ -8,7 +8,7 @@ import pulumi_azure_native as azure_native
 from inferstack.components.azure.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
 from inferstack.components.azure.context import context_for
 from inferstack.components.azure.gateway import ApiGateway, ApiGatewayArgs
-from inferstack.components.azure.limits import quota_vcpus
+from inferstack.components.azure.limits import BELOW_RECOMMENDED, quota_vcpus
 from inferstack.components.azure.model import ModelAssets, ModelAssetsArgs, ModelSource
 from inferstack.components.azure.observability import Observability, ObservabilityArgs
 from inferstack.components.azure.roles import STORAGE_BLOB_DATA_CONTRIBUTOR, assign
@@ -36,6 +36,11 @@ def validate(spec: DeploymentSpec) -> None:
         )
         check_local_bundle(spec.model_copy(update={"model": model}))
     instance_type = spec.instance_type()
+    if instance_type in BELOW_RECOMMENDED:
+        pulumi.log.warn(
+            f"{instance_type} is below Standard_DS3_v2, Azure ML's minimum recommended size "
+            "for general-purpose online endpoints: fine for dev, not for load"
+        )
     pulumi.log.info(
         f"quota: {instance_type} needs {quota_vcpus(instance_type, spec.scaling.max_replicas)} "
         f"vCPUs of its family's quota in {spec.resolved_region} per deployment at "

@@ -84,3 +84,8 @@ def quota_vcpus(instance_type: str, max_instances: int) -> int:
     max_instances plus the 20% Azure ML reserves for upgrades, rounded up."""
     size = AZURE_INSTANCE_SIZES[instance_type]
     return math.ceil(max_instances * (1 + UPGRADE_RESERVE)) * size.vcpus
+
+
+BELOW_RECOMMENDED = frozenset({"Standard_DS2_v2", "Standard_F2s_v2"})
+"""Sizes accepted but below Standard_DS3_v2, the minimum Azure ML recommends for
+general-purpose online endpoints (`az ml online-deployment create`)."""

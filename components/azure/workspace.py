@@ -191,7 +191,11 @@ class MlWorkspace(pulumi.ComponentResource):
                 }
             ),
             tags=ctx.tags,
-            opts=child,
+            # Key Vault takes the retention at creation only; a later change would be
+            # refused on the live vault, so it is not sent.
+            opts=pulumi.ResourceOptions(
+                parent=self, ignore_changes=["properties.softDeleteRetentionInDays"]
+            ),
         )
         self.key_vault_id = vault.id
         self.key_vault_name = vault.name

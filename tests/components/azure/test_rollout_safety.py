@@ -80,3 +80,22 @@ def test_the_environment_version_covers_the_inference_config() -> None:
     assert environment_version("1.0.0", "acr.azurecr.io/m:1", moved) != same
     assert environment_version("1.0.0", "acr.azurecr.io/m:2", config) != same
     assert same.startswith("1.0.0-")
+
+
+def test_what_the_engine_does_not_send_on_updates() -> None:
+    from inferstack.components.plan.run import run_plan
+
+    plan = run_plan("prod-azure")
+    # Autoscale owns the instance count (deploy with --refresh: docs/azure.md).
+    for deployment in plan.of_type(f"{ML}:OnlineDeployment"):
+        assert deployment.ignore_changes == ("sku.capacity",)
+    # Key Vault takes its soft-delete retention at creation only.
+    (vault,) = plan.of_type("azure-native:keyvault:Vault")
+    assert vault.ignore_changes == ("properties.softDeleteRetentionInDays",)
+
+
+def test_small_sizes_are_accepted_with_a_warning() -> None:
+    from inferstack.components.azure.limits import AZURE_INSTANCE_SIZES, BELOW_RECOMMENDED
+
+    assert set(AZURE_INSTANCE_SIZES) >= BELOW_RECOMMENDED
+    assert "Standard_DS3_v2" not in BELOW_RECOMMENDED
