@@ -82,30 +82,45 @@ def _check_attached(found: Any, name: str, expected_pool: str) -> str:
     return str(found.name)
 
 
-def _kubeconfig(name: str, endpoint: str, ca: str) -> str:
+def kubeconfig(name: str, server: str, token: str, ca: str | None) -> str:
+    """A kubeconfig for the Kubernetes provider: the deployer's own Google access token
+    (no exec plugin, so CI needs no gcloud); `ca` None for the DNS-based endpoint, which
+    serves a publicly trusted certificate."""
+    trust = f', certificate-authority-data: "{ca}"' if ca else ""
     return f"""apiVersion: v1
 kind: Config
 clusters:
 - name: {name}
-  cluster: {{server: "https://{endpoint}", certificate-authority-data: "{ca}"}}
+  cluster: {{server: "https://{server}"{trust}}}
 contexts:
 - name: {name}
   context: {{cluster: {name}, user: {name}}}
 current-context: {name}
 users:
 - name: {name}
-  user:
-    exec:
-      apiVersion: client.authentication.k8s.io/v1beta1
-      command: gke-gcloud-auth-plugin
-      provideClusterInfo: true
+  user: {{token: "{token}"}}
 """
+
+
+def _dns_endpoint(config: Any) -> tuple[str, str | None]:
+    return str(config.dns_endpoint_config.endpoint), None
+
+
+def _attached_endpoint(found: Any) -> tuple[str, str | None]:
+    """The attached cluster's DNS endpoint when it takes external traffic, else its IP
+    endpoint and CA (then it must be reachable from where Pulumi runs: docs/gke.md)."""
+    for config in found.control_plane_endpoints_configs or []:
+        for dns in config.dns_endpoint_configs or []:
+            if dns.allow_external_traffic and dns.endpoint:
+                return str(dns.endpoint), None
+    return str(found.endpoint), str(found.master_auths[0].cluster_ca_certificate)
 
 
 class GkeCluster(pulumi.ComponentResource):
     """The cluster the node pools and workloads go into, and a Kubernetes provider for it.
 
-    Created: private nodes (no external IPs), a public control plane limited to
+    Created: private nodes (no external IPs), the control plane's DNS-based endpoint
+    (IAM-authorised; what Pulumi uses) and an IP endpoint limited to
     `master_authorized_cidrs`, VPC-native ranges on its own subnet with Private Google
     Access, Workload Identity, the Gateway API, managed Prometheus, a release channel and
     deletion protection, plus a small system pool for what the GPU taints keep off the
@@ -117,6 +132,9 @@ class GkeCluster(pulumi.ComponentResource):
     node_service_account: pulumi.Output[str]
     """Email of the GPU pools' node service account (pulls images)."""
     provider: k8s.Provider
+    created: pulumi.Resource | None
+    """The created cluster (None when attached): its Workload Identity pool exists only
+    once it does, so the pool's IAM bindings wait for it."""
 
     def __init__(
         self, name: str, args: GkeClusterArgs, opts: pulumi.ResourceOptions | None = None
@@ -147,19 +165,24 @@ class GkeCluster(pulumi.ComponentResource):
                 lambda f: _check_attached(f, ctx.cluster_name, ctx.workload_pool)
             )
             self.location = pulumi.Output.from_input(ctx.cluster_location)
-            endpoint = found.endpoint
-            ca = found.master_auths.apply(lambda auths: auths[0].cluster_ca_certificate)
+            self.created = None
+            server: pulumi.Output[tuple[str, str | None]] = found.apply(_attached_endpoint)
         else:
             cluster = self._create(name, ctx, node_sa.email)
-            self.name, self.location = cluster.name, cluster.location
-            endpoint = cluster.endpoint
-            ca = cluster.master_auth.cluster_ca_certificate
+            self.name, self.location, self.created = cluster.name, cluster.location, cluster
+            # The DNS-based endpoint: reachable from any network that reaches Google APIs
+            # (CI runners have no fixed IPs), authorised by IAM, not by source address.
+            server = cluster.control_plane_endpoints_config.apply(_dns_endpoint)
         self.node_service_account = node_sa.email
-        kubeconfig = pulumi.Output.all(self.name, endpoint, ca).apply(
-            lambda v: _kubeconfig(str(v[0]), str(v[1]), str(v[2]))
+        token = gcp.organizations.get_client_config_output().access_token
+        config: pulumi.Output[str] = pulumi.Output.all(self.name, server, token).apply(
+            lambda v: kubeconfig(str(v[0]), v[1][0], str(v[2]), v[1][1])
         )
         self.provider = k8s.Provider(
-            f"{name}-k8s", kubeconfig=kubeconfig, enable_server_side_apply=True, opts=child
+            f"{name}-k8s",
+            kubeconfig=pulumi.Output.secret(config),  # type: ignore[arg-type]
+            enable_server_side_apply=True,
+            opts=child,
         )
         self.register_outputs({"name": self.name, "location": self.location})
 
@@ -218,7 +241,12 @@ class GkeCluster(pulumi.ComponentResource):
                 "enable_private_endpoint": False,
                 "master_ipv4_cidr_block": options.master_ipv4_cidr,
             },
+            # The IP endpoint admits only these (none: no public source); Pulumi and CI use
+            # the DNS endpoint, where IAM (container.clusters.connect) decides.
             master_authorized_networks_config=cast(Any, {"cidr_blocks": authorized}),
+            control_plane_endpoints_config={
+                "dns_endpoint_config": {"allow_external_traffic": True}
+            },
             workload_identity_config={"workload_pool": ctx.workload_pool},
             gateway_api_config={"channel": "CHANNEL_STANDARD"},
             monitoring_config=cast(

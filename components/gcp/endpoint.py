@@ -75,6 +75,7 @@ class GkeEndpoint(pulumi.ComponentResource):
                 edge=EdgeNames(edge.address_name, edge.security_policy, edge.certificate_map),
                 provider=cluster.provider,
                 depends_on=(pools, repository, edge),
+                cluster=cluster.created,
             ),
             opts=child,
         )

@@ -33,6 +33,12 @@ def _cluster(args: Args) -> dict[str, Any]:
     return {
         "id": args.inputs["name"],
         "endpoint": "203.0.113.10",
+        "controlPlaneEndpointsConfig": {
+            "dnsEndpointConfig": {
+                "allowExternalTraffic": True,
+                "endpoint": f"gke-{digest(args.name)[:12]}.{args.inputs['location']}.gke.goog",
+            }
+        },
         "masterAuth": {"clusterCaCertificate": "LS0tLS1CRUdJTi1QTEFO"},
     }
 

@@ -217,6 +217,9 @@ class ServingWorkloadsArgs:
     provider: pulumi.ProviderResource
     depends_on: tuple[pulumi.Resource, ...] = ()
     """The node pools: workloads wait for somewhere to run."""
+    cluster: pulumi.Resource | None = None
+    """A created cluster: the `<project>.svc.id.goog` pool the Workload Identity binding
+    names exists only once it does (None: an attached cluster, whose pool exists)."""
 
 
 class ServingWorkloads(pulumi.ComponentResource):
@@ -244,7 +247,9 @@ class ServingWorkloads(pulumi.ComponentResource):
             service_account_id=gsa.name,
             role="roles/iam.workloadIdentityUser",
             member=f"serviceAccount:{ctx.workload_pool}[{serving.namespace}/{serving.service_account}]",
-            opts=child,
+            opts=pulumi.ResourceOptions(
+                parent=self, depends_on=[args.cluster] if args.cluster else []
+            ),
         )
         grants: list[pulumi.Resource] = [binding]
         if spec.model.artifact.startswith("gs://"):

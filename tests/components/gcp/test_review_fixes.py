@@ -1,0 +1,110 @@
+"""The cloud review's GKE findings, each pinned by the behaviour that failed before."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pulumi
+import pulumi_gcp as gcp
+import pytest
+
+from inferstack.components.gcp import cluster as cluster_module
+from inferstack.components.gcp import serving as serving_module
+from inferstack.components.gcp.endpoint import GkeEndpoint
+from inferstack.components.plan.run import Plan, run_plan, run_under_mocks
+from inferstack.components.spec.models import DeploymentSpec
+from tests.components.gcp.conftest import gke_spec
+from tests.conftest import ROOT
+
+BUNDLE = str(ROOT / "examples" / "logreg-20f" / "bundle")
+MODEL = {"name": "churn", "version": "1.0.0", "framework": "sklearn", "artifact": BUNDLE}
+
+
+@pytest.fixture(scope="module")
+def plan() -> Plan:
+    return run_plan("prod-gke")
+
+
+def _deploy(spec: DeploymentSpec, stack: str = "prod") -> Plan:
+    def program() -> None:
+        endpoint = GkeEndpoint("churn", spec)
+        pulumi.export("url", endpoint.url)
+
+    return run_under_mocks(program, stack=stack, config={"gcp:project": "inferstack-prod"})
+
+
+def _binding_dependencies(
+    monkeypatch: pytest.MonkeyPatch, spec: DeploymentSpec
+) -> list[pulumi.Resource]:
+    seen: list[pulumi.Resource] = []
+    real = gcp.serviceaccount.IAMMember
+
+    def recording(name: str, *args: Any, opts: pulumi.ResourceOptions, **kwargs: Any) -> Any:
+        if kwargs.get("role") == "roles/iam.workloadIdentityUser":
+            seen.extend(opts.depends_on or [])  # type: ignore[arg-type]
+        return real(name, *args, opts=opts, **kwargs)
+
+    monkeypatch.setattr(serving_module.gcp.serviceaccount, "IAMMember", recording)
+    _deploy(spec)
+    return seen
+
+
+def test_b1_the_workload_identity_binding_waits_for_the_created_cluster(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    targets = {"gcp": {"project": "inferstack-prod", "domain": "churn.example.com"}}
+    spec = gke_spec(model=MODEL, targets=targets, rollout={"strategy": "all_at_once"})
+    deps = _binding_dependencies(monkeypatch, spec)
+    assert [type(d) for d in deps] == [gcp.container.Cluster]
+
+
+def test_b1_an_attached_cluster_needs_no_wait(monkeypatch: pytest.MonkeyPatch) -> None:
+    targets = {"gcp": {"project": "inferstack-prod", "domain": "churn.example.com",
+                       "cluster": "shared-gpu"}}  # fmt: skip
+    spec = gke_spec(model=MODEL, targets=targets, rollout={"strategy": "all_at_once"})
+    assert _binding_dependencies(monkeypatch, spec) == []
+
+
+def test_b2_the_cluster_has_a_dns_endpoint_open_to_external_traffic(plan: Plan) -> None:
+    (created,) = plan.of_type("gcp:container/cluster:Cluster")
+    dns = created.inputs["controlPlaneEndpointsConfig"]["dnsEndpointConfig"]
+    assert dns == {"allowExternalTraffic": True}
+    assert created.inputs["masterAuthorizedNetworksConfig"]["cidrBlocks"] == [
+        {"cidrBlock": "203.0.113.0/28", "displayName": "authorized-0"}
+    ]
+
+
+def test_b2_the_kubeconfig_uses_the_dns_endpoint_and_a_token_not_an_exec_plugin() -> None:
+    text = cluster_module.kubeconfig("c", "gke-abc.us-central1.gke.goog", "tok", None)
+    assert 'server: "https://gke-abc.us-central1.gke.goog"' in text
+    assert "certificate-authority-data" not in text
+    assert 'token: "tok"' in text
+    assert "exec" not in text
+    assert "gke-gcloud-auth-plugin" not in text
+    with_ca = cluster_module.kubeconfig("c", "203.0.113.11", "tok", "Q0E=")
+    assert 'certificate-authority-data: "Q0E="' in with_ca
+
+
+class _Dns:
+    def __init__(self, allow: bool) -> None:
+        self.allow_external_traffic, self.endpoint = allow, "gke-x.us-central1.gke.goog"
+
+
+class _Config:
+    def __init__(self, allow: bool) -> None:
+        self.dns_endpoint_configs = [_Dns(allow)]
+
+
+class _Auth:
+    cluster_ca_certificate = "Q0E="
+
+
+class _Found:
+    def __init__(self, allow: bool) -> None:
+        self.control_plane_endpoints_configs = [_Config(allow)]
+        self.endpoint, self.master_auths = "203.0.113.11", [_Auth()]
+
+
+def test_b2_an_attached_cluster_is_reached_by_dns_when_it_allows_it() -> None:
+    assert cluster_module._attached_endpoint(_Found(True)) == ("gke-x.us-central1.gke.goog", None)
+    assert cluster_module._attached_endpoint(_Found(False)) == ("203.0.113.11", "Q0E=")
