@@ -12,8 +12,10 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.group_rules import group_instance_types
 from inferstack.components.aws.naming import SECURITY_GROUP, auto_logical
 from inferstack.components.aws.rules import aws_options
+from inferstack.components.errors import DeployError
 from inferstack.runtime.contract import PORT
 
 LISTENER_PORT = 80
@@ -47,9 +49,62 @@ def subnet_cidr(vpc_cidr: str, zone: str) -> str:
     return str(list(network.subnets(new_prefix=SUBNET_PREFIX))[zone_slot(zone)])
 
 
+class ZoneError(DeployError):
+    """The region has no two zones (or not the spec's) where the group's types run."""
+
+
+def choose_zones(
+    pinned: tuple[str, str] | None,
+    available: list[str],
+    offered: dict[str, set[str]],
+    types: tuple[str, ...],
+    region: str,
+) -> tuple[str, str]:
+    """The group's two zones. `available`: the account's zones of the region that need no
+    opt-in; `offered`: zone -> the group's types EC2 offers there. Pinned zones must be
+    available and offer one of the types; the default is the first two such zones by name
+    that offer the smallest type (else any of them)."""
+    usable = sorted(z for z in available if offered.get(z))
+    if pinned is not None:
+        wrong = [z for z in pinned if z not in usable]
+        if wrong:
+            raise ZoneError(
+                f"targets.aws.group.zones: {', '.join(wrong)} not an available zone of "
+                f"{region} offering {', '.join(types)} in this account; zones that do: "
+                f"{', '.join(usable) or 'none'}"
+            )
+        return pinned
+    smallest = [z for z in usable if types and types[0] in offered[z]]
+    chosen = smallest if len(smallest) >= 2 else usable
+    if len(chosen) < 2:
+        raise ZoneError(
+            f"{region} has {len(chosen)} zone(s) offering {', '.join(types)} to this "
+            "account (an ALB needs two); choose another region or other "
+            "targets.aws.group.instance_types"
+        )
+    return chosen[0], chosen[1]
+
+
 def group_zones(ctx: AwsContext) -> tuple[str, str]:
-    """The two zones: the spec's, else the region's a and b."""
-    return aws_options(ctx.spec).group.zones or (f"{ctx.region}a", f"{ctx.region}b")
+    """The two zones, from the account's zones and EC2's offerings of the group's types
+    (read at each deploy; `targets.aws.group.zones` pins them)."""
+    types = group_instance_types(ctx.spec)
+    zones = aws.get_availability_zones(
+        region=ctx.region,
+        state="available",
+        filters=[{"name": "opt-in-status", "values": ["opt-in-not-required"]}],
+    )
+    offerings = aws.ec2.get_instance_type_offerings(
+        region=ctx.region,
+        location_type="availability-zone",
+        filters=[{"name": "instance-type", "values": list(types)}],
+    )
+    offered: dict[str, set[str]] = {}
+    for zone, kind in zip(offerings.locations, offerings.instance_types, strict=True):
+        offered.setdefault(zone, set()).add(kind)
+    return choose_zones(
+        aws_options(ctx.spec).group.zones, list(zones.names), offered, types, ctx.region
+    )
 
 
 @dataclass(frozen=True)

@@ -288,9 +288,40 @@ def _ssm_parameter(args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
     }
 
 
+PLAN_ZONE_LETTERS = "abcdef"
+"""The zones the offline plan's region has; every type is offered in each."""
+
+
+def _availability_zones(args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    region = args.args.get("region") or FAKE_REGION
+    names = [f"{region}{letter}" for letter in PLAN_ZONE_LETTERS]
+    return {
+        "id": region,
+        "names": names,
+        "zoneIds": [f"use1-az{i + 1}" for i in range(len(names))],
+        "groupNames": [region] * len(names),
+    }
+
+
+def _instance_type_offerings(args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    region = args.args.get("region") or FAKE_REGION
+    types: list[str] = next(
+        (f["values"] for f in args.args.get("filters", []) if f["name"] == "instance-type"), []
+    )
+    rows = [(f"{region}{letter}", t) for letter in PLAN_ZONE_LETTERS for t in types]
+    return {
+        "id": region,
+        "locations": [z for z, _ in rows],
+        "instanceTypes": [t for _, t in rows],
+        "locationTypes": ["availability-zone"] * len(rows),
+    }
+
+
 RESOURCE_FAKES: dict[str, ResourceFake] = FAKES
 CALL_FAKES: dict[str, CallFake] = {
     "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": _ecr_token,
     "aws:ssm/getParameter:getParameter": _ssm_parameter,
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
+    "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": _instance_type_offerings,
 }

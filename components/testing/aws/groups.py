@@ -175,13 +175,48 @@ def _ssm_parameter(m: Moto, args: pulumi.runtime.MockCallArgs) -> CallResult:
     return {"id": name, "name": name, "value": value, "insecureValue": value, "type": "String"}
 
 
+def _availability_zones(m: Moto, args: pulumi.runtime.MockCallArgs) -> CallResult:
+    filters = [
+        {"Name": f["name"], "Values": list(f["values"])} for f in args.args.get("filters", [])
+    ]
+    state = args.args.get("state")
+    if state:
+        filters.append({"Name": "state", "Values": [state]})
+    zones = m.client("ec2").describe_availability_zones(Filters=filters)["AvailabilityZones"]
+    return {
+        "id": m.region,
+        "names": [z["ZoneName"] for z in zones],
+        "zoneIds": [z["ZoneId"] for z in zones],
+        "groupNames": [z.get("GroupName", m.region) for z in zones],
+    }
+
+
+def _instance_type_offerings(m: Moto, args: pulumi.runtime.MockCallArgs) -> CallResult:
+    filters = [
+        {"Name": f["name"], "Values": list(f["values"])} for f in args.args.get("filters", [])
+    ]
+    offerings = m.client("ec2").describe_instance_type_offerings(
+        LocationType=args.args.get("locationType", "region"), Filters=filters
+    )["InstanceTypeOfferings"]
+    return {
+        "id": m.region,
+        "locations": [o["Location"] for o in offerings],
+        "instanceTypes": [o["InstanceType"] for o in offerings],
+        "locationTypes": [o["LocationType"] for o in offerings],
+    }
+
+
 MIRRORS: dict[str, Mirror] = {
     "aws:autoscaling/group:Group": _group,
     "aws:autoscaling/lifecycleHook:LifecycleHook": _lifecycle_hook,
     "aws:autoscaling/policy:Policy": _policy,
     "aws:apigatewayv2/vpcLink:VpcLink": _vpc_link,
 }
-CALLS: dict[str, CallMirror] = {"aws:ssm/getParameter:getParameter": _ssm_parameter}
+CALLS: dict[str, CallMirror] = {
+    "aws:ssm/getParameter:getParameter": _ssm_parameter,
+    "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
+    "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": _instance_type_offerings,
+}
 NOT_IN_MOTO: dict[str, str] = {
     "aws:autoscaling/group:Group#instanceRefresh": (
         "preferences of the refresh the provider starts when a later update changes the "
