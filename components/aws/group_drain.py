@@ -63,7 +63,9 @@ deregister_and_stop() {
     || log "deregister-targets failed; stopping anyway"
   # The target drains for up to the deregistration delay: no new requests reach it and
   # those in flight finish. Then the container gets SIGTERM and its own drain.
-  timeout "$((DEREGISTRATION_DELAY_S + 30))" "$AWS" elbv2 wait target-deregistered \
+  # Capped at the delay plus one of the waiter's 15 s polls: past the delay the load
+  # balancer has closed what was in flight anyway (aws/group_rules.py counts this cap).
+  timeout "$((DEREGISTRATION_DELAY_S + 15))" "$AWS" elbv2 wait target-deregistered \
     --region "$REGION" --target-group-arn "$TARGET_GROUP_ARN" \
     --targets "Id=$instance,Port=$PORT" || log "deregistration not confirmed; stopping"
   "$DOCKER" stop --time "$STOP_TIMEOUT_S" "$CONTAINER" || log "container already stopped"

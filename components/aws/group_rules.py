@@ -29,6 +29,9 @@ SPOT_NOTICE_S = 120
 """The spot interruption notice: two minutes before EC2 reclaims the instance."""
 NOTICE_MARGIN_S = 10
 """Of the notice, what the drain script needs to see it (5 s polls) and to complete."""
+WAITER_SLACK_S = 15
+"""The drain's deregistration wait runs up to the delay plus one poll of the AWS CLI's
+target-deregistered waiter (15 s), aws/group_drain.py."""
 STOP_MARGIN_S = 5
 """The container's stop timeout is the runtime's drain bound plus this."""
 
@@ -53,9 +56,10 @@ def stop_timeout_s(spec: DeploymentSpec) -> int:
 
 
 def drain_budget_s(spec: DeploymentSpec) -> int:
-    """Seconds the drain takes at most: the load balancer's deregistration delay, then the
-    container's stop timeout."""
-    return aws_options(spec).group.deregistration_delay_s + stop_timeout_s(spec)
+    """Seconds the drain takes at most: the deregistration wait (the load balancer's delay
+    and the waiter's last poll), then the container's stop timeout."""
+    delay = aws_options(spec).group.deregistration_delay_s
+    return delay + WAITER_SLACK_S + stop_timeout_s(spec)
 
 
 def _mode_agrees(spec: DeploymentSpec) -> None:
@@ -188,8 +192,9 @@ def _group_drain_fits(spec: DeploymentSpec) -> None:
     if spec.compute.spot and budget > SPOT_NOTICE_S - NOTICE_MARGIN_S:
         raise SpecRuleError(
             "targets.aws.group.deregistration_delay_s",
-            f"deregistration ({group.deregistration_delay_s}s) and the container's stop "
-            f"({stop_timeout_s(spec)}s) take {budget}s, and a spot instance goes "
+            f"deregistration ({group.deregistration_delay_s}s, and up to {WAITER_SLACK_S}s "
+            f"for the waiter to see it) and the container's stop ({stop_timeout_s(spec)}s) "
+            f"take {budget}s, and a spot instance goes "
             f"{SPOT_NOTICE_S}s after its notice ({NOTICE_MARGIN_S}s of it for the drain "
             "script): lower deregistration_delay_s or drain_s",
         )
