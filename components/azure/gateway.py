@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
+import uuid
 from dataclasses import dataclass
 from typing import Any
 from xml.sax.saxutils import escape, quoteattr
@@ -21,7 +22,7 @@ import pulumi_azure_native as azure_native
 
 from inferstack.components.azure.context import AzureContext
 from inferstack.components.azure.propagation import RolePropagation
-from inferstack.components.azure.roles import KEY_VAULT_SECRETS_USER, ML_DATA_SCIENTIST, assign
+from inferstack.components.azure.roles import KEY_VAULT_SECRETS_USER, SCORE_ACTION, assign
 from inferstack.components.azure.workspace import name_suffix
 from inferstack.runtime.contract import Routes
 
@@ -222,14 +223,38 @@ class ApiGateway(pulumi.ComponentResource):
         where: dict[str, Any],
     ) -> list[pulumi.Resource]:
         """Key auth: the endpoint key as a key vault secret and a named value backed by it.
-        AAD token auth: API Management's identity may call the workspace's endpoints."""
+        AAD token auth: API Management's identity may score this endpoint, nothing else."""
         ctx = args.ctx
         child = pulumi.ResourceOptions(parent=self)
         if ctx.options.endpoint_auth == "aad_token":
+            group_scope = pulumi.Output.concat(
+                "/subscriptions/",
+                args.subscription_id,
+                "/resourceGroups/",
+                args.resource_group_name,
+            )
+            role_guid = str(
+                uuid.uuid5(uuid.NAMESPACE_URL, f"inferstack/{ctx.names.endpoint}/scorer")
+            )
+            role = azure_native.authorization.RoleDefinition(
+                f"{name}-scorer-role",
+                role_definition_id=role_guid,
+                scope=group_scope,
+                # Role names are unique in the tenant: the endpoint's name is the stack's.
+                role_name=f"inferstack scorer {ctx.names.endpoint}",
+                description=f"Score the online endpoint {ctx.names.endpoint} only.",
+                role_type="CustomRole",
+                permissions=[{"actions": [SCORE_ACTION]}],
+                assignable_scopes=[group_scope],
+                opts=child,
+            )
             scorer = assign(
                 f"{name}-apim-scorer",
-                scope=args.workspace_id,
-                role=ML_DATA_SCIENTIST,
+                scope=pulumi.Output.concat(
+                    args.workspace_id, "/onlineEndpoints/", args.endpoint_name
+                ),
+                role=role_guid,
+                role_definition_id=role.id,
                 principal_id=principal,
                 subscription_id=args.subscription_id,
                 service_principal=True,

@@ -186,7 +186,16 @@ def _generic(args: Args) -> dict[str, Any]:
     }
 
 
+def _role_definition(args: Args) -> dict[str, Any]:
+    scope, guid = args.inputs["scope"], args.inputs["roleDefinitionId"]
+    return {
+        "id": f"{scope}/providers/Microsoft.Authorization/roleDefinitions/{guid}",
+        "name": guid,
+    }
+
+
 RESOURCE_FAKES: dict[str, ResourceFake] = {
+    "azure-native:authorization:RoleDefinition": _role_definition,
     "azure-native:": _generic,
     "azure-native:resources:ResourceGroup": _resource_group,
     "azure-native:storage:StorageAccount": _storage,

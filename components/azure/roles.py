@@ -24,9 +24,11 @@ KEY_VAULT_SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 """Key Vault Secrets User: API Management reads the endpoint key named value from the
 RBAC key vault ("Use named values in Azure API Management policies", key vault
 secrets: https://learn.microsoft.com/azure/api-management/api-management-howto-properties)."""
-ML_DATA_SCIENTIST = "f6c7c914-8db3-469d-8ca1-694a8f32e121"
-"""AzureML Data Scientist: API Management's identity gets Azure AD tokens accepted by an
-endpoint with aad_token auth ("Authenticate clients for online endpoints")."""
+SCORE_ACTION = "Microsoft.MachineLearningServices/workspaces/onlineEndpoints/score/action"
+"""What an Azure AD caller of an aad_token endpoint needs, at the endpoint's scope ("Authentication
+and authorization for online endpoints", data plane operations); API Management's identity
+gets a custom role with this action only, rather than a workspace-wide built-in role that
+can also change endpoints and deployments."""
 
 
 def role_id(subscription_id: pulumi.Input[str], role: str) -> pulumi.Output[str]:
@@ -49,6 +51,7 @@ def assign(
     *,
     scope: pulumi.Input[str],
     role: str,
+    role_definition_id: pulumi.Input[str] | None = None,
     principal_id: pulumi.Input[str],
     subscription_id: pulumi.Input[str],
     service_principal: bool,
@@ -60,14 +63,15 @@ def assign(
 
     The assignment's name is derived from (scope, principal, role), the triple ARM allows
     once: two grants of the same triple are the same PUT instead of a
-    RoleAssignmentExists conflict."""
+    RoleAssignmentExists conflict. A custom role passes its `role_definition_id` (then
+    `role` is its stable name, part of the assignment's)."""
     return azure_native.authorization.RoleAssignment(
         name,
         role_assignment_name=pulumi.Output.all(scope, principal_id).apply(
             lambda v: assignment_name(v[0], v[1], role)
         ),
         scope=scope,
-        role_definition_id=role_id(subscription_id, role),
+        role_definition_id=role_definition_id or role_id(subscription_id, role),
         principal_id=principal_id,
         principal_type="ServicePrincipal" if service_principal else None,
         opts=opts,

@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from inferstack.components.azure.endpoint import AzureEndpoint
-from inferstack.components.azure.roles import KEY_VAULT_SECRETS_USER, ML_DATA_SCIENTIST
+from inferstack.components.azure.roles import KEY_VAULT_SECRETS_USER, SCORE_ACTION
 from inferstack.components.plan.mocks import PlanMocks
 from inferstack.components.plan.run import Plan, run_under_mocks
 from inferstack.components.spec.config import find_project_root
@@ -54,6 +54,11 @@ def plan_of(gateway: dict[str, Any], **azure: Any) -> Plan:
     return run_under_mocks(lambda: AzureEndpoint("churn", spec), mocks=PlanMocks(), stack="gw")
 
 
+def endpoint_name(plan: Plan) -> str:
+    (endpoint,) = plan.of_type("azure-native:machinelearningservices:OnlineEndpoint")
+    return str(endpoint.inputs["endpointName"])
+
+
 def policy(plan: Plan) -> ET.Element:
     (resource,) = plan.of_type("azure-native:apimanagement:ApiPolicy")
     return ET.fromstring(resource.inputs["value"])  # noqa: S314 (our own generated policy)
@@ -94,7 +99,15 @@ def test_jwt_callers_and_aad_backend(jwt_aad: Plan) -> None:
     assert not jwt_aad.of_type("azure-native:keyvault:Secret")
     assert not jwt_aad.of_type("azure-native:apimanagement:NamedValue")
     assert not jwt_aad.of_type("azure-native:apimanagement:Subscription")
-    assert ML_DATA_SCIENTIST in roles(jwt_aad)
+    (role,) = jwt_aad.of_type("azure-native:authorization:RoleDefinition")
+    assert role.inputs["permissions"] == [{"actions": [SCORE_ACTION]}]
+    (scorer,) = [
+        r.inputs
+        for r in jwt_aad.of_type("azure-native:authorization:RoleAssignment")
+        if r.name.endswith("-apim-scorer")
+    ]
+    assert scorer["scope"].endswith(f"/onlineEndpoints/{endpoint_name(jwt_aad)}")
+    assert scorer["roleDefinitionId"].endswith(role.inputs["roleDefinitionId"])
     assert KEY_VAULT_SECRETS_USER not in roles(jwt_aad)
     (api,) = jwt_aad.of_type("azure-native:apimanagement:Api")
     assert api.inputs["subscriptionRequired"] is False
