@@ -77,6 +77,18 @@ def _group(m: Moto, a: Args) -> Result:
             or None,
         )
     )
+    # The group's initial lifecycle hooks (CreateAutoScalingGroup's
+    # LifecycleHookSpecificationList), as the hooks they become.
+    for hook in i.get("initialLifecycleHooks") or []:
+        client.put_lifecycle_hook(
+            **params(
+                LifecycleHookName=hook["name"],
+                AutoScalingGroupName=name,
+                LifecycleTransition=hook["lifecycleTransition"],
+                DefaultResult=hook.get("defaultResult"),
+                HeartbeatTimeout=boto(hook.get("heartbeatTimeout")),
+            )
+        )
     if i.get("enabledMetrics"):
         client.enable_metrics_collection(
             AutoScalingGroupName=name, Metrics=list(i["enabledMetrics"]), Granularity="1Minute"

@@ -54,10 +54,13 @@ def test_the_termination_hook_and_the_scaling_policy_exist(deployed) -> None:
     outputs, mocks = deployed
     client = mocks.client("autoscaling")
     hooks = client.describe_lifecycle_hooks(AutoScalingGroupName=outputs["group"])
-    (hook,) = hooks["LifecycleHooks"]
-    assert hook["LifecycleTransition"] == "autoscaling:EC2_INSTANCE_TERMINATING"
+    by_transition = {h["LifecycleTransition"]: h for h in hooks["LifecycleHooks"]}
+    hook = by_transition["autoscaling:EC2_INSTANCE_TERMINATING"]
     assert hook["DefaultResult"] == "CONTINUE"
-    assert hook["HeartbeatTimeout"] == 30 + 30 + 60  # deregistration, stop, margin
+    # deregistration, the waiter's last poll, stop, margin
+    assert hook["HeartbeatTimeout"] == 30 + 15 + 30 + 60
+    launch = by_transition["autoscaling:EC2_INSTANCE_LAUNCHING"]
+    assert (launch["DefaultResult"], launch["HeartbeatTimeout"]) == ("ABANDON", 1800)
     (policy,) = client.describe_policies(AutoScalingGroupName=outputs["group"])["ScalingPolicies"]
     tracking = policy["TargetTrackingConfiguration"]
     metric = tracking["PredefinedMetricSpecification"]
