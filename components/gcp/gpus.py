@@ -152,3 +152,67 @@ def gpus_per_node(accelerator: str, machine_type: str, gpu_count: int) -> int:
     kind = GPU_KINDS[accelerator]
     fixed = kind.machine_gpus.get(machine_type, 0)
     return fixed or gpu_count
+
+
+# The serving container's requests (= limits): cores and GiB, by accelerator.
+POD_REQUESTS: dict[str, tuple[float, float]] = {"none": (2.0, 4.0), "gpu": (4.0, 16.0)}
+
+MACHINES_SOURCE = "https://cloud.google.com/compute/docs/machine-resource"
+# GiB of memory per vCPU of the predefined shapes (MACHINES_SOURCE, as of TABLE_DATE).
+MEMORY_PER_VCPU: dict[str, dict[str, float]] = {
+    "n1": {"standard": 3.75, "highmem": 6.5, "highcpu": 0.9},
+    "g2": {"standard": 4.0},
+    **{
+        family: {"standard": 4.0, "highmem": 8.0, "highcpu": 1.0}
+        for family in ("e2", "n2", "n2d", "n4", "c3", "c3d", "c4", "c4d")
+    },
+}
+# Accelerator-optimized A2/A3 shapes: (vCPUs, GiB) (GPU_MACHINES_SOURCE).
+FIXED_SHAPES: dict[str, tuple[int, float]] = {
+    "a2-highgpu-1g": (12, 85),
+    "a2-highgpu-2g": (24, 170),
+    "a2-highgpu-4g": (48, 340),
+    "a2-highgpu-8g": (96, 680),
+    "a2-megagpu-16g": (96, 1360),
+    "a3-highgpu-1g": (26, 234),
+    "a3-highgpu-2g": (52, 468),
+    "a3-highgpu-4g": (104, 936),
+    "a3-highgpu-8g": (208, 1872),
+}
+ALLOCATABLE_SOURCE = (
+    "https://cloud.google.com/kubernetes-engine/docs/concepts/plan-node-sizes"
+    "#memory_and_cpu_reservations"
+)
+DAEMONSET_ALLOWANCE = (0.5, 1.0)
+"""Cores and GiB GKE's own DaemonSets take on a node (logging, metadata server, managed
+Prometheus, Dataplane V2, the NVIDIA device plugin): an estimate kept on the safe side."""
+
+
+def machine_shape(machine_type: str) -> tuple[int, float] | None:
+    """(vCPUs, GiB) of a predefined machine type; None for shapes not in the tables."""
+    if machine_type in FIXED_SHAPES:
+        return FIXED_SHAPES[machine_type]
+    parts = machine_type.split("-")
+    if len(parts) != 3 or not parts[2].isdigit():
+        return None
+    per_vcpu = MEMORY_PER_VCPU.get(parts[0], {}).get(parts[1])
+    if per_vcpu is None:
+        return None
+    vcpus = int(parts[2])
+    return vcpus, vcpus * per_vcpu
+
+
+def _tiered(total: float, tiers: tuple[tuple[float, float], ...], rest: float) -> float:
+    reserved, start = 0.0, 0.0
+    for end, share in tiers:
+        reserved += max(0.0, min(total, end) - start) * share
+        start = end
+    return reserved + max(0.0, total - start) * rest
+
+
+def allocatable(vcpus: int, gib: float) -> tuple[float, float]:
+    """What pods may request on a node of this shape (ALLOCATABLE_SOURCE), less the
+    DaemonSet allowance: cores and GiB."""
+    cpu = vcpus - _tiered(vcpus, ((1, 0.06), (2, 0.01), (4, 0.005)), 0.0025)
+    memory = gib - _tiered(gib, ((4, 0.25), (8, 0.20), (16, 0.10), (128, 0.06)), 0.02) - 0.1
+    return cpu - DAEMONSET_ALLOWANCE[0], memory - DAEMONSET_ALLOWANCE[1]

@@ -19,6 +19,7 @@ from typing import Any, cast
 import pulumi
 import pulumi_gcp as gcp
 
+from inferstack.components.gcp import rules
 from inferstack.components.gcp.context import GcpContext
 from inferstack.components.gcp.gpus import GPU_KINDS, gpus_per_node
 from inferstack.components.gcp.naming import NODE_POOL, digest, fit
@@ -32,15 +33,7 @@ SCOPE = "https://www.googleapis.com/auth/cloud-platform"
 
 def replicas_per_node(ctx: GcpContext) -> int:
     """How many serving pods one node holds (GPU nodes: its GPUs over a pod's)."""
-    spec = ctx.spec
-    if spec.compute.accelerator == "none":
-        return 1
-    machine = spec.instance_type()
-    return max(
-        1,
-        gpus_per_node(spec.compute.accelerator, machine, spec.compute.gpu_count)
-        // spec.compute.gpu_count,
-    )
+    return rules.replicas_per_node(ctx.spec)
 
 
 def replacing_config(ctx: GcpContext, spot: bool) -> dict[str, Any]:

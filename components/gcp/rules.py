@@ -13,9 +13,14 @@ from inferstack.components.gcp.gpus import (
     GKE_DRIVERS_SOURCE,
     GPU_KINDS,
     GPU_ZONES,
+    MACHINES_SOURCE,
     N1_T4_MAX_VCPUS,
+    POD_REQUESTS,
     REGION_ZONES,
+    allocatable,
     driver_for,
+    gpus_per_node,
+    machine_shape,
 )
 from inferstack.components.spec.rules import SpecRuleError
 
@@ -145,6 +150,42 @@ def _on_demand_capacity(spec: DeploymentSpec) -> None:
         )
 
 
+def replicas_per_node(spec: DeploymentSpec) -> int:
+    """How many serving pods one node holds (GPU nodes: its GPUs over a pod's)."""
+    accelerator, count = spec.compute.accelerator, spec.compute.gpu_count
+    if accelerator == "none":
+        return 1
+    return max(1, gpus_per_node(accelerator, spec.instance_type(), count) // count)
+
+
+def pod_requests(spec: DeploymentSpec) -> tuple[float, float]:
+    """The serving container's cores and GiB (requests = limits)."""
+    return POD_REQUESTS["none" if spec.compute.accelerator == "none" else "gpu"]
+
+
+def _pods_fit_the_machine(spec: DeploymentSpec) -> None:
+    """A node's allocatable CPU and memory (GKE's reservations and its DaemonSets taken
+    off) hold the pods it is sized for; else they stay Pending and no scale-up helps."""
+    machine = spec.instance_type()
+    shape = machine_shape(machine)
+    if shape is None:
+        raise SpecRuleError(
+            "targets.gcp.instance_type",
+            f"{machine!r} is not a predefined shape in gcp/gpus.py ({MACHINES_SOURCE}); "
+            "use a standard, highmem or highcpu type of a listed family",
+        )
+    per_node, (cpu, memory) = replicas_per_node(spec), pod_requests(spec)
+    free_cpu, free_memory = allocatable(*shape)
+    if per_node * cpu > free_cpu or per_node * memory > free_memory:
+        raise SpecRuleError(
+            "targets.gcp.instance_type",
+            f"{machine} ({shape[0]} vCPUs, {shape[1]:g} GiB) leaves {free_cpu:.2f} cores and "
+            f"{free_memory:.1f} GiB to pods after GKE's reservations and DaemonSets; "
+            f"{per_node} serving pod(s) of {cpu:g} cores and {memory:g} GiB do not fit: "
+            "use a larger machine type",
+        )
+
+
 def runtime_gpu_cuda() -> tuple[int, int]:
     """The CUDA version of the runtime's GPU image (its nvidia/cuda base image)."""
     from inferstack.components.image.context import GPU_BASE_IMAGE
@@ -250,6 +291,7 @@ GCP_RULES = (
     _region_and_zones,
     _machine_and_gpu_count,
     _on_demand_capacity,
+    _pods_fit_the_machine,
     _driver_runs_the_image,
     _not_built_on_gke,
     _canary,

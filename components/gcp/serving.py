@@ -18,12 +18,10 @@ import pulumi_random as random
 from inferstack.components.gcp import routing, workloads
 from inferstack.components.gcp.context import GcpContext
 from inferstack.components.gcp.kube import declare
-from inferstack.components.gcp.rules import gcp_options
+from inferstack.components.gcp.rules import gcp_options, pod_requests
 from inferstack.components.gcp.workloads import Manifest, Serving, Workload
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.runtime.auth import hash_key
-
-CPU_BY_ACCELERATOR = {"none": ("2", "4Gi"), "default": ("4", "16Gi")}
 
 
 @dataclass(frozen=True)
@@ -47,15 +45,15 @@ class Track:
 
 def serving_for(ctx: GcpContext, gsa_email: Any) -> Serving:
     spec = ctx.spec
-    cpu, memory = CPU_BY_ACCELERATOR["none" if spec.compute.accelerator == "none" else "default"]
+    cpu, memory = pod_requests(spec)
     return Serving(
         namespace=ctx.namespace,
         app=spec.model.name,
         service_account=f"{spec.model.name}-runtime",
         gcp_service_account=gsa_email,
         environment=spec.environment,
-        cpu=cpu,
-        memory=memory,
+        cpu=f"{cpu:g}",
+        memory=f"{memory:g}Gi",
         gpus=spec.compute.gpu_count if spec.compute.accelerator != "none" else 0,
         api_key_secret=f"{spec.model.name}-api-key" if spec.gateway.auth == "api_key" else None,
     )

@@ -163,3 +163,55 @@ def test_fit_makes_the_longest_names_fit(rule: naming.NameRule) -> None:
 def test_fit_keeps_names_that_already_fit() -> None:
     assert naming.fit(naming.CLUSTER, "churn", "prod") == "churn-prod"
     assert naming.SERVICE_ACCOUNT_ID.problems("abc")  # under 6
+
+
+@pytest.mark.parametrize(
+    ("accelerator", "machine", "count"),
+    [
+        ("nvidia-l4", "g2-standard-4", 1),
+        ("nvidia-t4", "n1-standard-4", 1),
+        ("nvidia-t4", "n1-highcpu-8", 1),
+        ("nvidia-t4", "n1-highcpu-16", 1),
+        ("none", "n2-standard-2", 1),
+        ("none", "e2-highcpu-4", 1),
+    ],
+)
+def test_a_machine_too_small_for_its_pods_is_refused(
+    accelerator: str, machine: str, count: int
+) -> None:
+    message = refused(
+        "targets.gcp.instance_type",
+        compute__accelerator=accelerator,
+        compute__gpu_count=count,
+        targets__gcp__instance_type=machine,
+    )
+    assert "do not fit" in message
+
+
+@pytest.mark.parametrize(
+    ("accelerator", "machine"),
+    [
+        ("nvidia-l4", "g2-standard-8"),
+        ("nvidia-t4", "n1-standard-8"),
+        ("nvidia-a100", "a2-highgpu-8g"),
+        ("nvidia-h100", "a3-highgpu-8g"),
+        ("none", "n2-standard-4"),
+    ],
+)
+def test_machines_that_hold_their_pods_pass(accelerator: str, machine: str) -> None:
+    assert spec(compute__accelerator=accelerator, targets__gcp__instance_type=machine)
+
+
+def test_an_unknown_machine_shape_is_refused() -> None:
+    refused(
+        "targets.gcp.instance_type",
+        compute__accelerator="none",
+        targets__gcp__instance_type="e2-medium",
+    )
+
+
+def test_allocatable_follows_gkes_reservations() -> None:
+    cpu, memory = gpus.allocatable(4, 16)
+    # 4 cores less 6% + 1% + 2 x 0.5%; 16 GiB less 25% of 4, 20% of 4, 10% of 8, 100 MiB.
+    assert cpu == pytest.approx(4 - 0.08 - 0.5)
+    assert memory == pytest.approx(16 - 2.6 - 0.1 - 1.0)
