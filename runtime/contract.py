@@ -153,6 +153,8 @@ class Metric:
     """Gauge: mean absolute attribution per feature over the last explained rows."""
     ATTRIBUTION_SHARE: Final = "inferstack_attribution_share"
     """Gauge: a feature's share of the summed mean absolute attributions."""
+    ATTRIBUTION_SHARE_SHIFT: Final = "inferstack_attribution_share_shift"
+    """Gauge: how far a feature's attribution share moved from its share on the reference."""
     ANOMALY_CHECKED_REQUESTS: Final = "inferstack_anomaly_checked_requests"
     ANOMALOUS_REQUESTS: Final = "inferstack_anomalous_requests"
     """Counter: requests holding at least one anomalous value."""

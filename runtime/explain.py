@@ -7,6 +7,11 @@ reference sample), and otherwise its sampling explainer over the model's outputs
 up to ``BACKGROUND_ROWS`` rows of the reference sample as background. shap is
 imported then, and only then: the ``explain`` extra is needed on servers that explain.
 
+When the bundle has a reference sample (and explaining it fits the budget), the
+explainer also explains its first ``REFERENCE_ROWS`` rows once, at build: each
+feature's share of the mean absolute attributions there is the reference that live
+shares are compared with.
+
 Cost is counted in model evaluations: the exact algorithms count one per feature and
 row, the sampling one ``2 * samples`` per row. A request whose cost is over the budget
 is refused before any work (``ExplainBudgetExceeded``, 422), naming how many rows fit.
@@ -30,6 +35,8 @@ from inferstack.runtime.model import ServedModel
 from inferstack.runtime.reference_samples import read_samples
 
 BACKGROUND_ROWS = 100
+REFERENCE_ROWS = 50
+"""Reference rows explained once to give each feature's reference attribution share."""
 
 
 def _shap() -> Any:
@@ -85,6 +92,20 @@ class Explainer:
             raise NotExplainable("explanations need a table of numeric features")
         shap = _shap()
         self.kind, self._explainer = self._choose(shap)
+        self.reference_shares = self._reference_shares()
+
+    def _reference_shares(self) -> dict[str, float] | None:
+        """Attribution shares on the reference sample, when the bundle has one in budget."""
+        try:
+            rows = self._background()[:REFERENCE_ROWS]
+        except NotExplainable:
+            return None
+        if self.cost(len(rows)) > self.max_cost:
+            return None
+        values = self.explain(rows).values
+        window = AttributionWindow(self.names, len(rows))
+        window.add(values)
+        return shares(window.means())
 
     def _background(self) -> np.ndarray:
         m = self.model.manifest
@@ -191,4 +212,9 @@ def shares(means: dict[str, float]) -> dict[str, float]:
     return {k: (v / total if total else 0.0) for k, v in means.items()}
 
 
-__all__ = ["AttributionWindow", "Explainer", "Explanation", "shares"]
+def shifts(now: dict[str, float], reference: dict[str, float]) -> dict[str, float]:
+    """How far each feature's share moved from its share on the reference sample."""
+    return {k: abs(v - reference.get(k, 0.0)) for k, v in now.items()}
+
+
+__all__ = ["AttributionWindow", "Explainer", "Explanation", "shares", "shifts"]

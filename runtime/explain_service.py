@@ -25,7 +25,7 @@ import numpy as np
 
 from inferstack.runtime import protocols
 from inferstack.runtime.errors import InferstackError, ModelNotReady
-from inferstack.runtime.explain import AttributionWindow, Explainer, shares
+from inferstack.runtime.explain import AttributionWindow, Explainer, shares, shifts
 from inferstack.runtime.settings import RuntimeSettings
 
 if TYPE_CHECKING:
@@ -101,7 +101,11 @@ class ExplainService:
             assert self._window is not None
             self._window.add(values)
             means = self._window.means()
-            self.service.metrics.set_attributions(means, shares(means))
+            now = shares(means)
+            self.service.metrics.set_attributions(means, now)
+            reference = self._explainer.reference_shares if self._explainer else None
+            if reference is not None:
+                self.service.metrics.set_attribution_shift(shifts(now, reference))
         except Exception:
             log.exception("attribution metrics failed")
 

@@ -190,6 +190,13 @@ class Metrics:
             multiprocess_mode="max",
             registry=reg,
         )
+        self.attribution_shift = Gauge(
+            Metric.ATTRIBUTION_SHARE_SHIFT,
+            "How far a feature's attribution share moved from its share on the reference.",
+            [*mv, "feature"],
+            multiprocess_mode="max",
+            registry=reg,
+        )
         self._mv = (model, version)
         self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
 
@@ -250,6 +257,11 @@ class Metrics:
         for feature, value in means.items():
             self.attribution.labels(*self._mv, feature).set(value)
             self.attribution_share.labels(*self._mv, feature).set(shares.get(feature, 0.0))
+
+    def set_attribution_shift(self, shift: dict[str, float]) -> None:
+        """Publish each feature's attribution share shift from the reference."""
+        for feature, value in shift.items():
+            self.attribution_shift.labels(*self._mv, feature).set(value)
 
     def exposition(self) -> bytes:
         """The text format served on ``/metrics``."""

@@ -22,6 +22,8 @@ RATE_WINDOW = "5m"
 ANOMALOUS_REQUEST_PERCENT = 5.0
 """Share of requests holding a value outside the reference (range or category) that alarms.
 A fixed default until the spec's alarm thresholds gain a field for it."""
+ATTRIBUTION_SHIFT = 0.2
+"""How far a feature's share of the attributions may move from the reference's (same)."""
 
 
 def _number(value: float) -> str:
@@ -100,6 +102,15 @@ def alert_rules(job: str, model: str, alarms: AlarmThresholds) -> dict[str, Any]
             "warning",
             f"{model}: more than {_number(ANOMALOUS_REQUEST_PERCENT)}% of requests hold values "
             "outside the reference (ranges or categories)",
+        ),
+        _rule(
+            "InferstackAttributionShift",
+            f'max by (feature) ({Metric.ATTRIBUTION_SHARE_SHIFT}{{job="{job}"}})'
+            f" > {_number(ATTRIBUTION_SHIFT)}",
+            "15m",
+            "warning",
+            f"{model}: a feature's share of the explanations moved more than "
+            f"{_number(ATTRIBUTION_SHIFT)} from the reference",
         ),
     ]
     return {"groups": [{"name": job, "rules": rules}]}

@@ -72,6 +72,7 @@ def test_linear_attributions_add_up_and_agree_with_shap_in_process(
     x = rows[:10]
     with RuntimeServer(path, tmp_path) as server:
         r = server.post("/explain", json={"instances": x.tolist()})
+        text = server.get("/metrics").text
     assert r.status_code == 200, r.text
     body = r.json()
     assert body["explainer"] == "linear"
@@ -81,8 +82,17 @@ def test_linear_attributions_add_up_and_agree_with_shap_in_process(
     np.testing.assert_allclose(got.sum(axis=1) + base, model.decision_function(x), atol=1e-6)
     samples = read_samples(path / "reference.npz").features
     background = np.column_stack([samples[n] for n in names]).astype(np.float64)[:100]
-    expected = shap.LinearExplainer(model, background).shap_values(x)
-    np.testing.assert_allclose(got, expected, rtol=1e-6, atol=1e-9)
+    explainer = shap.LinearExplainer(model, background)
+    np.testing.assert_allclose(got, explainer.shap_values(x), rtol=1e-6, atol=1e-9)
+    # attribution drift: live shares against the shares on the first 50 reference rows
+    reference = np.abs(explainer.shap_values(background[:50])).mean(axis=0)
+    now = np.abs(got).mean(axis=0)
+    shift = np.abs(now / now.sum() - reference / reference.sum())
+    mv = {"model": "logreg-20f", "version": "1.0.0"}
+    for j, n in enumerate(names):
+        assert metric_value(text, "inferstack_attribution_share_shift", feature=n, **mv) == (
+            pytest.approx(shift[j], rel=1e-6, abs=1e-12)
+        )
 
 
 def test_the_cost_bound_refuses_an_oversized_request(sklearn_bundle: Built, tmp_path: Path) -> None:

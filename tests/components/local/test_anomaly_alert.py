@@ -1,4 +1,4 @@
-"""The anomalous-input alarm fires on a high anomalous-request rate, and only then."""
+"""The anomalous-input and attribution-shift alarms fire when their series say so, only then."""
 
 from __future__ import annotations
 
@@ -7,7 +7,11 @@ from pathlib import Path
 
 import yaml
 
-from inferstack.components.local.alerts import ANOMALOUS_REQUEST_PERCENT, alert_rules_yaml
+from inferstack.components.local.alerts import (
+    ANOMALOUS_REQUEST_PERCENT,
+    ATTRIBUTION_SHIFT,
+    alert_rules_yaml,
+)
 from inferstack.components.spec.models import AlarmThresholds
 
 JOB = "inferstack-churn"
@@ -46,6 +50,55 @@ def test_anomaly_rate_alarm(promtool: str, tmp_path: Path) -> None:
         "rule_files": [rules.name],
         "evaluation_interval": "1m",
         "tests": [_case(over, True, summary), _case(under, False, summary)],
+    }
+    (tmp_path / "t.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
+    result = subprocess.run(
+        [promtool, "test", "rules", "t.yml"],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=tmp_path,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_attribution_shift_alarm(promtool: str, tmp_path: Path) -> None:
+    name = "InferstackAttributionShift"
+    rules = tmp_path / "rules.yml"
+    rules.write_text(alert_rules_yaml(JOB, "m", AlarmThresholds()))
+    rule = next(
+        r for r in yaml.safe_load(rules.read_text())["groups"][0]["rules"] if r["alert"] == name
+    )
+    labels = f'job="{JOB}",model="m",version="1.0.0"'
+
+    def case(shift: float, fires: bool) -> dict[str, object]:
+        exp = [
+            {
+                "exp_labels": {"severity": "warning", "feature": "f3"},
+                "exp_annotations": {"summary": rule["annotations"]["summary"]},
+            }
+        ]
+        return {
+            "interval": "1m",
+            "input_series": [
+                {
+                    "series": f'inferstack_attribution_share_shift{{{labels},feature="f3"}}',
+                    "values": f"{shift}x30",
+                },
+                {
+                    "series": f'inferstack_attribution_share_shift{{{labels},feature="f1"}}',
+                    "values": "0.01x30",
+                },
+            ],
+            "alert_rule_test": [
+                {"eval_time": "25m", "alertname": name, "exp_alerts": exp if fires else []}
+            ],
+        }
+
+    tests = {
+        "rule_files": [rules.name],
+        "evaluation_interval": "1m",
+        "tests": [case(ATTRIBUTION_SHIFT + 0.1, True), case(ATTRIBUTION_SHIFT / 2, False)],
     }
     (tmp_path / "t.yml").write_text(yaml.safe_dump(tests, sort_keys=False))
     result = subprocess.run(
