@@ -41,6 +41,8 @@ class AlarmDefinition:
     """Minutes looked at."""
     datapoints_to_alarm: int = 3
     """Of those, how many must breach (1 for events such as a spot notice)."""
+    comparison: str = "GreaterThanThreshold"
+    """How the metric compares with the threshold (LessThanThreshold for a floor)."""
 
 
 def _dims(names: Names, variant: str) -> dict[str, str]:

@@ -83,6 +83,31 @@ def group_alarm_definitions(
             },
         ),
         AlarmDefinition(
+            names.alarm("healthy-hosts"),
+            f"load balancer: fewer healthy hosts than scaling.min_replicas "
+            f"({spec.scaling.min_replicas}); 0 when every spot host is gone, when neither "
+            "unhealthy hosts nor target 5xx can show it",
+            spec.scaling.min_replicas,
+            metric={
+                "namespace": ELB,
+                "metric_name": "HealthyHostCount",
+                "statistic": "Minimum",
+                "dimensions": _elb(metrics),
+            },
+            comparison="LessThanThreshold",
+        ),
+        AlarmDefinition(
+            names.alarm("load-balancer-5xx"),
+            "load balancer: it answers 5xx itself (no healthy target, connection errors)",
+            0,
+            metric={
+                "namespace": ELB,
+                "metric_name": "HTTPCode_ELB_5XX_Count",
+                "statistic": "Sum",
+                "dimensions": {"LoadBalancer": metrics.load_balancer},
+            },
+        ),
+        AlarmDefinition(
             names.alarm("target-5xx-rate"),
             f"runtime: more than {limits.error_rate_5xx_percent}% of requests fail (5xx)",
             limits.error_rate_5xx_percent,

@@ -239,7 +239,7 @@ def _alarms(
             f"{name}-{alarm.name.removeprefix(names.endpoint + '-')}",
             name=alarm.name,
             alarm_description=alarm.description,
-            comparison_operator="GreaterThanThreshold",
+            comparison_operator=alarm.comparison,
             threshold=alarm.threshold,
             evaluation_periods=alarm.evaluation_periods,
             datapoints_to_alarm=alarm.datapoints_to_alarm,

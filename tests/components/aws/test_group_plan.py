@@ -274,6 +274,15 @@ def test_alarms_and_the_dashboard_watch_the_group(plan: Plan) -> None:
     for what in ("spot-interruptions", "rebalance-recommendations"):
         assert (by_what[what]["evaluationPeriods"], by_what[what]["datapointsToAlarm"]) == (1, 1)
     assert by_what["unhealthy-hosts"]["datapointsToAlarm"] == 3
+    # With every target gone, unhealthy hosts and target 5xx stay 0: these two notice.
+    healthy = by_what["healthy-hosts"]
+    assert (healthy["metricName"], healthy["comparisonOperator"]) == (
+        "HealthyHostCount",
+        "LessThanThreshold",
+    )
+    assert healthy["threshold"] == 2  # min_replicas
+    assert by_what["load-balancer-5xx"]["metricName"] == "HTTPCode_ELB_5XX_Count"
+    assert by_what["target-5xx-rate"]["comparisonOperator"] == "GreaterThanThreshold"
     body = json.loads(one(plan, "aws:cloudwatch/dashboard:Dashboard").inputs["dashboardBody"])
     capacity = body["widgets"][0]["properties"]
     assert "spot and on-demand" in capacity["title"]
