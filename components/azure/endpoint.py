@@ -104,6 +104,7 @@ class AzureEndpoint(pulumi.ComponentResource):
             f"{name}-assets",
             ModelAssetsArgs(
                 ctx,
+                subscription_id=client.subscription_id,
                 resource_group_name=workspace.resource_group_name,
                 workspace_name=workspace.workspace_name,
                 blob_endpoint=workspace.blob_endpoint,

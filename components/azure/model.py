@@ -1,10 +1,11 @@
 """`ModelAssets`: a model version and the runtime environment, registered in the workspace.
 
-The bundle (a local folder, uploaded with Azure AD; or an azureml:// path as given) is
-registered as version `model.version` of a workspace model. The runtime image becomes
-an environment version whose inference config declares the runtime's Azure ML
-liveness, readiness and scoring routes and its port (runtime/contract.py), which is how
-Azure ML probes and calls a custom container.
+The bundle (a local folder, uploaded with Azure AD into the `models` container, which
+the workspace knows as an identity-based datastore; or an azureml:// path as given) is
+registered as version `model.version` of a workspace model, from its datastore URI.
+The runtime image becomes an environment version whose inference config declares the
+runtime's Azure ML liveness, readiness and scoring routes and its port
+(runtime/contract.py), which is how Azure ML probes and calls a custom container.
 
 Model and environment versions are immutable in Azure ML, so each is its own resource
 named by its version: a new version is a new resource, never an update of the old one.
@@ -38,6 +39,22 @@ def inference_config() -> dict[str, Any]:
     }
 
 
+def datastore_name(endpoint: str) -> str:
+    """The bundles' datastore, one per stack (stacks may share a workspace): lower-case
+    letters, digits and underscores."""
+    return f"inferstack_{digest(endpoint)[:12]}"
+
+
+def datastore_uri(
+    subscription_id: str, resource_group: str, workspace: str, datastore: str, path: str
+) -> str:
+    """A datastore path in the long form the ARM API takes (azure-ai-ml's LONG_URI_FORMAT)."""
+    return (
+        f"azureml://subscriptions/{subscription_id}/resourcegroups/{resource_group}/"
+        f"workspaces/{workspace}/datastores/{datastore}/paths/{path}"
+    )
+
+
 def environment_version(version: str, image_uri: str, config: dict[str, Any]) -> str:
     """An environment version is immutable (Azure ML refuses new properties for an
     existing one): its name covers everything it holds, the model version, the image and
@@ -61,6 +78,7 @@ class ModelAssetsArgs:
     """Where to register the versions, and which."""
 
     ctx: AzureContext
+    subscription_id: pulumi.Input[str]
     resource_group_name: pulumi.Input[str]
     workspace_name: pulumi.Input[str]
     blob_endpoint: pulumi.Input[str]
@@ -115,6 +133,25 @@ class ModelAssets(pulumi.ComponentResource):
                 opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.upload_ready)),
             )
             container_url = pulumi.Output.concat(args.blob_endpoint, container.name)
+            # The container as an identity-based datastore of the workspace: models are
+            # registered from datastore URIs (what Azure ML documents, and what its SDK
+            # sends after an upload), read with the endpoint identity's own grant.
+            datastore = ML.Datastore(
+                f"{name}-datastore",
+                name=datastore_name(ctx.names.endpoint),
+                # A union-typed input: only the Args classes make the SDK send camelCase.
+                properties=ML.AzureBlobDatastoreArgs(
+                    datastore_type="AzureBlob",
+                    account_name=pulumi.Output.from_input(args.blob_endpoint).apply(_account_name),
+                    container_name=container.name,
+                    endpoint="core.windows.net",
+                    protocol="https",
+                    credentials=ML.NoneDatastoreCredentialsArgs(credentials_type="None"),
+                    description=f"inferstack bundles of {ctx.spec.model.name}",
+                ),
+                opts=child,
+                **where,
+            )
         self.model_ids = {}
         self.environment_ids = {}
         for source in args.sources:
@@ -127,7 +164,17 @@ class ModelAssets(pulumi.ComponentResource):
                     f"{ctx.spec.model.name}/{source.version}",
                     opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.upload_ready)),
                 )
-                uri = upload.uri
+                uri = pulumi.Output.all(
+                    args.subscription_id,
+                    args.resource_group_name,
+                    args.workspace_name,
+                    datastore.name,
+                    upload.uri,
+                ).apply(
+                    lambda v, prefix=f"{ctx.spec.model.name}/{source.version}/": datastore_uri(
+                        v[0], v[1], v[2], v[3], prefix
+                    )
+                )
             version = ML.ModelVersion(
                 f"{name}-model-{source.version}",
                 name=model.name,

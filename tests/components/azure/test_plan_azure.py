@@ -288,3 +288,19 @@ def test_the_provider_gets_camel_case_arguments(stack: str) -> None:
         if r.type.startswith("azure-native:") and _snake_keys(r.inputs)
     }
     assert wrong == {}
+
+
+def test_models_are_registered_from_the_stacks_identity_based_datastore(prod: Plan) -> None:
+    datastore = one(prod, f"{ML}:Datastore").inputs
+    assert datastore["properties"]["credentials"] == {"credentialsType": "None"}
+    assert datastore["properties"]["datastoreType"] == "AzureBlob"
+    assert datastore["properties"]["containerName"] == "models"
+    storage = one(prod, "azure-native:storage:StorageAccount").inputs
+    assert datastore["properties"]["accountName"] == storage["accountName"]
+    (version,) = prod.of_type(f"{ML}:ModelVersion")
+    uri = version.inputs["properties"]["modelUri"]
+    workspace = one(prod, f"{ML}:Workspace").inputs["workspaceName"]
+    assert uri.startswith(f"azureml://subscriptions/{FAKE_SUBSCRIPTION}/resourcegroups/")
+    assert uri.endswith(
+        f"/workspaces/{workspace}/datastores/{datastore['name']}/paths/churn-logreg/1.0.0/"
+    )
