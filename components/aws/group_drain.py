@@ -12,7 +12,8 @@ Terminated, which the termination hook holds the instance in). Then it drains, o
 3. completes the lifecycle action (CONTINUE) once the group holds one, so the instance
    goes without waiting for the hook's timeout.
 
-Each minute it also publishes the instance's capacity kind (spot or on-demand) and GPU
+Each minute it also publishes the instance's capacity kind (one datapoint per minute,
+stamped with it) (spot or on-demand) and GPU
 utilisation, and counts interruption notices and rebalance recommendations, as
 CloudWatch metrics of the group (the alarms, dashboard and GPU scaling read them).
 
@@ -45,14 +46,14 @@ meta() {
   curl -sf -H "X-aws-ec2-metadata-token: $token" "$IMDS/latest/meta-data/$1"
 }
 
-metric() {  # metric NAME VALUE [UNIT [Name=Value ...]]
+metric() {  # metric NAME VALUE [UNIT [Name=Value ...]]; METRIC_TIME: its timestamp
   local name="$1" value="$2" unit="${3:-Count}"
   shift 3 || shift $#
   local dims="AutoScalingGroupName=$ASG_NAME"
   for extra in "$@"; do dims="$dims,$extra"; done
   "$AWS" cloudwatch put-metric-data --region "$REGION" --namespace "$NAMESPACE" \
     --metric-name "$name" --value "$value" --unit "$unit" --dimensions "$dims" \
-    || log "could not publish $name"
+    ${METRIC_TIME:+--timestamp "$METRIC_TIME"} || log "could not publish $name"
 }
 
 deregister_and_stop() {
@@ -79,7 +80,7 @@ complete_lifecycle() {
 }
 
 main() {
-  local instance lifecycle drained=0 rebalanced=0 last_publish=0 now state
+  local instance lifecycle drained=0 rebalanced=0 last_minute="" minute state
   instance="$(meta instance-id)"
   lifecycle="$(meta instance-life-cycle || echo on-demand)"
   while true; do
@@ -96,10 +97,13 @@ main() {
       metric RebalanceRecommendations 1 Count
       rebalanced=1
     fi
-    now="$(date +%s)"
-    if [ "$drained" -eq 0 ] && [ $((now - last_publish)) -ge 60 ]; then
-      last_publish="$now"
-      metric Instances 1 Count "Lifecycle=$lifecycle"
+    # One capacity datapoint per host in each minute, stamped with that minute, so the
+    # dashboard's per-minute Sum counts hosts (a 60 s interval from a loop drifts: some
+    # minutes would hold none and some two).
+    minute="$(date -u +%Y-%m-%dT%H:%M:00Z)"
+    if [ "$drained" -eq 0 ] && [ "$minute" != "$last_minute" ]; then
+      last_minute="$minute"
+      METRIC_TIME="$minute" metric Instances 1 Count "Lifecycle=$lifecycle"
       if command -v nvidia-smi >/dev/null; then
         metric GPUUtilization "$(nvidia-smi --query-gpu=utilization.gpu \
           --format=csv,noheader,nounits | awk '{s+=$1} END {print (NR ? s/NR : 0)}')" Percent
