@@ -12,15 +12,16 @@ from inferstack.components.gcp.edge import GatewayEdge, GatewayEdgeArgs
 from inferstack.components.gcp.nodepools import GpuNodePools, GpuNodePoolsArgs
 from inferstack.components.gcp.observability import GkeObservability, GkeObservabilityArgs
 from inferstack.components.gcp.registry import ArtifactRepository, ArtifactRepositoryArgs
-from inferstack.components.gcp.rules import gcp_options
+from inferstack.components.gcp.rules import gcp_options, metrics_adapter_problem
 from inferstack.components.gcp.serving import EdgeNames, ServingWorkloads, ServingWorkloadsArgs
 from inferstack.components.spec.config import check_local_bundle
 from inferstack.components.spec.models import DeploymentSpec
 
 
 def validate(spec: DeploymentSpec) -> None:
-    """What a deploy needs beyond the spec's rules (gcp/rules.py): the bundle on disk, and
-    with TLS the host name the Google-managed certificate is issued for."""
+    """What a deploy needs beyond the spec's rules (gcp/rules.py): the bundle on disk,
+    with TLS the host name the Google-managed certificate is issued for, and for HPAs on
+    Cloud Monitoring metrics the adapter that serves them."""
     if spec.target != "gcp":
         raise SpecError([f"deployment.target: GkeEndpoint needs target gcp, got {spec.target!r}"])
     if spec.gateway.tls and not gcp_options(spec).domain:
@@ -30,6 +31,9 @@ def validate(spec: DeploymentSpec) -> None:
                 "Google-managed certificate is issued for (or gateway.tls: false outside prod)"
             ]
         )
+    adapter = metrics_adapter_problem(spec)
+    if adapter:
+        raise SpecError([adapter])
     if not gcp_options(spec).image:
         check_local_bundle(spec)
 

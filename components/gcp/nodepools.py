@@ -24,7 +24,7 @@ from inferstack.components.gcp.context import GcpContext
 from inferstack.components.gcp.gpus import GPU_KINDS, gpus_per_node
 from inferstack.components.gcp.naming import NODE_POOL, digest, fit
 from inferstack.components.gcp.rules import gcp_options
-from inferstack.components.gcp.workloads import CAPACITY_LABEL, SPOT_TAINT
+from inferstack.components.gcp.workloads import CAPACITY_LABEL, DEPLOYMENT_LABEL, SPOT_TAINT
 
 DISK_GB = 100
 IMAGE_TYPE = "COS_CONTAINERD"
@@ -61,8 +61,10 @@ def replacing_config(ctx: GcpContext, spot: bool) -> dict[str, Any]:
 
 
 def pool_name(ctx: GcpContext, role: str, config: dict[str, Any]) -> str:
-    """`<model>-<role>-<hash of the replacing config>`, fitted to GKE's 40 characters."""
-    return fit(NODE_POOL, ctx.spec.model.name, role, digest(json.dumps(config, sort_keys=True)))
+    """`<model>-<role>-<stack hash>-<hash of the replacing config>`, fitted to GKE's 40
+    characters: two stacks of one model in a shared cluster get pools of their own."""
+    replacing = digest(json.dumps(config, sort_keys=True))
+    return fit(NODE_POOL, ctx.spec.model.name, role, digest(ctx.base, 4), replacing)
 
 
 @dataclass(frozen=True)
@@ -123,7 +125,11 @@ class GpuNodePools(pulumi.ComponentResource):
                     {
                         **config,
                         "service_account": args.node_service_account,
-                        "labels": {**ctx.labels, CAPACITY_LABEL: capacity},
+                        "labels": {
+                            **ctx.labels,
+                            CAPACITY_LABEL: capacity,
+                            DEPLOYMENT_LABEL: ctx.namespace,
+                        },
                         "taints": [
                             {
                                 "key": SPOT_TAINT["key"],

@@ -17,19 +17,24 @@ import pulumi
 import pulumi_gcp as gcp
 
 from inferstack.components.gcp.context import GcpContext
-from inferstack.runtime.contract import Metric
+from inferstack.runtime.contract import INFERENCE_ROUTES, Metric
+
+INFERENCE_ROUTE_REGEX = "|".join(r.replace("{name}", "[^/]+") for r in INFERENCE_ROUTES)
+"""The `route` label values of requests that ran the model (probes, health checks and
+scrapes are answered too, and would dilute error rates and latency)."""
 
 
 def promql(ctx: GcpContext) -> dict[str, str]:
-    """The PromQL of each alert and chart, scoped to the deployment's namespace."""
-    ns = f'namespace="{ctx.namespace}"'
+    """The PromQL of each alert and chart, scoped to the deployment's namespace and to
+    requests on the inference routes."""
+    ns = f'namespace="{ctx.namespace}",route=~"{INFERENCE_ROUTE_REGEX}"'
     rate = f"rate({Metric.REQUESTS}_total{{{ns}}}[5m])"
     return {
         "p99_latency_s": "histogram_quantile(0.99, sum by (le) "
         f"(rate({Metric.REQUEST_DURATION}_bucket{{{ns}}}[5m])))",
         "error_5xx_percent": f'100 * sum(rate({Metric.REQUESTS}_total{{{ns},code=~"5.."}}[5m])) '
         f"/ clamp_min(sum({rate}), 1e-9)",
-        "drift_score": f"max({Metric.DRIFT_SCORE}{{{ns}}})",
+        "drift_score": f'max({Metric.DRIFT_SCORE}{{namespace="{ctx.namespace}"}})',
         "requests_per_s": f"sum by (version) ({rate})",
     }
 

@@ -186,6 +186,23 @@ def _pods_fit_the_machine(spec: DeploymentSpec) -> None:
         )
 
 
+def metrics_adapter_problem(spec: DeploymentSpec) -> str | None:
+    """HPAs on Cloud Monitoring metrics read them through the Custom Metrics Stackdriver
+    Adapter, which no part of this target installs: without it they never scale."""
+    metric = spec.scaling.target_metric
+    if metric not in ("gpu_utilization", "invocations_per_instance"):
+        return None
+    if gcp_options(spec).custom_metrics_adapter:
+        return None
+    return (
+        "deployment.targets.gcp.custom_metrics_adapter: "
+        f"scaling.target_metric {metric} is read from Cloud Monitoring through the "
+        "Custom Metrics Stackdriver Adapter, which the cluster must run (with "
+        "roles/monitoring.viewer for its Workload Identity: docs/gke.md); install it "
+        "and set custom_metrics_adapter: true, or use cpu_utilization"
+    )
+
+
 def runtime_gpu_cuda() -> tuple[int, int]:
     """The CUDA version of the runtime's GPU image (its nvidia/cuda base image)."""
     from inferstack.components.image.context import GPU_BASE_IMAGE

@@ -65,6 +65,12 @@ class GcpOptions(CloudTargetOptions):
     gateway_class: GatewayClass = Field(
         "gke-l7-global-external-managed", description="GKE GatewayClass of the external entry."
     )
+    custom_metrics_adapter: bool = Field(
+        False,
+        description="The cluster runs the Custom Metrics Stackdriver Adapter with its own "
+        "roles/monitoring.viewer grant (docs/gke.md, installed by the cluster's operator); "
+        "scaling.target_metric gpu_utilization and invocations_per_instance need it.",
+    )
     image: str | None = Field(
         None,
         description="Runtime image in Artifact Registry "

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from inferstack.runtime.contract import PORT, Env, Routes
+from inferstack.runtime.contract import INFERENCE_ROUTES, PORT, Env, Routes
 
 Manifest = dict[str, Any]
 
@@ -29,6 +29,9 @@ GRACE_S = 30
 SERVICE_PORT = 80
 CAPACITY_LABEL = "inferstack.dev/capacity"
 """Node label of the deployment's pools: `spot` or `on-demand`."""
+DEPLOYMENT_LABEL = "inferstack.dev/deployment"
+"""Node label of the deployment's pools: its namespace (pods run only on their own
+stack's pools, also in a cluster other stacks share)."""
 SPOT_TAINT = {"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NoSchedule"}
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
 RUNTIME_UID = 10001
@@ -131,13 +134,14 @@ def api_key_secret(serving: Serving, key_hash: str) -> Manifest:
     }
 
 
-def _affinity(capacity: str) -> dict[str, Any]:
+def _affinity(serving: Serving, capacity: str) -> dict[str, Any]:
     ours = {"key": CAPACITY_LABEL, "operator": "In", "values": ["spot", "on-demand"]}
     if capacity == "on-demand":
         ours = {"key": CAPACITY_LABEL, "operator": "In", "values": ["on-demand"]}
+    stack = {"key": DEPLOYMENT_LABEL, "operator": "In", "values": [serving.namespace]}
     affinity: dict[str, Any] = {
         "requiredDuringSchedulingIgnoredDuringExecution": {
-            "nodeSelectorTerms": [{"matchExpressions": [ours]}]
+            "nodeSelectorTerms": [{"matchExpressions": [ours, stack]}]
         }
     }
     if capacity == "flex":
@@ -228,7 +232,7 @@ def deployment(serving: Serving, workload: Workload) -> Manifest:
             "fsGroup": RUNTIME_UID,
             "seccompProfile": {"type": "RuntimeDefault"},
         },
-        "affinity": _affinity(workload.capacity),
+        "affinity": _affinity(serving, workload.capacity),
         "tolerations": tolerations,
         "topologySpreadConstraints": [
             {
@@ -299,10 +303,13 @@ def hpa_metric(target_metric: str, target_value: float, namespace: str) -> dict[
             },
         }
     # invocations_per_instance: requests per second per pod from managed Prometheus.
+    # Only requests that ran the model: probes and load-balancer health checks are load
+    # the pods answer anyway, and would hold the HPA up at low traffic.
+    routes = {"key": "metric.labels.route", "operator": "In", "values": list(INFERENCE_ROUTES)}
     return {
         "type": "Pods",
         "pods": {
-            "metric": {"name": RPS_METRIC},
+            "metric": {"name": RPS_METRIC, "selector": {"matchExpressions": [routes]}},
             "target": {"type": "AverageValue", "averageValue": f"{target_value:g}"},
         },
     }

@@ -40,6 +40,8 @@ def gke_spec(**overrides: Any) -> DeploymentSpec:
         },
         **overrides,
     }
+    # The HPA metrics read Cloud Monitoring: the fixtures' clusters run the adapter.
+    data["targets"]["gcp"].setdefault("custom_metrics_adapter", True)
     return DeploymentSpec.model_validate(data)
 
 

@@ -2,18 +2,25 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import pulumi
 import pulumi_gcp as gcp
 import pytest
 
+from inferstack.components.errors import SpecError
 from inferstack.components.gcp import cluster as cluster_module
 from inferstack.components.gcp import serving as serving_module
-from inferstack.components.gcp.endpoint import GkeEndpoint
+from inferstack.components.gcp.context import GcpContext
+from inferstack.components.gcp.endpoint import GkeEndpoint, validate
+from inferstack.components.gcp.nodepools import pool_name, replacing_config
+from inferstack.components.gcp.observability import INFERENCE_ROUTE_REGEX, promql
+from inferstack.components.gcp.workloads import DEPLOYMENT_LABEL, hpa_metric
 from inferstack.components.plan.run import Plan, run_plan, run_under_mocks
 from inferstack.components.spec.models import DeploymentSpec
-from tests.components.gcp.conftest import gke_spec
+from inferstack.runtime.contract import INFERENCE_ROUTES, Routes
+from tests.components.gcp.conftest import context, gke_spec, objects_of
 from tests.conftest import ROOT
 
 BUNDLE = str(ROOT / "examples" / "logreg-20f" / "bundle")
@@ -108,3 +115,62 @@ class _Found:
 def test_b2_an_attached_cluster_is_reached_by_dns_when_it_allows_it() -> None:
     assert cluster_module._attached_endpoint(_Found(True)) == ("gke-x.us-central1.gke.goog", None)
     assert cluster_module._attached_endpoint(_Found(False)) == ("203.0.113.11", "Q0E=")
+
+
+@pytest.mark.parametrize("metric", ["gpu_utilization", "invocations_per_instance"])
+def test_m1_cloud_monitoring_metrics_need_the_adapter(metric: str) -> None:
+    targets = {"gcp": {"project": "inferstack-prod", "domain": "churn.example.com",
+                       "custom_metrics_adapter": False}}  # fmt: skip
+    scaling = {"min_replicas": 1, "max_replicas": 4, "target_metric": metric}
+    spec = gke_spec(targets=targets, scaling=scaling, rollout={"strategy": "all_at_once"})
+    with pytest.raises(SpecError, match=r"targets\.gcp\.custom_metrics_adapter: .*Adapter"):
+        validate(spec)
+    cpu = {**scaling, "target_metric": "cpu_utilization"}
+    ok = gke_spec(model=MODEL, targets=targets, scaling=cpu, rollout={"strategy": "all_at_once"})
+    validate(ok)
+
+
+def test_m3_alerts_count_only_inference_routes() -> None:
+    queries = promql(context(gke_spec()))
+    for key in ("p99_latency_s", "error_5xx_percent", "requests_per_s"):
+        assert f'route=~"{INFERENCE_ROUTE_REGEX}"' in queries[key], key
+    pattern = re.compile(f"^({INFERENCE_ROUTE_REGEX})$")
+    assert all(pattern.match(route) for route in INFERENCE_ROUTES)
+    assert not any(pattern.match(r) for r in (Routes.V2_READY, Routes.V2_LIVE, Routes.METRICS))
+
+
+def test_m3_the_rps_hpa_counts_only_inference_routes() -> None:
+    metric = hpa_metric("invocations_per_instance", 50, "ns")
+    (routes,) = metric["pods"]["metric"]["selector"]["matchExpressions"]
+    assert routes == {
+        "key": "metric.labels.route",
+        "operator": "In",
+        "values": list(INFERENCE_ROUTES),
+    }
+
+
+def test_m4_two_stacks_of_one_model_get_their_own_pools_and_pods_stay_on_them() -> None:
+    spec = gke_spec()
+    prod = context(spec)
+    staging = GcpContext(spec, "inferstack-prod", "us-central1", prod.zones, "churn-staging")
+    for spot in (True, False):
+        config = replacing_config(prod, spot)
+        assert pool_name(prod, "spot", config) != pool_name(staging, "spot", config)
+    deployments = [o for o in objects_of(spec) if o["kind"] == "Deployment"]
+    assert deployments
+    for deployment in deployments:
+        affinity = deployment["spec"]["template"]["spec"]["affinity"]["nodeAffinity"]
+        (term,) = affinity["requiredDuringSchedulingIgnoredDuringExecution"]["nodeSelectorTerms"]
+        assert {"key": DEPLOYMENT_LABEL, "operator": "In", "values": [prod.namespace]} in term[
+            "matchExpressions"
+        ]
+
+
+def test_m4_the_pools_carry_the_deployment_label(plan: Plan) -> None:
+    pools = plan.of_type("gcp:container/nodePool:NodePool")
+    gpu_pools = [p for p in pools if p.inputs["name"] != "system"]
+    assert gpu_pools
+    namespaces = {p.inputs["nodeConfig"]["labels"][DEPLOYMENT_LABEL] for p in gpu_pools}
+    (namespace,) = namespaces
+    (ns,) = plan.of_type("kubernetes:core/v1:Namespace")
+    assert ns.inputs["metadata"]["name"] == namespace
