@@ -43,10 +43,42 @@ from inferstack.components.aws.naming import (
     fit,
 )
 from inferstack.components.aws.rules import aws_options
+from inferstack.components.errors import DeployError
 from inferstack.components.spec.models import DeploymentSpec
 
-ROOT_DEVICE = "/dev/sda1"
-"""The root device of the Ubuntu Deep Learning AMI."""
+
+class AmiError(DeployError):
+    """The AMI's root volume does not fit the group's settings."""
+
+
+@dataclass(frozen=True)
+class RootDevice:
+    """The AMI's root device and its snapshot's size."""
+
+    name: str
+    """e.g. /dev/sda1 (Ubuntu DLAMIs)."""
+    snapshot_gb: int
+    """The smallest root volume the AMI boots from."""
+
+
+def root_device(image: Any, root_volume_gb: int) -> RootDevice:
+    """The root device of a `get_ami` result; AmiError when root_volume_gb is smaller than
+    its snapshot (RunInstances would refuse every launch)."""
+    name = image.root_device_name
+    sizes = [
+        int(m.ebs.get("volume_size") or 0)
+        for m in image.block_device_mappings
+        if m.device_name == name and m.ebs
+    ]
+    snapshot_gb = max(sizes, default=0)
+    if root_volume_gb < snapshot_gb:
+        raise AmiError(
+            f"targets.aws.group.root_volume_gb is {root_volume_gb} GB, smaller than the "
+            f"snapshot of {image.id}'s root volume ({snapshot_gb} GB); raise it"
+        )
+    return RootDevice(name, snapshot_gb)
+
+
 HOOK_MARGIN_S = 60
 """The lifecycle hook waits this long past the drain before it goes on by itself."""
 HEALTH_GRACE_S = 900
@@ -153,6 +185,12 @@ class GpuInstanceGroup(pulumi.ComponentResource):
         group = aws_options(spec).group
         child = pulumi.ResourceOptions(parent=self)
         ami_id = _ami(group.ami_id, self)
+        # The root device and the smallest root volume are the AMI's, read from it: a wrong
+        # device name would add a second volume and leave the real root unencrypted.
+        device = aws.ec2.get_ami_output(
+            filters=ami_id.apply(_image_filter),
+            opts=pulumi.InvokeOutputOptions(parent=self),
+        ).apply(lambda image: root_device(image, group.root_volume_gb))
         user_data = pulumi.Output.all(
             args.image_uri, args.model_data_url, args.log_group, args.target_group_arn
         ).apply(
@@ -188,7 +226,7 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             },
             block_device_mappings=[
                 {
-                    "device_name": ROOT_DEVICE,
+                    "device_name": device.apply(lambda d: d.name),
                     # The account's EBS key (aws/ebs): a customer key would need a key
                     # policy grant to the Auto Scaling service-linked role.
                     "ebs": {
@@ -284,6 +322,10 @@ def _ami(pinned: str | None, parent: pulumi.Resource) -> pulumi.Output[str]:
     return aws.ssm.get_parameter_output(
         name=DLAMI_PARAMETER, opts=pulumi.InvokeOutputOptions(parent=parent)
     ).value
+
+
+def _image_filter(image_id: str) -> Any:
+    return [{"name": "image-id", "values": [image_id]}]
 
 
 GROUP_METRICS: Any = [

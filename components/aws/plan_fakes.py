@@ -317,11 +317,35 @@ def _instance_type_offerings(args: pulumi.runtime.MockCallArgs) -> dict[str, Any
     }
 
 
+PLAN_ROOT_SNAPSHOT_GB = 75
+"""The root snapshot of the offline plan's AMIs (the Base OSS DLAMI's is of that order)."""
+
+
+def _ami(args: pulumi.runtime.MockCallArgs) -> dict[str, Any]:
+    ids = [v for f in args.args.get("filters", []) if f["name"] == "image-id" for v in f["values"]]
+    image = ids[0] if ids else "ami-0000000000000000"
+    return {
+        "id": image,
+        "imageId": image,
+        "rootDeviceName": "/dev/sda1",
+        "rootDeviceType": "ebs",
+        "blockDeviceMappings": [
+            {
+                "deviceName": "/dev/sda1",
+                "ebs": {"volume_size": str(PLAN_ROOT_SNAPSHOT_GB), "volume_type": "gp3"},
+                "noDevice": "",
+                "virtualName": "",
+            }
+        ],
+    }
+
+
 RESOURCE_FAKES: dict[str, ResourceFake] = FAKES
 CALL_FAKES: dict[str, CallFake] = {
     "aws:index/getCallerIdentity:getCallerIdentity": _caller_identity,
     "aws:ecr/getAuthorizationToken:getAuthorizationToken": _ecr_token,
     "aws:ssm/getParameter:getParameter": _ssm_parameter,
+    "aws:ec2/getAmi:getAmi": _ami,
     "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
     "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": _instance_type_offerings,
 }

@@ -218,6 +218,31 @@ def _instance_type_offerings(m: Moto, args: pulumi.runtime.MockCallArgs) -> Call
     }
 
 
+def _ami(m: Moto, args: pulumi.runtime.MockCallArgs) -> CallResult:
+    ids = [v for f in args.args.get("filters", []) if f["name"] == "image-id" for v in f["values"]]
+    (image,) = m.client("ec2").describe_images(ImageIds=ids)["Images"]
+    return {
+        "id": image["ImageId"],
+        "imageId": image["ImageId"],
+        "rootDeviceName": image.get("RootDeviceName", ""),
+        "rootDeviceType": image.get("RootDeviceType", ""),
+        "blockDeviceMappings": [
+            {
+                "deviceName": b["DeviceName"],
+                "ebs": {
+                    "volume_size": str(b["Ebs"].get("VolumeSize", "")),
+                    "snapshot_id": b["Ebs"].get("SnapshotId", ""),
+                }
+                if "Ebs" in b
+                else {},
+                "noDevice": "",
+                "virtualName": b.get("VirtualName", ""),
+            }
+            for b in image.get("BlockDeviceMappings", [])
+        ],
+    }
+
+
 MIRRORS: dict[str, Mirror] = {
     "aws:autoscaling/group:Group": _group,
     "aws:autoscaling/lifecycleHook:LifecycleHook": _lifecycle_hook,
@@ -226,6 +251,7 @@ MIRRORS: dict[str, Mirror] = {
 }
 CALLS: dict[str, CallMirror] = {
     "aws:ssm/getParameter:getParameter": _ssm_parameter,
+    "aws:ec2/getAmi:getAmi": _ami,
     "aws:index/getAvailabilityZones:getAvailabilityZones": _availability_zones,
     "aws:ec2/getInstanceTypeOfferings:getInstanceTypeOfferings": _instance_type_offerings,
 }

@@ -8,11 +8,13 @@ import base64
 import json
 import re
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
 from inferstack.components.aws import AwsEndpoint, AwsEndpointOptions
+from inferstack.components.aws.group import AmiError, RootDevice, root_device
 from inferstack.components.aws.group_drain import DRAIN_SCRIPT
 from inferstack.components.aws.group_options import DLAMI_PARAMETER, GROUP_INSTANCE_TYPES
 from inferstack.components.plan.mocks import PlanMocks
@@ -163,6 +165,24 @@ def test_instances_enter_service_only_once_the_runtime_is_ready(plan: Plan) -> N
     for call in ("retry aws s3 cp", "retry ecr_login", f"retry docker pull {image}"):
         assert call in user_data
     assert asg["waitForCapacityTimeout"] == "40m"  # the heartbeat and a relaunch
+
+
+def test_the_root_device_is_the_amis_own(plan: Plan, bundle: Path) -> None:
+    # Read from the AMI (a wrong device name adds a volume and leaves the root as the
+    # snapshot made it); a root volume smaller than the AMI's snapshot is refused.
+    template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate").inputs
+    assert template["blockDeviceMappings"][0]["deviceName"] == "/dev/sda1"
+    image = SimpleNamespace(
+        id="ami-0123456789abcdef0",
+        root_device_name="/dev/xvda",
+        block_device_mappings=[
+            SimpleNamespace(device_name="/dev/xvda", ebs={"volume_size": "120"}),
+            SimpleNamespace(device_name="/dev/sdb", ebs={"volume_size": "900"}),
+        ],
+    )
+    assert root_device(image, 120) == RootDevice("/dev/xvda", 120)
+    with pytest.raises(AmiError, match="root_volume_gb is 100 GB, smaller"):
+        root_device(image, 100)
 
 
 def test_the_load_balancer_checks_readiness_and_waits_for_the_drain(plan: Plan) -> None:
