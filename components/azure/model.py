@@ -55,6 +55,11 @@ def datastore_uri(
     )
 
 
+def _registered_uri(values: list[str]) -> str:
+    subscription_id, group, workspace, datastore, _uploaded, path = values
+    return datastore_uri(subscription_id, group, workspace, datastore, path)
+
+
 def environment_version(version: str, image_uri: str, config: dict[str, Any]) -> str:
     """An environment version is immutable (Azure ML refuses new properties for an
     existing one): its name covers everything it holds, the model version, the image and
@@ -164,17 +169,15 @@ class ModelAssets(pulumi.ComponentResource):
                     f"{ctx.spec.model.name}/{source.version}",
                     opts=pulumi.ResourceOptions(parent=self, depends_on=list(args.upload_ready)),
                 )
+                # Through upload.uri, so the version is registered after the upload.
                 uri = pulumi.Output.all(
                     args.subscription_id,
                     args.resource_group_name,
                     args.workspace_name,
                     datastore.name,
                     upload.uri,
-                ).apply(
-                    lambda v, prefix=f"{ctx.spec.model.name}/{source.version}/": datastore_uri(
-                        v[0], v[1], v[2], v[3], prefix
-                    )
-                )
+                    f"{ctx.spec.model.name}/{source.version}/",
+                ).apply(_registered_uri)
             version = ML.ModelVersion(
                 f"{name}-model-{source.version}",
                 name=model.name,
