@@ -34,7 +34,7 @@ def test_every_stack_is_described() -> None:
     assert set(stack_names(ROOT)) <= described
 
 
-@pytest.mark.parametrize("command", re.findall(r"^\| `inferstack (\w+)", README, re.M))
+@pytest.mark.parametrize("command", re.findall(r"^\| `inferstack ([\w-]+)", README, re.M))
 def test_every_cli_command_in_the_table_exists(command: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "inferstack.components.cli", command, "--help"],
@@ -55,10 +55,9 @@ def test_quickstart_shows_the_two_commands_first() -> None:
 
 
 def test_every_policy_rule_is_listed() -> None:
-    from inferstack.policies import RULES
-
-    for rule in RULES:
-        assert f"| `{rule.name}` | {rule.enforcement} | {rule.description} |" in README
+    block = re.search(r"<!-- policy-table:start -->\n(.*?)<!-- policy-table:end -->", README, re.S)
+    assert block, "README has no policy table markers"
+    assert block.group(1) == policy_table(), "regenerate: python -m tests.components.test_readme"
 
 
 def test_the_stacks_table_is_generated_from_the_stack_files() -> None:
@@ -71,16 +70,26 @@ def test_the_stacks_table_is_generated_from_the_stack_files() -> None:
     )
 
 
-def regenerate_stacks_table() -> None:
-    """Rewrite the README's stacks table from the stack files."""
+def policy_table() -> str:
+    """The policy pack's rules as the README's Markdown table."""
+    from inferstack.policies import RULES
+
+    rows = [f"| `{r.name}` | {r.enforcement} | {r.description} |" for r in RULES]
+    return "\n".join(["| rule | enforcement | what it requires |", "|---|---|---|", *rows]) + "\n"
+
+
+def regenerate_tables() -> None:
+    """Rewrite the README's generated tables (stacks, policy rules)."""
     from inferstack.components.cli.stacks import stacks_table
 
     path = ROOT / "README.md"
     text = path.read_text()
-    start = text.index("<!-- stacks-table:start -->\n") + len("<!-- stacks-table:start -->\n")
-    end = text.index("<!-- stacks-table:end -->")
-    path.write_text(text[:start] + stacks_table(ROOT) + text[end:])
+    for name, table in (("stacks-table", stacks_table(ROOT)), ("policy-table", policy_table())):
+        start = text.index(f"<!-- {name}:start -->\n") + len(f"<!-- {name}:start -->\n")
+        end = text.index(f"<!-- {name}:end -->")
+        text = text[:start] + table + text[end:]
+    path.write_text(text)
 
 
 if __name__ == "__main__":
-    regenerate_stacks_table()
+    regenerate_tables()
