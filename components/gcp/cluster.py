@@ -229,7 +229,9 @@ class GkeCluster(pulumi.ComponentResource):
             initial_node_count=1,
             deletion_protection=True,
             release_channel={"channel": options.release_channel},
-            min_master_version=options.gke_version,
+            # No min_master_version: the channel's default (a pinned minor leaves the
+            # channel after about 14 months and creation fails); gke_version is the floor
+            # the driver/CUDA rule reads.
             networking_mode="VPC_NATIVE",
             datapath_provider="ADVANCED_DATAPATH",  # Dataplane V2 enforces NetworkPolicy
             ip_allocation_policy={

@@ -253,6 +253,40 @@ def _not_built_on_gke(spec: DeploymentSpec) -> None:
             raise SpecRuleError(field, message)
 
 
+MAX_STABILIZATION_S = 3600
+"""The API server's bound on an HPA's stabilizationWindowSeconds."""
+MAX_LOG_RETENTION_DAYS = 3650
+"""Cloud Logging bucket retention: 1 to 3650 days."""
+
+
+def _cloud_limits(spec: DeploymentSpec) -> None:
+    """Values the spec allows that GKE or Cloud Logging refuse at apply time."""
+    for field in ("scale_in_cooldown_s", "scale_out_cooldown_s"):
+        value = getattr(spec.scaling, field)
+        if value > MAX_STABILIZATION_S:
+            raise SpecRuleError(
+                f"scaling.{field}",
+                f"{value} s is above the HPA's {MAX_STABILIZATION_S} s stabilization window",
+            )
+    retention = spec.observability.log_retention_days
+    if retention > MAX_LOG_RETENTION_DAYS:
+        raise SpecRuleError(
+            "observability.log_retention_days",
+            f"{retention} days: a Cloud Logging bucket keeps logs 1 to "
+            f"{MAX_LOG_RETENTION_DAYS} days",
+        )
+
+
+def _keys_need_tls(spec: DeploymentSpec) -> None:
+    """An API key sent over plain HTTP to a public address is readable on the way."""
+    if spec.gateway.auth == "api_key" and not spec.gateway.tls and spec.environment != "dev":
+        raise SpecRuleError(
+            "gateway.tls",
+            "gateway.auth api_key over a plain HTTP listener sends the key in clear text; "
+            "turn TLS on (with targets.gcp.domain) outside dev",
+        )
+
+
 def _canary(spec: DeploymentSpec) -> None:
     """A canary needs the stable version's image; both are given together."""
     options = gcp_options(spec)
@@ -311,5 +345,7 @@ GCP_RULES = (
     _pods_fit_the_machine,
     _driver_runs_the_image,
     _not_built_on_gke,
+    _cloud_limits,
+    _keys_need_tls,
     _canary,
 )

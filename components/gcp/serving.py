@@ -169,9 +169,6 @@ def serving_objects(
     objects = [workloads.namespace(serving), workloads.service_account(serving)]
     if serving.api_key_secret:
         objects.append(workloads.api_key_secret(serving, key_hash))
-    metric = workloads.hpa_metric(
-        spec.scaling.target_metric, spec.scaling.target_value, serving.namespace
-    )
     backends = []
     for track in tracks(ctx, image, variant_images):
         for workload in track.workloads:
@@ -182,7 +179,12 @@ def serving_objects(
                     workloads.hpa(
                         serving,
                         workload,
-                        metric,
+                        workloads.hpa_metric(
+                            spec.scaling.target_metric,
+                            spec.scaling.target_value,
+                            serving.namespace,
+                            workload.name,
+                        ),
                         spec.scaling.scale_in_cooldown_s,
                         spec.scaling.scale_out_cooldown_s,
                     )

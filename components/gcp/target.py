@@ -44,8 +44,8 @@ class GcpOptions(CloudTargetOptions):
     gke_version: str = Field(
         "1.33",
         pattern=r"^1\.\d+$",
-        description="GKE minor version the cluster runs (a created cluster's minimum); "
-        "picks the NVIDIA driver GKE installs.",
+        description="The oldest GKE minor version the cluster runs (a created cluster takes "
+        "its release channel's default); picks the NVIDIA driver the CUDA check assumes.",
     )
     gpu_driver_version: Literal["DEFAULT", "LATEST"] = Field(
         "LATEST", description="GKE-managed NVIDIA driver installation of the GPU node pools."

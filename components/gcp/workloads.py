@@ -34,6 +34,12 @@ DEPLOYMENT_LABEL = "inferstack.dev/deployment"
 stack's pools, also in a cluster other stacks share)."""
 SPOT_TAINT = {"key": "cloud.google.com/gke-spot", "value": "true", "effect": "NoSchedule"}
 GPU_TAINT = {"key": "nvidia.com/gpu", "value": "present", "effect": "NoSchedule"}
+WORKLOAD_POD_LABEL = "inferstack-workload"
+"""Pod label naming the Deployment; a plain key, so Cloud Monitoring's metadata.user_labels
+selector can narrow the GPU metric to one HPA's pods."""
+AWAIT_TIMEOUT_S = 1800
+"""How long Pulumi waits for a GPU Deployment: a cold spot node, GKE's driver install and
+a CUDA image pull can take longer than pulumi-kubernetes' default 10 minutes."""
 RUNTIME_UID = 10001
 """The runtime image's user (runtime/Dockerfile: USER 10001:10001)."""
 
@@ -215,7 +221,11 @@ def workload_selector(serving: Serving, workload: Workload) -> dict[str, str]:
 
 def deployment(serving: Serving, workload: Workload) -> Manifest:
     match = workload_selector(serving, workload)
-    labels = {**match, "inferstack.dev/capacity": workload.capacity}
+    labels = {
+        **match,
+        "inferstack.dev/capacity": workload.capacity,
+        WORKLOAD_POD_LABEL: workload.name,
+    }
     tolerations = [
         {"key": t["key"], "operator": "Equal", "value": t["value"], "effect": t["effect"]}
         for t in ([GPU_TAINT] if serving.gpus else [])
@@ -257,12 +267,10 @@ def deployment(serving: Serving, workload: Workload) -> Manifest:
     # With an HPA, a replica count here would reset its scaling on every update.
     if not workload.autoscaled:
         spec["replicas"] = workload.min_replicas
-    return {
-        "apiVersion": "apps/v1",
-        "kind": "Deployment",
-        "metadata": _meta(workload.name, serving, **labels),
-        "spec": spec,
-    }
+    meta = _meta(workload.name, serving, **labels)
+    if serving.gpus:
+        meta["annotations"] = {"pulumi.com/timeoutSeconds": str(AWAIT_TIMEOUT_S)}
+    return {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": meta, "spec": spec}
 
 
 def service(serving: Serving, name: str, track: str) -> Manifest:
@@ -286,15 +294,23 @@ RPS_METRIC = "prometheus.googleapis.com|inferstack_requests_total|counter"
 GPU_METRIC = "kubernetes.io|container|accelerator|duty_cycle"
 
 
-def hpa_metric(target_metric: str, target_value: float, namespace: str) -> dict[str, Any]:
+def hpa_metric(
+    target_metric: str, target_value: float, namespace: str, workload: str = ""
+) -> dict[str, Any]:
     """The HPA metric for the spec's target_metric: CPU from the metrics server; requests
     per second per pod (a counter, which the adapter turns into a rate) and GPU duty cycle
     (a GKE system metric, averaged over the pods) from Cloud Monitoring."""
     if target_metric == "cpu_utilization":
-        target = {"type": "Utilization", "averageUtilization": round(target_value)}
+        # The API refuses 0 (a target below 0.5 % would round to it).
+        target = {"type": "Utilization", "averageUtilization": max(1, round(target_value))}
         return {"type": "Resource", "resource": {"name": "cpu", "target": target}}
     if target_metric == "gpu_utilization":
-        selector = {"matchLabels": {"resource.labels.namespace_name": namespace}}
+        # An External metric's AverageValue is the matching series' sum over this HPA's
+        # pods: the selector keeps only those pods (not the -base or canary Deployment's).
+        labels = {"resource.labels.namespace_name": namespace}
+        if workload:
+            labels[f"metadata.user_labels.{WORKLOAD_POD_LABEL}"] = workload
+        selector = {"matchLabels": labels}
         return {
             "type": "External",
             "external": {

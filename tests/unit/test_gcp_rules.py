@@ -215,3 +215,18 @@ def test_allocatable_follows_gkes_reservations() -> None:
     # 4 cores less 6% + 1% + 2 x 0.5%; 16 GiB less 25% of 4, 20% of 4, 10% of 8, 100 MiB.
     assert cpu == pytest.approx(4 - 0.08 - 0.5)
     assert memory == pytest.approx(16 - 2.6 - 0.1 - 1.0)
+
+
+@pytest.mark.parametrize("field", ["scale_in_cooldown_s", "scale_out_cooldown_s"])
+def test_a_cooldown_above_the_hpa_window_is_refused(field: str) -> None:
+    refused(f"scaling.{field}", **{f"scaling__{field}": 3601})
+    assert spec(**{f"scaling__{field}": 3600})
+
+
+def test_log_retention_beyond_cloud_logging_is_refused() -> None:
+    refused("observability.log_retention_days", observability__log_retention_days=3653)
+
+
+def test_api_keys_over_plain_http_are_refused_outside_dev() -> None:
+    refused("gateway.tls", gateway__auth="api_key", gateway__tls=False)
+    assert spec(environment="dev", gateway__auth="api_key", gateway__tls=False)

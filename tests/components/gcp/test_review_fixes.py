@@ -16,7 +16,12 @@ from inferstack.components.gcp.context import GcpContext
 from inferstack.components.gcp.endpoint import GkeEndpoint, validate
 from inferstack.components.gcp.nodepools import pool_name, replacing_config
 from inferstack.components.gcp.observability import INFERENCE_ROUTE_REGEX, promql
-from inferstack.components.gcp.workloads import DEPLOYMENT_LABEL, hpa_metric
+from inferstack.components.gcp.workloads import (
+    AWAIT_TIMEOUT_S,
+    DEPLOYMENT_LABEL,
+    WORKLOAD_POD_LABEL,
+    hpa_metric,
+)
 from inferstack.components.plan.run import Plan, run_plan, run_under_mocks
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.runtime.contract import INFERENCE_ROUTES, Routes
@@ -174,3 +179,39 @@ def test_m4_the_pools_carry_the_deployment_label(plan: Plan) -> None:
     (namespace,) = namespaces
     (ns,) = plan.of_type("kubernetes:core/v1:Namespace")
     assert ns.inputs["metadata"]["name"] == namespace
+
+
+def test_m1_each_gpu_hpa_reads_only_its_own_pods() -> None:
+    objects = objects_of(gke_spec())
+    pods = {
+        o["metadata"]["name"]: o["spec"]["template"]["metadata"]["labels"]
+        for o in objects
+        if o["kind"] == "Deployment"
+    }
+    hpas = [o for o in objects if o["kind"] == "HorizontalPodAutoscaler"]
+    assert len(hpas) >= 2
+    for hpa in hpas:
+        (metric,) = hpa["spec"]["metrics"]
+        labels = metric["external"]["metric"]["selector"]["matchLabels"]
+        target = hpa["spec"]["scaleTargetRef"]["name"]
+        key = f"metadata.user_labels.{WORKLOAD_POD_LABEL}"
+        assert labels[key] == pods[target][WORKLOAD_POD_LABEL] == target
+        assert [n for n, p in pods.items() if p[WORKLOAD_POD_LABEL] == labels[key]] == [target]
+
+
+def test_m5_gpu_deployments_wait_longer_than_the_default_ten_minutes() -> None:
+    for deployment in (o for o in objects_of(gke_spec()) if o["kind"] == "Deployment"):
+        annotations = deployment["metadata"]["annotations"]
+        assert annotations["pulumi.com/timeoutSeconds"] == str(AWAIT_TIMEOUT_S)
+    assert AWAIT_TIMEOUT_S > 600
+
+
+def test_m2_a_tiny_cpu_target_does_not_round_to_zero() -> None:
+    metric = hpa_metric("cpu_utilization", 0.3, "ns")
+    assert metric["resource"]["target"]["averageUtilization"] == 1
+
+
+def test_m10_a_created_cluster_takes_the_channels_version(plan: Plan) -> None:
+    (created,) = plan.of_type("gcp:container/cluster:Cluster")
+    assert "minMasterVersion" not in created.inputs
+    assert created.inputs["releaseChannel"] == {"channel": "REGULAR"}
