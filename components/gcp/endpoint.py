@@ -38,6 +38,19 @@ def validate(spec: DeploymentSpec) -> None:
         check_local_bundle(spec)
 
 
+def dns_records(domain: str | None, address: str, authorization: object) -> list[dict[str, str]]:
+    """What the operator creates at the DNS provider: the domain's A record to the
+    gateway's address, and the managed certificate's DNS authorization CNAME (the
+    certificate stays PROVISIONING until Google sees it). Empty without a domain."""
+    if not domain:
+        return []
+    records = [{"name": f"{domain}.", "type": "A", "data": address}]
+    for record in authorization if isinstance(authorization, list) else []:
+        fields = record if isinstance(record, dict) else vars(record)
+        records.append({k: str(fields[k]) for k in ("name", "type", "data")})
+    return records
+
+
 class GkeEndpoint(pulumi.ComponentResource):
     """A model deployment on GKE (docs/gke.md)."""
 
@@ -50,6 +63,9 @@ class GkeEndpoint(pulumi.ComponentResource):
     cluster_name: pulumi.Output[str]
     dns_authorization: pulumi.Output[object]
     """The CNAME to create for the managed certificate (with TLS)."""
+    extra_outputs: dict[str, pulumi.Output[object]]
+    """Stack outputs beside the common three: `dns_records`, the records to create at the
+    domain's DNS provider (the A record to the gateway, the certificate's CNAME)."""
 
     def __init__(
         self, name: str, spec: DeploymentSpec, opts: pulumi.ResourceOptions | None = None
@@ -97,6 +113,11 @@ class GkeEndpoint(pulumi.ComponentResource):
         self.dashboard_url = observability.dashboard_url
         self.cluster_name = cluster.name
         self.dns_authorization = edge.dns_authorization
+        self.extra_outputs = {
+            "dns_records": pulumi.Output.all(edge.address, edge.dns_authorization).apply(
+                lambda v: dns_records(domain, str(v[0]), v[1])
+            )
+        }
         self.register_outputs(
             {
                 "url": self.url,

@@ -215,3 +215,12 @@ def test_m10_a_created_cluster_takes_the_channels_version(plan: Plan) -> None:
     (created,) = plan.of_type("gcp:container/cluster:Cluster")
     assert "minMasterVersion" not in created.inputs
     assert created.inputs["releaseChannel"] == {"channel": "REGULAR"}
+
+
+def test_m5_the_stack_exports_the_dns_records_to_create(plan: Plan) -> None:
+    records = plan.outputs["dns_records"]
+    assert records[0] == {"name": "churn.ml.example.com.", "type": "A", "data": "203.0.113.20"}
+    (cname,) = records[1:]
+    assert cname["type"] == "CNAME"
+    assert cname["name"] == "_acme-challenge.churn.ml.example.com."
+    assert cname["data"].endswith(".authorize.certificatemanager.goog.")
