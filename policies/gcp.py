@@ -36,6 +36,24 @@ def gke_private_nodes(resources: list[Subject]) -> Findings:
                 "GKE cluster nodes have external IPs (privateClusterConfig.enablePrivateNodes)",
                 cluster.name,
             )
+    for pool in _of(resources, NODE_POOL):
+        # A pool may override the cluster's setting.
+        if _get(pool.props, "networkConfig", "enablePrivateNodes") is False:
+            yield (
+                "node pool nodes have external IPs (networkConfig.enablePrivateNodes)",
+                pool.name,
+            )
+
+
+def gke_control_plane_restricted(resources: list[Subject]) -> Findings:
+    for cluster in _of(resources, CLUSTER):
+        private = _get(cluster.props, "privateClusterConfig", "enablePrivateEndpoint") is True
+        if not private and cluster.props.get("masterAuthorizedNetworksConfig") is None:
+            yield (
+                "GKE control plane IP endpoint open to every address "
+                "(masterAuthorizedNetworksConfig)",
+                cluster.name,
+            )
 
 
 def gke_workload_identity(resources: list[Subject]) -> Findings:
@@ -54,7 +72,8 @@ def gke_workload_identity(resources: list[Subject]) -> Findings:
 
 
 def _containers(deployment: Subject) -> list[Mapping[str, Any]]:
-    return _get(deployment.props, "spec", "template", "spec", "containers") or []
+    pod = _get(deployment.props, "spec", "template", "spec") or {}
+    return [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]
 
 
 def k8s_containers_locked_down(resources: list[Subject]) -> Findings:
@@ -62,7 +81,8 @@ def k8s_containers_locked_down(resources: list[Subject]) -> Findings:
         pod = _get(deployment.props, "spec", "template", "spec") or {}
         for container in _containers(deployment):
             context = container.get("securityContext") or {}
-            non_root = context.get("runAsNonRoot") or _get(pod, "securityContext", "runAsNonRoot")
+            # A container's setting overrides the pod's.
+            non_root = context.get("runAsNonRoot", _get(pod, "securityContext", "runAsNonRoot"))
             problems = [
                 what
                 for what, bad in (
@@ -116,6 +136,12 @@ RULES: tuple[Rule, ...] = (
         "Pods reach GCP through Workload Identity, never the node's service account.",
         "mandatory",
         gke_workload_identity,
+    ),
+    Rule(
+        "gke-control-plane-restricted",
+        "A GKE control plane's IP endpoint admits only authorized networks (or is private).",
+        "mandatory",
+        gke_control_plane_restricted,
     ),
     Rule(
         "k8s-containers-locked-down",

@@ -26,6 +26,7 @@ CLEAN = {
     gcp.CLUSTER: {
         "privateClusterConfig": {"enablePrivateNodes": True},
         "workloadIdentityConfig": {"workloadPool": "p.svc.id.goog"},
+        "masterAuthorizedNetworksConfig": {"cidrBlocks": []},
     },
     gcp.NODE_POOL: {"nodeConfig": {"workloadMetadataConfig": {"mode": "GKE_METADATA"}}},
     gcp.DEPLOYMENT: {"spec": {"template": {"spec": {"containers": [CLEAN_CONTAINER]}}}},
@@ -49,6 +50,9 @@ def _container(p: dict[str, Any]) -> dict[str, Any]:
 INSECURE = {
     "gke-private-nodes": {
         gcp.CLUSTER: lambda p: p["privateClusterConfig"].update(enablePrivateNodes=False)
+    },
+    "gke-control-plane-restricted": {
+        gcp.CLUSTER: lambda p: p.pop("masterAuthorizedNetworksConfig")
     },
     "gke-workload-identity": {
         gcp.NODE_POOL: lambda p: p["nodeConfig"].pop("workloadMetadataConfig")
@@ -74,3 +78,27 @@ def test_each_rule_catches_its_insecure_fixture(rule: str) -> None:
     violations = evaluate(subjects(INSECURE[rule]), gcp.RULES)
     assert [v.policy for v in violations] == [rule]
     assert violations[0].enforcement == "mandatory"
+
+
+def test_a_pool_with_public_nodes_is_caught() -> None:
+    edit = {gcp.NODE_POOL: lambda p: p.update(networkConfig={"enablePrivateNodes": False})}
+    assert [v.policy for v in evaluate(subjects(edit), gcp.RULES)] == ["gke-private-nodes"]
+
+
+def test_a_container_overriding_the_pods_non_root_is_caught() -> None:
+    def edit(p: dict[str, Any]) -> None:
+        p["spec"]["template"]["spec"]["securityContext"] = {"runAsNonRoot": True}
+        _container(p)["securityContext"]["runAsNonRoot"] = False
+
+    violations = evaluate(subjects({gcp.DEPLOYMENT: edit}), gcp.RULES)
+    assert [v.policy for v in violations] == ["k8s-containers-locked-down"]
+
+
+def test_init_containers_are_checked_too() -> None:
+    def edit(p: dict[str, Any]) -> None:
+        init = copy.deepcopy(CLEAN_CONTAINER)
+        init["securityContext"]["privileged"] = True
+        p["spec"]["template"]["spec"]["initContainers"] = [init]
+
+    violations = evaluate(subjects({gcp.DEPLOYMENT: edit}), gcp.RULES)
+    assert [v.policy for v in violations] == ["k8s-containers-locked-down"]
