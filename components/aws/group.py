@@ -5,15 +5,18 @@ A launch template (the Deep Learning AMI from its public SSM parameter, IMDSv2 o
 encrypted root volume, no public address, the hosts' instance profile, the user data of
 aws/group_user_data.py), a group with a mixed instances policy (the GPU kind's types,
 price-capacity-optimized spot, the spec's on-demand base and percentage, capacity
-rebalancing), a termination lifecycle hook the drain agent completes, and target
-tracking.
+rebalancing), a launch lifecycle hook user data completes once the runtime is ready, a
+termination lifecycle hook the drain agent completes, and target tracking.
 
 Update semantics: only the group's name forces a replacement (terraform-provider-aws
 aws_autoscaling_group); the name is fixed, so the group is updated in place. A launch
 template change makes a new template version; the group names that version, so the
 change starts an instance refresh (rolling, minimum healthy percentage, checkpoints,
 automatic rollback) instead of replacing the group. The desired capacity is not set, so
-an update never resets what autoscaling chose.
+an update never resets what autoscaling chose. The launch hook is one of the group's
+initial lifecycle hooks, which force a new group: its settings are constants. The AMI
+is the DLAMI parameter's value at the first deploy unless targets.aws.group.ami_id pins
+one (the template ignores later values of the parameter).
 """
 
 from __future__ import annotations
@@ -82,9 +85,9 @@ def root_device(image: Any, root_volume_gb: int) -> RootDevice:
 HOOK_MARGIN_S = 60
 """The lifecycle hook waits this long past the drain before it goes on by itself."""
 HEALTH_GRACE_S = 900
-"""The group ignores ELB health for this long after a launch (at least; or the warm-up if
-longer): a fresh GPU host pulls a multi-GB image and loads the model before /ready, and a
-shorter grace would replace it in a loop before it ever serves."""
+"""The group ignores ELB health for this long after an instance enters service (at least;
+or the warm-up if longer). The launch hook already holds an instance until /ready
+answers; the grace is a second guard should the hook be completed early."""
 LAUNCH_HEARTBEAT_S = 1800
 """The launch hook holds a new instance out of service (and out of the target group) for
 this long at most while user data pulls the image and the runtime loads the model; then
