@@ -34,7 +34,13 @@ def armor_rules(ctx: GcpContext) -> list[dict[str, Any]]:
                     "priority": 1000 + i,
                     "action": "deny(403)",
                     "description": f"preconfigured WAF {waf}",
-                    "match": {"expr": {"expression": f"evaluatePreconfiguredWaf('{waf}')"}},
+                    # Sensitivity 1: the stable, low-false-positive signatures (inference
+                    # payloads are JSON full of quotes, dashes and numbers).
+                    "match": {
+                        "expr": {
+                            "expression": f"evaluatePreconfiguredWaf('{waf}', {{'sensitivity': 1}})"
+                        }
+                    },
                 }
             )
     throttle = {
@@ -83,6 +89,8 @@ class GatewayEdge(pulumi.ComponentResource):
     address: pulumi.Output[str]
     security_policy: str
     certificate_map: str | None
+    ssl_policy: str | None
+    """With TLS: the SSL policy (TLS 1.2+, MODERN) the Gateway's GCPGatewayPolicy names."""
     dns_authorization: pulumi.Output[Any]
     """The CNAME record that proves the domain to Certificate Manager ({} without TLS)."""
 
@@ -110,10 +118,13 @@ class GatewayEdge(pulumi.ComponentResource):
             type="CLOUD_ARMOR",
             description=f"inferstack {ctx.base}: WAF, source ranges, rate limit",
             rules=cast(Any, armor_rules(ctx)),
+            # WAF rules read JSON bodies as JSON, not as one opaque string.
+            advanced_options_config={"json_parsing": "STANDARD"},
             labels=ctx.labels,
             opts=child,
         )
         self.certificate_map = None
+        self.ssl_policy = None
         self.dns_authorization = pulumi.Output.from_input({})
         if ctx.spec.gateway.tls and options.domain:
             auth = gcp.certificatemanager.DnsAuthorization(
@@ -152,4 +163,14 @@ class GatewayEdge(pulumi.ComponentResource):
                 opts=child,
             )
             self.dns_authorization = auth.dns_resource_records
+            # The load balancer's default policy (COMPATIBLE) still accepts TLS 1.0.
+            self.ssl_policy = ctx.compute_name("tls")
+            gcp.compute.SSLPolicy(
+                f"{name}-tls",
+                name=self.ssl_policy,
+                project=ctx.project,
+                profile="MODERN",
+                min_tls_version="TLS_1_2",
+                opts=child,
+            )
         self.register_outputs({"address": self.address})

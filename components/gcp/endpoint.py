@@ -92,7 +92,12 @@ class GkeEndpoint(pulumi.ComponentResource):
                 ctx,
                 image=repository.image,
                 variant_images=dict(repository.variant_images),
-                edge=EdgeNames(edge.address_name, edge.security_policy, edge.certificate_map),
+                edge=EdgeNames(
+                    edge.address_name,
+                    edge.security_policy,
+                    edge.certificate_map,
+                    edge.ssl_policy,
+                ),
                 provider=cluster.provider,
                 depends_on=(pools, repository, edge),
                 cluster=cluster.created,

@@ -50,6 +50,23 @@ def gateway(
     }
 
 
+def gateway_policy(serving: Serving, gateway_name: str, ssl_policy: str) -> Manifest:
+    """The Gateway's SSL policy (GKE's GCPGatewayPolicy): TLS 1.2 and up."""
+    return {
+        "apiVersion": "networking.gke.io/v1",
+        "kind": "GCPGatewayPolicy",
+        "metadata": _meta(gateway_name, serving),
+        "spec": {
+            "default": {"sslPolicy": ssl_policy},
+            "targetRef": {
+                "group": "gateway.networking.k8s.io",
+                "kind": "Gateway",
+                "name": gateway_name,
+            },
+        },
+    }
+
+
 def http_route(
     serving: Serving, name: str, gateway_name: str, hostname: str | None, backends: list[Backend]
 ) -> Manifest:

@@ -31,6 +31,7 @@ class EdgeNames:
     address: str
     security_policy: str
     certificate_map: str | None
+    ssl_policy: str | None = None
 
 
 @dataclass(frozen=True)
@@ -199,6 +200,8 @@ def serving_objects(
             serving, gateway_name, options.gateway_class, edge.address, edge.certificate_map
         )
     )
+    if edge.ssl_policy:
+        objects.append(routing.gateway_policy(serving, gateway_name, edge.ssl_policy))
     objects.append(
         routing.http_route(serving, spec.model.name, gateway_name, options.domain, backends)
     )

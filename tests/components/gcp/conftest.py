@@ -50,7 +50,7 @@ def context(spec: DeploymentSpec) -> GcpContext:
 
 
 def objects_of(spec: DeploymentSpec) -> list[dict[str, Any]]:
-    edge = EdgeNames("churn-prod-gateway", "churn-prod-armor", "churn-prod-map")
+    edge = EdgeNames("churn-prod-gateway", "churn-prod-armor", "churn-prod-map", "churn-prod-tls")
     return serving_objects(context(spec), IMAGE, GSA, "0" * 64, edge)
 
 

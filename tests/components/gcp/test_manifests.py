@@ -26,6 +26,7 @@ CRD_SCHEMAS = {
     ("gateway.networking.k8s.io/v1", "HTTPRoute"): "httproute_v1.json",
     ("networking.gke.io/v1", "GCPBackendPolicy"): "gcpbackendpolicy_v1.json",
     ("networking.gke.io/v1", "HealthCheckPolicy"): "healthcheckpolicy_v1.json",
+    ("networking.gke.io/v1", "GCPGatewayPolicy"): "gcpgatewaypolicy_v1.json",
     ("monitoring.googleapis.com/v1", "PodMonitoring"): "podmonitoring_v1.json",
 }
 # checkov's Kubernetes checks we do not meet, each with the reason.

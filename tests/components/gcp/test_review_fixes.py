@@ -224,3 +224,22 @@ def test_m5_the_stack_exports_the_dns_records_to_create(plan: Plan) -> None:
     assert cname["type"] == "CNAME"
     assert cname["name"] == "_acme-challenge.churn.ml.example.com."
     assert cname["data"].endswith(".authorize.certificatemanager.goog.")
+
+
+def test_m9_the_https_gateway_takes_a_tls_1_2_policy(plan: Plan) -> None:
+    (policy,) = plan.of_type("gcp:compute/sSLPolicy:SSLPolicy")
+    assert policy.inputs["profile"] == "MODERN"
+    assert policy.inputs["minTlsVersion"] == "TLS_1_2"
+    (attached,) = plan.of_type("kubernetes:networking.gke.io/v1:GCPGatewayPolicy")
+    (gateway,) = plan.of_type("kubernetes:gateway.networking.k8s.io/v1:Gateway")
+    assert attached.inputs["spec"]["default"] == {"sslPolicy": policy.inputs["name"]}
+    assert attached.inputs["spec"]["targetRef"]["name"] == gateway.inputs["metadata"]["name"]
+
+
+def test_m11_waf_rules_run_at_sensitivity_1_on_parsed_json(plan: Plan) -> None:
+    (armor,) = plan.of_type("gcp:compute/securityPolicy:SecurityPolicy")
+    assert armor.inputs["advancedOptionsConfig"] == {"jsonParsing": "STANDARD"}
+    waf = [r for r in armor.inputs["rules"] if "evaluatePreconfiguredWaf" in str(r)]
+    assert waf
+    for rule in waf:
+        assert "{'sensitivity': 1}" in rule["match"]["expr"]["expression"]
