@@ -98,6 +98,17 @@ def _region_and_zones(spec: DeploymentSpec) -> None:
         )
 
 
+def _attached_location(spec: DeploymentSpec) -> None:
+    """The pools go to zones of the spec's region: an attached cluster must be there."""
+    location, region = gcp_options(spec).cluster_location, region_of(spec)
+    if location and location != region and location.rsplit("-", 1)[0] != region:
+        raise SpecRuleError(
+            "targets.gcp.cluster_location",
+            f"{location} is outside region {region}, where the node pools go; set region "
+            "to the cluster's region",
+        )
+
+
 def _machine_and_gpu_count(spec: DeploymentSpec) -> None:
     """The machine type carries the GPU kind, and the spec's GPUs per replica fit it."""
     accelerator = spec.compute.accelerator
@@ -340,6 +351,7 @@ def _canary(spec: DeploymentSpec) -> None:
 
 GCP_RULES = (
     _region_and_zones,
+    _attached_location,
     _machine_and_gpu_count,
     _on_demand_capacity,
     _pods_fit_the_machine,

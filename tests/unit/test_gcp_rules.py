@@ -230,3 +230,13 @@ def test_log_retention_beyond_cloud_logging_is_refused() -> None:
 def test_api_keys_over_plain_http_are_refused_outside_dev() -> None:
     refused("gateway.tls", gateway__auth="api_key", gateway__tls=False)
     assert spec(environment="dev", gateway__auth="api_key", gateway__tls=False)
+
+
+def test_an_attached_cluster_outside_the_region_is_refused() -> None:
+    where = {"domain": "churn.example.com", "cluster": "shared"}
+    refused(
+        "targets.gcp.cluster_location",
+        targets__gcp={**where, "cluster_location": "europe-west4-a"},
+    )
+    assert spec(targets__gcp={**where, "cluster_location": "us-central1-a"})
+    assert spec(targets__gcp={**where, "cluster_location": "us-central1"})
