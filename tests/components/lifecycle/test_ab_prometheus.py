@@ -56,12 +56,20 @@ def prometheus(metrics_server: str, tmp_path: Path) -> Iterator[str]:
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 90
-        query = f"{url}/api/v1/query?query=count(inferstack_requests_total)"
+        # Every series of both jobs scraped at least twice: increase() over a window (the
+        # test's --since) needs two samples, and a loaded machine can leave one job behind.
+        series = f"{url}/api/v1/query?query=count(inferstack_requests_total)"
+        sampled = (
+            f"{url}/api/v1/query?query=min(count_over_time(inferstack_requests_total%5B5m%5D))"
+        )
         while True:
             try:
-                with urllib.request.urlopen(query, timeout=2) as response:  # noqa: S310
-                    result = json.loads(response.read())["data"]["result"]
-                if result and float(result[0]["value"][1]) >= 4:  # 2 routes x 2 versions
+                counts = []
+                for query in (series, sampled):
+                    with urllib.request.urlopen(query, timeout=2) as response:  # noqa: S310
+                        result = json.loads(response.read())["data"]["result"]
+                    counts.append(float(result[0]["value"][1]) if result else 0.0)
+                if counts[0] >= 4 and counts[1] >= 2:  # 2 routes x 2 versions, 2 scrapes
                     break
             except OSError:
                 pass
