@@ -188,7 +188,8 @@ def test_reference_csv_gives_profiles_and_a_digested_samples_file(
     assert manifest.digests is not None
     assert "reference.npz" in manifest.digests
     doc = yaml.safe_load((tmp_path / "b" / contract.MANIFEST_FILE).read_text())
-    assert all(set(p) == {"edges", "fractions"} for p in doc["reference"].values())
+    # numeric profiles: quantile bins and the range (anomalous inputs are outside it)
+    assert all(set(p) == {"edges", "fractions", "low", "high"} for p in doc["reference"].values())
     samples = read_samples(tmp_path / "b" / "reference.npz")
     for name in ("income", "age"):  # 200 rows: all of them, as float32
         np.testing.assert_allclose(samples.features[name], x[name], rtol=1e-6)
