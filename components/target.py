@@ -48,6 +48,9 @@ class TargetProfile:
     scale_to_zero: bool = False
     autoscaling: bool = True
     auth_modes: tuple[str, ...] = ("api_key", "jwt", "iam", "none")
+    rollback_on_alarms: bool = True
+    """Whether an update rolls back by itself when the rollback alarms fire
+    (`rollout.auto_rollback`); False where the platform has no such mechanism."""
     # instance type -> vCPUs and GPUs, for the types whose metrics the target scales
     instance_sizes: dict[str, InstanceSize] = field(default_factory=dict)
 

@@ -173,6 +173,8 @@ TARGET = Target(
         # cloud-neutral rule pass so that azure/rules.py refuses spot with the message
         # that says where spot fits on Azure (batch scoring on low-priority compute).
         spot=True,
+        # Nothing on this platform moves traffic back when an alert fires.
+        rollback_on_alarms=False,
         auth_modes=("api_key", "jwt", "none"),
         instance_sizes=AZURE_INSTANCE_SIZES,
     ),

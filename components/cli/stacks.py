@@ -42,7 +42,12 @@ def stack_row(root: Path, stack: str) -> tuple[str, ...]:
     compute, scaling, rollout = spec.compute, spec.scaling, spec.rollout
     spot = f"yes, {compute.on_demand_base} on demand" if compute.spot else "no"
     strategy = rollout.strategy.replace("_", " ")
-    if rollout.strategy != "all_at_once" and rollout.auto_rollback:
+    target = get_target(spec.target)
+    if (
+        rollout.strategy != "all_at_once"
+        and rollout.auto_rollback
+        and target.profile.rollback_on_alarms
+    ):
         strategy += ", auto rollback"
     price = (
         f"{cost.monthly_min:,.0f}"
@@ -55,7 +60,7 @@ def stack_row(root: Path, stack: str) -> tuple[str, ...]:
         f"`{stack}`",
         spec.target,
         spec.environment,
-        f"`{get_target(spec.target).instance_type_for(spec)}`",
+        f"`{target.instance_type_for(spec)}`",
         f"{scaling.min_replicas}-{scaling.max_replicas}",
         spot,
         spec.gateway.auth,

@@ -131,6 +131,8 @@ TARGET = Target(
         scale_to_zero=False,
         # docs/gke.md, "Authentication": API keys are checked by the runtime behind the
         # gateway; jwt and iam (IAP) are not built on GKE yet.
+        # Nothing on this platform moves traffic back when an alert fires.
+        rollback_on_alarms=False,
         auth_modes=("api_key", "none"),
     ),
     options=GcpOptions,

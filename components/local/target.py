@@ -58,6 +58,7 @@ TARGET = Target(
             "nvidia-h100": "host-gpu",
         },
         autoscaling=False,
+        rollback_on_alarms=False,  # one container, replaced in place
         auth_modes=("api_key", "none"),
     ),
     options=LocalOptions,
