@@ -91,6 +91,7 @@ class Env:
     ALLOW_VERSION_MISMATCH: Final = "INFERSTACK_ALLOW_VERSION_MISMATCH"
     """Load a bundle saved under another major version of its framework (at your risk)."""
     ALLOW_PICKLE: Final = "INFERSTACK_ALLOW_PICKLE"
+    """Load pickle-based artifacts the bundle did not opt in to (loading a pickle runs code)."""
     EXPLAIN_MAX_COST: Final = "INFERSTACK_EXPLAIN_MAX_COST"
     """Model evaluations one /explain request may cost; more is refused with 422."""
     EXPLAIN_SAMPLES: Final = "INFERSTACK_EXPLAIN_SAMPLES"
@@ -99,7 +100,6 @@ class Env:
     """Explanations computed at once, in their own threads (never the model's batcher)."""
     EXPLAIN_WINDOW: Final = "INFERSTACK_EXPLAIN_WINDOW"
     """Explained rows the attribution metrics average over."""
-    """Load pickle-based artifacts the bundle did not opt in to (loading a pickle runs code)."""
 
 
 class Routes:
@@ -119,6 +119,12 @@ class Routes:
     EXPLAIN: Final = "/explain"
     V1_EXPLAIN: Final = "/v1/models/{name}:explain"
     """KServe V1's explain verb (the V2 protocol defines no explain route)."""
+    FEEDBACK: Final = "/feedback"
+    """Ground-truth outcomes for earlier requests, by request id (live quality)."""
+
+
+REQUEST_ID_HEADER: Final = "X-Request-Id"
+"""The response header that carries a request's id (the key of its captured record)."""
 
 
 INFERENCE_ROUTES: Final = (Routes.INVOCATIONS, Routes.PREDICT, Routes.SCORE, Routes.V2_INFER)
@@ -158,6 +164,33 @@ class Metric:
     ANOMALY_CHECKED_REQUESTS: Final = "inferstack_anomaly_checked_requests"
     ANOMALOUS_REQUESTS: Final = "inferstack_anomalous_requests"
     """Counter: requests holding at least one anomalous value."""
+    CAPTURE_WRITTEN: Final = "inferstack_capture_written_records"
+    """Counter: captured records the sink stored (label ``sink``: file, s3, gcs, azure)."""
+    CAPTURE_DROPPED: Final = "inferstack_capture_dropped_records"
+    """Counter: captured records lost (labels ``sink`` and ``reason``: queue_full, sink_error)."""
+    FEEDBACK_OUTCOMES: Final = "inferstack_feedback_outcomes"
+    """Counter: outcomes posted to /feedback (label ``result``: joined, unknown, late, invalid)."""
+    QUALITY: Final = "inferstack_quality"
+    """Gauge: live quality over the joined outcomes (label ``metric``, see QUALITY_METRICS)."""
+    QUALITY_SAMPLES: Final = "inferstack_quality_samples"
+    """Gauge: joined outcomes in the quality window."""
+
+
+QUALITY_METRICS: Final = ("accuracy", "precision", "recall", "auc", "mae", "rmse")
+"""Live quality metrics: the first four for classifiers, the last two for regressors."""
+QUALITY_HIGHER_IS_BETTER: Final = frozenset({"accuracy", "precision", "recall", "auc"})
+
+CLOUDWATCH_NAMESPACE: Final = "inferstack"
+"""Namespace of the runtime's CloudWatch metrics (EMF lines on stdout)."""
+CLOUDWATCH_QUALITY_METRIC: Final = "Quality.{metric}"
+"""CloudWatch metric name of a live quality metric (dimensions EndpointName, VariantName)."""
+
+RETRAIN_EVENT_SOURCE: Final = "inferstack"
+"""EventBridge source (and CloudEvents source) of the retraining event."""
+RETRAIN_EVENT_TYPE: Final = "inferstack.model.retrain-requested"
+"""Detail-type / CloudEvents type of the event an acting drift or quality alarm sends."""
+RETRAIN_EVENT_VERSION: Final = "1"
+"""Version of the retraining event's payload (docs/monitoring.md describes each)."""
 
 
 def public_names(cls: type) -> dict[str, str]:
