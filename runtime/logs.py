@@ -32,6 +32,8 @@ class JsonFormatter(logging.Formatter):
             "ts": time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
             + f".{int(record.msecs):03d}Z",
             "level": record.levelname.lower(),
+            # Cloud Logging (GKE) files a JSON line at the level its `severity` names.
+            "severity": record.levelname,
             "logger": record.name,
             "msg": record.getMessage(),
         }
