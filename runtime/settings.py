@@ -77,6 +77,32 @@ class RuntimeSettings(BaseSettings):
     capture_sample_rate: float = Field(
         0.0, ge=0, le=1, validation_alias=_env(Env.CAPTURE_SAMPLE_RATE)
     )
+    capture_uri: str | None = Field(
+        None,
+        pattern=r"^(s3://|gs://|https://)[^\s]+$",
+        validation_alias=_env(Env.CAPTURE_URI),
+    )
+    """Object-store prefix for captured records (``capture_sinks`` documents the layout)."""
+    capture_kms_key: str | None = Field(None, validation_alias=_env(Env.CAPTURE_KMS_KEY))
+    """KMS key of the S3 sink's SSE-KMS encryption; unset: the bucket's default encryption."""
+    capture_flush_records: int = Field(
+        1000, ge=1, le=1_000_000, validation_alias=_env(Env.CAPTURE_FLUSH_RECORDS)
+    )
+    capture_flush_interval_s: float = Field(
+        5.0, gt=0, le=3600, validation_alias=_env(Env.CAPTURE_FLUSH_INTERVAL_S)
+    )
+    capture_queue_records: int = Field(
+        10_000, ge=1, le=10_000_000, validation_alias=_env(Env.CAPTURE_QUEUE_RECORDS)
+    )
+    """Records waiting to be written; past it new records are dropped and counted."""
+    quality_window: int = Field(1000, ge=1, le=1_000_000, validation_alias=_env(Env.QUALITY_WINDOW))
+    """Joined outcomes the live quality metrics are computed over."""
+    feedback_ttl_s: float = Field(86_400.0, gt=0, validation_alias=_env(Env.FEEDBACK_TTL_S))
+    """Seconds a captured prediction waits for its outcome."""
+    feedback_max_pending: int = Field(
+        100_000, ge=1, le=10_000_000, validation_alias=_env(Env.FEEDBACK_MAX_PENDING)
+    )
+    """Captured predictions kept for joining outcomes (oldest evicted first)."""
     drift_window: int = Field(10_000, ge=10, validation_alias=_env(Env.DRIFT_WINDOW))
     drift_min_rows: int = Field(100, ge=1, validation_alias=_env(Env.DRIFT_MIN_ROWS))
     drift_period_s: float = Field(0.0, ge=0, validation_alias=_env(Env.DRIFT_PERIOD_S))
