@@ -28,15 +28,24 @@ HEADER = (
 
 
 def _models(root: type[BaseModel]) -> list[tuple[str, type[BaseModel]]]:
-    seen: list[tuple[str, type[BaseModel]]] = [("deployment", root)]
-    for path, model in seen:
-        for name, field in model.model_fields.items():
-            for nested in _nested_models(field.annotation):
-                if nested is not TargetOptions and all(m is not nested for _, m in seen):
-                    suffix = "[]" if typing.get_origin(field.annotation) is tuple else ""
-                    seen.append((f"{path}.{name}{suffix}", nested))
-    # `targets` maps each target's name to its own options model (from the registry).
-    return seen + [(f"deployment.targets.{t.name}", t.options) for t in all_targets().values()]
+    # `targets` maps each target's name to its own options model (from the registry);
+    # each is walked like the root, so models nested in target options get tables too.
+    roots = [("deployment", root)] + [
+        (f"deployment.targets.{t.name}", t.options) for t in all_targets().values()
+    ]
+    seen: list[tuple[str, type[BaseModel]]] = []
+    for start in roots:
+        queue = [start]
+        seen.append(start)
+        for path, model in queue:
+            for name, field in model.model_fields.items():
+                for nested in _nested_models(field.annotation):
+                    if nested is not TargetOptions and all(m is not nested for _, m in seen):
+                        suffix = "[]" if typing.get_origin(field.annotation) is tuple else ""
+                        found = (f"{path}.{name}{suffix}", nested)
+                        seen.append(found)
+                        queue.append(found)
+    return seen
 
 
 def _nested_models(annotation: object) -> list[type[BaseModel]]:
