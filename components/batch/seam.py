@@ -55,6 +55,8 @@ class JobRequest:
     """The job's name; a default derived from the stack and the time when None."""
     instance_count: int | None = None
     """Machines (or pods) to run on; the target's default when None."""
+    instance_type: str | None = None
+    """The machine type (VM size, node type); the stack's own when None."""
 
 
 @dataclass(frozen=True)
