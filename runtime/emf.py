@@ -11,7 +11,9 @@ tests, ``DriftPValue`` (the smallest feature p-value, KS or chi-squared) and
 and ``VariantName``. PSI metrics are the first directive (as before the tests
 existed), p-values and prediction drift a second, each within EMF's 100 metrics.
 The loop runs as a background task, scores in a worker thread, and only logs its
-failures.
+failures. Live quality (``/feedback``) goes out the same way, as ``Quality.<metric>``
+(``Quality.accuracy``, ``Quality.auc``, ``Quality.rmse``...) and ``QualitySamples``, on
+the same namespace and dimensions, from its own loop (``QualityEmitter``).
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any, TextIO
 
 import orjson
 
+from inferstack.runtime.contract import CLOUDWATCH_QUALITY_METRIC
 from inferstack.runtime.monitoring import DriftReport
 
 log = logging.getLogger("inferstack.runtime")
@@ -39,6 +42,8 @@ PREDICTION_METRIC = "PredictionDriftScore"
 """PSI of the model's recent predictions against the reference predictions."""
 PREDICTION_PVALUE_METRIC = "PredictionDriftPValue"
 """p-value of the predictions' test (KS or chi-squared)."""
+QUALITY_SAMPLES_METRIC = "QualitySamples"
+"""Joined outcomes the live quality metrics are over."""
 MAX_METRICS = 100
 """EMF's limit on metrics per directive: DriftScore plus the 99 highest features."""
 _MAX_NAME = 255  # CloudWatch's longest metric name
@@ -121,6 +126,38 @@ def report_record(
     )
 
 
+def quality_record(
+    values: dict[str, float],
+    endpoint: str,
+    variant: str,
+    properties: dict[str, Any] | None = None,
+    timestamp_ms: int | None = None,
+    samples: int | None = None,
+) -> dict[str, Any]:
+    """One EMF object of live quality metrics (``Quality.<metric>``) on endpoint/variant."""
+    if not values:
+        raise ValueError("quality_record needs at least one metric")
+    metrics = {CLOUDWATCH_QUALITY_METRIC.format(metric=m): v for m, v in sorted(values.items())}
+    if samples is not None:
+        metrics[QUALITY_SAMPLES_METRIC] = float(samples)
+    return {
+        "_aws": {
+            "Timestamp": timestamp_ms if timestamp_ms is not None else int(time.time() * 1000),
+            "CloudWatchMetrics": [
+                {
+                    "Namespace": NAMESPACE,
+                    "Dimensions": [["EndpointName", "VariantName"]],
+                    "Metrics": [{"Name": name, "Unit": "None"} for name in metrics],
+                }
+            ],
+        },
+        **(properties or {}),
+        "EndpointName": endpoint,
+        "VariantName": variant,
+        **metrics,
+    }
+
+
 class DriftEmitter:
     """Prints `scores()` as an EMF line every `interval_s` while it has drift data.
 
@@ -179,3 +216,30 @@ class DriftEmitter:
                 await loop.run_in_executor(None, self.emit)
             except Exception:  # monitoring never breaks inference
                 log.exception("cloudwatch emf emit failed")
+
+
+class QualityEmitter(DriftEmitter):
+    """Prints the live quality metrics (``quality()``) as an EMF line every interval."""
+
+    def __init__(
+        self,
+        quality: Callable[[], dict[str, float]],
+        endpoint: str,
+        variant: str,
+        interval_s: float,
+        properties: dict[str, Any] | None = None,
+        stream: TextIO | None = None,
+    ) -> None:
+        super().__init__(dict, endpoint, variant, interval_s, properties, stream)
+        self.quality = quality
+
+    def emit(self) -> bool:
+        """Print one line now if there are quality metrics; whether one was printed."""
+        values = self.quality()
+        if not values:
+            return False
+        record = quality_record(values, self.endpoint, self.variant, self.properties)
+        stream = self.stream or sys.stdout
+        stream.write(orjson.dumps(record).decode() + "\n")
+        stream.flush()
+        return True

@@ -197,6 +197,38 @@ class Metrics:
             multiprocess_mode="max",
             registry=reg,
         )
+        self.capture_written = Counter(
+            Metric.CAPTURE_WRITTEN,
+            "Captured records the sink stored.",
+            [*mv, "sink"],
+            registry=reg,
+        )
+        self.capture_dropped = Counter(
+            Metric.CAPTURE_DROPPED,
+            "Captured records lost (reason: queue_full or sink_error).",
+            [*mv, "sink", "reason"],
+            registry=reg,
+        )
+        self.feedback_outcomes = Counter(
+            Metric.FEEDBACK_OUTCOMES,
+            "Outcomes posted to /feedback (result: joined, unknown, late, invalid).",
+            [*mv, "result"],
+            registry=reg,
+        )
+        self.quality = Gauge(
+            Metric.QUALITY,
+            "Live quality over the last joined outcomes of this process.",
+            [*mv, "metric"],
+            multiprocess_mode="livemax",
+            registry=reg,
+        )
+        self.quality_samples = Gauge(
+            Metric.QUALITY_SAMPLES,
+            "Joined outcomes in the quality window.",
+            mv,
+            multiprocess_mode="livesum",
+            registry=reg,
+        ).labels(model, version)
         self._mv = (model, version)
         self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
 
@@ -262,6 +294,27 @@ class Metrics:
         """Publish each feature's attribution share shift from the reference."""
         for feature, value in shift.items():
             self.attribution_shift.labels(*self._mv, feature).set(value)
+
+    def capture_counters(self, sink: str) -> tuple[Any, Any]:
+        """``(written(n), dropped(reason, n))`` callbacks for one capture sink's queue."""
+        written = self.capture_written.labels(*self._mv, sink)
+
+        def dropped(reason: str, count: int) -> None:
+            self.capture_dropped.labels(*self._mv, sink, reason).inc(count)
+
+        return written.inc, dropped
+
+    def count_outcomes(self, counts: dict[str, int]) -> None:
+        """Count one /feedback request's outcomes by result."""
+        for result, count in counts.items():
+            if count:
+                self.feedback_outcomes.labels(*self._mv, result).inc(count)
+
+    def set_quality(self, values: dict[str, float], samples: int) -> None:
+        """Publish the live quality metrics and the size of their window."""
+        for metric, value in values.items():
+            self.quality.labels(*self._mv, metric).set(value)
+        self.quality_samples.set(samples)
 
     def exposition(self) -> bytes:
         """The text format served on ``/metrics``."""

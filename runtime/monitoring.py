@@ -28,9 +28,11 @@ class Observer:
         if self.drift is not None:
             self.drift.update(x, _joined(parts) if self.drift.prediction is not None else None)
         if self.capture is not None:
+            now = time.time()
             records = [
                 {
-                    "ts": time.time(),
+                    "kind": "prediction",
+                    "ts": now,
                     "model": self.capture.model,
                     "version": self.capture.version,
                     "id": meta["id"],
@@ -43,7 +45,7 @@ class Observer:
                 if meta is not None
             ]
             if records:
-                self.capture.write(records)
+                self.capture.put(records)  # O(1): a writer thread stores them
 
 
 def _plain(value: Any) -> Any:
