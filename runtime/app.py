@@ -60,6 +60,7 @@ class InferenceApp:
             ("/ready", "GET", h.ready_check, False),
             ("/score", "POST", h.score, True),
             ("/explain", "POST", h.explain, True),
+            ("/feedback", "POST", h.feedback, True),
             ("/v2", "GET", h.v2_server, False),
             ("/v2/health/live", "GET", h.live, False),
             ("/v2/health/ready", "GET", h.ready_check, False),

@@ -17,12 +17,15 @@ import numpy as np
 import orjson
 
 from inferstack.runtime import protocols, v2_binary
+from inferstack.runtime.capture_ids import accept_id
+from inferstack.runtime.contract import REQUEST_ID_HEADER
 from inferstack.runtime.errors import (
     InvalidInput,
     ModelNotReady,
     NotFound,
     UnsupportedMediaType,
 )
+from inferstack.runtime.feedback import RESULTS, parse_outcomes
 from inferstack.runtime.http import CSV, Receive, Response, json_response, read_body
 from inferstack.runtime.logs import clip
 from inferstack.runtime.openapi import openapi_document, server_metadata, v2_model_metadata
@@ -33,6 +36,7 @@ from inferstack.runtime.settings import RuntimeSettings
 Handler = Callable[[Receive, dict[bytes, bytes], list[str]], Awaitable[Response]]
 Decoder = Callable[[bytes, dict[bytes, bytes]], np.ndarray]
 OK = json_response(200, {"status": "ok"})
+REQUEST_ID = REQUEST_ID_HEADER.lower().encode()
 T = TypeVar("T")
 # One thread for large bodies: parsers hold the GIL, so two at once would only take
 # more of it from the event loop.
@@ -46,13 +50,23 @@ def _predictions(out: Any) -> Response:
 
 
 class Inferred:
-    """A request's outputs, and whether it was large enough to be handled in a thread."""
+    """A request's outputs, its id, and whether it was large enough for a thread."""
 
-    __slots__ = ("large", "out")
+    __slots__ = ("id", "large", "out")
 
-    def __init__(self, out: Any, large: bool) -> None:
+    def __init__(self, out: Any, large: bool, request_id: str) -> None:
         self.out = out
         self.large = large
+        self.id = request_id
+
+    def tagged(self, response: Response) -> Response:
+        """``response`` with the ``X-Request-Id`` header."""
+        header = (REQUEST_ID, self.id.encode("latin-1"))
+        if response.headers is None:
+            response.headers = [header]
+        else:
+            response.headers.append(header)
+        return response
 
     async def encode(self, fn: Callable[..., T], *args: Any) -> T:
         """``fn(*args)``: in the large-request thread for a large request, else right here."""
@@ -89,6 +103,7 @@ class Handlers:
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
     ) -> Response:
         self.service.refresh_drift()
+        self.service.refresh_quality()
         return Response(
             200, self.service.metrics.exposition(), self.service.metrics.content_type.encode()
         )
@@ -100,8 +115,15 @@ class Handlers:
 
     # ---- inference ----------------------------------------------------------
     async def _infer(
-        self, route: str, receive: Receive, headers: dict[bytes, bytes], decode: Decoder
+        self,
+        route: str,
+        receive: Receive,
+        headers: dict[bytes, bytes],
+        decode: Decoder,
+        body_id: list[Any] | None = None,
     ) -> Inferred:
+        """Read, decode and run one request; its id is the caller's ``X-Request-Id`` when
+        acceptable, else the id in its body (``body_id[0]``, V2), else a fresh one."""
         service = self.service
         batcher, _ = await service.loaded()
         batcher.incoming += 1
@@ -115,7 +137,11 @@ class Handlers:
                 x = decode(body, headers)
         finally:
             batcher.incoming -= 1
-        return Inferred(await service.submit(x, route), large)
+        request_id = accept_id(headers.get(REQUEST_ID))
+        if request_id is None and body_id is not None:
+            request_id = accept_id(body_id[0]) if isinstance(body_id[0], str) else None
+        request_id = request_id or service.ids.new()
+        return Inferred(await service.submit(x, route, request_id), large, request_id)
 
     def _decoder(self) -> RowDecoder:
         assert self.service.model is not None
@@ -138,15 +164,16 @@ class Handlers:
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
     ) -> Response:
         done = await self._infer("/predict", receive, headers, self._json_rows)
-        return await done.encode(_predictions, done.out)
+        return done.tagged(await done.encode(_predictions, done.out))
 
     async def invocations(
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
     ) -> Response:
         done = await self._infer("/invocations", receive, headers, self._sagemaker_rows)
         if CSV in headers.get(b"accept", b""):
-            return Response(200, await done.encode(protocols.encode_csv, done.out), CSV)
-        return await done.encode(_predictions, done.out)
+            csv = await done.encode(protocols.encode_csv, done.out)
+            return done.tagged(Response(200, csv, CSV))
+        return done.tagged(await done.encode(_predictions, done.out))
 
     async def score(
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
@@ -155,7 +182,7 @@ class Handlers:
             return protocols.decode_azure(protocols.parse_json(body), self._decoder())
 
         done = await self._infer("/score", receive, headers, rows)
-        return await done.encode(_predictions, done.out)
+        return done.tagged(await done.encode(_predictions, done.out))
 
     # ---- explanations (never through the batcher) ------------------------------
     async def explain(
@@ -220,15 +247,38 @@ class Handlers:
                 request[1] = v2_binary.binary_output(obj, kind)
             return protocols.decode_v2(obj, self._decoder(), binary)
 
-        done = await self._infer("/v2/models/{name}/infer", receive, headers, rows)
+        done = await self._infer("/v2/models/{name}/infer", receive, headers, rows, request)
         if request[1]:
             body, size = await done.encode(
                 protocols.encode_v2_binary, done.out, s.name, s.version, kind, request[0]
             )
             header = [(b"inference-header-content-length", str(size).encode())]
-            return Response(200, body, v2_binary.OCTET_STREAM, header)
+            return done.tagged(Response(200, body, v2_binary.OCTET_STREAM, header))
         body = await done.encode(protocols.encode_v2, done.out, s.name, s.version, kind, request[0])
-        return Response(200, body)
+        return done.tagged(Response(200, body))
+
+    # ---- live quality ---------------------------------------------------------
+    async def feedback(
+        self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
+    ) -> Response:
+        """Outcomes for earlier requests: per-item results and counts (200 once parsed)."""
+        await self.service.loaded()
+        body = await read_body(receive, headers, self.limit, self.body_timeout)
+        items = parse_outcomes(protocols.parse_json(body))
+        feedback = self.service.feedback
+        if feedback is None:
+            results = [{"id": None, "result": "invalid", "reason": "feedback is off"}] * len(items)
+            records: list[dict[str, Any]] = []
+        else:
+            results, records = feedback.join(items)
+        counts = dict.fromkeys(RESULTS, 0)
+        for r in results:
+            counts[r["result"]] += 1
+        self.service.metrics.count_outcomes(counts)
+        capture = self.service.capture
+        if records and capture is not None:
+            capture.put(records)
+        return json_response(200, {"results": results, "counts": counts})
 
 
 def _v2_body(body: bytes, headers: dict[bytes, bytes]) -> tuple[Any, memoryview | None]:

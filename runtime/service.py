@@ -5,9 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import gc
-import itertools
 import logging
-import os
 import time
 from pathlib import Path
 from typing import Any
@@ -16,7 +14,10 @@ import numpy as np
 
 from inferstack.runtime.anomalies import AnomalyCheck
 from inferstack.runtime.batcher import Batcher
-from inferstack.runtime.emf import DriftEmitter
+from inferstack.runtime.capture import CaptureQueue
+from inferstack.runtime.capture_ids import RequestIds
+from inferstack.runtime.capture_sinks import FileSink, Sink, object_sink
+from inferstack.runtime.emf import DriftEmitter, QualityEmitter
 from inferstack.runtime.errors import (
     InferstackError,
     ModelNotReady,
@@ -24,6 +25,7 @@ from inferstack.runtime.errors import (
     PredictionError,
 )
 from inferstack.runtime.explain_service import ExplainService
+from inferstack.runtime.feedback import Feedback
 from inferstack.runtime.manifest import Manifest, read_manifest
 from inferstack.runtime.metrics import Metrics
 from inferstack.runtime.model import ServedModel, load_bundle
@@ -31,6 +33,8 @@ from inferstack.runtime.monitoring import Capture, DriftMonitor, Observer
 from inferstack.runtime.settings import RuntimeSettings
 
 log = logging.getLogger("inferstack.runtime")
+CAPTURE_DRAIN_S = 10.0
+"""At most this long (within the SIGTERM drain) to flush captured records at shutdown."""
 
 
 class ModelService:
@@ -51,9 +55,11 @@ class ModelService:
         self.capture: Capture | None = None
         self.observer: Observer | None = None
         self.emitter: DriftEmitter | None = None
+        self.quality_emitter: QualityEmitter | None = None
+        self.feedback: Feedback | None = None
         self.anomalies: AnomalyCheck | None = None
         self.explanations = ExplainService(self, settings)
-        self._ids = itertools.count(1)
+        self.ids = RequestIds()
         self._load_task: asyncio.Task[None] | None = None
         try:
             self.manifest = read_manifest(self.bundle_dir)
@@ -180,18 +186,60 @@ class ModelService:
         except Exception:  # monitoring never breaks inference
             log.exception("anomaly check setup failed; serving without it")
         try:
-            if s.capture_dir is not None and s.capture_sample_rate > 0:
-                self.capture = Capture(
-                    s.capture_dir, s.capture_sample_rate, self.name, self.version
-                )
+            self.capture = self._capture()
         except Exception:  # monitoring never breaks inference
             log.exception("data capture setup failed; serving without it")
+        try:
+            self.feedback = Feedback(
+                model.manifest.output, s.quality_window, s.feedback_max_pending, s.feedback_ttl_s
+            )
+        except Exception:  # monitoring never breaks inference
+            log.exception("feedback setup failed; serving without it")
         if self.drift is not None or self.capture is not None:
             self.observer = Observer(self.drift, self.capture)
 
+    def _capture(self) -> Capture | None:
+        """The capture and its sinks' queues (a folder, an object store, or both)."""
+        s = self.settings
+        if s.capture_sample_rate <= 0 or (s.capture_dir is None and s.capture_uri is None):
+            return None
+        sinks: list[Sink] = []
+        if s.capture_dir is not None:
+            sinks.append(FileSink(s.capture_dir, self.name, self.version))
+        if s.capture_uri is not None:
+            sinks.append(object_sink(s.capture_uri, self.name, self.version, s.capture_kms_key))
+        queues = []
+        for sink in sinks:
+            written, dropped = self.metrics.capture_counters(sink.name)
+            queues.append(
+                CaptureQueue(
+                    sink,
+                    max_records=s.capture_queue_records,
+                    flush_records=s.capture_flush_records,
+                    flush_interval_s=s.capture_flush_interval_s,
+                    on_written=written,
+                    on_dropped=dropped,
+                )
+            )
+        return Capture(s.capture_dir, s.capture_sample_rate, self.name, self.version, queues)
+
     def _start_emf(self) -> None:
         s = self.settings
-        if not s.cloudwatch_emf or self.drift is None:
+        if not s.cloudwatch_emf:
+            return
+        if self.feedback is not None:
+            try:
+                self.quality_emitter = QualityEmitter(
+                    self.quality,
+                    s.endpoint_name or "unknown",
+                    s.variant or "unknown",
+                    s.cloudwatch_emf_interval_s,
+                    properties={"model": self.name, "version": self.version},
+                )
+                self.quality_emitter.start()
+            except Exception:  # monitoring never breaks inference
+                log.exception("cloudwatch emf setup failed; serving without quality metrics")
+        if self.drift is None:
             return
         if not (s.endpoint_name and s.variant):
             log.warning(
@@ -220,9 +268,14 @@ class ModelService:
             self._load_task.cancel()
         if self.emitter is not None:
             await self.emitter.stop()
+        if self.quality_emitter is not None:
+            await self.quality_emitter.stop()
         if self.batcher is not None:
             await self.batcher.close()
         self.explanations.close()
+        if self.capture is not None:  # after the batcher: its last records are queued
+            bound = min(CAPTURE_DRAIN_S, self.settings.timeout_graceful_shutdown_s)
+            await asyncio.get_running_loop().run_in_executor(None, self.capture.close, bound)
 
     async def loaded(self) -> tuple[Batcher, ServedModel]:
         """The batcher and model; a request that arrives while the model loads waits for it.
@@ -238,8 +291,13 @@ class ModelService:
             raise ModelNotReady(self.not_ready_message())
         return self.batcher, self.model
 
-    def submit(self, x: np.ndarray, route: str) -> asyncio.Future[Any]:
+    def submit(
+        self, x: np.ndarray, route: str, request_id: str | None = None
+    ) -> asyncio.Future[Any]:
         """Queue a validated batch; resolves to its outputs.
+
+        ``request_id`` keys the captured record (when this request is sampled) and the
+        outcome ``/feedback`` may later join to it; None generates one.
 
         A request of more rows than the batch size runs as model calls of at most that
         many rows (see ``Batcher``), and their outputs are joined in order. More rows than
@@ -255,21 +313,24 @@ class ModelService:
             raise ModelNotReady(self.not_ready_message())
         if batcher.closed:
             raise ModelNotReady("server is shutting down")
-        request_id = None
-        if self.capture is not None and self.capture.sample():
-            request_id = f"{os.getpid():x}-{next(self._ids):x}"
         flags = self._check_anomalies(x)
-
-        if request_id is None:
+        if self.capture is None or not self.capture.sample():
             return batcher.submit(x)
+        rid = request_id or self.ids.new()
 
         def meta(rows: np.ndarray) -> dict[str, Any]:
-            found = {"id": request_id, "route": route, "x": rows}
+            found = {"id": rid, "route": route, "x": rows}
             if flags is not None:
                 found["anomalies"] = flags
             return found
 
-        return batcher.submit(x, meta)
+        fut = batcher.submit(x, meta)
+        feedback = self.feedback
+        if feedback is not None:
+            # Registered before the caller awaits: the prediction is joinable by the
+            # time the caller has its answer (and could post an outcome).
+            fut.add_done_callback(functools.partial(_remember, feedback, rid))
+        return fut
 
     def _check_anomalies(self, x: np.ndarray) -> dict[str, Any] | None:
         """Count the request's anomalous inputs; their flag for a captured record."""
@@ -289,6 +350,21 @@ class ModelService:
             return "model failed to load; see the server log"
         return "model is loading"
 
+    def quality(self) -> dict[str, float]:
+        """The live quality metrics; also published to the gauges."""
+        if self.feedback is None:
+            return {}
+        values, samples = self.feedback.metrics()
+        self.metrics.set_quality(values, samples)
+        return values
+
+    def refresh_quality(self) -> None:
+        """Publish live quality to the gauges (called on each scrape)."""
+        try:
+            self.quality()
+        except Exception:  # monitoring never breaks inference
+            log.exception("quality metrics failed")
+
     def refresh_drift(self) -> None:
         """Publish drift statistics to the gauges (called on each scrape)."""
         if self.drift is None:
@@ -297,6 +373,15 @@ class ModelService:
             self.metrics.set_drift_report(self.drift.report())
         except Exception:  # monitoring never breaks inference
             log.exception("drift scoring failed")
+
+
+def _remember(feedback: Feedback, request_id: str, fut: asyncio.Future[Any]) -> None:
+    if fut.cancelled() or fut.exception() is not None:
+        return
+    try:
+        feedback.remember(request_id, fut.result())
+    except Exception:  # monitoring never breaks inference
+        log.exception("feedback bookkeeping failed")
 
 
 def _samples_path(bundle_dir: Path, name: str | None) -> Path | None:

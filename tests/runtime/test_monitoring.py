@@ -92,9 +92,9 @@ def test_failing_capture_never_breaks_inference(
         assert response.status_code == 200
         assert np.asarray(response.json()["predictions"]).shape == (1, 2)
         deadline = time.monotonic() + 5
-        while "batch observer failed" not in server.logs() and time.monotonic() < deadline:
+        while "capture sink failed" not in server.logs() and time.monotonic() < deadline:
             time.sleep(0.05)
-        assert "batch observer failed" in server.logs()
+        assert "capture sink failed" in server.logs()
 
 
 def _emf_lines(server: RuntimeServer) -> list[dict]:
