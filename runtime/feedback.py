@@ -71,21 +71,31 @@ class PendingPredictions:
                 old, _ = self._pending.popitem(last=False)
                 self._forget(old, None)
 
-    def take(self, request_id: str) -> tuple[str, Any]:
-        """``(result, outputs)``: joined with its outputs, else late, unknown or invalid."""
+    def look(self, request_id: str) -> tuple[str, Any]:
+        """``(result, outputs)``: joined with its outputs, else late, unknown or invalid.
+
+        A joined id stays pending until ``settle``: an outcome of the wrong shape must
+        not use up the prediction a correct one could still join.
+        """
         now = self.clock()
         with self._lock:
-            found = self._pending.pop(request_id, None)
+            found = self._pending.get(request_id)
             if found is None:
                 gone = self._gone.get(request_id, False)
                 if gone is _JOINED:
                     return "invalid", "an outcome for this id was already recorded"
                 return ("late" if gone is None else "unknown"), None
             if now - found[0] > self.ttl_s:
+                del self._pending[request_id]
                 self._forget(request_id, None)
                 return "late", None
-            self._forget(request_id, _JOINED)
             return "joined", found[1]
+
+    def settle(self, request_id: str) -> None:
+        """Mark ``request_id``'s outcome recorded: a second one is invalid."""
+        with self._lock:
+            self._pending.pop(request_id, None)
+            self._forget(request_id, _JOINED)
 
     def __len__(self) -> int:
         return len(self._pending)
@@ -167,7 +177,7 @@ class Feedback:
             truths = self._truths(outcome)
         except ValueError as err:
             return _invalid(request_id, str(err))
-        result, outputs = self.pending.take(request_id)
+        result, outputs = self.pending.look(request_id)
         if result != "joined":
             answer = {"id": request_id, "result": result}
             if result == "invalid":
@@ -177,6 +187,7 @@ class Feedback:
             pairs = self._pairs(truths, outputs)
         except ValueError as err:
             return _invalid(request_id, str(err))
+        self.pending.settle(request_id)
         for pair in pairs:
             self._window_for(pair).add(*pair)
         return {"id": request_id, "result": "joined"}

@@ -1,0 +1,292 @@
+"""The capture queue (drops counted, never blocking), request ids, feedback joins and quality."""
+
+from __future__ import annotations
+
+import gzip
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+from sklearn.metrics import (
+    accuracy_score,
+    mean_absolute_error,
+    mean_squared_error,
+    precision_score,
+    recall_score,
+    roc_auc_score,
+)
+
+from inferstack.runtime.capture import Capture, CaptureQueue
+from inferstack.runtime.capture_ids import MAX_ID_CHARS, RequestIds, accept_id
+from inferstack.runtime.capture_sinks import FileSink, ObjectSink, object_sink
+from inferstack.runtime.errors import ConfigError, InvalidInput
+from inferstack.runtime.feedback import MAX_OUTCOMES, Feedback, parse_outcomes
+from inferstack.runtime.feedback_quality import roc_auc
+from inferstack.runtime.manifest import OutputSchema
+
+
+class FakeSink:
+    """A sink that fails, stalls or stores, as told."""
+
+    name = "fake"
+
+    def __init__(self, fail: bool = False, stall: threading.Event | None = None) -> None:
+        self.fail = fail
+        self.stall = stall
+        self.batches: list[list[dict[str, Any]]] = []
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        if self.stall is not None:
+            self.stall.wait(30)
+        if self.fail:
+            raise ConnectionError("store unreachable")
+        self.batches.append(records)
+
+
+def _queue(sink: FakeSink, **kw: Any) -> tuple[CaptureQueue, dict[str, int]]:
+    counts: dict[str, int] = {"written": 0}
+
+    def dropped(reason: str, n: int) -> None:
+        counts[reason] = counts.get(reason, 0) + n
+
+    def written(n: int) -> None:
+        counts["written"] += n
+
+    settings = {"max_records": 100, "flush_records": 10, "flush_interval_s": 0.05} | kw
+    return CaptureQueue(sink, on_written=written, on_dropped=dropped, **settings), counts
+
+
+def test_queue_batches_by_count_and_time_and_drains() -> None:
+    sink = FakeSink()
+    queue, counts = _queue(sink, flush_interval_s=0.2)
+    queue.put([{"n": i} for i in range(25)])
+    queue.put([{"n": 25}])
+    queue.close(5)
+    assert [r["n"] for b in sink.batches for r in b] == list(range(26))
+    assert max(len(b) for b in sink.batches) == 10
+    assert counts == {"written": 26}
+
+
+def test_a_stalled_sink_never_blocks_put_and_counts_every_drop() -> None:
+    release = threading.Event()
+    sink = FakeSink(stall=release)
+    queue, counts = _queue(sink, max_records=50, flush_records=10)
+    start = time.perf_counter()
+    for i in range(1000):
+        queue.put([{"n": i}])
+    assert time.perf_counter() - start < 0.5, "put waited for the stalled sink"
+    release.set()
+    queue.close(5)
+    stored = sum(len(b) for b in sink.batches)
+    assert counts["queue_full"] == 1000 - stored
+    assert counts["written"] == stored
+    assert 50 <= stored <= 60  # what the queue held, plus the batch taken before the stall
+
+
+def test_a_failing_sink_drops_after_bounded_retries_and_logs_once(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    sink = FakeSink(fail=True)
+    queue, counts = _queue(sink, retry_delays_s=(0.01, 0.01))
+    for _ in range(3):
+        queue.put([{"n": i} for i in range(10)])
+        time.sleep(0.1)
+    queue.close(5)
+    assert counts == {"written": 0, "sink_error": 30}
+    failures = [r for r in caplog.records if "capture sink failed" in r.getMessage()]
+    assert len(failures) == 1
+
+
+def test_drain_gives_up_at_its_bound() -> None:
+    sink = FakeSink(fail=True)
+    queue, counts = _queue(sink, retry_delays_s=(5.0,), flush_interval_s=10)
+    queue.put([{"n": i} for i in range(5)])
+    start = time.perf_counter()
+    queue.close(0.5)
+    assert time.perf_counter() - start < 2
+    assert counts["sink_error"] == 5
+
+
+def test_file_sink_keeps_the_historical_names(tmp_path: Path) -> None:
+    sink = FileSink(tmp_path, "m", "1.0.0")
+    sink.write([{"kind": "prediction", "id": "a"}, {"kind": "feedback", "id": "a", "outcome": 1}])
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert len(names) == 2
+    assert names[0].endswith(".feedback.jsonl")
+    assert names[1].startswith("m-1.0.0-")
+    assert names[1].endswith(".jsonl")
+    capture = Capture(tmp_path, 1.0, "m", "1.0.0")
+    assert capture.path.name == names[1]
+
+
+def test_object_keys_follow_the_layout() -> None:
+    from datetime import UTC, datetime
+
+    sink = ObjectSink("capture/prod/", "churn", "1.2.0")
+    key = sink.key(datetime(2026, 3, 4, 5, 6, 7, 890, tzinfo=UTC))
+    parts = key.split("/")
+    assert parts[:8] == ["capture", "prod", "churn", "1.2.0", "2026", "03", "04", "05"]
+    stamp, rest = parts[8].split("-", 1)
+    assert stamp == "20260304T050607000890Z"
+    assert rest.endswith("-0.jsonl.gz")
+    assert sink.key().endswith("-1.jsonl.gz")
+
+
+def test_object_sink_uri_errors_name_the_problem() -> None:
+    with pytest.raises(ConfigError, match="names no object store"):
+        object_sink("ftp://host/x", "m", "1.0.0")
+    with pytest.raises(ConfigError, match="names no object store"):
+        object_sink("https://example.com/container/x", "m", "1.0.0")
+
+
+def test_request_ids_are_unique_and_callers_ids_sanitised() -> None:
+    ids = RequestIds()
+    fresh = {ids.new() for _ in range(10_000)}
+    assert len(fresh) == 10_000
+    assert RequestIds().prefix != ids.prefix
+    assert accept_id(b"abc-123_x.y") == "abc-123_x.y"
+    assert accept_id(b"has space") is None
+    assert accept_id("x" * (MAX_ID_CHARS + 1)) is None
+    assert accept_id(b'quote"') is None
+    assert ids.of(b"bad\x00id").startswith(ids.prefix)
+
+
+def _binary() -> Feedback:
+    return Feedback(OutputSchema(kind="probabilities"), 500, 1000, 60.0)
+
+
+def test_binary_quality_matches_sklearn() -> None:
+    rng = np.random.default_rng(7)
+    fb = _binary()
+    p1 = rng.random(300)
+    truth = (rng.random(300) < p1).astype(int)
+    for i, p in enumerate(p1):
+        fb.remember(f"r{i}", np.array([[1 - p, p]]))
+    results, records = fb.join([{"id": f"r{i}", "outcome": int(t)} for i, t in enumerate(truth)])
+    assert {r["result"] for r in results} == {"joined"}
+    assert len(records) == 300
+    values, n = fb.metrics()
+    predicted = (p1 >= 0.5).astype(int)  # argmax; no exact 0.5 with this seed
+    assert n == 300
+    assert values["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+    assert values["precision"] == pytest.approx(precision_score(truth, predicted))
+    assert values["recall"] == pytest.approx(recall_score(truth, predicted))
+    assert values["auc"] == pytest.approx(roc_auc_score(truth, p1))
+
+
+def test_multiclass_quality_matches_sklearn() -> None:
+    rng = np.random.default_rng(3)
+    names = ("a", "b", "c")
+    fb = Feedback(OutputSchema(kind="probabilities", names=names), 200, 1000, 60.0)
+    probs = rng.dirichlet([1, 1, 1], size=250)
+    truth = rng.integers(0, 3, size=250)
+    for i, p in enumerate(probs):
+        fb.remember(f"r{i}", p[None, :])
+    fb.join([{"id": f"r{i}", "outcome": names[t]} for i, t in enumerate(truth)])
+    values, n = fb.metrics()
+    assert n == 200  # the window keeps the last 200
+    last_t, last_p = truth[-200:], probs[-200:]
+    pred = last_p.argmax(axis=1)
+    assert values["accuracy"] == pytest.approx(accuracy_score(last_t, pred))
+    assert values["precision"] == pytest.approx(
+        precision_score(last_t, pred, average="macro", zero_division=0)
+    )
+    assert values["recall"] == pytest.approx(
+        recall_score(last_t, pred, average="macro", zero_division=0)
+    )
+    assert values["auc"] == pytest.approx(roc_auc_score(last_t, last_p, multi_class="ovr"))
+
+
+def test_label_and_regression_quality_match_sklearn() -> None:
+    rng = np.random.default_rng(5)
+    labels = Feedback(OutputSchema(kind="label"), 100, 1000, 60.0)
+    truth = rng.integers(0, 2, 80)
+    pred = rng.integers(0, 2, 80)
+    for i, f in enumerate(pred):
+        labels.remember(f"l{i}", np.array([f]))
+    labels.join([{"id": f"l{i}", "outcome": bool(t)} for i, t in enumerate(truth)])
+    values, _ = labels.metrics()
+    assert values["accuracy"] == pytest.approx(accuracy_score(truth, pred))
+    assert values["precision"] == pytest.approx(precision_score(truth, pred))
+    assert values["recall"] == pytest.approx(recall_score(truth, pred))
+    assert "auc" not in values
+
+    values_fb = Feedback(OutputSchema(kind="value"), 100, 1000, 60.0)
+    y = rng.normal(size=(30, 2))
+    f = y + rng.normal(scale=0.3, size=(30, 2))
+    for i in range(30):
+        values_fb.remember(f"v{i}", f[i])  # a two-row request
+    values_fb.join([{"id": f"v{i}", "outcome": y[i].tolist()} for i in range(30)])
+    got, n = values_fb.metrics()
+    assert n == 60
+    assert got["mae"] == pytest.approx(mean_absolute_error(y.ravel(), f.ravel()))
+    assert got["rmse"] == pytest.approx(mean_squared_error(y.ravel(), f.ravel()) ** 0.5)
+
+
+def test_late_unknown_invalid_never_lose_the_rest() -> None:
+    now = [0.0]
+    fb = Feedback(OutputSchema(kind="probabilities"), 100, 3, 10.0, clock=lambda: now[0])
+    for i in range(4):  # r0 is evicted by the bound of 3
+        fb.remember(f"r{i}", np.array([[0.2, 0.8]]))
+    now[0] = 5.0
+    fb.remember("fresh", np.array([[0.9, 0.1]]))  # evicts r1
+    now[0] = 12.0  # r2, r3 past the TTL; fresh is not
+    results, records = fb.join(
+        [
+            {"id": "r0", "outcome": 1},
+            {"id": "r2", "outcome": 1},
+            {"id": "never", "outcome": 1},
+            {"id": "fresh", "outcome": 7},
+            {"id": "fresh"},
+            "not an object",
+            {"id": "fresh", "outcome": 0},
+            {"id": "fresh", "outcome": 0},
+        ]
+    )
+    assert [r["result"] for r in results] == [
+        "late",
+        "late",
+        "unknown",
+        "invalid",
+        "invalid",
+        "invalid",
+        "joined",
+        "invalid",
+    ]
+    assert "none of the classes" in results[3]["reason"]
+    assert "already recorded" in results[7]["reason"]
+    assert [r["id"] for r in records] == ["r0", "r2", "never", "fresh"]
+    assert fb.metrics() == ({"accuracy": 1.0, "precision": 0.0, "recall": 0.0}, 1)
+
+
+def test_feedback_bodies() -> None:
+    assert parse_outcomes({"id": "a", "outcome": 1}) == [{"id": "a", "outcome": 1}]
+    assert parse_outcomes({"outcomes": []}) == []
+    with pytest.raises(InvalidInput, match="at most"):
+        parse_outcomes({"outcomes": [{}] * (MAX_OUTCOMES + 1)})
+    with pytest.raises(InvalidInput, match="feedback body must be"):
+        parse_outcomes([1, 2])
+
+
+def test_roc_auc_handles_ties_as_sklearn() -> None:
+    y = np.array([0, 0, 1, 1, 0, 1, 1, 0])
+    s = np.array([0.1, 0.5, 0.5, 0.9, 0.5, 0.2, 0.9, 0.9])
+    assert roc_auc(y.astype(bool), s) == pytest.approx(roc_auc_score(y, s))
+
+
+def test_gzip_objects_hold_json_lines() -> None:
+    stored: dict[str, bytes] = {}
+
+    class Memory(ObjectSink):
+        def put(self, key: str, body: bytes) -> None:
+            stored[key] = body
+
+    Memory("p", "m", "1.0.0").write([{"kind": "prediction", "outputs": np.array([1.5])}])
+    (body,) = stored.values()
+    assert [json.loads(x) for x in gzip.decompress(body).splitlines()] == [
+        {"kind": "prediction", "outputs": [1.5]}
+    ]
