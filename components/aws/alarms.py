@@ -17,8 +17,10 @@ from inferstack.components.aws.common import (
     Names,
 )
 from inferstack.components.aws.rules import aws_options
+from inferstack.components.monitoring.retrain_event import RetrainReason
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
+from inferstack.runtime.contract import CLOUDWATCH_QUALITY_METRIC
 
 # API Gateway's latency includes the model's; allow this much on top of the model's p99.
 GATEWAY_OVERHEAD_MS = 100.0
@@ -43,6 +45,8 @@ class AlarmDefinition:
     """Of those, how many must breach (1 for events such as a spot notice)."""
     comparison: str = "GreaterThanThreshold"
     """How the metric compares with the threshold (LessThanThreshold for a floor)."""
+    retrain: RetrainReason | None = None
+    """Why this alarm asks for retraining when the spec's retraining hook is on (None: never)."""
 
 
 def _dims(names: Names, variant: str) -> dict[str, str]:
@@ -109,24 +113,113 @@ def _usage_alarms(spec: DeploymentSpec, names: Names, variant: str) -> list[Alar
     return out
 
 
-def _drift_alarm(spec: DeploymentSpec, names: Names, variant: str) -> AlarmDefinition:
-    """The runtime's DriftScore (highest feature PSI, from its EMF log lines) too high.
+# The runtime's EMF names (runtime/emf.py; a test keeps them equal without importing the
+# runtime's numeric stack into the stack program).
+PVALUE_METRIC = "DriftPValue"
+PREDICTION_METRIC = "PredictionDriftScore"
+PREDICTION_PVALUE_METRIC = "PredictionDriftPValue"
+QUALITY_SAMPLES_METRIC = "QualitySamples"
+"""CloudWatch name of the joined-outcome count the quality alarm needs (see monitoring.md)."""
 
-    Not a rollback alarm: drift is the traffic's doing, not the new model's. Each
-    worker prints its own line, so the alarm takes their maximum.
+
+def _runtime_metric(names: Names, variant: str, metric: str, stat: str) -> dict[str, Any]:
+    return {
+        "namespace": RUNTIME_NAMESPACE,
+        "metric_name": metric,
+        "statistic": stat,
+        "dimensions": _dims(names, variant),
+    }
+
+
+def drift_alarms(spec: DeploymentSpec, names: Names, variant: str) -> list[AlarmDefinition]:
+    """Input drift (highest feature PSI, lowest feature p-value) and prediction drift.
+
+    Not rollback alarms: drift is the traffic's doing, not the new model's. Each worker
+    prints its own EMF line, so a score alarm takes their maximum, a p-value their minimum.
     """
-    limit = spec.observability.alarms.drift_score
-    return AlarmDefinition(
-        names.alarm("drift", variant),
-        f"{variant}: input drift (PSI of the most shifted feature) above {limit:g}",
-        limit,
-        metric={
-            "namespace": RUNTIME_NAMESPACE,
-            "metric_name": DRIFT_METRIC,
-            "statistic": "Maximum",
-            "dimensions": _dims(names, variant),
-        },
-    )
+    limits = spec.observability.alarms
+    psi, p, pred = limits.drift_score, limits.drift_pvalue, limits.prediction_drift_score
+    return [
+        AlarmDefinition(
+            names.alarm("drift", variant),
+            f"{variant}: input drift (PSI of the most shifted feature) above {psi:g}",
+            psi,
+            metric=_runtime_metric(names, variant, DRIFT_METRIC, "Maximum"),
+            retrain="drift",
+        ),
+        AlarmDefinition(
+            names.alarm("drift-pvalue", variant),
+            f"{variant}: input drift (smallest feature KS / chi-squared p-value) below {p:g}",
+            p,
+            metric=_runtime_metric(names, variant, PVALUE_METRIC, "Minimum"),
+            comparison="LessThanThreshold",
+            retrain="drift",
+        ),
+        AlarmDefinition(
+            names.alarm("prediction-drift", variant),
+            f"{variant}: prediction drift (PSI of the predictions) above {pred:g}",
+            pred,
+            metric=_runtime_metric(names, variant, PREDICTION_METRIC, "Maximum"),
+            retrain="prediction_drift",
+        ),
+        AlarmDefinition(
+            names.alarm("prediction-drift-pvalue", variant),
+            f"{variant}: prediction drift (p-value of the predictions' test) below {p:g}",
+            p,
+            metric=_runtime_metric(names, variant, PREDICTION_PVALUE_METRIC, "Minimum"),
+            comparison="LessThanThreshold",
+            retrain="prediction_drift",
+        ),
+    ]
+
+
+def quality_alarm(spec: DeploymentSpec, names: Names, variant: str) -> list[AlarmDefinition]:
+    """Live quality past the spec's level, counted only over enough joined outcomes.
+
+    The expression is empty (no datapoint) while fewer than `quality_min_samples`
+    outcomes are joined, so missing data (notBreaching) keeps the alarm quiet.
+    """
+    limits = spec.observability.alarms
+    metric, level = limits.quality_metric, limits.quality_threshold
+    if metric is None or level is None:
+        return []
+    floor = limits.quality_floor
+    worst = "Minimum" if floor else "Maximum"
+
+    def query(id_: str, name: str, stat: str) -> dict[str, Any]:
+        return {
+            "id": id_,
+            "return_data": False,
+            "metric": {
+                "namespace": RUNTIME_NAMESPACE,
+                "metric_name": name,
+                "period": 60,
+                "stat": stat,
+                "dimensions": _dims(names, variant),
+            },
+        }
+
+    n = limits.quality_min_samples
+    side = "below" if floor else "above"
+    return [
+        AlarmDefinition(
+            names.alarm("quality", variant),
+            f"{variant}: live {metric} {side} {level:g} (over at least {n} joined outcomes)",
+            level,
+            queries=[
+                query("quality", CLOUDWATCH_QUALITY_METRIC.format(metric=metric), worst),
+                query("samples", QUALITY_SAMPLES_METRIC, "Minimum"),
+                {
+                    "id": "gated",
+                    "return_data": True,
+                    "label": f"{metric} over >= {n} outcomes",
+                    "expression": f"IF(samples >= {n}, quality)",
+                },
+            ],
+            comparison="LessThanThreshold" if floor else "GreaterThanThreshold",
+            retrain="quality",
+        ),
+    ]
 
 
 def alarm_definitions(spec: DeploymentSpec, names: Names) -> list[AlarmDefinition]:
@@ -161,8 +254,8 @@ def alarm_definitions(spec: DeploymentSpec, names: Names) -> list[AlarmDefinitio
                 limits.error_rate_4xx_percent,
                 queries=_rate(names, variant, "Invocation4XXErrors"),
             ),
-            _drift_alarm(spec, names, variant),
         ]
+        out += drift_alarms(spec, names, variant) + quality_alarm(spec, names, variant)
         if not instances:
             continue
         out += _usage_alarms(spec, names, variant)

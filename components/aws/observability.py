@@ -23,6 +23,7 @@ from inferstack.components.aws.group_observability import (
     group_dashboard_body,
 )
 from inferstack.components.aws.naming import DASHBOARD, SNS_TOPIC, fit
+from inferstack.components.aws.retraining import Retraining, RetrainingArgs
 from inferstack.components.aws.rules import aws_options
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
@@ -142,6 +143,8 @@ class Observability(pulumi.ComponentResource):
     """The runtime containers' log group (SageMaker's, or the instance group's)."""
     alarm_names: list[str]
     """Every alarm's name."""
+    retraining_rules: list[str]
+    """The EventBridge rules that turn drift and quality alarms into retraining requests."""
     dashboard_url: pulumi.Output[str]
     """Console URL of the dashboard ("" when the spec turns it off)."""
 
@@ -171,6 +174,10 @@ class Observability(pulumi.ComponentResource):
             else group_alarm_definitions(ctx.spec, names, group)
         )
         self.alarm_names = _alarms(name, ctx, topic, self, definitions)
+        self.retraining_rules: list[str] = []
+        if ctx.spec.observability.retraining.enabled and any(a.retrain for a in definitions):
+            hook = Retraining(f"{name}-retraining", RetrainingArgs(ctx, tuple(definitions)), child)
+            self.retraining_rules = hook.rule_names
         self.dashboard_url = pulumi.Output.from_input("")
         if ctx.spec.observability.dashboard:
             body: pulumi.Input[str]

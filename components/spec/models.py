@@ -30,12 +30,19 @@ from pydantic_core import ErrorDetails
 from inferstack.components.spec.options import CloudTargetOptions, TargetOptions
 from inferstack.components.spec.rules import SpecRuleError, check_target_rules
 from inferstack.components.targets import get_target, profile, target_names
-from inferstack.runtime.contract import DEFAULT_DTYPE, SEMVER_PATTERN, DType, Framework
+from inferstack.runtime.contract import (
+    DEFAULT_DTYPE,
+    QUALITY_HIGHER_IS_BETTER,
+    SEMVER_PATTERN,
+    DType,
+    Framework,
+)
 
 Accelerator = Literal["none", "nvidia-t4", "nvidia-a10g", "nvidia-l4", "nvidia-a100", "nvidia-h100"]
 Environment = Literal["dev", "staging", "prod"]
 AuthMode = Literal["api_key", "jwt", "iam", "none"]
 RolloutStrategy = Literal["all_at_once", "canary", "linear", "blue_green"]
+QualityMetric = Literal["accuracy", "precision", "recall", "auc", "mae", "rmse"]
 ScalingMetric = Literal["invocations_per_instance", "gpu_utilization", "cpu_utilization"]
 
 _NAME = r"^[a-z][a-z0-9-]{0,39}$"
@@ -203,19 +210,94 @@ class AlarmThresholds(_Spec):
     error_rate_5xx_percent: Percent = Field(1.0, description="Share of 5xx responses.")
     error_rate_4xx_percent: Percent = Field(10.0, description="Share of 4xx responses.")
     drift_score: float = Field(0.2, gt=0, description="Population stability index alarm level.")
+    drift_pvalue: float = Field(
+        0.01,
+        gt=0,
+        lt=1,
+        description="Input drift alarms when a feature's KS / chi-squared p-value is below this.",
+    )
+    prediction_drift_score: float = Field(
+        0.2, gt=0, description="PSI of the predictions against the reference's that alarms."
+    )
+    quality_metric: QualityMetric | None = Field(
+        None,
+        description="Live quality metric the quality alarm watches (none: no quality alarm).",
+    )
+    quality_threshold: float | None = Field(
+        None,
+        description="Its alarm level: a floor for accuracy, precision, recall and auc, "
+        "a ceiling for mae and rmse.",
+    )
+    quality_min_samples: int = Field(
+        100, ge=1, description="Joined outcomes needed before the quality alarm may fire."
+    )
     cpu_utilization_percent: Percent = Field(85.0, description="Instance CPU utilisation.")
     gpu_utilization_percent: Percent = Field(90.0, description="GPU utilisation.")
     memory_utilization_percent: Percent = Field(90.0, description="Instance memory use.")
 
+    @model_validator(mode="after")
+    def _quality(self) -> Self:
+        metric, level = self.quality_metric, self.quality_threshold
+        if (metric is None) != (level is None):
+            raise ValueError("quality_metric and quality_threshold go together; set both or none")
+        if metric is None or level is None:
+            return self
+        if metric in QUALITY_HIGHER_IS_BETTER and not 0 < level <= 1:
+            raise ValueError(f"quality_threshold for {metric} is a floor in (0, 1], got {level}")
+        if metric not in QUALITY_HIGHER_IS_BETTER and level <= 0:
+            raise ValueError(f"quality_threshold for {metric} is a ceiling above 0, got {level}")
+        return self
+
+    @property
+    def quality_floor(self) -> bool:
+        """Whether the quality alarm fires below its threshold (else above it)."""
+        return self.quality_metric in QUALITY_HIGHER_IS_BETTER
+
+
+class RetrainingSpec(_Spec):
+    """Where drift and quality alarms ask for retraining (nowhere by default)."""
+
+    event_bus: bool = Field(
+        False,
+        description="Send the retraining event to the cloud's bus: EventBridge (aws), "
+        "Event Grid (azure), Pub/Sub (gcp).",
+    )
+    webhook_url_secret: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_:.-]{0,99}$",
+        description="Name of the Pulumi config secret holding the webhook URL the alarms call.",
+    )
+    webhook_auth_secret: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z][A-Za-z0-9_:.-]{0,99}$",
+        description="Name of the Pulumi config secret holding the webhook's Authorization "
+        "header (e.g. 'Bearer <token>' for GitHub's repository_dispatch).",
+    )
+
+    @model_validator(mode="after")
+    def _auth_needs_url(self) -> Self:
+        if self.webhook_auth_secret and not self.webhook_url_secret:
+            raise ValueError("webhook_auth_secret needs webhook_url_secret")
+        return self
+
+    @property
+    def enabled(self) -> bool:
+        """Whether any alarm notifies for retraining."""
+        return self.event_bus or self.webhook_url_secret is not None
+
 
 class ObservabilitySpec(_Spec):
-    """Logs, alarms, notifications, dashboard and data capture."""
+    """Logs, alarms, notifications, dashboard, data capture and the retraining hook."""
 
     log_retention_days: int = Field(30, description="Days logs are kept.")
     alarms: AlarmThresholds = Field(default_factory=AlarmThresholds, description="Thresholds.")
     notify_emails: tuple[str, ...] = Field((), description="Addresses alarms notify.")
     dashboard: bool = Field(True, description="Create a metrics dashboard.")
     data_capture_percent: Percent = Field(0.0, description="Share of requests captured.")
+    retraining: RetrainingSpec = Field(
+        default_factory=RetrainingSpec,
+        description="Where drift and quality alarms ask for retraining.",
+    )
 
     @field_validator("log_retention_days")
     @classmethod
