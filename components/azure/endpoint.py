@@ -6,6 +6,7 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from inferstack.components.azure.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
+from inferstack.components.azure.batch import BatchScoring, BatchScoringArgs
 from inferstack.components.azure.context import context_for
 from inferstack.components.azure.gateway import ApiGateway, ApiGatewayArgs
 from inferstack.components.azure.limits import BELOW_RECOMMENDED, quota_vcpus
@@ -173,6 +174,23 @@ class AzureEndpoint(pulumi.ComponentResource):
             ),
             opts=child,
         )
+        if ctx.options.batch.enabled:
+            BatchScoring(
+                f"{name}-batch",
+                BatchScoringArgs(
+                    ctx,
+                    subscription_id=client.subscription_id,
+                    resource_group_name=workspace.resource_group_name,
+                    workspace_name=workspace.workspace_name,
+                    storage_account_id=workspace.storage_account_id,
+                    blob_endpoint=workspace.blob_endpoint,
+                    registry_ids=tuple(registry_ids),
+                    model_id=assets.model_ids[spec.model.version],
+                    image_uri=model_sources(spec)[0].image_uri,
+                    upload_ready=upload_ready,
+                ),
+                opts=child,
+            )
         self.url = gateway.url
         self.api_key = gateway.api_key
         self.dashboard_url = observability.dashboard_url

@@ -10,6 +10,8 @@ from typing import Literal, Self
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from inferstack.components.azure.batch_options import AzureBatchOptions
+from inferstack.components.azure.batch_rules import BATCH_RULES
 from inferstack.components.azure.limits import AZURE_INSTANCE_SIZES
 from inferstack.components.azure.rules import AZURE_RULES
 from inferstack.components.spec.options import CloudTargetOptions
@@ -128,6 +130,11 @@ class AzureOptions(CloudTargetOptions):
         description="Deploy a VM size to a region the target's table does not list for it "
         "(after checking availability and quota yourself).",
     )
+    batch: AzureBatchOptions = Field(
+        default_factory=AzureBatchOptions,
+        description="Batch scoring: a batch endpoint on a low-priority compute cluster that "
+        "scales to zero (`inferstack score --stack`); off unless enabled.",
+    )
 
     @model_validator(mode="after")
     def _mirror_needs_idle(self) -> Self:
@@ -179,7 +186,10 @@ TARGET = Target(
         instance_sizes=AZURE_INSTANCE_SIZES,
     ),
     options=AzureOptions,
-    rules=AZURE_RULES,
+    rules=AZURE_RULES + BATCH_RULES,
     component="inferstack.components.azure.endpoint:AzureEndpoint",
-    plan_fakes=("inferstack.components.azure.plan_fakes",),
+    plan_fakes=(
+        "inferstack.components.azure.plan_fakes",
+        "inferstack.components.azure.batch_plan_fakes",
+    ),
 )
