@@ -22,6 +22,11 @@ RATE_WINDOW = "5m"
 ANOMALOUS_REQUEST_PERCENT = 5.0
 """Share of requests holding a value outside the reference (range or category) that alarms.
 A fixed default until the spec's alarm thresholds gain a field for it."""
+DRIFT_FOR = "15m"
+QUALITY_FOR = "15m"
+RETRAIN_LABEL = "retrain"
+"""Label on the alerts that ask for retraining; its value is the event's `reason`
+(drift, prediction_drift, quality), for an Alertmanager route to the retraining hook."""
 ATTRIBUTION_SHIFT = 0.2
 """How far a feature's share of the attributions may move from the reference's (same)."""
 
@@ -38,14 +43,82 @@ def _ratio(job: str, codes: str) -> str:
     )
 
 
-def _rule(name: str, expr: str, for_: str, severity: str, summary: str) -> dict[str, Any]:
+def _rule(
+    name: str, expr: str, for_: str, severity: str, summary: str, retrain: str | None = None
+) -> dict[str, Any]:
+    labels = {"severity": severity}
+    if retrain:
+        labels[RETRAIN_LABEL] = retrain
     return {
         "alert": name,
         "expr": expr,
         "for": for_,
-        "labels": {"severity": severity},
+        "labels": labels,
         "annotations": {"summary": summary},
     }
+
+
+def drift_rules(job: str, model: str, alarms: AlarmThresholds) -> list[dict[str, Any]]:
+    """Input drift (a feature's PSI, a feature's test p-value) and prediction drift."""
+    scope = f'job="{job}"'
+    psi, p = _number(alarms.drift_score), _number(alarms.drift_pvalue)
+    pred = _number(alarms.prediction_drift_score)
+    return [
+        _rule(
+            "InferstackInputDrift",
+            f"max by (feature) ({Metric.DRIFT_SCORE}{{{scope}}}) > {psi}",
+            DRIFT_FOR,
+            "warning",
+            f"{model}: input drift (PSI) above {psi}",
+            "drift",
+        ),
+        _rule(
+            "InferstackInputDriftTest",
+            f"min by (feature, test) ({Metric.DRIFT_PVALUE}{{{scope}}}) < {p}",
+            DRIFT_FOR,
+            "warning",
+            f"{model}: input drift (a feature's KS / chi-squared p-value below {p})",
+            "drift",
+        ),
+        _rule(
+            "InferstackPredictionDrift",
+            f"max({Metric.PREDICTION_DRIFT_SCORE}{{{scope}}}) > {pred}",
+            DRIFT_FOR,
+            "warning",
+            f"{model}: prediction drift (PSI of the predictions) above {pred}",
+            "prediction_drift",
+        ),
+        _rule(
+            "InferstackPredictionDriftTest",
+            f"min by (test) ({Metric.PREDICTION_DRIFT_PVALUE}{{{scope}}}) < {p}",
+            DRIFT_FOR,
+            "warning",
+            f"{model}: prediction drift (the predictions' test p-value below {p})",
+            "prediction_drift",
+        ),
+    ]
+
+
+def quality_rules(job: str, model: str, alarms: AlarmThresholds) -> list[dict[str, Any]]:
+    """Live quality past the spec's level, once enough outcomes are joined (none unset)."""
+    metric, level = alarms.quality_metric, alarms.quality_threshold
+    if metric is None or level is None:
+        return []
+    op, side = ("<", "below") if alarms.quality_floor else (">", "above")
+    n = alarms.quality_min_samples
+    quality = f'{Metric.QUALITY}{{job="{job}",metric="{metric}"}}'
+    samples = f'{Metric.QUALITY_SAMPLES}{{job="{job}"}}'
+    return [
+        _rule(
+            "InferstackLowQuality",
+            f"(min by (model, version) ({quality}) {op} {_number(level)})"
+            f" and on (model, version) (sum by (model, version) ({samples}) >= {n})",
+            QUALITY_FOR,
+            "warning",
+            f"{model}: live {metric} {side} {_number(level)} over at least {n} joined outcomes",
+            "quality",
+        ),
+    ]
 
 
 def alert_rules(job: str, model: str, alarms: AlarmThresholds) -> dict[str, Any]:
@@ -86,14 +159,6 @@ def alert_rules(job: str, model: str, alarms: AlarmThresholds) -> dict[str, Any]
             "of requests are rejected with 4xx",
         ),
         _rule(
-            "InferstackInputDrift",
-            f'max by (feature) ({Metric.DRIFT_SCORE}{{job="{job}"}})'
-            f" > {_number(alarms.drift_score)}",
-            "15m",
-            "warning",
-            f"{model}: input drift (PSI) above {_number(alarms.drift_score)}",
-        ),
-        _rule(
             "InferstackAnomalousInputs",
             f'100 * sum(rate({Metric.ANOMALOUS_REQUESTS}_total{{job="{job}"}}[{RATE_WINDOW}]))'
             f' / sum(rate({Metric.ANOMALY_CHECKED_REQUESTS}_total{{job="{job}"}}[{RATE_WINDOW}]))'
@@ -113,6 +178,7 @@ def alert_rules(job: str, model: str, alarms: AlarmThresholds) -> dict[str, Any]
             f"{_number(ATTRIBUTION_SHIFT)} from the reference",
         ),
     ]
+    rules += drift_rules(job, model, alarms) + quality_rules(job, model, alarms)
     return {"groups": [{"name": job, "rules": rules}]}
 
 

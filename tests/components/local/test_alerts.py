@@ -71,7 +71,7 @@ def test_rules_pass_promtool_check(promtool: str, tmp_path: Path) -> None:
         [promtool, "check", "rules", str(rules)], capture_output=True, text=True, check=False
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    assert "SUCCESS: 7 rules found" in result.stdout
+    assert "SUCCESS: 10 rules found" in result.stdout
 
 
 def test_latency_and_error_alerts_fire_on_synthetic_series(promtool: str, tmp_path: Path) -> None:
