@@ -282,7 +282,16 @@ def azurite(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     port = free_port()
     work = tmp_path_factory.mktemp("azurite")
     proc = subprocess.Popen(
-        [str(binary), "--blobHost", "127.0.0.1", "--blobPort", str(port), "-l", str(work)],
+        [
+            str(binary),
+            "--blobHost",
+            "127.0.0.1",
+            "--blobPort",
+            str(port),
+            "-l",
+            str(work),
+            "--skipApiVersionCheck",  # the SDK may speak a newer API version than Azurite knows
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
