@@ -1,8 +1,8 @@
 """Online drift statistics over a bounded window; failures here never reach a request.
 
 ``DriftMonitor`` keeps the last ``window`` rows of each profiled feature (and of the
-model's predictions) in a bounded queue: the model thread only appends a batch's
-columns, so memory is constant and the request path pays no binning. Statistics are
+model's predictions) in a ring allocated once: the model thread only copies a batch's
+columns in, so memory is constant and the request path pays no binning. Statistics are
 computed when asked (on a ``/metrics`` scrape or the CloudWatch emitter's tick), at
 most once per ``period_s``, over the window: per feature PSI
 ``sum((a - e) * ln(a / e))`` over the profile's bins (rules of thumb: < 0.1 stable,
@@ -16,7 +16,6 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -53,24 +52,40 @@ class DriftReport:
 
 
 class _Window:
-    """The last ``size`` rows appended, kept as the batches they came in."""
+    """The last ``size`` rows appended, in a ring preallocated on the first append.
+
+    An append copies the rows into the ring (one copy, no allocation), so a window
+    never holds a reference to a request's buffer; rows of another dtype or row shape
+    than the ring's start a new ring.
+    """
 
     def __init__(self, size: int) -> None:
         self.size = size
-        self.rows = 0
-        self.batches: deque[np.ndarray] = deque()
+        self.rows = 0  # rows held, at most ``size``
+        self._ring: np.ndarray | None = None
+        self._next = 0  # where the next row goes
 
     def append(self, values: np.ndarray) -> None:
         values = values[-self.size :]
-        self.batches.append(values)
-        self.rows += len(values)
-        while self.rows - len(self.batches[0]) >= self.size:
-            self.rows -= len(self.batches.popleft())
+        n = len(values)
+        ring = self._ring
+        if ring is None or ring.dtype != values.dtype or ring.shape[1:] != values.shape[1:]:
+            ring = self._ring = np.empty((self.size, *values.shape[1:]), dtype=values.dtype)
+            self.rows = self._next = 0
+        first = min(n, self.size - self._next)
+        ring[self._next : self._next + first] = values[:first]
+        ring[: n - first] = values[first:]
+        self._next = (self._next + n) % self.size
+        self.rows = min(self.rows + n, self.size)
 
     def values(self) -> np.ndarray | None:
-        if not self.batches:
+        """The rows held, oldest first (a copy)."""
+        ring = self._ring
+        if ring is None or not self.rows:
             return None
-        return np.concatenate(list(self.batches))[-self.size :]
+        if self.rows < self.size:
+            return ring[: self.rows].copy()
+        return np.concatenate([ring[self._next :], ring[: self._next]])
 
 
 class DriftMonitor:
@@ -95,6 +110,10 @@ class DriftMonitor:
     ) -> None:
         self.features = [f for f in names if f in reference]
         self.cols = np.asarray([names.index(f) for f in self.features], dtype=np.intp)
+        # None: no profiled feature; True: every column in order, kept without a gather
+        self._all_columns = (
+            None if not self.features else bool(np.array_equal(self.cols, np.arange(len(names))))
+        )
         self.profiles = [reference[f] for f in self.features]
         kinds = dict(zip(names, dtypes or [], strict=False))
         self.booleans = [kinds.get(f) == "bool" for f in self.features]
@@ -125,13 +144,17 @@ class DriftMonitor:
 
     def update(self, x: np.ndarray, out: Any = None) -> None:
         """Keep a batch's profiled columns (and its outputs) in the window."""
-        if len(self.features) and x.ndim >= 1 and len(x):
-            cols = x.reshape(len(x), -1)[:, self.cols]
-            with self._lock:
+        cols = None
+        if self._all_columns is not None and x.ndim >= 1 and len(x):
+            cols = x.reshape(len(x), -1)
+            if not self._all_columns:  # a copy of the profiled columns; else the ring copies
+                cols = cols[:, self.cols]
+        outputs = np.asarray(out) if self.prediction is not None and out is not None else None
+        with self._lock:
+            if cols is not None:
                 self._inputs.append(cols)
-        if self.prediction is not None and out is not None:
-            with self._lock:
-                self._outputs.append(np.asarray(out))
+            if outputs is not None:
+                self._outputs.append(outputs)
 
     def report(self) -> DriftReport:
         """The statistics over the window (cached for ``period_s``)."""

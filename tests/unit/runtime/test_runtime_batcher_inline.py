@@ -1,0 +1,95 @@
+"""Quick model calls run on the event loop; slow ones, and calls of unseen sizes, on the thread."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from typing import Any
+
+import numpy as np
+
+from inferstack.runtime import batcher as batcher_module
+from inferstack.runtime.batcher import Batcher
+
+
+class Model:
+    """Sums rows, records the thread of each call; sleeps ``delay`` s per call."""
+
+    def __init__(self, delay: float = 0.0) -> None:
+        self.delay = delay
+        self.calls: list[tuple[int, int]] = []  # (rows, thread id)
+
+    def __call__(self, x: np.ndarray) -> np.ndarray:
+        self.calls.append((len(x), threading.get_ident()))
+        if self.delay:
+            time.sleep(self.delay)
+        return x.sum(axis=1)
+
+
+def _serve(model: Model, requests: list[np.ndarray], max_batch_size: int = 4) -> list[Any]:
+    async def scenario() -> tuple[list[Any], int]:
+        batcher = Batcher(model, max_batch_size=max_batch_size, max_wait_s=0.0)
+        batcher.start()
+        out = [await batcher.submit(x) for x in requests]
+        await batcher.close()
+        return out, threading.get_ident()
+
+    out, loop_thread = asyncio.run(scenario())
+    model.calls = [(n, int(t == loop_thread)) for n, t in model.calls]  # 1: on the loop
+    return out
+
+
+def test_a_quick_model_runs_on_the_loop_once_a_call_of_that_size_was_quick() -> None:
+    model = Model()
+    x = np.arange(6, dtype=float).reshape(3, 2)
+    out = _serve(model, [x[:2], x[:1], x[:2], x])
+    assert model.calls == [(2, 0), (1, 1), (2, 1), (3, 0)], "unseen sizes go to the thread"
+    for got, want in zip(out, [x[:2], x[:1], x[:2], x], strict=True):
+        np.testing.assert_array_equal(got, want.sum(axis=1))
+
+
+def test_a_slow_model_stays_on_the_thread() -> None:
+    model = Model(delay=batcher_module.INLINE_S * 3)
+    _serve(model, [np.ones((1, 2))] * 3)
+    assert [on_loop for _, on_loop in model.calls] == [0, 0, 0]
+
+
+def test_a_call_that_turns_slow_sends_its_size_back_to_the_thread() -> None:
+    model = Model()
+    batcher = Batcher(model, max_batch_size=4, max_wait_s=0.0)
+    batcher._timed(4, 0.0)
+    assert batcher.inline_rows == 4
+    batcher._timed(3, batcher_module.INLINE_S * 2)
+    assert batcher.inline_rows == 2
+    batcher._timed(1, 0.0)
+    assert batcher.inline_rows == 2
+
+
+def test_a_large_request_runs_its_calls_on_the_loop_in_order() -> None:
+    model = Model()
+    x = np.arange(22, dtype=float).reshape(11, 2)
+    out = _serve(model, [x[:4], x])
+    assert model.calls == [(4, 0), (4, 1), (4, 1), (3, 1)]
+    np.testing.assert_array_equal(out[1], x.sum(axis=1))
+
+
+def test_a_small_request_does_not_wait_for_all_of_a_large_one_run_on_the_loop() -> None:
+    model = Model(delay=batcher_module.INLINE_S * 0.6)  # quick, but two calls use a turn
+
+    async def scenario() -> list[int]:
+        batcher = Batcher(model, max_batch_size=4, max_wait_s=0.0)
+        batcher.start()
+        await batcher.submit(np.ones((4, 2)))  # learns that 4 rows are quick
+        big = batcher.submit(np.ones((40, 2)))
+        while len(model.calls) < 2:  # runs during a turn the large request gives the loop
+            await asyncio.sleep(0)
+        little = batcher.submit(np.full((1, 2), 3.0))
+        assert (await little).tolist() == [6.0]
+        await big
+        await batcher.close()
+        return [n for n, _ in model.calls]
+
+    calls = asyncio.run(scenario())
+    assert sum(calls) == 45
+    assert calls.index(1) < len(calls) - 1, "the small request waited for the whole large one"
