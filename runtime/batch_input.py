@@ -4,6 +4,11 @@ A chunk is ``chunk_rows`` consecutive rows of one file (the last may be shorter;
 Parquet file's row groups may end one early), numbered from 0 in reading order, so the
 same files read with the same ``chunk_rows`` always give the same chunks: that is
 what lets a re-run skip the finished ones. Only one chunk per reader is in memory.
+
+A chunk is one numpy array per feature of the schema, in its order: Parquet columns go
+from pyarrow straight into numpy (no DataFrame), CSV files are read by pandas' C
+parser in chunks (a column holding a cell that is not a number comes as text; the
+checks in ``batch_decode`` parse such cells as the server parses a CSV body's).
 pandas and pyarrow (the ``batch`` extra) are imported here, when a job runs.
 """
 
@@ -13,6 +18,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from inferstack.runtime.errors import InvalidInput, MissingExtraError
 
@@ -38,12 +45,15 @@ class InputFile:
 
 @dataclass(frozen=True)
 class Chunk:
-    """Rows ``first_row`` onwards of input file ``file``, as a pandas DataFrame."""
+    """Rows ``first_row`` onwards of input file ``file``: one array per schema feature."""
 
     file: int
     index: int
     first_row: int
-    frame: Any
+    columns: list[np.ndarray]
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
 
     @property
     def key(self) -> str:
@@ -88,16 +98,25 @@ def total_rows(files: list[InputFile]) -> int | None:
     return total
 
 
-def read_chunks(files: list[InputFile], names: list[str], chunk_rows: int) -> Iterator[Chunk]:
-    """Every file's chunks, in order, with the schema's columns (others are ignored)."""
+def read_chunks(
+    files: list[InputFile], names: list[str], chunk_rows: int, strings: frozenset[str] = frozenset()
+) -> Iterator[Chunk]:
+    """Every file's chunks, in order, with the schema's columns (others are ignored).
+
+    ``strings`` names the string features: a CSV file's cells in them stay text (``007``
+    is not the number 7), as in the server's CSV bodies.
+    """
     for i, f in enumerate(files):
         first = 0
-        for k, frame in enumerate(_frames(f, names, chunk_rows)):
-            yield Chunk(i, k, first, frame)
-            first += len(frame)
+        for k, columns in enumerate(_columns(f, names, chunk_rows, strings)):
+            chunk = Chunk(i, k, first, columns)
+            yield chunk
+            first += len(chunk)
 
 
-def _frames(f: InputFile, names: list[str], chunk_rows: int) -> Iterator[Any]:
+def _columns(
+    f: InputFile, names: list[str], chunk_rows: int, strings: frozenset[str]
+) -> Iterator[list[np.ndarray]]:
     pd, pq = batch_modules()
     where = f"input '{f.path.name}'"
     try:
@@ -105,13 +124,15 @@ def _frames(f: InputFile, names: list[str], chunk_rows: int) -> Iterator[Any]:
             pfile = pq.ParquetFile(f.path)
             _need(names, pfile.schema_arrow.names, where)
             for batch in pfile.iter_batches(batch_size=chunk_rows, columns=names):
-                yield batch.to_pandas()
+                by_name = dict(zip(batch.schema.names, batch.columns, strict=True))
+                yield [by_name[n].to_numpy(zero_copy_only=False) for n in names]
             return
-        with pd.read_csv(f.path, chunksize=chunk_rows) as reader:
+        text = {n: str for n in names if n in strings}
+        with pd.read_csv(f.path, chunksize=chunk_rows, dtype=text) as reader:
             for k, frame in enumerate(reader):
                 if k == 0:
                     _need(names, list(frame.columns), where)
-                yield frame[names]
+                yield [frame[n].to_numpy() for n in names]
     except (OSError, ValueError) as err:  # pandas' and pyarrow's parse errors are ValueErrors
         raise InvalidInput(f"{where}: cannot be read: {err}") from err
 

@@ -9,9 +9,12 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from inferstack.runtime.errors import ConfigError, InvalidInput
@@ -154,3 +157,127 @@ def test_killed_job_resumes_to_the_same_output_without_duplicates(
     assert sorted(got) == list(range(30_000))
     np.testing.assert_allclose(np.array([got[i] for i in range(30_000)]), proba(x), rtol=1e-12)
     assert not list(out.glob("*.tmp"))
+
+
+def _frame_data(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n),
+            "income": np.round(rng.normal(50.0, 12.0, n), 3),
+            "city": rng.choice(["oslo", "paris", "rome", "san jose, ca"], n),
+        }
+    )
+
+
+@pytest.fixture(scope="module")
+def frame_bundle(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Any]:
+    """A scikit-learn pipeline fitted on a DataFrame with a string column, bundled."""
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from inferstack.runtime import bundle
+
+    df = _frame_data(400, 3)
+    y = ((df["income"] > 50) ^ (df["city"] == "rome")).to_numpy().astype(int)
+    prep = ColumnTransformer(
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+            ("num", StandardScaler(), ["age", "income"]),
+        ]
+    )
+    model = Pipeline([("prep", prep), ("clf", LogisticRegression())]).fit(df, y)
+    out = tmp_path_factory.mktemp("frame") / "bundle"
+    bundle(model, framework="sklearn", name="frame", version="1.0.0", out=out)
+    return out, model
+
+
+def test_a_dataframe_pipeline_scores_csv_and_parquet_as_in_process(
+    frame_bundle: tuple[Path, Any], tmp_path: Path
+) -> None:
+    path, model = frame_bundle
+    src = tmp_path / "in"
+    src.mkdir()
+    a, b = _frame_data(1_234, 5), _frame_data(987, 6)
+    a.to_csv(src / "a.csv", index=False)  # the csv module quotes "san jose, ca"
+    b.to_parquet(src / "b.parquet")
+    result = score(path, src, tmp_path / "out", workers=0, chunk_rows=300)
+    assert (result.rows, result.rejected) == (2_221, 0)
+    got = _by_file(tmp_path / "out")
+    for file, frame in ((0, a), (1, b)):
+        scored = np.array([got[(file, i)] for i in range(len(frame))])
+        np.testing.assert_allclose(scored, model.predict_proba(frame), rtol=1e-12, atol=0)
+
+
+def test_bad_rows_of_a_dataframe_pipeline_are_split_off_with_the_feature_and_reason(
+    frame_bundle: tuple[Path, Any], tmp_path: Path
+) -> None:
+    path, model = frame_bundle
+    frame = _frame_data(500, 7)
+    table = pa.Table.from_pandas(frame, preserve_index=False)
+    income = table.column("income").to_numpy().copy()
+    income[[3, 404]] = [np.nan, np.inf]
+    city = table.column("city").to_pylist()
+    city[120] = None
+    table = pa.table(
+        {"age": table.column("age"), "income": income, "city": pa.array(city, pa.string())}
+    )
+    pq.write_table(table, tmp_path / "in.parquet")
+    result = score(path, tmp_path / "in.parquet", tmp_path / "out", workers=0, chunk_rows=200)
+    assert (result.rows, result.rejected) == (497, 3)
+    rejects = [line for f in sorted((tmp_path / "out").glob("rejects-*.csv")) for line in _csv(f)]
+    assert rejects == [
+        ["3", "row 3 (feature 'income'): NaN or infinity is not allowed"],
+        ["120", "row 120 (feature 'city'): expected string, got null"],
+        ["404", "row 404 (feature 'income'): NaN or infinity is not allowed"],
+    ]
+    got = _parts(tmp_path / "out")
+    good = [i for i in range(500) if i not in (3, 120, 404)]
+    assert sorted(got) == good
+    expected = model.predict_proba(frame.iloc[good])
+    np.testing.assert_allclose(np.array([got[i] for i in good]), expected, rtol=1e-12, atol=0)
+
+
+def test_numeric_rejects_in_parquet_name_each_row_and_feature(
+    sklearn_bundle: Built, tmp_path: Path
+) -> None:
+    path, proba, _ = sklearn_bundle
+    x = _rows(1_000, 8)
+    x[17, 2], x[18, 19], x[999, 0] = np.nan, -np.inf, np.nan
+    pd.DataFrame(x, columns=NAMES).to_parquet(tmp_path / "in.parquet")
+    result = score(path, tmp_path / "in.parquet", tmp_path / "out", workers=0, chunk_rows=250)
+    assert (result.rows, result.rejected) == (997, 3)
+    rejects = [line for f in sorted((tmp_path / "out").glob("rejects-*.csv")) for line in _csv(f)]
+    assert rejects == [
+        ["17", "row 17 (feature 'f2'): NaN or infinity is not allowed"],
+        ["18", "row 18 (feature 'f19'): NaN or infinity is not allowed"],
+        ["999", "row 999 (feature 'f0'): NaN or infinity is not allowed"],
+    ]
+    got = _parts(tmp_path / "out")
+    good = [i for i in range(1_000) if i not in (17, 18, 999)]
+    np.testing.assert_allclose(np.array([got[i] for i in good]), proba(x[good]), rtol=1e-12)
+
+
+def test_parquet_part_files_hold_the_same_predictions_and_a_resume_keeps_the_format(
+    sklearn_bundle: Built, tmp_path: Path
+) -> None:
+    path, proba, _ = sklearn_bundle
+    x = _rows(2_100, 9)
+    pd.DataFrame(x, columns=NAMES).to_parquet(tmp_path / "in.parquet")
+    out = tmp_path / "out"
+    result = score(
+        path, tmp_path / "in.parquet", out, workers=0, chunk_rows=1_000, part_format="parquet"
+    )
+    assert (result.chunks, result.rows) == (3, 2_100)
+    assert not list(out.glob("part-*.csv"))
+    table = pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("part-*.parquet")))
+    assert table.column_names[0] == "row"
+    assert table.column("row").to_pylist() == list(range(2_100))
+    scored = np.column_stack([c.to_numpy() for c in table.columns[1:]])
+    np.testing.assert_array_equal(scored, proba(x))  # stored as the model gave them
+    with pytest.raises(ConfigError, match="holds a job with other part_format"):
+        score(path, tmp_path / "in.parquet", out, workers=0, chunk_rows=1_000)
+    with pytest.raises(InvalidInput, match="part_format must be one of csv, parquet"):
+        score(path, tmp_path / "in.parquet", tmp_path / "o2", part_format="json")  # type: ignore[arg-type]
