@@ -60,6 +60,9 @@ class RuntimeImageArgs:
     requirements: tuple[str, ...] = ()
     """pip requirements installed beside the bundle's framework and its declared
     requirements (one PEP 508 line each); another set is another image tag."""
+    extras: tuple[str, ...] = ()
+    """inferstack extras installed beside the framework's: the capture sink's SDK
+    (`capture-s3`, `capture-gcs`, `capture-azure`, see `install.capture_extra`)."""
     platform: str | None = None
     """`docker build --platform`, e.g. `linux/amd64` for hosts that run only that
     (SageMaker); None builds for the machine's own platform."""
@@ -84,6 +87,7 @@ class RuntimeImage(pulumi.ComponentResource):
             flavor(args.gpu, args.base_image),
             program_staging_dir(),
             requirements=args.requirements,
+            extras=args.extras,
         )
         registry = args.registry
         repository: pulumi.Input[str] = (

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from inferstack.components.image.install import (
     check_build_requirements,
+    check_extras,
     framework_install,
     image_requirements,
     requirements_file,
@@ -53,12 +54,15 @@ class BuildFlavor:
     gpu: bool = False
     """Whether this is the GPU flavour (CUDA base, GPU builds of the frameworks)."""
 
-    def build_args(self, manifest: Manifest, requirements: Sequence[str] = ()) -> dict[str, str]:
-        """The Dockerfile's build arguments for a bundle of `manifest` in this flavour."""
+    def build_args(
+        self, manifest: Manifest, requirements: Sequence[str] = (), extras: Sequence[str] = ()
+    ) -> dict[str, str]:
+        """The Dockerfile's build arguments for a bundle of `manifest` in this flavour;
+        `extras` are inferstack extras added to the framework's."""
         install = framework_install(manifest.framework, self.gpu)
         args = {
             "BASE_IMAGE": self.base_image,
-            "EXTRAS": ",".join(install.extras),
+            "EXTRAS": ",".join(dict.fromkeys([*install.extras, *check_extras(extras)])),
             "REQUIREMENTS": REQUIREMENTS_IN_CONTEXT,
         }
         if install.extra_index_url:
@@ -240,10 +244,12 @@ def plan_build(
     staging: Path | None = None,
     *,
     requirements: Sequence[str] = (),
+    extras: Sequence[str] = (),
 ) -> BuildPlan:
     """Stage the context for `bundle_dir` and return how to build it.
 
-    `requirements` are pip requirements the build adds to the bundle's own.
+    `requirements` are pip requirements the build adds to the bundle's own; `extras`
+    are inferstack extras installed beside the flavour's (a capture sink's SDK).
     """
     bundle_dir = check_bundle(bundle_dir)
     manifest = read_bundle_manifest(bundle_dir)
@@ -251,7 +257,7 @@ def plan_build(
     text = requirements_file(manifest, wanted)
     source = source_root(staging or cache_dir())
     args = {
-        **build_flavor.build_args(manifest),
+        **build_flavor.build_args(manifest, extras=extras),
         "MODEL_NAME": model_name,
         "MODEL_VERSION": model_version,
         "BUNDLE": BUNDLE_IN_CONTEXT,

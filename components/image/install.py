@@ -80,6 +80,30 @@ def framework_install(framework: str, gpu: bool) -> FrameworkInstall:
     return table[framework]
 
 
+CAPTURE_EXTRAS = {"s3": "capture-s3", "gs": "capture-gcs", "https": "capture-azure"}
+"""The inferstack extra holding each capture sink's SDK, by the URI's scheme."""
+_EXTRA = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+def capture_extra(uri_scheme: str) -> str:
+    """The extra a runtime writing captures to `uri_scheme://` needs in its image."""
+    if uri_scheme not in CAPTURE_EXTRAS:
+        raise ImageError(
+            f"no capture sink for '{uri_scheme}://': one of "
+            + ", ".join(f"{s}://" for s in CAPTURE_EXTRAS)
+        )
+    return CAPTURE_EXTRAS[uri_scheme]
+
+
+def check_extras(extras: Iterable[str]) -> tuple[str, ...]:
+    """Extra names as pip's `inferstack[...]` takes them; `ImageError` naming a bad one."""
+    found = tuple(extras)
+    for extra in found:
+        if not _EXTRA.match(extra):
+            raise ImageError(f"image extra {extra!r}: expected lowercase letters, digits, '-'")
+    return found
+
+
 def requirement_name(requirement: str) -> str:
     """The distribution name a requirement starts with, normalised (PEP 503)."""
     match = _NAME.match(requirement)

@@ -37,7 +37,8 @@ def summary_svg(report: Report) -> str:
     scale = (width - left - 60) / top
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
-        f'viewBox="0 0 {width} {height}" role="img" aria-label="PSI per feature">',
+        f'viewBox="0 0 {width} {height}" role="img" aria-label="PSI per feature" '
+        'font-family="sans-serif" font-size="12">',
         '<rect width="100%" height="100%" fill="white"/>',
         f'<text x="{left}" y="16" font-weight="bold">PSI per feature '
         f"(threshold {report.thresholds.psi:g})</text>",
@@ -49,7 +50,7 @@ def summary_svg(report: Report) -> str:
         parts += [
             f'<text x="{left - 8}" y="{y + 14}" text-anchor="end">{escape(r.name)}</text>',
             f'<rect x="{left}" y="{y + 3}" width="{w:.1f}" height="{bar_h - 6}" fill="{color}"/>',
-            f'<text x="{left + w + 4:.1f}" y="{y + 14}">{r.drift.psi:.3f}</text>',
+            f'<text x="{left + w + 4:.1f}" y="{y + 14}">{r.drift.psi:.3f}{_by_test(r)}</text>',
         ]
     x = left + report.thresholds.psi * scale
     parts += [
@@ -58,6 +59,14 @@ def summary_svg(report: Report) -> str:
         "</svg>",
     ]
     return "".join(parts)
+
+
+def _by_test(r: DriftResult) -> str:
+    """`` (KS p=...)`` when the test, not the PSI, is what flags ``r``."""
+    d = r.drift
+    if r.verdict != "drift" or d.pvalue is None or d.psi >= r.psi_threshold:
+        return ""
+    return f" ({d.test} p={d.pvalue:.2g})"
 
 
 def feature_svg(result: DriftResult) -> str:

@@ -68,6 +68,8 @@ class DriftResult:
     bins: tuple[Bin, ...]
     verdict: str
     """``drift``, ``stable`` or ``no data``."""
+    psi_threshold: float
+    """The PSI at which this feature (or the predictions) counts as drifted."""
 
     def to_json(self) -> dict[str, Any]:
         d = self.drift
@@ -75,6 +77,7 @@ class DriftResult:
             "name": self.name,
             "kind": self.kind,
             "verdict": self.verdict,
+            "psi_threshold": self.psi_threshold,
             "rows": d.rows,
             "psi": d.psi,
             "test": d.test,
@@ -347,7 +350,7 @@ def _result(
         verdict = "drift"
     else:
         verdict = "stable"
-    return DriftResult(name, kind, drift, bins, verdict)
+    return DriftResult(name, kind, drift, bins, verdict, psi_threshold)
 
 
 def _as_floats(profile: FeatureProfile, categorical: bool) -> list[float]:

@@ -43,7 +43,7 @@ class RowChecker:
         for i, (name, dtype) in enumerate(zip(self.names, self.dtypes, strict=True)):
             try:
                 values[i] = _typed(values[i], dtype, self.allow_nan)
-            except _Misfit as err:
+            except _MisfitError as err:
                 return f"feature '{name}' ({dtype}): {err}"
         return values
 
@@ -55,31 +55,31 @@ def _flat(row: list[Any]) -> list[Any]:
     return out
 
 
-class _Misfit(ValueError):
+class _MisfitError(ValueError):
     """A value that does not fit its feature's dtype (the message says how)."""
 
 
 def _typed(value: Any, dtype: str, allow_nan: bool) -> Any:
-    """The value as its dtype holds it; ``_Misfit`` when it does not fit."""
+    """The value as its dtype holds it; ``_MisfitError`` when it does not fit."""
     if dtype == "string":
         if not isinstance(value, str):
-            raise _Misfit(f"expected a string, got {_kind(value)}")
+            raise _MisfitError(f"expected a string, got {_kind(value)}")
         return value
     if dtype == "bool":
         if not isinstance(value, bool):
-            raise _Misfit(f"expected true/false, got {_kind(value)}")
+            raise _MisfitError(f"expected true/false, got {_kind(value)}")
         return value
     if value is None:
         if not allow_nan:
-            raise _Misfit("null, and the schema does not allow NaN")
+            raise _MisfitError("null, and the schema does not allow NaN")
         return math.nan
     if isinstance(value, bool) or not isinstance(value, int | float):
-        raise _Misfit(f"expected a number, got {_kind(value)}")
+        raise _MisfitError(f"expected a number, got {_kind(value)}")
     number = float(value)
     if math.isnan(number) and not allow_nan:
-        raise _Misfit("NaN, and the schema does not allow NaN")
+        raise _MisfitError("NaN, and the schema does not allow NaN")
     if dtype.startswith(("int", "uint")) and math.isfinite(number) and not number.is_integer():
-        raise _Misfit("expected an integer, got a fraction")
+        raise _MisfitError("expected an integer, got a fraction")
     return number
 
 
