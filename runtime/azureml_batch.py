@@ -14,10 +14,10 @@ serves it); `INFERSTACK_MODEL_VERSION` makes a bundle of another version fail `i
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
+from inferstack.runtime.batch_job import output_folder
 from inferstack.runtime.errors import ConfigError
 from inferstack.runtime.manifest import read_manifest
 from inferstack.runtime.model import load_bundle
@@ -28,13 +28,6 @@ OUTPUT_ENV = "AZUREML_BI_OUTPUT_PATH"
 """Where Azure ML's batch driver tells a scoring script to write its own files."""
 
 _STATE: dict[str, object] = {}
-
-
-def output_folder(root: Path, input_path: str) -> Path:
-    """The output folder of one input file: its name and a hash of its full path (two
-    inputs of the same name in different folders stay apart)."""
-    tag = hashlib.sha256(input_path.encode()).hexdigest()[:8]
-    return root / f"{Path(input_path).stem}-{tag}"
 
 
 def init() -> None:
