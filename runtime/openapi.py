@@ -6,6 +6,8 @@ from typing import Any
 
 import numpy as np
 
+from inferstack.runtime.contract import REQUEST_ID_HEADER, Routes
+from inferstack.runtime.feedback import MAX_OUTCOMES
 from inferstack.runtime.manifest import Manifest
 from inferstack.runtime.protocols import NP_TO_V2
 from inferstack.runtime.version import inferstack_version
@@ -88,19 +90,34 @@ def _row_schema(manifest: Manifest | None) -> dict[str, Any]:
     return {"oneOf": [as_list, as_object]}
 
 
-def _post(summary: str, schema: dict[str, Any], *, csv: bool = False) -> dict[str, Any]:
+_REQUEST_ID = {
+    REQUEST_ID_HEADER: {
+        "description": "The request's id: the caller's X-Request-Id when it is 1 to 128 "
+        "characters of A-Z a-z 0-9 . _ : @ / + = -, else a fresh one; the key of its "
+        "captured record and of the outcome posted to /feedback.",
+        "schema": {"type": "string"},
+    }
+}
+
+
+def _post(
+    summary: str, schema: dict[str, Any], *, csv: bool = False, request_id: bool = False
+) -> dict[str, Any]:
     content: dict[str, Any] = {"application/json": {"schema": schema}}
     if csv:
         content["text/csv"] = {"schema": {"type": "string"}}
+    ok: dict[str, Any] = {
+        "description": "predictions",
+        "content": {"application/json": {"schema": {"type": "object"}}},
+    }
+    if request_id:
+        ok["headers"] = _REQUEST_ID
     return {
         "post": {
             "summary": summary,
             "requestBody": {"required": True, "content": content},
             "responses": {
-                "200": {
-                    "description": "predictions",
-                    "content": {"application/json": {"schema": {"type": "object"}}},
-                },
+                "200": ok,
                 "400": {"$ref": "#/components/responses/Error"},
                 "401": {"$ref": "#/components/responses/Error"},
                 "413": {"$ref": "#/components/responses/Error"},
@@ -121,6 +138,29 @@ def _get(summary: str) -> dict[str, Any]:
             },
         }
     }
+
+
+_OUTCOME = {
+    "type": "object",
+    "required": ["id", "outcome"],
+    "properties": {
+        "id": {"type": "string", "maxLength": 128, "description": "X-Request-Id of the request"},
+        "outcome": {
+            "description": "The actual label, class index or value; a list, one per row, "
+            "for a request of several rows.",
+        },
+    },
+}
+_FEEDBACK = {
+    "oneOf": [
+        _OUTCOME,
+        {
+            "type": "object",
+            "required": ["outcomes"],
+            "properties": {"outcomes": {"type": "array", "maxItems": MAX_OUTCOMES}},
+        },
+    ]
+}
 
 
 def openapi_document(manifest: Manifest | None) -> dict[str, Any]:
@@ -189,7 +229,10 @@ def openapi_document(manifest: Manifest | None) -> dict[str, Any]:
     ):
         v2_model_paths[prefix] = {**_get("V2 model metadata"), "parameters": params}
         v2_model_paths[f"{prefix}/ready"] = {**_get("V2 model readiness"), "parameters": params}
-        v2_model_paths[f"{prefix}/infer"] = {**_post("V2 inference", v2), "parameters": params}
+        v2_model_paths[f"{prefix}/infer"] = {
+            **_post("V2 inference", v2, request_id=True),
+            "parameters": params,
+        }
     explain = {
         "type": "object",
         "required": ["instances"],
@@ -202,9 +245,12 @@ def openapi_document(manifest: Manifest | None) -> dict[str, Any]:
             "version": manifest.version if manifest else "0",
         },
         "paths": {
-            "/predict": _post("Predict (JSON rows)", instances),
-            "/invocations": _post("SageMaker invocations", {"oneOf": [instances, rows]}, csv=True),
-            "/score": _post("Azure ML scoring", {"anyOf": [data, split]}),
+            "/predict": _post("Predict (JSON rows)", instances, request_id=True),
+            "/invocations": _post(
+                "SageMaker invocations", {"oneOf": [instances, rows]}, csv=True, request_id=True
+            ),
+            "/score": _post("Azure ML scoring", {"anyOf": [data, split]}, request_id=True),
+            Routes.FEEDBACK: _post("Ground-truth outcomes by request id (live quality)", _FEEDBACK),
             "/explain": _post("Per-feature attributions (SHAP)", explain),
             "/v1/models/{name}:explain": {
                 **_post("KServe V1 explain", explain),
