@@ -67,7 +67,15 @@ def test_the_plan_lists_cluster_pools_workloads_gateway_and_monitoring(plan: Pla
         r.inputs["displayName"].rsplit(": ", 1)[1]
         for r in of(plan, "gcp:monitoring/alertPolicy:AlertPolicy")
     }
-    assert alerts == {"p99 latency", "5xx rate", "drift score", "GPU utilisation"}
+    assert alerts == {
+        "p99 latency",
+        "5xx rate",
+        "GPU utilisation",
+        "drift score",
+        "drift p-value",
+        "prediction drift",
+        "prediction drift p-value",
+    }
     assert plan.outputs["endpoint_url"] == "https://churn.ml.example.com"
 
 
