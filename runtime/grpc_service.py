@@ -25,6 +25,7 @@ from google.protobuf.message import DecodeError, Message
 
 from inferstack.runtime import grpc_predict_v2_pb2 as pb
 from inferstack.runtime.app import DRAIN_ENDED, InferenceApp
+from inferstack.runtime.capture_ids import accept_id
 from inferstack.runtime.errors import (
     InferstackError,
     InvalidInput,
@@ -213,7 +214,10 @@ class GrpcInference:
             x, raw = await self._maybe_off_loop(large, self._decode, request, model.decoder)
         finally:
             batcher.incoming -= 1
-        out = await self.service.submit(x, "grpc:ModelInfer")
+        # The response's id is the request's id (the key of its captured record): the
+        # caller's when safe to echo, else a fresh one, as X-Request-Id on HTTP.
+        request_id = accept_id(request.id) or self.service.ids.new()
+        out = await self.service.submit(x, "grpc:ModelInfer", request_id)
         s = self.service
         return await self._maybe_off_loop(
             large or len(x) * 8 >= self.offload_bytes,
@@ -222,7 +226,7 @@ class GrpcInference:
             s.name,
             s.version,
             manifest.output.kind,
-            request.id,
+            request_id,
             raw,
         )
 

@@ -326,3 +326,44 @@ def test_azure_blob_sink_through_the_sdk_against_azurite(azurite: str) -> None:
     assert props.content_settings.content_encoding == "gzip"
     raw = container.download_blob(names[1], decompress=False).readall()
     assert _lines(gzip.decompress(raw)) == [{"kind": "feedback", "id": "a", "outcome": 1}]
+
+
+def test_grpc_answers_carry_the_id_of_their_captured_record(
+    sklearn_bundle: Built, tmp_path: Path, log_dir: Path
+) -> None:
+    grpc = pytest.importorskip("grpc")
+    pb = pytest.importorskip("tritonclient.grpc.service_pb2")
+    pb_grpc = pytest.importorskip("tritonclient.grpc.service_pb2_grpc")
+    capture = tmp_path / "capture"
+    port = free_port()
+    env = {
+        "INFERSTACK_GRPC_PORT": str(port),
+        "INFERSTACK_CAPTURE_DIR": str(capture),
+        "INFERSTACK_CAPTURE_SAMPLE_RATE": "1.0",
+    }
+    row = sklearn_bundle[2][0].tolist()
+
+    def infer(stub: Any, request_id: str) -> Any:
+        tensor = pb.ModelInferRequest.InferInputTensor(
+            name="input-0",
+            datatype="FP64",
+            shape=[1, 20],
+            contents=pb.InferTensorContents(fp64_contents=row),
+        )
+        request = pb.ModelInferRequest(model_name="logreg-20f", id=request_id, inputs=[tensor])
+        return stub.ModelInfer(request, timeout=30)
+
+    with (
+        RuntimeServer(sklearn_bundle[0], log_dir, env=env),
+        grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        stub = pb_grpc.GRPCInferenceServiceStub(channel)
+        given = infer(stub, "grpc-given")
+        fresh = infer(stub, "")
+    assert given.id == "grpc-given"
+    assert fresh.id
+    records = [r for f in capture.glob("*.jsonl") for r in _lines(f.read_bytes())]
+    assert {r["id"]: r["route"] for r in records} == {
+        "grpc-given": "grpc:ModelInfer",
+        fresh.id: "grpc:ModelInfer",
+    }
