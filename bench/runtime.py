@@ -17,6 +17,9 @@ transport at a time against the same server: V2 JSON tensors and V2 binary tenso
 in-process ``predict_proba`` of the same rows in the same run (written to
 ``bench/results/runtime-large.json``). A transport is one small function in
 ``TRANSPORTS``: it gets the running server and the rows and returns its measurement.
+``--drift-compare`` serves the same transports from a copy of the bundle without its
+reference profiles too (drift off), ``--rounds`` times in alternating order, and gives
+drift-on's rows/s and CPU per request as a share of drift-off's.
 ``--runtime-ref REF`` serves the runtime as committed at ``REF`` instead of the
 working tree's, to measure a change against its parent in the same hour.
 
@@ -32,6 +35,7 @@ import argparse
 import io
 import json
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -455,10 +459,22 @@ def runtime_at(ref: str, into: Path) -> Path:
     return into
 
 
-def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
-    """``--large``: rows/s of each transport against the in-process figure, same run."""
-    x = np.random.default_rng(7).normal(size=(args.rows, 20))
-    model = yaml.safe_load((args.bundle / "inferstack.yaml").read_text())["name"]
+def without_drift(bundle: Path, into: Path) -> Path:
+    """A copy of ``bundle`` without its reference profiles: the server then runs no drift
+    monitor (nor the anomaly check, which reads the same profiles)."""
+    shutil.copytree(bundle, into)
+    manifest = yaml.safe_load((into / "inferstack.yaml").read_text())
+    for key in ("reference", "prediction_reference", "reference_samples"):
+        manifest.pop(key, None)
+    (into / "inferstack.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
+    return into
+
+
+def serve_large(
+    args: argparse.Namespace, tmp: Path, single_row: Path, bundle: Path, x: np.ndarray
+) -> list[dict[str, Any]]:
+    """Start a server for ``bundle``, run every transport against it, stop it."""
+    model = yaml.safe_load((bundle / "inferstack.yaml").read_text())["name"]
     port = free_port()
     grpc_port = free_port()
     env = {
@@ -469,8 +485,8 @@ def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
         **dict(kv.split("=", 1) for kv in args.server_env),
     }
     if args.runtime_ref:
-        env["PYTHONPATH"] = str(runtime_at(args.runtime_ref, tmp / "ref"))
-    cmd = [sys.executable, "-m", "inferstack.runtime", "serve", str(args.bundle)]
+        env["PYTHONPATH"] = str(tmp / "ref")
+    cmd = [sys.executable, "-m", "inferstack.runtime", "serve", str(bundle)]
     proc = start(cmd, env, args.server_core, port, tmp / "large.log", single_row)
     results: list[dict[str, Any]] = []
     try:
@@ -479,6 +495,30 @@ def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
             results += TRANSPORTS[name](served, x, args)
     finally:
         stop(proc)
+    return results
+
+
+def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
+    """``--large``: rows/s of each transport against the in-process figure, same run.
+
+    With ``--drift-compare`` the same transports run against the bundle as it is (drift
+    on) and against a copy without reference profiles (drift off), ``--rounds`` times in
+    alternating order, and each drift-on figure is given as a share of drift-off's.
+    """
+    x = np.random.default_rng(7).normal(size=(args.rows, 20))
+    load_before = os.getloadavg()
+    if args.runtime_ref:
+        runtime_at(args.runtime_ref, tmp / "ref")  # served from there (serve_large)
+    bundles = {"drift-on": args.bundle}
+    if args.drift_compare:
+        bundles["drift-off"] = without_drift(args.bundle, tmp / "no-drift")
+    results: list[dict[str, Any]] = []
+    order = list(bundles)
+    for round_ in range(args.rounds):
+        for label in order if round_ % 2 == 0 else order[::-1]:
+            print(f"{label} (round {round_ + 1}):", flush=True)
+            for r in serve_large(args, tmp, single_row, bundles[label], x):
+                results.append({**r, "bundle": label, "round": round_ + 1})
     # pinned to the server's core, so "one core" means the same thing for both
     os.sched_setaffinity(0, {args.server_core})
     costs = in_process_rows(args.bundle, x)
@@ -490,25 +530,68 @@ def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
     for r in results:
         r["share_of_in_process"] = r["rows_per_s"] / base
         print(
-            f"  {r['transport']:<10} c={r['concurrency']:<3} "
+            f"  {r['bundle']:<9} {r['transport']:<10} c={r['concurrency']:<3} "
             f"{r['share_of_in_process']:.2f} x in-process predict_proba"
         )
+    drift = drift_summary(results) if args.drift_compare else []
     args.out.parent.mkdir(parents=True, exist_ok=True)
     args.out.write_text(
         json.dumps(
             {
+                "load_before": load_before,
                 "load": os.getloadavg(),
                 "rows": args.rows,
                 "server_env": args.server_env,
                 "runtime_ref": args.runtime_ref,
                 "runs": results,
                 "in_process": costs,
+                "drift_on_vs_off": drift,
             },
             indent=2,
         )
     )
-    print(f"results: {args.out}")
+    print(f"load average {load_before} -> {os.getloadavg()}; results: {args.out}")
     return 0
+
+
+def drift_summary(results: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Per transport and concurrency: drift-on's rows/s and CPU per request as a share of
+    drift-off's, over all rounds (medians)."""
+    out = []
+    keys = sorted({(r["transport"], r["concurrency"]) for r in results})
+    for transport, c in keys:
+        on = [
+            r
+            for r in results
+            if (r["transport"], r["concurrency"], r["bundle"]) == (transport, c, "drift-on")
+        ]
+        off = [
+            r
+            for r in results
+            if (r["transport"], r["concurrency"], r["bundle"]) == (transport, c, "drift-off")
+        ]
+        rows_on = float(np.median([r["rows_per_s"] for r in on]))
+        rows_off = float(np.median([r["rows_per_s"] for r in off]))
+        cpu_on = float(np.median([r["cpu_us_per_req"] for r in on]))
+        cpu_off = float(np.median([r["cpu_us_per_req"] for r in off]))
+        out.append(
+            {
+                "transport": transport,
+                "concurrency": c,
+                "rows_per_s_on": rows_on,
+                "rows_per_s_off": rows_off,
+                "throughput_on_vs_off": rows_on / rows_off,
+                "cpu_us_per_req_on": cpu_on,
+                "cpu_us_per_req_off": cpu_off,
+                "cpu_on_vs_off": cpu_on / cpu_off,
+            }
+        )
+        print(
+            f"drift on/off {transport:<10} c={c:<3} rows/s {rows_on:10.0f} / {rows_off:10.0f} "
+            f"= {rows_on / rows_off:.3f}; cpu/req {cpu_on:7.1f} / {cpu_off:7.1f} us "
+            f"= {cpu_on / cpu_off:.3f}"
+        )
+    return out
 
 
 def main() -> int:
@@ -552,6 +635,14 @@ def main() -> int:
         "--runtime-ref",
         default=None,
         help="serve the runtime as committed at this git ref (--large), e.g. to measure a change",
+    )
+    parser.add_argument(
+        "--drift-compare",
+        action="store_true",
+        help="(--large) also serve the bundle without reference profiles: drift on vs off",
+    )
+    parser.add_argument(
+        "--rounds", type=int, default=1, help="(--large) repeat the servers, alternating order"
     )
     parser.add_argument("--out", type=Path, default=None)
     args = parser.parse_args()

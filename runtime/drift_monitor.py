@@ -66,17 +66,24 @@ class _Window:
         self._next = 0  # where the next row goes
 
     def append(self, values: np.ndarray) -> None:
-        values = values[-self.size :]
         n = len(values)
+        if n > self.size:
+            values, n = values[-self.size :], self.size
         ring = self._ring
         if ring is None or ring.dtype != values.dtype or ring.shape[1:] != values.shape[1:]:
             ring = self._ring = np.empty((self.size, *values.shape[1:]), dtype=values.dtype)
             self.rows = self._next = 0
-        first = min(n, self.size - self._next)
-        ring[self._next : self._next + first] = values[:first]
-        ring[: n - first] = values[first:]
-        self._next = (self._next + n) % self.size
-        self.rows = min(self.rows + n, self.size)
+        start, end = self._next, self._next + n
+        if end < self.size:
+            ring[start:end] = values
+            self._next = end
+        else:  # wraps around (or ends exactly at the ring's end)
+            first = self.size - start
+            ring[start:] = values[:first]
+            ring[: n - first] = values[first:]
+            self._next = n - first
+        if self.rows < self.size:
+            self.rows = min(self.rows + n, self.size)
 
     def values(self) -> np.ndarray | None:
         """The rows held, oldest first (a copy)."""
