@@ -164,6 +164,8 @@ class GpuInstanceGroupArgs:
     """The target group the group registers its instances in."""
     request_count_label: pulumi.Input[str]
     """`app/<lb>/<id>/targetgroup/<tg>/<id>`, for ALBRequestCountPerTarget."""
+    environment: pulumi.Input[tuple[tuple[str, str], ...]] = ()
+    """Extra INFERSTACK_* settings of the container (data capture: aws/group_capture.py)."""
     after: tuple[pulumi.Resource, ...] = ()
     """What the group's first launches need in place (the network's endpoints, the load
     balancer's listener)."""
@@ -195,7 +197,11 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             opts=pulumi.InvokeOutputOptions(parent=self),
         ).apply(lambda image: root_device(image, group.root_volume_gb))
         user_data = pulumi.Output.all(
-            args.image_uri, args.model_data_url, args.log_group, args.target_group_arn
+            args.image_uri,
+            args.model_data_url,
+            args.log_group,
+            args.target_group_arn,
+            args.environment,
         ).apply(
             lambda v: base64.b64encode(
                 render_user_data(
@@ -212,6 +218,7 @@ class GpuInstanceGroup(pulumi.ComponentResource):
                         stop_timeout_s=stop_timeout_s(spec),
                         deregistration_delay_s=group.deregistration_delay_s,
                         metrics_namespace=RUNTIME_NAMESPACE,
+                        environment=tuple((k, val) for k, val in v[4]),
                     )
                 ).encode()
             ).decode()

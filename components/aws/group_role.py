@@ -10,6 +10,7 @@ import pulumi
 import pulumi_aws as aws
 
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.group_capture import capture_statements
 from inferstack.components.aws.naming import INSTANCE_PROFILE, auto_logical
 from inferstack.components.aws.policies import TOKEN_ONLY_ACTIONS, Policy
 from inferstack.components.aws.roles import service_role
@@ -24,9 +25,11 @@ def instance_policy(
     metrics_namespace: str,
     target_group_arn: str,
     asg_arn: str,
+    capture: list[Policy] | None = None,
 ) -> Policy:
     """What the hosts may do: nothing beyond their own image, bundle, logs, metrics,
-    target group and lifecycle action."""
+    target group and lifecycle action (and, with data capture, the capture prefix:
+    ``group_capture.capture_statements``)."""
     statements: list[Policy] = [
         {
             "Sid": "ReadBundle",
@@ -89,6 +92,7 @@ def instance_policy(
             "Action": "autoscaling:CompleteLifecycleAction",
             "Resource": asg_arn,
         },
+        *(capture or []),
     ]
     return {"Version": "2012-10-17", "Statement": statements}
 
@@ -113,6 +117,10 @@ class InstanceRoleArgs:
     """The target group the hosts deregister from."""
     asg_name: str
     """The group's fixed name (its ARN is only known once it exists)."""
+    capture_bucket_arn: pulumi.Input[str] | None = None
+    """The bucket the runtime writes captured requests to; None: no capture."""
+    capture_prefix: str = ""
+    """The key prefix of the captured objects, the only place the hosts may write."""
 
 
 class InstanceRole(pulumi.ComponentResource):
@@ -136,6 +144,7 @@ class InstanceRole(pulumi.ComponentResource):
             args.log_group_arn,
             args.target_group_arn,
             asg_arn,
+            args.capture_bucket_arn,
         ).apply(
             lambda v: instance_policy(
                 bundle_arns=list(v[0]),
@@ -145,6 +154,7 @@ class InstanceRole(pulumi.ComponentResource):
                 metrics_namespace=args.metrics_namespace,
                 target_group_arn=v[4],
                 asg_arn=v[5],
+                capture=capture_statements(v[6], args.capture_prefix, v[1]) if v[6] else None,
             )
         )
         role = service_role(name, "ec2.amazonaws.com", policy, self, ctx)

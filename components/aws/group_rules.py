@@ -133,11 +133,6 @@ def _group_shape(spec: DeploymentSpec) -> None:
             bool(spec.scaling.schedules),
             "scheduled windows are not built for the instance group yet; remove them",
         ),
-        (
-            "observability.data_capture_percent",
-            spec.observability.data_capture_percent > 0,
-            "data capture is SageMaker's; set 0 on the instance group",
-        ),
     )
     for field, broken, message in refusals:
         if broken:

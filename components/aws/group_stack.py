@@ -15,6 +15,7 @@ from inferstack.components.aws.context import AwsContext
 from inferstack.components.aws.gateway_backend import LoadBalancerBackend
 from inferstack.components.aws.group import GpuInstanceGroup, GpuInstanceGroupArgs, group_name
 from inferstack.components.aws.group_balancer import GroupLoadBalancer, LoadBalancerArgs
+from inferstack.components.aws.group_capture import capture_environment, capture_on
 from inferstack.components.aws.group_network import GroupNetwork, GroupNetworkArgs
 from inferstack.components.aws.group_observability import GroupMetrics
 from inferstack.components.aws.group_role import InstanceRole, InstanceRoleArgs
@@ -89,6 +90,8 @@ def declare_instance_group(
             metrics_namespace=RUNTIME_NAMESPACE,
             target_group_arn=balancer.target_group_arn,
             asg_name=group_name(ctx),
+            capture_bucket_arn=store.bucket_arn if capture_on(ctx.spec) else None,
+            capture_prefix=f"capture/{ctx.names.endpoint}",
         ),
         opts=child,
     )
@@ -107,6 +110,9 @@ def declare_instance_group(
                 balancer.arn_suffix, "/", balancer.target_group_arn_suffix
             ),
             after=(network, balancer),
+            environment=pulumi.Output.all(store.capture_uri, key_arn).apply(
+                lambda v: capture_environment(ctx.spec, v[0], v[1])
+            ),
         ),
         opts=pulumi.ResourceOptions(parent=parent, depends_on=[role, observability]),
     )

@@ -12,8 +12,9 @@ import pulumi_aws as aws
 
 from inferstack.components.aws.artifacts import ArtifactError, variant_artifacts
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.group_capture import image_extras
 from inferstack.components.aws.naming import ECR_REPOSITORY, fit
-from inferstack.components.aws.rules import aws_options
+from inferstack.components.aws.rules import aws_options, group_mode
 from inferstack.components.image.component import ImageRegistry, RuntimeImage, RuntimeImageArgs
 from inferstack.components.spec.models import DeploymentSpec
 
@@ -167,6 +168,8 @@ class ImageRepository(pulumi.ComponentResource):
                         gpu=ctx.spec.compute.accelerator != "none",
                         registry=registry,
                         platform=SAGEMAKER_PLATFORM,
+                        # The group's runtime writes captures itself (SageMaker's is built in).
+                        extras=image_extras(ctx.spec) if group_mode(ctx.spec) else (),
                     ),
                     opts=pulumi.ResourceOptions(parent=self),
                 )

@@ -68,7 +68,6 @@ def test_cpu_is_refused(bundle: Path) -> None:
     [
         ({"rollout": {"strategy": "canary", "canary_percent": 10}}, "rollout.strategy"),
         ({"scaling": {"min_replicas": 0}}, "scaling.min_replicas"),
-        ({"observability": {"data_capture_percent": 5}}, "observability.data_capture_percent"),
         ({"targets": {"aws": {"instance_type": "ml.g5.xlarge"}}}, "targets.aws.instance_type"),
         (
             {
