@@ -65,6 +65,16 @@ class Names:
         """Where API Gateway writes JSON access logs."""
         return fit(LOG_GROUP, f"/aws/apigateway/{self.api}/access")
 
+    @property
+    def batch_input(self) -> str:
+        """Bucket key prefix the execution role reads batch transform input from."""
+        return f"batch/{self.endpoint}/input"
+
+    @property
+    def batch_output(self) -> str:
+        """Bucket key prefix the execution role writes batch transform results to."""
+        return f"batch/{self.endpoint}/output"
+
     def alarm(self, what: str, variant: str | None = None) -> str:
         """The name of alarm `what` (on `variant`, if given)."""
         return fit(METRIC_ALARM, self.endpoint, variant or "", what)

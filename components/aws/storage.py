@@ -100,7 +100,10 @@ class ArtifactStore(pulumi.ComponentResource):
         def under(prefix: str) -> pulumi.Output[str]:
             return bucket.arn.apply(lambda arn: f"{arn}/{prefix}/*")
 
-        self.write_arns = [under(f"capture/{endpoint}")]
+        # `inferstack score --stack` (batch/aws.py): Batch Transform reads its input and
+        # manifest under batch/<endpoint>/input and writes results under .../output.
+        self.read_arns.append(under(ctx.names.batch_input))
+        self.write_arns = [under(f"capture/{endpoint}"), under(ctx.names.batch_output)]
         if aws_options(ctx.spec).mode == "async":
             # SageMaker reads each request's InputLocation and writes its result with
             # this role: requests go under input/, results under output/ and failures/.

@@ -2,6 +2,8 @@
 
 The job runs here, across the machine's cores (see ``inferstack.runtime.scoring``);
 a re-run with the same arguments resumes it, skipping the chunks already finished.
+With `--stack STACK INPUT --out OUTPUT` the stack's own model scores INPUT on the
+stack's cloud instead (`cli/score_stack.py`, `components/batch/`).
 """
 
 from __future__ import annotations
@@ -20,13 +22,29 @@ def register(app: typer.Typer) -> None:
 
 
 def score_cmd(
-    bundle_dir: Annotated[Path, typer.Argument(help="Bundle folder (holds inferstack.yaml).")],
+    bundle_dir: Annotated[
+        str,
+        typer.Argument(
+            help="Bundle folder (holds inferstack.yaml); with --stack: the input instead.",
+            show_default=False,
+        ),
+    ],
     source: Annotated[
-        Path, typer.Argument(help="A .csv (with a header row) or .parquet file, or a folder.")
-    ],
+        str | None,
+        typer.Argument(
+            help="A .csv (with a header row) or .parquet file, or a folder; with --stack: "
+            "a local .csv (or folder) or an s3:// URI in the stack's batch prefix.",
+            show_default=False,
+        ),
+    ] = None,
     out: Annotated[
-        Path, typer.Option(help="Output folder: part files, rejects, the job's ledger.")
-    ],
+        str,
+        typer.Option(
+            help="Output folder: part files, rejects, the job's ledger; with --stack: "
+            "the cloud URI results go to.",
+            show_default=False,
+        ),
+    ] = "",
     workers: Annotated[
         int | None,
         typer.Option(min=0, help="Worker processes; 0 scores in this process [default: cores]."),
@@ -39,8 +57,78 @@ def score_cmd(
         ),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    stack: Annotated[
+        str | None,
+        typer.Option(help="Run the job on this stack's cloud with its deployed model."),
+    ] = None,
+    project: Annotated[
+        Path | None, typer.Option(help="Project folder (default: nearest with Pulumi.yaml).")
+    ] = None,
+    wait: Annotated[bool, typer.Option(help="With --stack: follow the job until it ends.")] = True,
+    poll: Annotated[
+        float, typer.Option(min=0.1, help="With --stack: seconds between status checks.")
+    ] = 30.0,
+    job_name: Annotated[
+        str | None, typer.Option(help="With --stack: the job's name [default: stack-time].")
+    ] = None,
+    instance_type: Annotated[
+        str | None, typer.Option(help="With --stack: machine type [default: the stack's].")
+    ] = None,
+    instance_count: Annotated[
+        int | None, typer.Option(min=1, help="With --stack: machines [default: 1].")
+    ] = None,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="With --stack: print the final status as JSON.")
+    ] = False,
 ) -> None:
-    """Score every row of INPUT with the bundle; resumable, rejects kept with their reason."""
+    """Score every row of INPUT with the bundle; resumable, rejects kept with their reason.
+
+    With --stack, INPUT is scored by the stack's deployed model as the cloud's batch job
+    (SageMaker Batch Transform on aws), which this command starts and follows.
+    """
+    if not out:
+        raise fail("--out is required", EXIT_USAGE)
+    if stack is not None:
+        from inferstack.components.cli.score_stack import StackJob, run_stack_job
+
+        if source is not None:
+            raise fail(
+                "with --stack give INPUT only (the stack's deployed model scores it): "
+                f"inferstack score --stack {stack} INPUT --out OUTPUT",
+                EXIT_USAGE,
+            )
+        run_stack_job(
+            StackJob(
+                stack=stack,
+                input_uri=bundle_dir,
+                output_uri=out,
+                project=project,
+                job_name=job_name,
+                instance_type=instance_type,
+                instance_count=instance_count,
+                wait=wait,
+                poll_s=poll,
+                as_json=as_json,
+                progress=progress,
+            )
+        )
+        return
+    if source is None:
+        raise fail("missing INPUT: inferstack score BUNDLE INPUT --out OUTPUT", EXIT_USAGE)
+    _score_here(
+        Path(bundle_dir), Path(source), Path(out), workers, chunk_rows, allow_pickle, progress
+    )
+
+
+def _score_here(
+    bundle_dir: Path,
+    source: Path,
+    out: Path,
+    workers: int | None,
+    chunk_rows: int,
+    allow_pickle: bool,
+    progress: bool,
+) -> None:
     from inferstack.runtime.errors import InferstackError
 
     try:

@@ -175,6 +175,7 @@ def test_async_endpoint_writes_results_under_its_prefix_and_scales_to_zero(
     assert by_sid["WriteOwnPrefixes"]["Resource"] == sorted(
         [
             f"arn:aws:s3:::{bucket}/capture/batch-test/*",
+            f"arn:aws:s3:::{bucket}/batch/batch-test/output/*",  # `score --stack`
             f"{prefix}/output/*",
             f"{prefix}/failures/*",
         ]

@@ -107,6 +107,9 @@ def test_execution_role_grants_nothing_outside_its_own_resources(prod) -> None:
     own = alarms | {
         f"arn:aws:s3:::{bucket}/models/churn/1.2.0/model.tar.gz",
         f"arn:aws:s3:::{bucket}/capture/{ENDPOINT}/*",
+        # Batch Transform (`inferstack score --stack`): reads input, writes results.
+        f"arn:aws:s3:::{bucket}/batch/{ENDPOINT}/input/*",
+        f"arn:aws:s3:::{bucket}/batch/{ENDPOINT}/output/*",
         _stack_key_arn(prod),
         repo["repositoryArn"],
         f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/{ENDPOINT}",
@@ -229,12 +232,19 @@ def test_reads_only_artifacts_and_writes_only_own_prefixes(prod) -> None:
     _, document = _execution_role(prod)
     by_sid = {s["Sid"]: s for s in document["Statement"]}
     assert by_sid["ReadArtifacts"]["Action"] == "s3:GetObject"
-    assert all("/models/" in r for r in _as_list(by_sid["ReadArtifacts"]["Resource"]))
+    batch = f"arn:aws:s3:::{_bucket(prod)}/batch/{ENDPOINT}"
+    assert sorted(_as_list(by_sid["ReadArtifacts"]["Resource"])) == sorted(
+        [
+            f"arn:aws:s3:::{_bucket(prod)}/models/churn/1.2.0/model.tar.gz",
+            f"{batch}/input/*",  # Batch Transform's input (`inferstack score --stack`)
+        ]
+    )
     assert by_sid["WriteOwnPrefixes"]["Action"] == "s3:PutObject"
-    # A realtime endpoint writes data capture only (async prefixes are for async mode).
-    assert _as_list(by_sid["WriteOwnPrefixes"]["Resource"]) == [
-        f"arn:aws:s3:::{_bucket(prod)}/capture/{ENDPOINT}/*"
-    ]
+    # A realtime endpoint writes data capture and batch results only (async prefixes are
+    # for async mode).
+    assert sorted(_as_list(by_sid["WriteOwnPrefixes"]["Resource"])) == sorted(
+        [f"{batch}/output/*", f"arn:aws:s3:::{_bucket(prod)}/capture/{ENDPOINT}/*"]
+    )
 
 
 def test_gateway_role_invokes_only_this_endpoint(prod) -> None:
