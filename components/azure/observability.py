@@ -7,7 +7,14 @@
   utilisation ("Supported metrics for .../onlineEndpoints/deployments").
 - Log search alerts on Log Analytics: the 5xx share of AmlOnlineEndpointTrafficLog, and
   the runtime's DriftScore, which it prints as an EMF JSON line on stdout (console log).
-- One action group e-mails `observability.notify_emails`.
+- Log search alerts on the runtime's other EMF fields: the smallest feature p-value
+  (DriftPValue), prediction drift (PredictionDriftScore, PredictionDriftPValue) and live
+  quality (Quality.<metric>, only over lines with QualitySamples at the spec's minimum).
+- One action group e-mails `observability.notify_emails`; with
+  `observability.retraining.webhook_url_secret` a second one calls the webhook (common
+  alert schema) from the drift and quality alerts, whose custom properties carry the
+  retraining event's fields (`retrain_event_from_common_alert`). Azure Monitor action
+  groups have no Event Grid receiver, so `retraining.event_bus` is refused here.
 """
 
 from __future__ import annotations
@@ -15,6 +22,7 @@ from __future__ import annotations
 import json
 import uuid
 from dataclasses import dataclass
+from typing import Any
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -22,6 +30,9 @@ import pulumi_azure_native as azure_native
 from inferstack.components.azure.autoscale import DEPLOYMENT_NAMESPACE, ENDPOINT_NAMESPACE
 from inferstack.components.azure.context import AzureContext
 from inferstack.components.azure.naming import ACTION_GROUP_SHORT, fit
+from inferstack.components.errors import SpecError
+from inferstack.components.monitoring.retrain_event import RetrainReason, retrain_payload
+from inferstack.runtime.contract import CLOUDWATCH_QUALITY_METRIC
 
 MONITOR = azure_native.monitor
 ENDPOINT_LOGS = (
@@ -59,6 +70,119 @@ def drift_query(endpoint: str) -> str:
         " | extend Emf = parse_json(Message)"
         " | where isnotnull(Emf.DriftScore)"
         " | summarize DriftScore = max(todouble(Emf.DriftScore))"
+    )
+
+
+def emf_query(endpoint: str, field: str, column: str, worst: str, where: str = "") -> str:
+    """The worst value (`max` or `min`) of EMF field `field` the runtime printed."""
+    return (
+        "AmlOnlineEndpointConsoleLog"
+        + _endpoint_filter(endpoint)
+        + f' | where Message has "{field}"'
+        " | extend Emf = parse_json(Message)"
+        f' | where isnotnull(Emf["{field}"]){where}'
+        f' | summarize {column} = {worst}(todouble(Emf["{field}"]))'
+    )
+
+
+def retrain_log_alerts(
+    ctx: AzureContext,
+) -> list[tuple[str, RetrainReason, str, str, str, float]]:
+    """(name, reason, query, column, operator, threshold) of each acting log alert."""
+    alarms, endpoint = ctx.spec.observability.alarms, ctx.names.endpoint
+    p = alarms.drift_pvalue
+    out: list[tuple[str, RetrainReason, str, str, str, float]] = [
+        ("drift", "drift", drift_query(endpoint), "DriftScore", "GreaterThan", alarms.drift_score),
+        (
+            "driftp",
+            "drift",
+            emf_query(endpoint, "DriftPValue", "DriftPValue", "min"),
+            "DriftPValue",
+            "LessThan",
+            p,
+        ),
+        (
+            "pdrift",
+            "prediction_drift",
+            emf_query(endpoint, "PredictionDriftScore", "PredictionDrift", "max"),
+            "PredictionDrift",
+            "GreaterThan",
+            alarms.prediction_drift_score,
+        ),
+        (
+            "pdriftp",
+            "prediction_drift",
+            emf_query(endpoint, "PredictionDriftPValue", "PredictionDriftPValue", "min"),
+            "PredictionDriftPValue",
+            "LessThan",
+            p,
+        ),
+    ]
+    metric, level = alarms.quality_metric, alarms.quality_threshold
+    if metric is not None and level is not None:
+        enough = (
+            f' | where todouble(Emf["{QUALITY_SAMPLES_FIELD}"]) >= {alarms.quality_min_samples}'
+        )
+        floor = alarms.quality_floor
+        out.append(
+            (
+                "quality",
+                "quality",
+                emf_query(
+                    endpoint,
+                    CLOUDWATCH_QUALITY_METRIC.format(metric=metric),
+                    "Quality",
+                    "min" if floor else "max",
+                    enough,
+                ),
+                "Quality",
+                "LessThan" if floor else "GreaterThan",
+                level,
+            )
+        )
+    return out
+
+
+QUALITY_SAMPLES_FIELD = "QualitySamples"
+"""The EMF field of joined outcomes the quality alert requires (docs/monitoring.md)."""
+
+
+def retrain_properties(ctx: AzureContext, reason: RetrainReason) -> dict[str, str]:
+    """The acting alert's custom properties: the event's fields Azure cannot fill in."""
+    payload = retrain_payload(
+        target="azure",
+        endpoint=ctx.names.endpoint,
+        model_name=ctx.spec.model.name,
+        model_version=ctx.spec.model.version,
+        reason=reason,
+        alarm="",
+        state="",
+        time="",
+    )
+    return {
+        "inferstack.version": payload["version"],
+        "inferstack.type": payload["type"],
+        "inferstack.endpoint": payload["endpoint"],
+        "inferstack.model": payload["model"]["name"],
+        "inferstack.modelVersion": payload["model"]["version"],
+        "inferstack.reason": reason,
+    }
+
+
+def retrain_event_from_common_alert(body: dict[str, Any]) -> dict[str, Any]:
+    """The v1 retraining event from a common-alert-schema webhook body."""
+    data = body["data"]
+    essentials, props = data["essentials"], data["customProperties"]
+    reason = props["inferstack.reason"]
+    return retrain_payload(
+        target="azure",
+        endpoint=props["inferstack.endpoint"],
+        model_name=props["inferstack.model"],
+        model_version=props["inferstack.modelVersion"],
+        reason=reason,
+        alarm=essentials["alertRule"],
+        state=essentials["monitorCondition"],
+        time=essentials["firedDateTime"],
     )
 
 
@@ -117,6 +241,7 @@ class Observability(pulumi.ComponentResource):
         self.action_group_id = group.id
         self._metric_alerts(name, args, group.id)
         self._log_alerts(name, args, group.id)
+        self._retrain_alerts(name, args, group.id)
         self.dashboard_url = pulumi.Output.from_input("")
         if ctx.spec.observability.dashboard:
             self.dashboard_url = self._workbook(name, args)
@@ -212,40 +337,104 @@ class Observability(pulumi.ComponentResource):
     ) -> None:
         ctx = args.ctx
         alarms = ctx.spec.observability.alarms
-        for what, query, column, threshold in (
-            ("5xx", five_xx_query(ctx.names.endpoint), "ErrorRate", alarms.error_rate_5xx_percent),
-            ("drift", drift_query(ctx.names.endpoint), "DriftScore", alarms.drift_score),
-        ):
-            MONITOR.ScheduledQueryRule(
-                f"{name}-{what}",
-                rule_name=ctx.names.rule(what),
+        threshold = alarms.error_rate_5xx_percent
+        self._log_alert(
+            f"{name}-5xx",
+            args,
+            "5xx",
+            five_xx_query(ctx.names.endpoint),
+            ("ErrorRate", "GreaterThan", threshold),
+            WINDOW,
+            {"action_groups": [action_group_id]},
+        )
+
+    def _log_alert(
+        self,
+        name: str,
+        args: ObservabilityArgs,
+        what: str,
+        query: str,
+        test: tuple[str, str, float],
+        window: str,
+        actions: MONITOR.ActionsArgsDict,
+    ) -> None:
+        ctx = args.ctx
+        column, operator, threshold = test
+        worst = "Minimum" if operator == "LessThan" else "Maximum"
+        side = "below" if operator == "LessThan" else "above"
+        MONITOR.ScheduledQueryRule(
+            name,
+            rule_name=ctx.names.rule(what),
+            resource_group_name=args.resource_group_name,
+            location=ctx.location,
+            kind="LogAlert",
+            description=f"{column} {side} {threshold:g}",
+            severity=2,
+            enabled=True,
+            scopes=[args.log_analytics_id],
+            evaluation_frequency=WINDOW,
+            window_size=window,
+            criteria={
+                "all_of": [
+                    {
+                        "query": query,
+                        "time_aggregation": worst,
+                        "metric_measure_column": column,
+                        "operator": operator,
+                        "threshold": threshold,
+                        "failing_periods": {
+                            "number_of_evaluation_periods": 1,
+                            "min_failing_periods_to_alert": 1,
+                        },
+                    }
+                ]
+            },
+            actions=actions,
+            tags=ctx.tags,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+
+    def _retrain_alerts(
+        self, name: str, args: ObservabilityArgs, action_group_id: pulumi.Input[str]
+    ) -> None:
+        """Drift and quality log alerts; with a webhook they also call it for retraining."""
+        ctx = args.ctx
+        settings = ctx.spec.observability.retraining
+        if settings.event_bus:
+            raise SpecError(
+                [
+                    "observability.retraining.event_bus: Azure Monitor action groups have no "
+                    "Event Grid receiver; use webhook_url_secret (a Functions or Logic Apps "
+                    "endpoint that relays the common alert schema)"
+                ]
+            )
+        groups: list[pulumi.Input[str]] = [action_group_id]
+        if settings.webhook_url_secret:
+            namespace, _, key = settings.webhook_url_secret.rpartition(":")
+            url = pulumi.Config(namespace or None).require_secret(key)
+            hook = MONITOR.ActionGroup(
+                f"{name}-retrain-group",
+                action_group_name=ctx.names.rule("retrain"),
+                group_short_name=fit(ACTION_GROUP_SHORT, "retrain"),
                 resource_group_name=args.resource_group_name,
-                location=ctx.location,
-                kind="LogAlert",
-                description=f"{column} above {threshold:g}",
-                severity=2,
+                location="global",
                 enabled=True,
-                scopes=[args.log_analytics_id],
-                evaluation_frequency=WINDOW,
-                window_size=WINDOW if what == "5xx" else "PT15M",
-                criteria={
-                    "all_of": [
-                        {
-                            "query": query,
-                            "time_aggregation": "Maximum",
-                            "metric_measure_column": column,
-                            "operator": "GreaterThan",
-                            "threshold": threshold,
-                            "failing_periods": {
-                                "number_of_evaluation_periods": 1,
-                                "min_failing_periods_to_alert": 1,
-                            },
-                        }
-                    ]
-                },
-                actions={"action_groups": [action_group_id]},
+                webhook_receivers=[
+                    {"name": "retrain", "service_uri": url, "use_common_alert_schema": True}
+                ],
                 tags=ctx.tags,
                 opts=pulumi.ResourceOptions(parent=self),
+            )
+            groups.append(hook.id)
+        for what, reason, query, column, operator, threshold in retrain_log_alerts(ctx):
+            self._log_alert(
+                f"{name}-{what}",
+                args,
+                what,
+                query,
+                (column, operator, threshold),
+                "PT15M",
+                {"action_groups": groups, "custom_properties": retrain_properties(ctx, reason)},
             )
 
     def _workbook(self, name: str, args: ObservabilityArgs) -> pulumi.Output[str]:

@@ -76,7 +76,17 @@ TABLES: dict[str, set[str]] = {
         "TotalDurationMs",
     },
 }
-KQL_NAMES = {"Total", "Errors", "ErrorRate", "Emf", "DriftScore"}
+KQL_NAMES = {
+    "Total",
+    "Errors",
+    "ErrorRate",
+    "Emf",
+    "DriftScore",
+    "DriftPValue",
+    "PredictionDrift",
+    "PredictionDriftPValue",
+    "Quality",
+}
 """Columns the queries define themselves (summarize/extend), not table columns."""
 
 
