@@ -260,7 +260,7 @@ class RetrainingSpec(_Spec):
     event_bus: bool = Field(
         False,
         description="Send the retraining event to the cloud's bus: EventBridge (aws), "
-        "Event Grid (azure), Pub/Sub (gcp).",
+        "Pub/Sub (gcp); refused on azure (action groups have no Event Grid receiver).",
     )
     webhook_url_secret: str | None = Field(
         None,
