@@ -8,6 +8,7 @@ from pathlib import Path
 import pulumi
 import pulumi_gcp as gcp
 
+from inferstack.components.gcp.capture import image_extras
 from inferstack.components.gcp.context import GcpContext
 from inferstack.components.gcp.rules import ARTIFACT_REGISTRY_IMAGE, gcp_options
 from inferstack.components.image.component import ImageRegistry, RuntimeImage, RuntimeImageArgs
@@ -115,6 +116,7 @@ class ArtifactRepository(pulumi.ComponentResource):
                         gpu=spec.compute.accelerator != "none",
                         registry=registry,
                         platform=GKE_PLATFORM,
+                        extras=image_extras(spec),
                     ),
                     opts=pulumi.ResourceOptions(parent=self),
                 )

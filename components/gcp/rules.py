@@ -251,8 +251,6 @@ def _not_built_on_gke(spec: DeploymentSpec) -> None:
     refusals = (
         ("gateway.quota_per_day", spec.gateway.quota_per_day is not None,
          "Cloud Armor limits rates per client, not quotas per key; remove it"),
-        ("observability.data_capture_percent", spec.observability.data_capture_percent > 0,
-         "data capture to Cloud Storage is not built on gcp yet; set 0"),
         ("scaling.schedules", bool(spec.scaling.schedules),
          "the HPA has no scheduled windows on gcp; remove them"),
         ("rollout.strategy", spec.rollout.strategy in ("linear", "blue_green"),

@@ -16,6 +16,12 @@ import pulumi_gcp as gcp
 import pulumi_random as random
 
 from inferstack.components.gcp import routing, workloads
+from inferstack.components.gcp.capture import (
+    CaptureBucket,
+    CaptureBucketArgs,
+    capture_on,
+    sample_rate,
+)
 from inferstack.components.gcp.context import GcpContext
 from inferstack.components.gcp.kube import declare
 from inferstack.components.gcp.rules import gcp_options, pod_requests
@@ -44,7 +50,7 @@ class Track:
     workloads: tuple[Workload, ...]
 
 
-def serving_for(ctx: GcpContext, gsa_email: Any) -> Serving:
+def serving_for(ctx: GcpContext, gsa_email: Any, capture_uri: Any = None) -> Serving:
     spec = ctx.spec
     cpu, memory = pod_requests(spec)
     return Serving(
@@ -57,6 +63,8 @@ def serving_for(ctx: GcpContext, gsa_email: Any) -> Serving:
         memory=f"{memory:g}Gi",
         gpus=spec.compute.gpu_count if spec.compute.accelerator != "none" else 0,
         api_key_secret=f"{spec.model.name}-api-key" if spec.gateway.auth == "api_key" else None,
+        capture_uri=capture_uri,
+        capture_rate=sample_rate(spec),
     )
 
 
@@ -163,10 +171,12 @@ def serving_objects(
     key_hash: Any,
     edge: EdgeNames,
     variant_images: dict[str, Any] | None = None,
+    capture_uri: Any = None,
 ) -> list[Manifest]:
-    """Every Kubernetes object of the deployment, in apply order."""
+    """Every Kubernetes object of the deployment, in apply order (`capture_uri`: the
+    capture bucket's prefix the runtime writes to, None without data capture)."""
     spec, options = ctx.spec, gcp_options(ctx.spec)
-    serving = serving_for(ctx, gsa_email)
+    serving = serving_for(ctx, gsa_email, capture_uri)
     objects = [workloads.namespace(serving), workloads.service_account(serving)]
     if serving.api_key_secret:
         objects.append(workloads.api_key_secret(serving, key_hash))
@@ -266,6 +276,13 @@ class ServingWorkloads(pulumi.ComponentResource):
                     opts=child,
                 )
             )
+        capture_uri: pulumi.Output[str] | None = None
+        if capture_on(spec):
+            capture = CaptureBucket(
+                f"{name}-capture", CaptureBucketArgs(ctx, gsa.email), opts=child
+            )
+            grants.append(capture.grant)
+            capture_uri = capture.uri
         key_hash: pulumi.Input[str] = ""
         self.api_key = pulumi.Output.secret("")
         if spec.gateway.auth == "api_key":
@@ -276,7 +293,7 @@ class ServingWorkloads(pulumi.ComponentResource):
             parent=self, provider=args.provider, depends_on=[*grants, *args.depends_on]
         )
         namespace, *rest = serving_objects(
-            ctx, args.image, gsa.email, key_hash, args.edge, args.variant_images
+            ctx, args.image, gsa.email, key_hash, args.edge, args.variant_images, capture_uri
         )
         created = declare(f"{name}-namespace", namespace, kube)
         in_namespace = pulumi.ResourceOptions.merge(

@@ -83,6 +83,10 @@ class Serving:
     """nvidia.com/gpu per pod (0: CPU)."""
     api_key_secret: str | None
     """Secret holding INFERSTACK_API_KEY_HASHES (None: no key check)."""
+    capture_uri: Any = None
+    """INFERSTACK_CAPTURE_URI, the stack's capture bucket (None: no data capture)."""
+    capture_rate: str = "0"
+    """INFERSTACK_CAPTURE_SAMPLE_RATE: the share of requests captured."""
 
 
 def _meta(name: str, serving: Serving, **labels: str) -> dict[str, Any]:
@@ -171,6 +175,9 @@ def _env(serving: Serving, workload: Workload) -> list[dict[str, Any]]:
     if serving.api_key_secret:
         ref = {"name": serving.api_key_secret, "key": Env.API_KEY_HASHES}
         env.append({"name": Env.API_KEY_HASHES, "valueFrom": {"secretKeyRef": ref}})
+    if serving.capture_uri is not None:
+        env.append({"name": Env.CAPTURE_URI, "value": serving.capture_uri})
+        env.append({"name": Env.CAPTURE_SAMPLE_RATE, "value": serving.capture_rate})
     return env
 
 

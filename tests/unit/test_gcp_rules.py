@@ -124,7 +124,6 @@ def test_driver_must_run_the_runtime_images_cuda() -> None:
         ("gateway.auth", {"gateway__auth": "jwt", "gateway__jwt": JWT}),
         ("gateway.auth", {"gateway__auth": "iam"}),
         ("gateway.quota_per_day", {"gateway__quota_per_day": 1000}),
-        ("observability.data_capture_percent", {"observability__data_capture_percent": 5}),
         ("rollout.strategy", {"rollout__strategy": "linear"}),
         ("targets.gcp.stable_image", {**CANARY, STABLE: "0.9.0"}),
         ("rollout.auto_rollback", {"rollout__strategy": "canary"}),
