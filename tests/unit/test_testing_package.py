@@ -67,13 +67,15 @@ def test_the_testing_extra_brings_boto3_and_the_mirrored_moto_services() -> None
     services = set(testing_extra.split("moto[", 1)[1].split("]", 1)[0].split(","))
     # Pulumi's module name -> moto's extra, where they differ; log groups need `logs`
     # and the caller-identity call needs `sts`. Security group rules (aws:vpc/) are EC2's,
-    # load balancers (aws:lb/) ELBv2's; moto's apigatewayv2 extra needs a subset of its
-    # apigateway extra's packages (PyYAML, openapi-spec-validator).
+    # load balancers (aws:lb/) ELBv2's, state machines (aws:sfn/) stepfunctions'; moto's
+    # apigatewayv2 extra needs a subset of its apigateway extra's packages (PyYAML,
+    # openapi-spec-validator).
     moto_extra = {
         "appautoscaling": "applicationautoscaling",
         "vpc": "ec2",
         "lb": "elbv2",
         "apigatewayv2": "apigateway",
+        "sfn": "stepfunctions",
     }
     needed = {
         moto_extra.get(t.split(":")[1].split("/")[0], t.split(":")[1].split("/")[0])
