@@ -7,6 +7,7 @@ import pulumi_azure_native as azure_native
 
 from inferstack.components.azure.autoscale import DeploymentAutoscale, DeploymentAutoscaleArgs
 from inferstack.components.azure.batch import BatchScoring, BatchScoringArgs
+from inferstack.components.azure.capture import CaptureContainer, CaptureContainerArgs, capture_on
 from inferstack.components.azure.context import context_for
 from inferstack.components.azure.gateway import ApiGateway, ApiGatewayArgs
 from inferstack.components.azure.limits import BELOW_RECOMMENDED, quota_vcpus
@@ -121,6 +122,13 @@ class AzureEndpoint(pulumi.ComponentResource):
         registry_ids = [ctx.options.image_registry_id or workspace.registry_id]
         if ctx.options.image_registry_id:
             registry_ids.append(workspace.registry_id)
+        capture = None
+        if capture_on(spec):
+            capture = CaptureContainer(
+                f"{name}-capture",
+                CaptureContainerArgs(ctx, storage_account_id=workspace.storage_account_id),
+                opts=child,
+            )
         serving = OnlineServing(
             f"{name}-serving",
             OnlineServingArgs(
@@ -132,6 +140,7 @@ class AzureEndpoint(pulumi.ComponentResource):
                 registry_ids=tuple(registry_ids),
                 model_ids=assets.model_ids,
                 environment_ids=assets.environment_ids,
+                capture=capture,
             ),
             opts=child,
         )

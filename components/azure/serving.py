@@ -24,10 +24,16 @@ from typing import Any
 import pulumi
 import pulumi_azure_native as azure_native
 
+from inferstack.components.azure.capture import CaptureContainer, sample_rate
 from inferstack.components.azure.context import OTHER, AzureContext, nested
 from inferstack.components.azure.naming import ONLINE_DEPLOYMENT, digest, fit
 from inferstack.components.azure.propagation import RolePropagation
-from inferstack.components.azure.roles import ACR_PULL, STORAGE_BLOB_DATA_READER, assign
+from inferstack.components.azure.roles import (
+    ACR_PULL,
+    STORAGE_BLOB_DATA_CONTRIBUTOR,
+    STORAGE_BLOB_DATA_READER,
+    assign,
+)
 from inferstack.components.azure.rules import live_traffic_percent
 from inferstack.components.azure.target import Color, ProbeOptions
 from inferstack.components.azure.traffic import EndpointTraffic
@@ -82,6 +88,8 @@ class OnlineServingArgs:
     """Registries the endpoint identity pulls from (the image's, the workspace's)."""
     model_ids: dict[str, pulumi.Output[str]]
     environment_ids: dict[str, pulumi.Output[str]]
+    capture: CaptureContainer | None = None
+    """Where the runtime writes captured requests (azure/capture.py); None: no capture."""
 
 
 class OnlineServing(pulumi.ComponentResource):
@@ -136,6 +144,18 @@ class OnlineServing(pulumi.ComponentResource):
                 opts=child,
             ),
         ]
+        if args.capture is not None:
+            grants.append(
+                assign(
+                    f"{name}-capture-writer",
+                    scope=args.capture.scope,
+                    role=STORAGE_BLOB_DATA_CONTRIBUTOR,
+                    principal_id=identity.principal_id,
+                    subscription_id=args.subscription_id,
+                    service_principal=True,
+                    opts=child,
+                )
+            )
         propagated = RolePropagation(f"{name}-grants-propagation", grants, opts=child)
         endpoint_inputs: dict[str, Any] = {
             "auth_mode": "Key" if ctx.options.endpoint_auth == "key" else "AADToken",
@@ -198,7 +218,7 @@ class OnlineServing(pulumi.ComponentResource):
         instance_type = spec.instance_type()
         if color != ctx.live_color and options.previous and options.previous.instance_type:
             instance_type = options.previous.instance_type
-        env: dict[str, str] = {
+        env: dict[str, pulumi.Input[str]] = {
             Env.MODEL_NAME: spec.model.name,
             Env.MODEL_VERSION: version,
             Env.ENVIRONMENT: spec.environment,
@@ -210,6 +230,9 @@ class OnlineServing(pulumi.ComponentResource):
             # AmlOnlineEndpointConsoleLog, where the drift alert reads DriftScore.
             Env.CLOUDWATCH_EMF: "true",
         }
+        if args.capture is not None:
+            env[Env.CAPTURE_URI] = args.capture.uri
+            env[Env.CAPTURE_SAMPLE_RATE] = sample_rate(spec)
         return ML.OnlineDeployment(
             f"{name}-{color}",
             deployment_name=fit(ONLINE_DEPLOYMENT, color),
