@@ -32,7 +32,11 @@ import pulumi_azure_native as azure_native
 
 from inferstack.components.azure.batch_naming import BatchNames, batch_names
 from inferstack.components.azure.batch_options import AzureBatchOptions
-from inferstack.components.azure.batch_rules import batch_instance_type, batch_options
+from inferstack.components.azure.batch_rules import (
+    batch_instance_type,
+    batch_options,
+    low_priority_vcpus,
+)
 from inferstack.components.azure.context import AzureContext, nested
 from inferstack.components.azure.model import environment_version
 from inferstack.components.azure.naming import digest
@@ -121,6 +125,12 @@ class BatchScoring(pulumi.ComponentResource):
         options = batch_options(ctx.spec)
         self.names = names = batch_names(
             ctx.spec.model.name, pulumi.get_project(), pulumi.get_stack()
+        )
+        quota = "low-priority vCPUs" if options.priority == "LowPriority" else "its family's vCPUs"
+        pulumi.log.info(
+            f"quota: the batch cluster takes up to {low_priority_vcpus(ctx.spec)} of the "
+            f"region's {quota} in {ctx.location} at {options.max_nodes} nodes; a job waits "
+            "(queued) while the quota or low-priority capacity is short"
         )
         child = pulumi.ResourceOptions(parent=self)
         where: dict[str, Any] = {

@@ -5,15 +5,23 @@ on a bundle, its rows equal to the model's in process."""
 
 from __future__ import annotations
 
+import io
+import re
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from pydantic import ValidationError
 
 from inferstack.components.azure.batch import SCORING_SCRIPT, code_folder
+from inferstack.components.azure.batch_crosscheck import (
+    BatchEntities,
+    batch_documents,
+    batch_entities,
+)
 from inferstack.components.azure.batch_naming import (
     BATCH_DEPLOYMENT,
     BATCH_ENDPOINT,
@@ -229,3 +237,81 @@ def test_scoring_script_refuses_another_version(
     monkeypatch.setenv(azureml_batch.OUTPUT_ENV, str(tmp_path))
     with pytest.raises(ConfigError, match=r"2\.0\.0"):
         azureml_batch.init()
+
+
+def _seconds(duration: str) -> float:
+    """An ISO 8601 duration of hours, minutes and seconds, in seconds."""
+    match = re.fullmatch(r"PT(?:(\d+)H)?(?:(\d+)M)?(?:([\d.]+)S)?", duration)
+    assert match, duration
+    hours, minutes, seconds = (float(g or 0) for g in match.groups())
+    return hours * 3600 + minutes * 60 + seconds
+
+
+# azure-ai-ml's schemas use marshmallow options that marshmallow 3.2x deprecates.
+def _marshmallow_warnings(test: Any) -> Any:
+    test = pytest.mark.filterwarnings("ignore::marshmallow.warnings.RemovedInMarshmallow4Warning")(
+        test
+    )
+    return pytest.mark.filterwarnings("ignore::marshmallow.warnings.ChangedInMarshmallow4Warning")(
+        test
+    )
+
+
+@pytest.fixture(scope="module")
+def entities() -> BatchEntities:
+    return batch_entities(spec(batch=BATCH), "inferstack", STACK)
+
+
+@_marshmallow_warnings
+def test_cluster_agrees_with_azure_ai_ml(plan: Plan, entities: BatchEntities) -> None:
+    ours = one(plan, f"{ML}:Compute").inputs["properties"]
+    theirs = entities.compute["properties"]
+    assert ours["computeType"] == theirs["computeType"]
+    for key in ("vmSize", "vmPriority", "osType"):
+        assert ours["properties"][key] == theirs["properties"][key], key
+    mine, sdk = ours["properties"]["scaleSettings"], theirs["properties"]["scaleSettings"]
+    assert (mine["minNodeCount"], mine["maxNodeCount"]) == (
+        sdk["minNodeCount"],
+        sdk["maxNodeCount"],
+    )
+    assert _seconds(mine["nodeIdleTimeBeforeScaleDown"]) == _seconds(
+        sdk["nodeIdleTimeBeforeScaleDown"]
+    )
+
+
+@_marshmallow_warnings
+def test_deployment_and_endpoint_agree_with_azure_ai_ml(
+    plan: Plan, entities: BatchEntities
+) -> None:
+    ours = one(plan, f"{ML}:BatchDeployment").inputs["properties"]
+    theirs = entities.deployment["properties"]
+    for key in ("miniBatchSize", "maxConcurrencyPerInstance", "outputAction", "errorThreshold"):
+        assert ours[key] == theirs[key], key
+    assert ours["resources"]["instanceCount"] == theirs["resources"]["instanceCount"]
+    assert ours["loggingLevel"].lower() == theirs["loggingLevel"].lower()
+    assert ours["retrySettings"]["maxRetries"] == theirs["retrySettings"]["maxRetries"]
+    assert _seconds(ours["retrySettings"]["timeout"]) == _seconds(
+        theirs["retrySettings"]["timeout"]
+    )
+    assert (
+        ours["codeConfiguration"]["scoringScript"] == theirs["codeConfiguration"]["scoringScript"]
+    )
+    assert ours["model"]["referenceType"] == theirs["model"]["referenceType"]
+    assert theirs["compute"] == one(plan, f"{ML}:Compute").inputs["computeName"]
+    endpoint = one(plan, f"{ML}:BatchEndpoint").inputs
+    assert (
+        endpoint["properties"]["authMode"].lower()
+        == entities.endpoint["properties"]["authMode"].lower()
+    )
+    assert endpoint["endpointName"] == batch_names(MODEL, "inferstack", STACK).endpoint
+
+
+@_marshmallow_warnings
+def test_azure_ai_ml_refuses_what_the_spec_refuses() -> None:
+    from azure.ai.ml import load_batch_deployment
+    from marshmallow.exceptions import ValidationError as SchemaError
+
+    docs = batch_documents(spec(batch=BATCH), "inferstack", STACK)
+    docs["deployment"]["output_action"] = "keep_everything"
+    with pytest.raises(SchemaError, match="output_action"):
+        load_batch_deployment(source=io.StringIO(yaml.safe_dump(docs["deployment"])))
