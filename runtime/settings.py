@@ -5,15 +5,20 @@ deployment side reads too); the SageMaker variables are honoured as fallbacks
 (``SAGEMAKER_BIND_TO_PORT``, ``SAGEMAKER_MODEL_SERVER_WORKERS``,
 ``SAGEMAKER_MODEL_SERVER_TIMEOUT``, ``SM_MODEL_DIR``, ``SAGEMAKER_ENDPOINT_NAME``).
 Nothing on the request path reads ``os.environ``.
+
+The environment is read by a few lines here rather than pydantic-settings, whose import
+cost about 0.1 s of every start before readiness: names match case-insensitively, the
+first of a field's names that is set wins, and values passed to the constructor win over
+the environment (as with pydantic-settings).
 """
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import AliasChoices, Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import AliasChoices, BaseModel, ConfigDict, Field
 
 from inferstack.runtime.contract import ENV_PREFIX, MODEL_DIR, PORT, SEMVER_PATTERN, Env
 
@@ -22,12 +27,21 @@ def _env(name: str, *fallbacks: str) -> AliasChoices:
     return AliasChoices(name, *fallbacks)
 
 
-class RuntimeSettings(BaseSettings):
-    """How the server runs; bundle batching settings are overridden when set here."""
+class RuntimeSettings(BaseModel):
+    """How the server runs; bundle batching settings are overridden when set here.
 
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, extra="ignore", frozen=True, populate_by_name=True
+    ``RuntimeSettings()`` reads the environment; keyword arguments override it.
+    """
+
+    model_config = ConfigDict(
+        extra="ignore", frozen=True, populate_by_name=True, validate_default=True
     )
+
+    def __init__(self, **values: Any) -> None:
+        env = from_environment()
+        given = {_field_of(key) for key in values}
+        # keyed by the variable's name, so that a bad value's error names the variable
+        super().__init__(**{var: v for f, (var, v) in env.items() if f not in given}, **values)
 
     bundle_dir: Path = Field(Path(MODEL_DIR), validation_alias=_env(Env.BUNDLE_DIR, "SM_MODEL_DIR"))
     model_name: str | None = Field(
@@ -147,6 +161,35 @@ class RuntimeSettings(BaseSettings):
     """Explained rows the attribution metrics average over."""
     grpc_port: int | None = Field(None, ge=1, le=65535, validation_alias=_env(Env.GRPC_PORT))
     """Serve the V2 gRPC service on this port too (needs the ``grpc`` extra); off unless set."""
+
+
+def from_environment() -> dict[str, tuple[str, str]]:
+    """The settings set in ``os.environ``: field name to (variable, value as a string)."""
+    env = {k.lower(): v for k, v in os.environ.items()}
+    found: dict[str, tuple[str, str]] = {}
+    for name, field in RuntimeSettings.model_fields.items():
+        for choice in _choices(name, field.validation_alias):
+            value = env.get(choice.lower())
+            if value is not None:
+                found[name] = (choice, value)
+                break
+    return found
+
+
+def _choices(name: str, alias: Any) -> list[str]:
+    if isinstance(alias, AliasChoices):
+        return [str(c) for c in alias.choices]
+    return [ENV_PREFIX + name.upper()]
+
+
+def _field_of(key: str) -> str:
+    """The field a constructor keyword names (a field name or one of its variables)."""
+    if key in RuntimeSettings.model_fields:
+        return key
+    for name, field in RuntimeSettings.model_fields.items():
+        if key in _choices(name, field.validation_alias):
+            return name
+    return key
 
 
 def env_names() -> frozenset[str]:
