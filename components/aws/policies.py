@@ -30,6 +30,19 @@ INSTANCE_METRICS_NAMESPACES = ("/aws/sagemaker/*",)
 UNCONDITIONED_TRUST = ("apigateway.amazonaws.com", "ec2.amazonaws.com")
 
 
+# Batch Transform jobs (`inferstack score --stack`) run the endpoint's model with this
+# role and write their containers' logs to SageMaker's one log group for all transform
+# jobs, in streams named <job>/<instance> ("Log Amazon SageMaker AI Events with Amazon
+# CloudWatch"); SageMaker creates the group on the first job.
+TRANSFORM_LOG_GROUP = "/aws/sagemaker/TransformJobs"
+
+
+def sibling_log_group(log_group_arn: str, name: str) -> str:
+    """The ARN of log group `name` in the account and region of `log_group_arn`."""
+    prefix, _, _ = log_group_arn.partition(":log-group:")
+    return f"{prefix}:log-group:{name}"
+
+
 def _doc(*statements: Policy) -> Policy:
     return {"Version": "2012-10-17", "Statement": list(statements)}
 
@@ -126,6 +139,7 @@ def execution_role_policy(
     """SageMaker's execution role: read the artifacts and pull the image, write capture and
     async output under its own prefixes and logs to its own log group, use the stack key,
     publish instance metrics, and read the rollback alarms (`alarm_arns`) it watches.
+    Batch transform jobs of the same model log to SageMaker's transform log group.
 
     The logs and metrics grants are those of the CreateModel execution-role policy in
     SageMaker's "How to use SageMaker AI execution roles"; DescribeAlarms on the rollback
@@ -176,6 +190,20 @@ def execution_role_policy(
                 "logs:DescribeLogStreams",
             ],
             "Resource": [log_group_arn, f"{log_group_arn}:log-stream:*"],
+        },
+        {
+            "Sid": "WriteTransformJobLogs",
+            "Effect": "Allow",
+            "Action": [
+                "logs:CreateLogGroup",
+                "logs:CreateLogStream",
+                "logs:PutLogEvents",
+                "logs:DescribeLogStreams",
+            ],
+            "Resource": [
+                sibling_log_group(log_group_arn, TRANSFORM_LOG_GROUP),
+                f"{sibling_log_group(log_group_arn, TRANSFORM_LOG_GROUP)}:log-stream:*",
+            ],
         },
         {
             # PutMetricData takes no resource; the namespace condition is its only scope.

@@ -47,7 +47,8 @@ STATES = {
 }
 # Instance families with local NVMe storage: SageMaker refuses a volume KMS key for them
 # (their instance store is encrypted by the hardware).
-LOCAL_STORAGE_FAMILIES = ("g4dn", "g5", "g6", "g6e", "p3dn", "p4d", "trn1", "inf2")
+LOCAL_STORAGE_FAMILIES = ("g4dn", "g5", "g6", "g6e", "trn1")
+MAX_INSTANCES = 100
 TRANSFORM_JOB = NameRule(
     "SageMaker transform job name",
     "boto3:sagemaker.create_transform_job",
@@ -173,8 +174,8 @@ class AwsBatch:
                 "--instance-type with one CreateTransformJob accepts, e.g. ml.m5.xlarge"
             )
         count = request.instance_count if request.instance_count is not None else 1
-        if count < 1:
-            raise BatchJobError(f"instance count {count}: at least 1")
+        if not 1 <= count <= MAX_INSTANCES:
+            raise BatchJobError(f"instance count {count}: 1 to {MAX_INSTANCES}")
         split_s3(request.output_uri, "output")
         if not request.input_uri.startswith("s3://"):
             path = Path(request.input_uri)

@@ -115,6 +115,9 @@ def test_execution_role_grants_nothing_outside_its_own_resources(prod) -> None:
         f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/{ENDPOINT}",
         f"arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/Endpoints/{ENDPOINT}"
         ":log-stream:*",
+        # Batch Transform's logs: SageMaker's one group for every transform job.
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TransformJobs",
+        "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TransformJobs:log-stream:*",
     }
     for statement in document["Statement"]:
         assert statement["Effect"] == "Allow"

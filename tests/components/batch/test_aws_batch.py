@@ -155,6 +155,10 @@ def test_execution_role_reads_batch_input_and_writes_batch_output(deployed: Depl
     assert f"{bucket_arn}/batch/{ENDPOINT}/output/*" in writes
     assert not any("/batch/" in r and "/output/" in r for r in reads)
     assert not any("/batch/" in r and "/input/" in r for r in writes)
+    logs = next(s for s in statements if s.get("Sid") == "WriteTransformJobLogs")
+    group = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/sagemaker/TransformJobs"
+    assert logs["Resource"] == [group, f"{group}:log-stream:*"]
+    assert "logs:PutLogEvents" in logs["Action"]
 
 
 def test_s3_input_under_the_batch_prefix_is_used_as_is(
