@@ -1,7 +1,8 @@
 """The inferstack model dashboard for Grafana, and the datasource it reads.
 
 Panels: request rate by code, latency percentiles, error rate, batch size, queue
-depth and in-flight requests, drift per feature, and the served model. Every query
+depth and in-flight requests, drift per feature (PSI and test p-value), prediction
+drift, live quality with its joined outcomes, and the served model. Every query
 reads a metric the runtime exports (`inferstack.runtime.metrics`), scoped to one
 Prometheus scrape job.
 """
@@ -56,6 +57,48 @@ def _panel(
             for i, (expr, legend) in enumerate(targets)
         ],
     }
+
+
+def _monitoring_panels(scoped: str, alarms: AlarmThresholds, y: int) -> list[dict[str, Any]]:
+    """Drift tests per feature, prediction drift, and live quality with its joined outcomes."""
+    quality = [(f"max by (metric) ({Metric.QUALITY}{{{scoped}}})", "{{metric}}")]
+    return [
+        _panel(
+            "Input drift test p-value by feature (low = drifted)",
+            "short",
+            [
+                (
+                    f"min by (feature, test) ({Metric.DRIFT_PVALUE}{{{scoped}}})",
+                    "{{feature}} {{test}}",
+                )
+            ],
+            12,
+            y,
+            thresholds=alarms.drift_pvalue,
+        ),
+        _panel(
+            "Prediction drift",
+            "short",
+            [
+                (f"max({Metric.PREDICTION_DRIFT_SCORE}{{{scoped}}})", "PSI"),
+                (
+                    f"min by (test) ({Metric.PREDICTION_DRIFT_PVALUE}{{{scoped}}})",
+                    "p-value {{test}}",
+                ),
+            ],
+            0,
+            y + 8,
+            thresholds=alarms.prediction_drift_score,
+        ),
+        _panel(
+            "Live quality (joined outcomes)",
+            "short",
+            [*quality, (f"sum({Metric.QUALITY_SAMPLES}{{{scoped}}})", "joined outcomes")],
+            12,
+            y + 8,
+            thresholds=alarms.quality_threshold,
+        ),
+    ]
 
 
 def dashboard(uid: str, job: str, model: str, alarms: AlarmThresholds) -> dict[str, Any]:
@@ -144,6 +187,7 @@ def dashboard(uid: str, job: str, model: str, alarms: AlarmThresholds) -> dict[s
             0,
             24,
         ),
+        *_monitoring_panels(scoped, alarms, y=24),
     ]
     for i, panel in enumerate(panels, start=1):
         panel["id"] = i

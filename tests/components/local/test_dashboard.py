@@ -16,6 +16,8 @@ from inferstack.components.local.dashboard import (
     datasource_yaml,
 )
 from inferstack.components.spec.models import AlarmThresholds
+from inferstack.runtime.drift_monitor import DriftReport
+from inferstack.runtime.drift_stats import Drift
 
 METRIC = re.compile(r"\b(inferstack_[a-z_]+)")
 
@@ -32,6 +34,9 @@ def _exported_metric_names() -> set[str]:
     metrics.inflight.set(1)
     metrics.load_seconds.set(0.5)
     metrics.set_drift("f0", 0.1)
+    ks = Drift(psi=0.1, rows=100, test="ks", statistic=0.2, pvalue=0.03)
+    metrics.set_drift_report(DriftReport(features={"f0": ks}, prediction=ks))
+    metrics.set_quality({"auc": 0.8}, 120)
     return {sample.name for family in metrics.registry.collect() for sample in family.samples}
 
 
@@ -47,7 +52,8 @@ def test_dashboard_is_valid_grafana_json() -> None:
     ids = [p["id"] for p in board["panels"]]
     assert len(ids) == len(set(ids))
     titles = " ".join(p["title"].lower() for p in board["panels"])
-    for topic in ("latency", "request rate", "error rate", "batch size", "drift"):
+    topics = ("latency", "request rate", "error rate", "batch size", "drift", "prediction drift")
+    for topic in (*topics, "p-value by feature", "live quality"):
         assert topic in titles, topic
     for panel in board["panels"]:
         assert panel["datasource"]["uid"] == DATASOURCE_UID
