@@ -9,6 +9,7 @@ from inferstack.policies.base import Rule, Subject
 from inferstack.policies.base import of as _of
 
 STORAGE = "azure-native:storage:StorageAccount"
+CONTAINER = "azure-native:storage:BlobContainer"
 VAULT = "azure-native:keyvault:Vault"
 REGISTRY = "azure-native:containerregistry:Registry"
 NAMED_VALUE = "azure-native:apimanagement:NamedValue"
@@ -46,6 +47,11 @@ def storage_secure(resources: list[Subject]) -> Iterable[tuple[str, str | None]]
         services = _props(account, "encryption").get("services") or {}
         if not (services.get("blob") or {}).get("enabled"):
             yield "blob encryption is not declared: set encryption.services.blob", account.name
+    # A container's own access level (bundles, captured requests) must not open its blobs
+    # even in an account whose allowBlobPublicAccess someone turns back on.
+    for container in _of(resources, CONTAINER):
+        if container.props.get("publicAccess", "None") != "None":
+            yield "blob container allows anonymous reads: set publicAccess None", container.name
 
 
 def key_vault_protected(resources: list[Subject]) -> Iterable[tuple[str, str | None]]:
