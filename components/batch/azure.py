@@ -37,7 +37,7 @@ from inferstack.components.azure.arm import (
     request,
 )
 from inferstack.components.azure.batch_naming import BatchNames, batch_names
-from inferstack.components.azure.batch_rules import batch_options
+from inferstack.components.azure.batch_rules import batch_instance_type, batch_options
 from inferstack.components.azure.context import names_for
 from inferstack.components.azure.rules import azure_options
 from inferstack.components.batch.seam import (
@@ -175,6 +175,14 @@ class AzureBatch:
                 "OutputData": {"score": data_reference(request_.output_uri, "output")},
             }
         }
+        size = batch_instance_type(self.stack.spec)
+        if request_.instance_type not in (None, size):
+            raise BatchJobError(
+                f"instance_type {request_.instance_type}: the batch cluster runs {size}; "
+                "change targets.azure.batch.instance_type and deploy"
+            )
+        if request_.job_name is not None:
+            raise BatchJobError("job_name: Azure ML names batch jobs itself; drop --job-name")
         count = batch_options(self.stack.spec).instance_count
         if request_.instance_count not in (None, count):
             raise BatchJobError(

@@ -99,6 +99,11 @@ class GkeBatch:
     def manifest(self, request: JobRequest, stamp: str | None = None) -> dict[str, Any]:
         """The Job `request` would create."""
         spec = self.stack.spec
+        if request.instance_type not in (None, spec.instance_type()):
+            raise BatchJobError(
+                f"instance_type {request.instance_type}: the job runs on the stack's node "
+                f"pools ({spec.instance_type()}); drop --instance-type"
+            )
         image, account = self._serving()
         cpu, memory = pod_requests(spec)
         stamp = stamp or datetime.now(UTC).strftime("%Y%m%d-%H%M%S")

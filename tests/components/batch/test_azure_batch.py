@@ -243,10 +243,21 @@ def test_inputs_outside_azure_are_refused(azure: tuple[FakeAzure, AzureBatch], u
         batch.submit(JobRequest(uri, OUTPUT))
 
 
-def test_another_node_count_is_refused(azure: tuple[FakeAzure, AzureBatch]) -> None:
-    _, batch = azure
-    with pytest.raises(BatchJobError, match="instance_count"):
-        batch.submit(JobRequest(INPUT, OUTPUT, instance_count=3))
+@pytest.mark.parametrize(
+    ("request_", "field"),
+    [
+        (JobRequest(INPUT, OUTPUT, instance_count=3), "instance_count"),
+        (JobRequest(INPUT, OUTPUT, instance_type="Standard_F8s_v2"), "instance_type"),
+        (JobRequest(INPUT, OUTPUT, job_name="mine"), "job_name"),
+    ],
+)
+def test_what_the_deployment_fixes_is_refused(
+    azure: tuple[FakeAzure, AzureBatch], request_: JobRequest, field: str
+) -> None:
+    fake, batch = azure
+    with pytest.raises(BatchJobError, match=field):
+        batch.submit(request_)
+    assert not fake.calls
 
 
 def test_a_stack_without_batch_is_refused(tmp_path: Path) -> None:

@@ -260,6 +260,10 @@ def test_an_unknown_job_is_an_error(gke: tuple[FakeCluster, GkeBatch]) -> None:
             JobRequest("gs://churn-data/in/", "gs://churn-results/out/", instance_count=500),
             "instance_count",
         ),
+        (
+            JobRequest("gs://churn-data/in/", "gs://churn-results/out/", instance_type="n1-x"),
+            "instance_type",
+        ),
     ],
 )
 def test_bad_requests_are_refused_before_the_api(
