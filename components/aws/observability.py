@@ -9,7 +9,14 @@ from typing import Any
 import pulumi
 import pulumi_aws as aws
 
-from inferstack.components.aws.alarms import AlarmDefinition, alarm_definitions
+from inferstack.components.aws.alarms import (
+    PREDICTION_METRIC,
+    PREDICTION_PVALUE_METRIC,
+    PVALUE_METRIC,
+    QUALITY_SAMPLES_METRIC,
+    AlarmDefinition,
+    alarm_definitions,
+)
 from inferstack.components.aws.common import (
     DRIFT_METRIC,
     RUNTIME_NAMESPACE,
@@ -27,6 +34,7 @@ from inferstack.components.aws.retraining import Retraining, RetrainingArgs
 from inferstack.components.aws.rules import aws_options
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
+from inferstack.runtime.contract import CLOUDWATCH_QUALITY_METRIC
 
 
 def dashboard_url(region: str, dashboard: str) -> str:
@@ -71,6 +79,7 @@ def dashboard_body(spec: DeploymentSpec, names: Names, region: str) -> dict[str,
         ("5xx errors", per_variant(sm, "Invocation5XXErrors"), "Sum"),
         ("4xx errors", per_variant(sm, "Invocation4XXErrors"), "Sum"),
         ("Input drift (PSI)", per_variant(RUNTIME_NAMESPACE, DRIFT_METRIC), "Maximum"),
+        *monitoring_rows(spec, names),
     ]
 
     def share_of_instance(metric: str, count: int) -> list[list[Any]]:
@@ -117,6 +126,54 @@ def dashboard_body(spec: DeploymentSpec, names: Names, region: str) -> dict[str,
     for i, (title, metrics, stat) in enumerate(rows):
         widgets.append(_widget(title, metrics, region, stat, y=(i // 2) * 6, x=(i % 2) * 12))
     return {"widgets": widgets}
+
+
+def monitoring_rows(spec: DeploymentSpec, names: Names) -> list[tuple[str, list[list[Any]], str]]:
+    """Drift per feature (a search over DriftScore.<feature>), prediction drift, and live
+    quality with its joined outcomes, per variant."""
+    ep, ns = names.endpoint, RUNTIME_NAMESPACE
+
+    def per_variant(metric: str, **extra: Any) -> list[list[Any]]:
+        return [
+            [ns, metric, "EndpointName", ep, "VariantName", v, *([extra] if extra else [])]
+            for v in names.variants
+        ]
+
+    # Search terms match whole tokens of a metric name split at '.', so the term
+    # DriftScore finds DriftScore and each DriftScore.<feature> (not PredictionDriftScore).
+    search = (
+        f"SEARCH('{{{ns},EndpointName,VariantName}} EndpointName=\"{ep}\" {DRIFT_METRIC}', "
+        "'Maximum', 60)"
+    )
+    quality = spec.observability.alarms.quality_metric
+    rows: list[tuple[str, list[list[Any]], str]] = [
+        ("Input drift (PSI) per feature", [[{"expression": search, "id": "f"}]], "Maximum"),
+        ("Input drift: smallest test p-value", per_variant(PVALUE_METRIC), "Minimum"),
+        (
+            "Prediction drift (PSI; p-value on the right)",
+            [
+                *per_variant(PREDICTION_METRIC),
+                *per_variant(PREDICTION_PVALUE_METRIC, yAxis="right", stat="Minimum"),
+            ],
+            "Maximum",
+        ),
+    ]
+    metrics = [quality] if quality else ["accuracy", "auc", "mae", "rmse"]
+    rows.append(
+        (
+            "Live quality (joined outcomes on the right)",
+            [
+                *(
+                    entry
+                    for m in metrics
+                    for entry in per_variant(CLOUDWATCH_QUALITY_METRIC.format(metric=m))
+                ),
+                *per_variant(QUALITY_SAMPLES_METRIC, yAxis="right"),
+            ],
+            "Minimum",
+        )
+    )
+    return rows
 
 
 @dataclass(frozen=True)

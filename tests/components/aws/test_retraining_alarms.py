@@ -286,3 +286,25 @@ def _transform(transformer: dict[str, Any], event: dict[str, Any]) -> Any:
     values = {var: lookup(path) for var, path in transformer["InputPathsMap"].items()}
     text = re.sub(r"<([a-z]+)>", lambda m: str(values[m.group(1)]), transformer["InputTemplate"])
     return json.loads(text)
+
+
+def test_the_dashboard_charts_drift_per_feature_prediction_drift_and_quality(hooked) -> None:
+    body = json.loads(
+        hooked.mocks.client("cloudwatch").get_dashboard(DashboardName=ENDPOINT)["DashboardBody"]
+    )
+    widgets = {w["properties"]["title"]: w["properties"]["metrics"] for w in body["widgets"]}
+    (search,) = widgets["Input drift (PSI) per feature"][0]
+    assert f'EndpointName="{ENDPOINT}" {emf.DRIFT_METRIC}' in search["expression"]
+    named = {
+        title: {m[1] for m in metrics if isinstance(m[0], str)}
+        for title, metrics in widgets.items()
+    }
+    assert named["Input drift: smallest test p-value"] == {emf.PVALUE_METRIC}
+    assert named["Prediction drift (PSI; p-value on the right)"] == {
+        emf.PREDICTION_METRIC,
+        emf.PREDICTION_PVALUE_METRIC,
+    }
+    assert named["Live quality (joined outcomes on the right)"] == {
+        CLOUDWATCH_QUALITY_METRIC.format(metric="auc"),
+        "QualitySamples",
+    }
