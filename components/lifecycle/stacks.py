@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+
+import yaml
 
 from inferstack.components.lifecycle.seam import NotAvailableError, TargetLifecycle, bundle_path
 from inferstack.components.lifecycle.stackfile import StackFile
@@ -31,12 +34,50 @@ class Stack:
     lifecycle: TargetLifecycle
 
     def artifact_of(self, variant: str) -> Path | None:
-        """The local bundle the stack config gives `variant` ('primary': the model's)."""
-        artifact = self.spec.model.artifact
-        for v in self.spec.rollout.variants:
-            if v.name == variant and v.artifact:
-                artifact = v.artifact
+        """The local bundle the stack config gives `variant` (by default the model's)."""
+        artifact = variant_artifacts(self.spec).get(variant, self.spec.model.artifact)
         return bundle_path(artifact, self.root)
+
+
+def variant_artifacts(spec: DeploymentSpec) -> dict[str, str | None]:
+    """Variant -> its bundle in the stack config, in the target's variant names: an
+    Azure colour, a GKE track, else 'primary' and the A/B variants."""
+    if spec.target == "azure":
+        from inferstack.components.lifecycle import azure
+
+        return dict(azure.variant_artifacts(spec))
+    if spec.target == "gcp":
+        from inferstack.components.lifecycle import gcp
+
+        return {"stable": None, **gcp.variant_artifacts(spec)}
+    out: dict[str, str | None] = {"primary": spec.model.artifact}
+    out.update({v.name: v.artifact or spec.model.artifact for v in spec.rollout.variants})
+    return out
+
+
+def stack_file(spec: DeploymentSpec, path: Path) -> StackFile:
+    """The stack config file, as the target writes its traffic split into it."""
+    if spec.target == "azure":
+        from inferstack.components.lifecycle.azure import AzureStackFile
+
+        return AzureStackFile(path)
+    if spec.target == "gcp":
+        from inferstack.components.lifecycle.gcp import GkeStackFile
+
+        return GkeStackFile(path)
+    return StackFile(path)
+
+
+def project_name(root: Path) -> str:
+    """The Pulumi project's name (Pulumi.yaml), which the Azure target's names hash."""
+    try:
+        data = yaml.safe_load((root / "Pulumi.yaml").read_text())
+    except (OSError, yaml.YAMLError) as err:
+        raise NotAvailableError(f"cannot read {root / 'Pulumi.yaml'}: {err}") from err
+    name = data.get("name") if isinstance(data, dict) else None
+    if not name:
+        raise NotAvailableError(f"{root / 'Pulumi.yaml'} has no project name")
+    return str(name)
 
 
 def lifecycle_for(
@@ -52,9 +93,20 @@ def lifecycle_for(
         from inferstack.components.lifecycle.local import LocalLifecycle
 
         return LocalLifecycle(spec, stack, root)
+    if spec.target == "azure":
+        from inferstack.components.lifecycle.azure import AzureLifecycle, subscription_of
+
+        subscription = subscription_of(spec, config, dict(os.environ))
+        return AzureLifecycle(spec, project_name(root), stack, subscription, sleep=sleep)
+    if spec.target == "gcp":
+        from inferstack.components.gcp.rules import gcp_options
+        from inferstack.components.lifecycle.gcp import GkeLifecycle
+
+        project = gcp_options(spec).project or str(config.get("gcp:project") or "")
+        return GkeLifecycle(spec, stack, project, sleep=sleep)
     raise NotAvailableError(
-        f"stack {stack}: lifecycle commands are not available for the {spec.target} target "
-        "yet (its target is being built); they support aws and local"
+        f"stack {stack}: lifecycle commands are not available for the {spec.target} target; "
+        "they support aws, azure, gcp and local"
     )
 
 
@@ -70,4 +122,5 @@ def open_stack(
     config = read_stack_config(root, stack)
     path = stack_config_dir(root) / f"Pulumi.{stack}.yaml"
     spec = load_spec(config.get("inferstack:deployment"), path.name)
-    return Stack(stack, root, StackFile(path), spec, factory(spec, stack, config, root, sleep))
+    file = stack_file(spec, path)
+    return Stack(stack, root, file, spec, factory(spec, stack, config, root, sleep))

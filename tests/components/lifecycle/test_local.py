@@ -15,7 +15,7 @@ import pytest
 
 from inferstack.components.lifecycle.rollout import promote, rollback
 from inferstack.components.lifecycle.schema import SchemaMismatchError
-from inferstack.components.lifecycle.seam import LifecycleError, NotAvailableError
+from inferstack.components.lifecycle.seam import LifecycleError
 from inferstack.components.lifecycle.stacks import open_stack
 from tests.components.lifecycle.conftest import write_bundle
 
@@ -61,11 +61,6 @@ def test_local_promote_checks_the_schema(tmp_path: Path, project_root: Path) -> 
     write_bundle(tmp_path / "bundles" / "v1.1.0", "1.1.0", ["a", "b"])
     with pytest.raises(SchemaMismatchError, match="features removed: f0, f1"):
         promote(open_stack("local", tmp_path), "1.1.0", bundle=tmp_path / "bundles" / "v1.1.0")
-
-
-def test_targets_without_lifecycle_say_so(project_root: Path) -> None:
-    with pytest.raises(NotAvailableError, match="not available for the azure target yet"):
-        open_stack("prod-azure", project_root)
 
 
 def _docker(*args: str) -> subprocess.CompletedProcess[str]:
