@@ -16,6 +16,7 @@ stack's namespace.
 from __future__ import annotations
 
 import math
+import os
 from datetime import UTC, datetime
 from typing import Any
 
@@ -63,7 +64,8 @@ class GkeBatch:
         kubernetes = _kubernetes()
         if api_client is None:
             try:
-                kubernetes.config.load_kube_config()
+                # KUBECONFIG as it is now (the client reads it once, at import).
+                kubernetes.config.load_kube_config(config_file=os.environ.get("KUBECONFIG"))
             except Exception as err:  # the client raises several kinds for a bad config
                 raise BatchJobError(
                     f"no Kubernetes context for stack {stack.name}: run `gcloud container "

@@ -17,7 +17,13 @@ import pytest
 from inferstack.components.azure.batch_naming import batch_names
 from inferstack.components.azure.context import names_for
 from inferstack.components.batch.azure import API_VERSION, AzureBatch
-from inferstack.components.batch.seam import BatchJobError, BatchStack, JobRequest, follow
+from inferstack.components.batch.seam import (
+    BatchJobError,
+    BatchStack,
+    JobRequest,
+    batch_for,
+    follow,
+)
 from inferstack.components.spec.models import DeploymentSpec
 
 SUB = "00000000-0000-0000-0000-000000000000"
@@ -274,3 +280,11 @@ def test_a_stack_without_batch_is_refused(tmp_path: Path) -> None:
     )
     with pytest.raises(BatchJobError, match=r"batch\.enabled"):
         AzureBatch(BatchStack("dev-azure", tmp_path, spec, {}), credential=Credential())
+
+
+def test_the_seam_finds_the_azure_runner(tmp_path: Path) -> None:
+    (tmp_path / "Pulumi.yaml").write_text("name: inferstack\n")
+    stack = BatchStack("dev-azure", tmp_path, azure_spec(), {"azure-native:subscriptionId": SUB})
+    runner = batch_for(stack)
+    assert isinstance(runner, AzureBatch)
+    assert runner.target == "azure"

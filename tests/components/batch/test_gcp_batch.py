@@ -24,7 +24,13 @@ import pandas as pd
 import pytest
 
 from inferstack.components.batch.gcp import GkeBatch
-from inferstack.components.batch.seam import BatchJobError, BatchStack, JobRequest, follow
+from inferstack.components.batch.seam import (
+    BatchJobError,
+    BatchStack,
+    JobRequest,
+    batch_for,
+    follow,
+)
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.runtime.batch_job import output_folder
 from inferstack.runtime.model import load_bundle
@@ -313,3 +319,28 @@ def test_the_jobs_entrypoint_scores_its_shard_like_the_model_in_process(tmp_path
     )
     assert bad.returncode == 2
     assert "--shards" in bad.stderr
+
+
+def test_the_seam_finds_the_gke_runner_with_the_kubeconfig_context(
+    gke: tuple[FakeCluster, GkeBatch], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, served = gke
+    host = served.batch.api_client.configuration.host
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "gke", "cluster": {"server": host}}],
+        "users": [{"name": "me", "user": {"token": "t"}}],
+        "contexts": [{"name": "gke", "context": {"cluster": "gke", "user": "me"}}],
+        "current-context": "gke",
+    }
+    path = tmp_path / "kubeconfig"
+    path.write_text(json.dumps(kubeconfig))
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    runner = batch_for(BatchStack("prod-gke", tmp_path, gke_spec(), {}))
+    assert isinstance(runner, GkeBatch)
+    job = runner.submit(JobRequest("gs://churn-data/in/", "gs://churn-results/out/"))
+    assert runner.status(job).state == "pending"
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
+    with pytest.raises(BatchJobError, match="get-credentials"):
+        batch_for(BatchStack("prod-gke", tmp_path, gke_spec(), {}))
