@@ -442,9 +442,9 @@ class Observability(pulumi.ComponentResource):
         workbook_id = str(
             uuid.uuid5(uuid.NAMESPACE_URL, f"inferstack/{ctx.names.endpoint}/workbook")
         )
-        data = pulumi.Output.all(args.endpoint_id, *args.deployment_ids.values()).apply(
-            lambda ids: json.dumps(workbook(ctx, ids[0], ids[1:]))
-        )
+        data = pulumi.Output.all(
+            args.log_analytics_id, args.endpoint_id, *args.deployment_ids.values()
+        ).apply(lambda ids: json.dumps(workbook(ctx, ids[1], ids[2:], ids[0])))
         book = azure_native.applicationinsights.Workbook(
             f"{name}-workbook",
             resource_name_=workbook_id,
@@ -486,8 +486,64 @@ def _chart(title: str, resource_ids: list[str], namespace: str, metric: str) -> 
     }
 
 
-def workbook(ctx: AzureContext, endpoint_id: str, deployment_ids: list[str]) -> dict[str, object]:
-    """The workbook's content: request rate and latency, then utilisation per deployment."""
+def _log_chart(title: str, workspace_id: str, query: str) -> dict[str, object]:
+    return {
+        "type": 3,
+        "name": title,
+        "content": {
+            "version": "KqlItem/1.0",
+            "query": query,
+            "size": 0,
+            "title": title,
+            "timeContext": {"durationMs": 3600000},
+            "queryType": 0,
+            "resourceType": "microsoft.operationalinsights/workspaces",
+            "crossComponentResources": [workspace_id],
+            "visualization": "timechart",
+        },
+    }
+
+
+def monitoring_queries(ctx: AzureContext) -> dict[str, str]:
+    """KQL over the runtime's EMF console lines: drift per feature, prediction drift, and
+    live quality with its joined outcomes, in 5-minute bins."""
+    base = (
+        "AmlOnlineEndpointConsoleLog"
+        + _endpoint_filter(ctx.names.endpoint)
+        + " | extend Emf = parse_json(Message) | where isnotnull(Emf)"
+    )
+    per_key = (
+        " | mv-apply Key = bag_keys(Emf) to typeof(string) on ("
+        ' where Key startswith "{prefix}"'
+        " | extend Series = substring(Key, {cut}), Value = todouble(Emf[Key]))"
+        " | summarize {agg}(Value) by Series, bin(TimeGenerated, 5m) | render timechart"
+    )
+    quality = f"{CLOUDWATCH_QUALITY_METRIC.split('{', 1)[0]}"
+    return {
+        "Input drift (PSI) per feature": base
+        + per_key.format(prefix=f"{DRIFT_FIELD}.", cut=len(DRIFT_FIELD) + 1, agg="max"),
+        "Prediction drift (PSI, p-value)": base + ' | where isnotnull(Emf["PredictionDriftScore"])'
+        ' | summarize PSI = max(todouble(Emf["PredictionDriftScore"])),'
+        ' PValue = min(todouble(Emf["PredictionDriftPValue"])) by bin(TimeGenerated, 5m)'
+        " | render timechart",
+        "Live quality": base + per_key.format(prefix=quality, cut=len(quality), agg="min"),
+        "Joined outcomes": base + f' | where isnotnull(Emf["{QUALITY_SAMPLES_FIELD}"])'
+        f' | summarize Outcomes = max(todouble(Emf["{QUALITY_SAMPLES_FIELD}"]))'
+        " by bin(TimeGenerated, 5m) | render timechart",
+    }
+
+
+DRIFT_FIELD = "DriftScore"
+
+
+def workbook(
+    ctx: AzureContext,
+    endpoint_id: str,
+    deployment_ids: list[str],
+    workspace_id: str | None = None,
+) -> dict[str, object]:
+    """The workbook's content: request rate and latency, then utilisation per deployment;
+    with the Log Analytics workspace, drift and live quality from the runtime's EMF lines."""
     items = [
         _chart("Requests per minute", [endpoint_id], ENDPOINT_NAMESPACE, "RequestsPerMinute"),
         _chart("Latency p99 (ms)", [endpoint_id], ENDPOINT_NAMESPACE, "RequestLatency_P99"),
@@ -506,4 +562,9 @@ def workbook(ctx: AzureContext, endpoint_id: str, deployment_ids: list[str]) -> 
                 "GpuMemoryUtilizationPercentage",
             )
         )
+    if workspace_id:
+        items += [
+            _log_chart(title, workspace_id, query)
+            for title, query in monitoring_queries(ctx).items()
+        ]
     return {"version": "Notebook/1.0", "items": items, "isLocked": False}

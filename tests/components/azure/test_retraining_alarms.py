@@ -172,3 +172,25 @@ def test_no_quality_alert_without_a_quality_metric() -> None:
     )
     ctx = AzureContext("c", spec, names_for(spec, "p", "s"), "westeurope", {})
     assert [a[0] for a in retrain_log_alerts(ctx)] == ["drift", "driftp", "pdrift", "pdriftp"]
+
+
+def test_the_workbook_charts_drift_per_feature_prediction_drift_and_quality(plan: Plan) -> None:
+    import json
+
+    (book,) = plan.of_type("azure-native:applicationinsights:Workbook")
+    items = json.loads(book.inputs["serializedData"])["items"]
+    logs = {i["name"]: i["content"] for i in items if i["type"] == 3}
+    assert set(logs) == {
+        "Input drift (PSI) per feature",
+        "Prediction drift (PSI, p-value)",
+        "Live quality",
+        "Joined outcomes",
+    }
+    for content in logs.values():
+        assert content["crossComponentResources"] == [
+            "/subscriptions/s/resourceGroups/rg/providers/x/workspaces/log"
+        ]
+        assert content["query"].startswith("AmlOnlineEndpointConsoleLog")
+    assert f'startswith "{emf.DRIFT_METRIC}."' in logs["Input drift (PSI) per feature"]["query"]
+    assert emf.PREDICTION_PVALUE_METRIC in logs["Prediction drift (PSI, p-value)"]["query"]
+    assert 'startswith "Quality."' in logs["Live quality"]["query"]
