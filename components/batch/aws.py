@@ -20,15 +20,19 @@ DescribeEndpointConfig) in the same runtime image, which answers SageMaker's CSV
 from __future__ import annotations
 
 import json
-import math
-import re
-from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from inferstack.components.aws.naming import KMS_ALIAS, NameRule, fit
+from inferstack.components.batch.aws_input import (
+    Staging,
+    aws_errors,
+    bundle_features,
+    local_csvs,
+    split_s3,
+)
 from inferstack.components.batch.seam import BatchJobError, BatchStack, JobRequest, JobStatus
 
 MIB = 1024 * 1024
@@ -36,8 +40,6 @@ MAX_PAYLOAD_MB = 100
 """CreateTransformJob: MaxPayloadInMB at most 100, and MaxConcurrentTransforms times it too."""
 CONCURRENCY = 4
 """Requests in flight per instance; the runtime batches across them."""
-PEEK_BYTES = 64 * 1024
-MANIFESTS = ".manifests"
 STATES = {
     "InProgress": "running",
     "Stopping": "running",
@@ -57,15 +59,6 @@ TRANSFORM_JOB = NameRule(
     r"[a-zA-Z0-9](-*[a-zA-Z0-9]){0,62}",
     "https://docs.aws.amazon.com/sagemaker/latest/APIReference/API_CreateTransformJob.html",
 )
-_S3_URI = re.compile(r"s3://([a-z0-9][a-z0-9.-]{1,61}[a-z0-9])(?:/(.*))?")
-
-
-def split_s3(uri: str, what: str) -> tuple[str, str]:
-    """(bucket, key) of an s3:// URI; a clear error for anything else."""
-    found = _S3_URI.fullmatch(uri)
-    if not found:
-        raise BatchJobError(f"{what} {uri!r} is not an s3://bucket/key URI")
-    return found.group(1), found.group(2) or ""
 
 
 def transform_instance_types() -> tuple[str, ...]:
@@ -96,30 +89,6 @@ def payload_mb(max_bytes: int, max_rows: int, shortest_row: int) -> int:
     return min(max_bytes // MIB, by_rows, MAX_PAYLOAD_MB // CONCURRENCY)
 
 
-def looks_like_header(line: str, features: Iterable[str]) -> bool:
-    """Whether a CSV line is a header: the bundle's feature names, or (unknown features)
-    a line in which no cell is a number."""
-    cells = [c.strip().strip('"') for c in line.strip().split(",")]
-    names = list(features)
-    if names:
-        return cells == names
-    return all(not _is_number(c) for c in cells)
-
-
-def _aws_errors() -> tuple[type[Exception], ...]:
-    from botocore.exceptions import BotoCoreError, ClientError
-
-    return (ClientError, BotoCoreError)
-
-
-def _is_number(cell: str) -> bool:
-    try:
-        float(cell)
-    except ValueError:
-        return False
-    return True
-
-
 @dataclass(frozen=True)
 class StackModel:
     """What a job needs from the deployed stack, found through SageMaker and KMS."""
@@ -128,15 +97,6 @@ class StackModel:
     bucket: str
     key_arn: str
     environment: dict[str, str]
-
-
-@dataclass(frozen=True)
-class Inputs:
-    """The job's input objects: a manifest's prefix, its keys and the shortest row."""
-
-    prefix: str
-    keys: tuple[str, ...]
-    shortest_row: int
 
 
 class AwsBatch:
@@ -181,7 +141,7 @@ class AwsBatch:
             path = Path(request.input_uri)
             if not path.exists():
                 raise BatchJobError(f"input {request.input_uri!r}: no such file or s3:// URI")
-            if not _local_csvs(path):
+            if not local_csvs(path):
                 raise BatchJobError(
                     f"input {request.input_uri!r}: a transform job reads CSV; "
                     "give a .csv file or a folder of them"
@@ -205,7 +165,7 @@ class AwsBatch:
     def _aws(self, what: str, fn: Any, **kwargs: Any) -> Any:
         try:
             return fn(**kwargs)
-        except _aws_errors() as err:
+        except aws_errors() as err:
             raise BatchJobError(f"{what} ({self.region}): {err}") from err
 
     def stack_model(self) -> StackModel:
@@ -256,90 +216,6 @@ class AwsBatch:
             "(no data capture, async output or uploaded model archive)"
         )
 
-    # -- input --------------------------------------------------------------------------
-
-    def _features(self) -> list[str]:
-        import yaml
-
-        artifact = self.spec.model.artifact
-        if not artifact or artifact.startswith("s3://"):
-            return []
-        manifest = self.stack.root / artifact / "inferstack.yaml"
-        try:
-            data = yaml.safe_load(manifest.read_text()) or {}
-        except (OSError, yaml.YAMLError):
-            return []
-        features = (data.get("input") or {}).get("features") or []
-        return [f["name"] if isinstance(f, dict) else str(f) for f in features]
-
-    def _upload(self, source: Path, where: StackModel, job: str) -> Inputs:
-        """Each local CSV under batch/<endpoint>/input/<job>/, without header or blank lines."""
-        prefix = f"{self.names.batch_input}/{job}"
-        keys, shortest = [], math.inf
-        base = source if source.is_dir() else source.parent
-        for path in _local_csvs(source):
-            lines = path.read_text().splitlines()
-            rows = [line for line in lines[1:] if line.strip()]
-            if not rows:
-                raise BatchJobError(f"{path}: no rows under the header")
-            shortest = min(shortest, *(len(r.encode()) + 1 for r in rows))
-            rel = path.relative_to(base).as_posix()
-            self._put(where, f"{prefix}/{rel}", ("\n".join(rows) + "\n").encode(), "text/csv")
-            keys.append(rel)
-        return Inputs(prefix, tuple(keys), int(shortest))
-
-    def _listed(self, uri: str, where: StackModel) -> Inputs:
-        """The objects under an S3 input prefix, each checked for a header row."""
-        key = self._within(uri, where.bucket, self.names.batch_input, "input")
-        pages = self.s3.get_paginator("list_objects_v2").paginate(Bucket=where.bucket, Prefix=key)
-        try:
-            objects = [o["Key"] for page in pages for o in page.get("Contents", [])]
-        except _aws_errors() as err:
-            raise BatchJobError(f"ListObjectsV2 s3://{where.bucket}/{key}: {err}") from err
-        objects = [o for o in objects if not o.endswith("/") and f"/{MANIFESTS}/" not in o]
-        if not objects:
-            raise BatchJobError(f"input {uri!r}: no objects there")
-        prefix = key if len(objects) > 1 or objects[0] != key else key.rsplit("/", 1)[0]
-        features, shortest = self._features(), math.inf
-        for obj in objects:
-            head = self._aws(
-                "GetObject",
-                self.s3.get_object,
-                Bucket=where.bucket,
-                Key=obj,
-                Range=f"bytes=0-{PEEK_BYTES - 1}",
-            )["Body"].read()
-            lines = head.decode("utf-8", "replace").splitlines()
-            if lines and looks_like_header(lines[0], features):
-                raise BatchJobError(
-                    f"s3://{where.bucket}/{obj} starts with a header row ({lines[0][:80]!r}); "
-                    "Batch Transform sends every line to the model: remove it, or give the "
-                    "local CSV (uploaded without its header)"
-                )
-            complete = lines[:-1] if len(head) == PEEK_BYTES else lines
-            sizes = [len(x.encode()) + 1 for x in complete if x.strip()]
-            shortest = min(shortest, *sizes) if sizes else shortest
-        rel = tuple(o[len(prefix) + 1 :] for o in objects)
-        return Inputs(prefix, rel, int(shortest) if shortest != math.inf else 1)
-
-    def _put(self, where: StackModel, key: str, body: bytes, content_type: str) -> None:
-        self._aws(
-            "PutObject",
-            self.s3.put_object,
-            Bucket=where.bucket,
-            Key=key,
-            Body=body,
-            ContentType=content_type,
-            ServerSideEncryption="aws:kms",
-            SSEKMSKeyId=where.key_arn,
-        )
-
-    def _manifest(self, where: StackModel, inputs: Inputs, job: str) -> str:
-        key = f"{self.names.batch_input}/{MANIFESTS}/{job}.json"
-        body = [{"prefix": f"s3://{where.bucket}/{inputs.prefix}/"}, *inputs.keys]
-        self._put(where, key, json.dumps(body).encode(), "application/json")
-        return f"s3://{where.bucket}/{key}"
-
     # -- the seam -----------------------------------------------------------------------
 
     def submit(self, request: JobRequest) -> str:
@@ -350,10 +226,18 @@ class AwsBatch:
         job, instance_type, count = self.check(request)
         where = self.stack_model()
         self._within(request.output_uri, where.bucket, self.names.batch_output, "output")
+        staging = Staging(
+            self.s3,
+            where.bucket,
+            where.key_arn,
+            self.names.batch_input,
+            tuple(bundle_features(self.spec.model.artifact, self.stack.root)),
+        )
         if request.input_uri.startswith("s3://"):
-            inputs = self._listed(request.input_uri, where)
+            key = self._within(request.input_uri, where.bucket, self.names.batch_input, "input")
+            inputs = staging.listed(key, request.input_uri)
         else:
-            inputs = self._upload(Path(request.input_uri), where, job)
+            inputs = staging.upload(Path(request.input_uri), job)
         fields = RuntimeSettings.model_fields
         max_bytes = int(
             where.environment.get(Env.MAX_REQUEST_BYTES) or fields["max_request_bytes"].default
@@ -368,7 +252,7 @@ class AwsBatch:
                 f"runtime's {max_rows} rows per request; raise {Env.MAX_REQUEST_ROWS} "
                 "on the stack's model"
             )
-        manifest = self._manifest(where, inputs, job)
+        manifest = staging.manifest(inputs, job)
         resources: dict[str, Any] = {"InstanceType": instance_type, "InstanceCount": count}
         if instance_type.split(".")[1] not in LOCAL_STORAGE_FAMILIES:
             resources["VolumeKmsKeyId"] = where.key_arn
@@ -410,7 +294,7 @@ class AwsBatch:
         if name not in self._totals:
             manifest = job["TransformInput"]["DataSource"]["S3DataSource"]["S3Uri"]
             bucket, key = split_s3(manifest, "manifest")
-            unreadable: tuple[type[Exception], ...] = (*_aws_errors(), ValueError)
+            unreadable: tuple[type[Exception], ...] = (*aws_errors(), ValueError)
             try:
                 body = json.loads(self.s3.get_object(Bucket=bucket, Key=key)["Body"].read())
             except unreadable:  # progress is best-effort; the state is what counts
@@ -423,7 +307,7 @@ class AwsBatch:
                 Bucket=out_bucket, Prefix=out_key
             )
             written = {o["Key"] for page in pages for o in page.get("Contents", [])}
-        except _aws_errors():
+        except aws_errors():
             return None, len(expected)
         return sum(f"{out_key}/{e}" in written for e in expected), len(expected)
 
@@ -457,12 +341,6 @@ class AwsBatch:
             f"https://{self.region}.{host}/sagemaker/home?region={self.region}"
             f"#/transform-jobs/{job_id}"
         )
-
-
-def _local_csvs(path: Path) -> list[Path]:
-    if path.is_dir():
-        return sorted(p for p in path.rglob("*.csv") if p.is_file())
-    return [path] if path.suffix.lower() == ".csv" else []
 
 
 def for_stack(stack: BatchStack) -> AwsBatch:

@@ -26,6 +26,7 @@ def score_cmd(
         str,
         typer.Argument(
             help="Bundle folder (holds inferstack.yaml); with --stack: the input instead.",
+            metavar="BUNDLE",
             show_default=False,
         ),
     ],
@@ -34,6 +35,7 @@ def score_cmd(
         typer.Argument(
             help="A .csv (with a header row) or .parquet file, or a folder; with --stack: "
             "a local .csv (or folder) or an s3:// URI in the stack's batch prefix.",
+            metavar="INPUT",
             show_default=False,
         ),
     ] = None,
@@ -69,13 +71,13 @@ def score_cmd(
         float, typer.Option(min=0.1, help="With --stack: seconds between status checks.")
     ] = 30.0,
     job_name: Annotated[
-        str | None, typer.Option(help="With --stack: the job's name [default: stack-time].")
+        str | None, typer.Option(help="With --stack: the job's name (default: <endpoint>-<time>).")
     ] = None,
     instance_type: Annotated[
-        str | None, typer.Option(help="With --stack: machine type [default: the stack's].")
+        str | None, typer.Option(help="With --stack: machine type (default: the stack's).")
     ] = None,
     instance_count: Annotated[
-        int | None, typer.Option(min=1, help="With --stack: machines [default: 1].")
+        int | None, typer.Option(min=1, help="With --stack: machines (default: 1).")
     ] = None,
     as_json: Annotated[
         bool, typer.Option("--json", help="With --stack: print the final status as JSON.")
@@ -83,8 +85,7 @@ def score_cmd(
 ) -> None:
     """Score every row of INPUT with the bundle; resumable, rejects kept with their reason.
 
-    With --stack, INPUT is scored by the stack's deployed model as the cloud's batch job
-    (SageMaker Batch Transform on aws), which this command starts and follows.
+    With --stack: the stack's deployed model scores INPUT as the cloud's batch job.
     """
     if not out:
         raise fail("--out is required", EXIT_USAGE)

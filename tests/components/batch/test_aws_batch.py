@@ -16,12 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from inferstack.components.aws.common import names_for
-from inferstack.components.batch.aws import (
-    AwsBatch,
-    default_job_name,
-    looks_like_header,
-    payload_mb,
-)
+from inferstack.components.batch.aws import AwsBatch, default_job_name, payload_mb
+from inferstack.components.batch.aws_input import looks_like_header
 from inferstack.components.batch.seam import (
     BatchJobError,
     JobRequest,
@@ -182,6 +178,30 @@ def test_s3_input_with_a_header_row_is_refused(deployed: Deployed, job_script: J
     with pytest.raises(BatchJobError, match="starts with a header row"):
         _batch(deployed).submit(JobRequest(uri, _out(deployed), job_name="churn-header"))
     assert "churn-header" not in _job_names()
+
+
+def test_a_local_csv_whose_columns_differ_from_the_bundle_is_refused(
+    deployed: Deployed, tmp_path: Path, job_script: JobScript
+) -> None:
+    path = tmp_path / "swapped.csv"
+    path.write_text("spend,tenure\n345.67,12\n")
+    with pytest.raises(BatchJobError, match="passes columns by position"):
+        _batch(deployed).submit(JobRequest(str(path), _out(deployed), job_name="churn-swap"))
+    assert "churn-swap" not in _job_names()
+
+
+def test_one_s3_object_is_used_as_is(deployed: Deployed, job_script: JobScript) -> None:
+    key = f"batch/{ENDPOINT}/input/one/part-0.csv"
+    _s3().put_object(Bucket=deployed.bucket, Key=key, Body=("\n".join(ROWS) + "\n").encode())
+    uri = f"s3://{deployed.bucket}/{key}"
+    job = _batch(deployed).submit(JobRequest(uri, _out(deployed), job_name="churn-one"))
+    source = _sagemaker().describe_transform_job(TransformJobName=job)["TransformInput"]
+    manifest_key = source["DataSource"]["S3DataSource"]["S3Uri"].split(deployed.bucket + "/")[1]
+    manifest = json.loads(_s3().get_object(Bucket=deployed.bucket, Key=manifest_key)["Body"].read())
+    assert manifest == [
+        {"prefix": f"s3://{deployed.bucket}/batch/{ENDPOINT}/input/one/"},
+        "part-0.csv",
+    ]
 
 
 def _job_names() -> list[str]:
