@@ -10,7 +10,11 @@ serve` and measures the wall time from just before `docker run` until `/ping`
 answers 200 on 127.0.0.1 (polled every 10 ms); the model's own load time is read
 from `inferstack_model_load_seconds`. Image size is the engine's uncompressed size;
 the gzip size of `docker save` is what a registry pull transfers (approximately).
-Results go to stdout and bench/results/coldstart.json.
+Results go to stdout and bench/results/coldstart.json. Beside it, unless
+``--no-baseline``, the plain FastAPI app (``bench/fastapi_baseline.py`` under uvicorn)
+runs in a container of the same image with fastapi and its dependencies copied in
+from this interpreter (``inferstack/bench-fastapi``; same Python, same scikit-learn and
+skops, same bundle), until its first 200 (``/openapi.json``); the two alternate.
 
 ``--process`` measures processes instead of containers, on this machine's Python:
 ``python -m inferstack.runtime serve BUNDLE`` until ``/ping`` answers 200, against the
@@ -26,6 +30,7 @@ import argparse
 import json
 import os
 import platform
+import shutil
 import socket
 import statistics
 import subprocess
@@ -73,7 +78,11 @@ def load_seconds(metrics: str) -> float | None:
     return None
 
 
-def one_start(image: str, timeout_s: float = 120) -> dict[str, Any]:
+def one_start(
+    image: str, timeout_s: float = 120, path: str = "/ping", args: tuple[str, ...] = ("serve",)
+) -> dict[str, Any]:
+    """Start ``image`` and time it until ``path`` answers 200 (``{port}`` in ``args`` is
+    the port it is to listen on; the runtime reads ``SAGEMAKER_BIND_TO_PORT``)."""
     port = free_port()
     started = time.perf_counter()
     cid = docker(
@@ -85,20 +94,24 @@ def one_start(image: str, timeout_s: float = 120) -> dict[str, Any]:
         "INFERSTACK_HOST=127.0.0.1",
         "--env",
         f"SAGEMAKER_BIND_TO_PORT={port}",
+        *(["--entrypoint", args[0]] if args[0] != "serve" else []),
         image,
-        "serve",
+        *(a.format(port=port) for a in (args if args[0] == "serve" else args[1:])),
     ).strip()
     try:
         created = time.perf_counter()
         with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=2) as client:
             while time.perf_counter() - started < timeout_s:
                 try:
-                    if client.get("/ping").status_code == 200:
+                    if client.get(path).status_code == 200:
                         ready = time.perf_counter()
+                        load = (
+                            load_seconds(client.get("/metrics").text) if path == "/ping" else None
+                        )
                         return {
                             "ready_s": round(ready - started, 3),
                             "docker_run_s": round(created - started, 3),
-                            "model_load_s": load_seconds(client.get("/metrics").text),
+                            "model_load_s": load,
                         }
                 except httpx.TransportError:
                     pass
@@ -106,6 +119,51 @@ def one_start(image: str, timeout_s: float = 120) -> dict[str, Any]:
         raise SystemExit(f"container {cid[:12]} not ready within {timeout_s} s")
     finally:
         subprocess.run(["docker", "rm", "--force", cid], capture_output=True, check=False)
+
+
+# What bench/fastapi_baseline.py needs beyond the runtime image (pure Python packages).
+BASELINE_PACKAGES = ("fastapi", "starlette", "anyio", "idna", "sniffio")
+BASELINE_ARGS = (
+    "python",
+    "-m",
+    "uvicorn",
+    "fastapi_baseline:app",
+    "--host",
+    "127.0.0.1",
+    "--port",
+    "{port}",
+    "--log-level",
+    "warning",
+)
+
+
+def baseline_image(image: str, tmp: Path) -> str:
+    """``image`` plus fastapi (copied from this interpreter) and the baseline app."""
+    import importlib
+
+    context = tmp / "baseline"
+    (context / "site").mkdir(parents=True)
+    for name in BASELINE_PACKAGES:
+        try:
+            module = importlib.import_module(name)
+        except ImportError:
+            continue  # not a dependency of this fastapi version
+        assert module.__file__ is not None
+        source = Path(module.__file__).parent
+        shutil.copytree(source, context / "site" / name, ignore=shutil.ignore_patterns("*.pyc"))
+    shutil.copy(ROOT / "bench" / "fastapi_baseline.py", context / "site")
+    (context / "Dockerfile").write_text(
+        f"FROM {image}\n"
+        "USER root\n"
+        "COPY site /opt/baseline\n"
+        "ENV PYTHONPATH=/opt/baseline INFERSTACK_BENCH_BUNDLE=/opt/ml/model\n"
+        # compiled as the runtime's own modules are, so neither compiles at start
+        "RUN python -m compileall -q /opt/baseline\n"
+        "USER 10001:10001\n"
+    )
+    tag = "inferstack/bench-fastapi:" + image.rsplit(":", 1)[-1]
+    docker("build", "--network", "host", "--tag", tag, str(context))
+    return tag
 
 
 def process_start(
@@ -193,6 +251,9 @@ def main() -> None:
     parser.add_argument("--network", default="host", help="build network")
     parser.add_argument("--runs", type=int, default=5)
     parser.add_argument(
+        "--no-baseline", action="store_true", help="containers: skip the FastAPI container"
+    )
+    parser.add_argument(
         "--process", action="store_true", help="processes on this machine, against FastAPI"
     )
     parser.add_argument(
@@ -210,17 +271,33 @@ def main() -> None:
         from inferstack.components.image.build import build_image
 
         image = build_image(BUNDLE, base_image=args.base_image, network=args.network)
-    one_start(image)  # warm the page cache once; not counted
-    runs = [one_start(image) for _ in range(args.runs)]
-    ready = [r["ready_s"] for r in runs]
+    starts: dict[str, tuple[str, str, tuple[str, ...]]] = {
+        "inferstack": (image, "/ping", ("serve",))
+    }
+    if not args.no_baseline:
+        with tempfile.TemporaryDirectory(prefix="inferstack-coldstart-") as tmp:
+            base = baseline_image(image, Path(tmp))
+        starts["fastapi"] = (base, "/openapi.json", BASELINE_ARGS)
+    load_before = os.getloadavg()
+    runs: dict[str, list[dict[str, Any]]] = {name: [] for name in starts}
+    for n in range(args.runs + 1):  # alternated; the first round warms the page cache
+        for name, (img, path, argv) in starts.items():
+            took = one_start(img, path=path, args=argv)
+            if n:
+                runs[name].append(took)
+    ready = {name: [r["ready_s"] for r in found] for name, found in runs.items()}
     result = {
         "image": image,
         "base_image": json.loads(docker("image", "inspect", image))[0]["Config"]["Labels"].get(
             "org.opencontainers.image.base.name", args.base_image or "python:3.11-slim"
         ),
         "size": image_size(image),
-        "cold_start_s": {"median": statistics.median(ready), "min": min(ready), "max": max(ready)},
+        "cold_start_s": {
+            name: {"median": statistics.median(r), "min": min(r), "max": max(r)}
+            for name, r in ready.items()
+        },
         "runs": runs,
+        "load": {"before": list(load_before), "after": list(os.getloadavg())},
         "host": {
             "cpus": subprocess.run(
                 ["nproc"], capture_output=True, text=True, check=False
