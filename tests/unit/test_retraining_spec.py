@@ -7,13 +7,16 @@ from typing import get_args
 import pytest
 from pydantic import ValidationError
 
+from inferstack.components.monitoring.quality_check import quality_metric_problem
 from inferstack.components.spec.models import (
     AlarmThresholds,
+    DeploymentSpec,
     ObservabilitySpec,
     QualityMetric,
     RetrainingSpec,
 )
 from inferstack.runtime.contract import QUALITY_HIGHER_IS_BETTER, QUALITY_METRICS
+from tests.conftest import ROOT
 
 
 def test_quality_metrics_are_the_runtimes() -> None:
@@ -69,3 +72,33 @@ def test_retraining_secrets_are_config_key_names() -> None:
         RetrainingSpec(webhook_auth_secret="retrainAuth")
     with pytest.raises(ValidationError, match="Extra inputs"):
         RetrainingSpec.model_validate({"webhook_url": "https://example.com"})
+
+
+def _spec(artifact: str, metric: str, level: float) -> DeploymentSpec:
+    return DeploymentSpec.model_validate(
+        {
+            "target": "local",
+            "gateway": {"tls": False},
+            "model": {
+                "name": "m",
+                "version": "1.0.0",
+                "framework": "sklearn",
+                "artifact": artifact,
+            },
+            "observability": {"alarms": {"quality_metric": metric, "quality_threshold": level}},
+        }
+    )
+
+
+def test_a_quality_metric_the_local_bundle_cannot_export_is_named() -> None:
+    bundle = str(ROOT / "examples" / "logreg-20f" / "bundle")  # a classifier's probabilities
+    assert quality_metric_problem(_spec(bundle, "auc", 0.7)) is None
+    problem = quality_metric_problem(_spec(bundle, "rmse", 3.0))
+    assert problem is not None
+    assert "quality_metric" in problem
+    assert "'probabilities'" in problem
+    assert "accuracy, auc, precision, recall" in problem
+
+
+def test_remote_artifacts_are_not_checked() -> None:
+    assert quality_metric_problem(_spec("s3://models/m/1.0.0", "rmse", 3.0)) is None
