@@ -47,7 +47,7 @@ COMMAND_GROUPS = (
     ),
     CommandGroup("inferstack.components.cli.abreport", ("ab-report",), "lifecycle"),
     CommandGroup("inferstack.components.cli.publish", ("publish",), "publish"),
-    CommandGroup("inferstack.components.cli.drift_report", ("drift-report",), "runtime"),
+    CommandGroup("inferstack.components.cli.drift_report", ("drift-report",), "monitoring"),
 )
 
 
