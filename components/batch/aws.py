@@ -33,14 +33,20 @@ from inferstack.components.batch.aws_input import (
     local_csvs,
     split_s3,
 )
-from inferstack.components.batch.seam import BatchJobError, BatchStack, JobRequest, JobStatus
+from inferstack.components.batch.seam import (
+    BatchJobError,
+    BatchStack,
+    JobRequest,
+    JobState,
+    JobStatus,
+)
 
 MIB = 1024 * 1024
 MAX_PAYLOAD_MB = 100
 """CreateTransformJob: MaxPayloadInMB at most 100, and MaxConcurrentTransforms times it too."""
 CONCURRENCY = 4
 """Requests in flight per instance; the runtime batches across them."""
-STATES = {
+STATES: dict[str, JobState] = {
     "InProgress": "running",
     "Stopping": "running",
     "Completed": "succeeded",
@@ -176,6 +182,8 @@ class AwsBatch:
         try:
             found = self.sagemaker.describe_endpoint(EndpointName=endpoint)
         except ClientError as err:
+            if err.response.get("Error", {}).get("Code") != "ValidationException":
+                raise BatchJobError(f"DescribeEndpoint {endpoint} ({self.region}): {err}") from err
             raise BatchJobError(
                 f"SageMaker endpoint {endpoint!r} not found in {self.region} "
                 f"(deploy stack {self.stack.name} first): {err}"
@@ -321,7 +329,7 @@ class AwsBatch:
         message = job.get("FailureReason") or raw
         return JobStatus(
             job_id=job_id,
-            state=STATES.get(raw, "pending"),  # type: ignore[arg-type]
+            state=STATES.get(raw, "pending"),
             message=message,
             done=done,
             total=total,

@@ -21,6 +21,7 @@ from inferstack.components.batch.seam import (
     BatchJobError,
     JobRequest,
     JobStatus,
+    TargetBatch,
     batch_for,
     follow,
     open_batch_stack,
@@ -66,15 +67,32 @@ def run_stack_job(job: StackJob) -> None:
     try:
         batch = batch_for(open_batch_stack(job.stack, job.project))
         job_id = batch.submit(request)
-        first = batch.status(job_id)
     except (BatchJobError, DeployError) as err:
         raise fail(str(err), EXIT_USAGE) from err
     err_console.print(f"job {escape(job_id)} started on {batch.target}", highlight=False)
-    if first.console_url:
-        err_console.print(f"console: {first.console_url}", highlight=False, soft_wrap=True)
-    if not job.wait:
-        _finish(first, job.as_json)
-        return
+    follow_stops = False  # follow() asks the platform to stop the job on Ctrl-C itself
+    try:
+        first = batch.status(job_id)
+        if first.console_url:
+            err_console.print(f"console: {first.console_url}", highlight=False, soft_wrap=True)
+        final = first
+        if job.wait:
+            follow_stops = True
+            final = _follow(batch, job_id, job, first)
+    except KeyboardInterrupt as err:
+        if not follow_stops:
+            batch.stop(job_id)
+        err_console.print(
+            f"interrupted: asked {batch.target} to stop job {escape(job_id)}", highlight=False
+        )
+        raise typer.Exit(EXIT_INTERRUPTED) from err
+    except DeployError as err:
+        raise fail(str(err)) from err
+    _finish(final, job.as_json)
+
+
+def _follow(batch: TargetBatch, job_id: str, job: StackJob, first: JobStatus) -> JobStatus:
+    """Poll the job until it ends, with a progress line on stderr."""
     bar = Progress(
         TextColumn("{task.description}"),
         BarColumn(),
@@ -84,24 +102,15 @@ def run_stack_job(job: StackJob) -> None:
         transient=True,
         disable=not job.progress,
     )
-    task = bar.add_task(first.state, total=first.total)
+    task = bar.add_task(first.message or first.state, total=first.total)
 
     def show(status: JobStatus) -> None:
         bar.update(task, description=status.message or status.state, total=status.total)
         if status.done is not None:
             bar.update(task, completed=status.done)
 
-    try:
-        with bar:
-            final = follow(batch, job_id, poll_s=job.poll_s, on_status=show)
-    except KeyboardInterrupt as err:
-        err_console.print(
-            f"interrupted: asked {batch.target} to stop job {escape(job_id)}", highlight=False
-        )
-        raise typer.Exit(EXIT_INTERRUPTED) from err
-    except DeployError as err:
-        raise fail(str(err)) from err
-    _finish(final, job.as_json)
+    with bar:
+        return follow(batch, job_id, poll_s=job.poll_s, on_status=show)
 
 
 def _finish(status: JobStatus, as_json: bool) -> None:

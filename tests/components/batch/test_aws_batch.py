@@ -298,17 +298,24 @@ def test_a_failed_job_prints_the_platforms_reason_and_exits_non_zero(
     assert "job churn-fail failed: ClientError: See job logs" in " ".join(result.stderr.split())
 
 
+@pytest.mark.parametrize("poll", [1, 2], ids=["on-the-first-status", "while-following"])
 def test_ctrl_c_stops_the_job(
-    deployed: Deployed, in_project, tmp_path: Path, job_script: JobScript
+    deployed: Deployed, in_project, tmp_path: Path, job_script: JobScript, poll: int
 ) -> None:
-    job_script.running_polls, job_script.interrupt_on_poll = 10, 2
+    job_script.running_polls, job_script.interrupt_on_poll = 10, poll
     result = _score(
-        str(_csv(tmp_path)), "--out", _out(deployed), "--poll", "0.1", "--job-name", "churn-stop"
+        str(_csv(tmp_path)),
+        "--out",
+        _out(deployed),
+        "--poll",
+        "0.1",
+        "--job-name",
+        f"churn-stop{poll}",
     )
     assert result.exit_code == 130
-    assert "asked aws to stop job churn-stop" in result.stderr
-    assert job_script.stopped == ["churn-stop"]
-    state = _sagemaker().describe_transform_job(TransformJobName="churn-stop")
+    assert f"asked aws to stop job churn-stop{poll}" in result.stderr
+    assert job_script.stopped == [f"churn-stop{poll}"]
+    state = _sagemaker().describe_transform_job(TransformJobName=f"churn-stop{poll}")
     assert state["TransformJobStatus"] == "Stopped"
 
 
