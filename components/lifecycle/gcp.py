@@ -360,7 +360,8 @@ class GkeStackFile(StackFile):
         """Write the route's split in the stack's terms (see the class docstring)."""
         spec = load_spec(self.deployment, self.path.name)
         if not is_canary(spec):
-            super().set_weights(weights, primary="stable")
+            # Shares: the stack's weights are relative, and primary_weight defaults to 1.
+            super().set_weights(shares(weights), primary="stable")
             return
         percent = whole_percents(weights).get("canary", 0)
         if 0 < percent < 100:
