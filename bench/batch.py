@@ -1,30 +1,42 @@
 """Batch scoring throughput: `inferstack score` against the model in process, one command.
 
-    .venv/bin/python bench/batch.py [--rows 200000] [--runs 3] [--chunk-rows 10000]
+    .venv/bin/python bench/batch.py [--rows 200000] [--runs 3] [--worker-runs 1]
+        [--chunk-rows 10000] [--workers 2] [--pin CPU] [--models quickstart,frame]
 
-Writes ROWS rows of 20 features (the quickstart model's, examples/logreg-20f/bundle)
-to a Parquet file and a CSV file, then times, per file, the median of RUNS runs of:
+Two models: the quickstart bundle (examples/logreg-20f/bundle, 20 float features, a
+logistic regression served by the runtime's numpy fast path) and ``frame``, a
+scikit-learn pipeline fitted here on a DataFrame (a one-hot ``city`` string column,
+two scaled numbers) and bundled through the Python API. For each, ROWS rows are
+written to a Parquet file (row groups of CHUNK_ROWS rows: a reader decodes a whole
+row group at once, so with bigger groups the reading would land before the first
+chunk is done, outside the steady window below) and a CSV file, and each case
+below runs RUNS times:
 
-- ``in-process``: load the bundle, read the file in the same chunks with pandas and
-  call the model (``ServedModel.run``: no schema checks, nothing written), one core;
-- ``in-process+write``: the same, writing each chunk's predictions as CSV;
-- ``score workers=0``: ``inferstack.runtime.scoring.score`` in this process, one core
-  (schema checks, the output folder and its ledger included);
-- ``score workers=N``: the same with N worker processes (default: the machine's cores).
+- ``in-process``: load the bundle, read the file in the same chunks with the same
+  reader ``score`` uses (pyarrow for Parquet, pandas' C parser for CSV) and predict
+  (the quickstart: the fast path on the numpy batch; ``frame``: the pipeline's
+  ``predict_proba`` on the chunk as a DataFrame). No checks, nothing written.
+- ``score w=0 csv|parquet``: ``inferstack.runtime.scoring.score`` in this process
+  (the server's input checks, rejects, part files as CSV or Parquet, the ledger).
+- ``score w=N csv|parquet``: the same with N worker processes (WORKER_RUNS runs:
+  each start of a worker imports scikit-learn and loads the bundle, seconds of CPU).
 
-Two numbers per case: seconds in all (loading the bundle and, for workers, starting
-them included), and the steady rate: rows per second from the first finished chunk to
-the last, which leaves start-up out. The steady rate's ratio to ``in-process`` is the
-per-core comparison (``workers=0`` is one core). Results go to stdout and
-bench/results/batch.json.
+Per case, the median over runs of: rows per wall second, and rows per CPU second
+(user + system time of this process and, for workers, of its worker processes, read
+from /proc). Both are "steady": from the first finished chunk to the last (with N
+workers, from the 2N-th: by then every worker has started), which leaves loading
+the bundle and starting workers out. Rows per CPU second is the
+per-core number: it does not move when other jobs share the cores, where wall time
+does. ``--pin CPU`` runs the one-core cases (in-process and w=0) on that CPU only.
+The ratio to ``in-process`` is printed and saved (bench/results/batch.json), with
+the load average before and after.
 """
 
 from __future__ import annotations
 
 import argparse
-import csv
-import io
 import json
+import multiprocessing
 import os
 import platform
 import shutil
@@ -32,7 +44,7 @@ import statistics
 import sys
 import tempfile
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -40,117 +52,226 @@ import numpy as np
 import pandas as pd
 
 ROOT = Path(__file__).resolve().parents[1]
-BUNDLE = ROOT / "examples" / "logreg-20f" / "bundle"
+QUICKSTART = ROOT / "examples" / "logreg-20f" / "bundle"
 RESULTS = ROOT / "bench" / "results" / "batch.json"
+TICK = os.sysconf("SC_CLK_TCK")
+
+
+def _cpu_seconds() -> float:
+    """User + system seconds of this process and its live worker processes."""
+    own = os.times()
+    total = own.user + own.system
+    for child in multiprocessing.active_children():
+        try:
+            fields = Path(f"/proc/{child.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += (int(fields[11]) + int(fields[12])) / TICK  # utime, stime
+    return total
 
 
 class Clock:
-    """Times a run: in total, and from its first finished chunk to its last (steady state)."""
+    """Marks (wall, CPU, rows) after each chunk; the steady rates are first to last mark."""
 
-    def __init__(self) -> None:
-        self.start = time.perf_counter()
-        self.marks: list[tuple[float, int]] = []
+    def __init__(self, skip: int = 0) -> None:
+        self.marks: list[tuple[float, float, int]] = []
+        self.skip = skip
 
     def chunk(self, rows_done: int, _total: int | None = None) -> None:
         if rows_done:
-            self.marks.append((time.perf_counter(), rows_done))
+            self.marks.append((time.perf_counter(), _cpu_seconds(), rows_done))
 
-    def result(self) -> tuple[float, float]:
-        """(seconds in all, steady rows per second)."""
-        end = time.perf_counter()
-        (t0, r0), (t1, r1) = self.marks[0], self.marks[-1]
-        return end - self.start, (r1 - r0) / (t1 - t0)
+    def rates(self) -> tuple[float, float]:
+        """(rows per wall second, rows per CPU second)."""
+        first = min(self.skip, len(self.marks) - 2)
+        (w0, c0, r0), (w1, c1, r1) = self.marks[first], self.marks[-1]
+        return (r1 - r0) / (w1 - w0), (r1 - r0) / max(c1 - c0, 1e-9)
 
 
-def _in_process(path: Path, chunk_rows: int, write: bool) -> Clock:
-    from inferstack.runtime.batch_input import input_files, read_chunks
+def _frame_data(n: int, seed: int) -> pd.DataFrame:
+    rng = np.random.default_rng(seed)
+    return pd.DataFrame(
+        {
+            "age": rng.integers(18, 80, n),
+            "income": np.round(rng.normal(50.0, 12.0, n), 3),
+            "city": rng.choice(["oslo", "paris", "rome", "san jose, ca"], n),
+        }
+    )
+
+
+def _frame_bundle(out: Path) -> Path:
+    from sklearn.compose import ColumnTransformer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import Pipeline
+    from sklearn.preprocessing import OneHotEncoder, StandardScaler
+
+    from inferstack.runtime import bundle
+
+    df = _frame_data(2_000, 3)
+    y = ((df["income"] > 50) ^ (df["city"] == "rome")).to_numpy().astype(int)
+    prep = ColumnTransformer(
+        [
+            ("cat", OneHotEncoder(handle_unknown="ignore"), ["city"]),
+            ("num", StandardScaler(), ["age", "income"]),
+        ]
+    )
+    model = Pipeline([("prep", prep), ("clf", LogisticRegression())]).fit(df, y)
+    bundle(model, framework="sklearn", name="frame", version="1.0.0", out=out)
+    return out
+
+
+def _chunks(path: Path, names: list[str], strings: list[str], rows: int) -> Iterator[Any]:
+    """The file's chunks as pyarrow record batches (Parquet) or DataFrames (CSV)."""
+    if path.suffix == ".parquet":
+        import pyarrow.parquet as pq
+
+        yield from pq.ParquetFile(path).iter_batches(batch_size=rows, columns=names)
+    else:
+        with pd.read_csv(path, chunksize=rows, dtype={n: str for n in strings}) as reader:
+            yield from reader
+
+
+def _in_process(bundle: Path, path: Path, chunk_rows: int) -> Clock:
     from inferstack.runtime.model import load_bundle
 
-    clock = Clock()
-    model = load_bundle(BUNDLE)
+    model = load_bundle(bundle)
     names = model.manifest.input.names
+    strings = [n for n, d in zip(names, model.manifest.input.dtypes, strict=True) if d == "string"]
+    clock = Clock()
     done = 0
-    for chunk in read_chunks(input_files(path), names, chunk_rows):
-        out = np.asarray(model.run(chunk.frame.to_numpy()))
-        if write:
-            buffer = io.StringIO()
-            csv.writer(buffer).writerows(out.tolist())
+    for chunk in _chunks(path, names, strings, chunk_rows):
+        if strings:  # a DataFrame model: the chunk as a DataFrame, the pipeline itself
+            frame = chunk if isinstance(chunk, pd.DataFrame) else chunk.to_pandas()
+            out = model.predictor.model.predict_proba(frame[names])
+        else:  # numbers: one array, the fast path the server takes
+            cols = chunk.columns if not isinstance(chunk, pd.DataFrame) else None
+            batch = (
+                np.column_stack([c.to_numpy() for c in cols])
+                if cols is not None
+                else chunk[names].to_numpy()
+            )
+            out = model.run(batch)
         done += len(out)
         clock.chunk(done)
     return clock
 
 
-def _score(path: Path, chunk_rows: int, workers: int) -> Clock:
+def _score(bundle: Path, path: Path, chunk_rows: int, workers: int, fmt: str) -> Clock:
     from inferstack.runtime.scoring import score
 
     out = Path(tempfile.mkdtemp(prefix="bench-batch-"))
-    clock = Clock()
+    clock = Clock(skip=2 * workers)
     try:
-        score(BUNDLE, path, out / "o", workers=workers, chunk_rows=chunk_rows, progress=clock.chunk)
+        score(
+            bundle,
+            path,
+            out / "o",
+            workers=workers,
+            chunk_rows=chunk_rows,
+            progress=clock.chunk,
+            part_format=fmt,  # type: ignore[arg-type]
+        )
     finally:
         shutil.rmtree(out)
     return clock
 
 
-def _median(fn: Callable[[], Clock], runs: int) -> tuple[float, float]:
-    """Median seconds in all and median steady rows per second over ``runs`` runs."""
-    results = [fn().result() for _ in range(runs)]
-    return statistics.median(r[0] for r in results), statistics.median(r[1] for r in results)
+def _cases(
+    bundle: Path, path: Path, args: argparse.Namespace
+) -> dict[str, tuple[Callable[[], Clock], bool]]:
+    """Each case's run and whether it is a one-core case (pinned with --pin)."""
+    c, n = args.chunk_rows, args.workers
+    return {
+        "in-process": (lambda: _in_process(bundle, path, c), True),
+        "score w=0 csv": (lambda: _score(bundle, path, c, 0, "csv"), True),
+        "score w=0 parquet": (lambda: _score(bundle, path, c, 0, "parquet"), True),
+        f"score w={n} csv": (lambda: _score(bundle, path, c, n, "csv"), False),
+        f"score w={n} parquet": (lambda: _score(bundle, path, c, n, "parquet"), False),
+    }
+
+
+def _measure(fn: Callable[[], Clock], runs: int, pin: int | None) -> tuple[float, float]:
+    everywhere = os.sched_getaffinity(0)
+    if pin is not None:
+        os.sched_setaffinity(0, {pin})
+    try:
+        rates = [fn().rates() for _ in range(runs)]
+    finally:
+        os.sched_setaffinity(0, everywhere)
+    return statistics.median(r[0] for r in rates), statistics.median(r[1] for r in rates)
 
 
 def main() -> None:
     """Run the benchmark and print and save its results."""
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--worker-runs", type=int, default=1)
+    parser.add_argument("--models", default="quickstart,frame")
     parser.add_argument("--chunk-rows", type=int, default=10_000)
     parser.add_argument("--workers", type=int, default=os.cpu_count() or 1)
+    parser.add_argument("--pin", type=int, default=None, help="CPU for the one-core cases")
     args = parser.parse_args()
     folder = Path(tempfile.mkdtemp(prefix="bench-batch-in-"))
-    x = np.random.default_rng(0).normal(size=(args.rows, 20))
-    frame = pd.DataFrame(x, columns=[f"f{j}" for j in range(20)])
-    files = {"parquet": folder / "in.parquet", "csv": folder / "in.csv"}
-    frame.to_parquet(files["parquet"])
-    frame.to_csv(files["csv"], index=False)
     results: dict[str, Any] = {
         "rows": args.rows,
         "chunk_rows": args.chunk_rows,
         "runs": args.runs,
+        "worker_runs": args.worker_runs,
+        "workers": args.workers,
+        "pin": args.pin,
         "cpus": os.cpu_count(),
-        "load_average_before": os.getloadavg()[0],
+        "load_average_before": list(os.getloadavg()),
         "python": platform.python_version(),
-        "files": {},
+        "models": {},
     }
     try:
-        for kind, path in files.items():
-            cases: dict[str, Callable[[], Clock]] = {
-                "in-process": lambda p=path: _in_process(p, args.chunk_rows, write=False),
-                "in-process+write": lambda p=path: _in_process(p, args.chunk_rows, write=True),
-                "score workers=0": lambda p=path: _score(p, args.chunk_rows, 0),
-                f"score workers={args.workers}": lambda p=path: _score(
-                    p, args.chunk_rows, args.workers
-                ),
-            }
-            measured = {name: _median(fn, args.runs) for name, fn in cases.items()}
-            base = measured["in-process"][1]
-            results["files"][kind] = {
-                name: {
-                    "seconds_in_all": round(total, 2),
-                    "steady_rows_per_s": round(rate),
-                    "steady_vs_in_process": round(rate / base, 3),
+        x = np.random.default_rng(0).normal(size=(args.rows, 20))
+        names = [f"f{j}" for j in range(20)]
+        data: dict[str, Callable[[], tuple[Path, pd.DataFrame]]] = {
+            "quickstart": lambda: (QUICKSTART, pd.DataFrame(x, columns=names)),
+            "frame": lambda: (_frame_bundle(folder / "frame"), _frame_data(args.rows, 4)),
+        }
+        for model in args.models.split(","):
+            bundle, frame = data[model]()
+            results["models"][model] = {}
+            for kind in ("parquet", "csv"):
+                path = folder / f"{model}.{kind}"
+                if kind == "parquet":  # one chunk per row group: see the docstring
+                    frame.to_parquet(path, row_group_size=args.chunk_rows)
+                else:
+                    frame.to_csv(path, index=False)
+                measured = {
+                    name: _measure(
+                        fn,
+                        args.runs if one_core else args.worker_runs,
+                        args.pin if one_core else None,
+                    )
+                    for name, (fn, one_core) in _cases(bundle, path, args).items()
                 }
-                for name, (total, rate) in measured.items()
-            }
-            for name, (total, rate) in measured.items():
-                print(
-                    f"{kind:8s} {name:18s} {total:7.2f} s in all  {rate:10,.0f} rows/s steady"
-                    f"  {rate / base:5.2f}x in-process"
-                )
+                base_wall, base_cpu = measured["in-process"]
+                results["models"][model][kind] = {
+                    name: {
+                        "rows_per_wall_s": round(wall),
+                        "rows_per_cpu_s": round(cpu),
+                        "cpu_vs_in_process": round(cpu / base_cpu, 3),
+                        "wall_vs_in_process": round(wall / base_wall, 3),
+                    }
+                    for name, (wall, cpu) in measured.items()
+                }
+                for name, (wall, cpu) in measured.items():
+                    print(
+                        f"{model:10s} {kind:7s} {name:18s} {wall:10,.0f} rows/s wall"
+                        f" {cpu:10,.0f} rows/CPU-s  {cpu / base_cpu:5.2f}x per core",
+                        flush=True,
+                    )
     finally:
         shutil.rmtree(folder)
-    results["load_average_after"] = os.getloadavg()[0]
+    results["load_average_after"] = list(os.getloadavg())
     RESULTS.parent.mkdir(parents=True, exist_ok=True)
     RESULTS.write_text(json.dumps(results, indent=2) + "\n")
+    print(f"load average before {results['load_average_before']}", file=sys.stderr)
+    print(f"load average after  {results['load_average_after']}", file=sys.stderr)
     print(f"results: {RESULTS}", file=sys.stderr)
 
 
