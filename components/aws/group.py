@@ -30,6 +30,7 @@ import pulumi_aws as aws
 
 from inferstack.components.aws.common import RUNTIME_NAMESPACE
 from inferstack.components.aws.context import AwsContext
+from inferstack.components.aws.group_capture import imds_hop_limit
 from inferstack.components.aws.group_options import DLAMI_PARAMETER
 from inferstack.components.aws.group_rules import (
     drain_budget_s,
@@ -231,7 +232,10 @@ class GpuInstanceGroup(pulumi.ComponentResource):
             metadata_options={
                 "http_endpoint": "enabled",
                 "http_tokens": "required",  # IMDSv2 only
-                "http_put_response_hop_limit": 1,  # the container cannot reach IMDS
+                # Hop limit 1: the container cannot reach IMDS. With data capture the
+                # runtime in the container writes to S3 itself, so it needs the hosts'
+                # role: one more hop (Docker's bridge) lets its SDK reach IMDSv2.
+                "http_put_response_hop_limit": imds_hop_limit(spec),
                 "instance_metadata_tags": "disabled",
             },
             block_device_mappings=[

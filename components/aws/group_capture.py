@@ -6,7 +6,10 @@ With ``observability.data_capture_percent`` above 0 the container gets
 and ``INFERSTACK_CAPTURE_KMS_KEY`` (the stack's key: objects are written SSE-KMS, as
 the bucket's default encryption and its TLS-only policy already require). The hosts'
 role may put objects under that prefix only, and generate data keys with the stack's
-key only; the image installs the ``capture-s3`` extra (boto3).
+key only; the image installs the ``capture-s3`` extra (boto3). The runtime in the
+container signs its writes with the hosts' role, which it reaches through the instance
+metadata service: with capture on, the IMDSv2 hop limit is 2 instead of 1 (the role is
+the hosts' least-privilege one; nothing else the container could not already reach).
 """
 
 from __future__ import annotations
@@ -26,6 +29,13 @@ def image_extras(spec: DeploymentSpec) -> tuple[str, ...]:
 def capture_on(spec: DeploymentSpec) -> bool:
     """Whether the spec captures requests at all."""
     return spec.observability.data_capture_percent > 0
+
+
+def imds_hop_limit(spec: DeploymentSpec) -> int:
+    """The launch template's IMDSv2 hop limit: 1 keeps the container away from the
+    metadata service; with capture the runtime in the container needs the hosts' role
+    (boto3 reads it from IMDSv2 through Docker's bridge, one more hop)."""
+    return 2 if capture_on(spec) else 1
 
 
 def capture_environment(

@@ -90,6 +90,17 @@ def test_the_image_installs_the_s3_sink(captured: Plan, bundle: Path) -> None:
     assert all("capture-s3" in r.inputs["build"]["args"]["EXTRAS"].split(",") for r in images)
 
 
+def test_the_container_reaches_imds_only_with_capture(captured: Plan, bundle: Path) -> None:
+    def hops(plan: Plan) -> int:
+        template = one(plan, "aws:ec2/launchTemplate:LaunchTemplate").inputs
+        assert template["metadataOptions"]["httpTokens"] == "required"
+        limit: int = template["metadataOptions"]["httpPutResponseHopLimit"]
+        return limit
+
+    assert hops(captured) == 2  # the runtime's boto3 signs its writes with the hosts' role
+    assert hops(plan_group(bundle)) == 1
+
+
 def test_without_capture_nothing_is_granted_or_set(bundle: Path) -> None:
     plan = plan_group(bundle)
     assert "INFERSTACK_CAPTURE" not in _user_data(plan)
