@@ -138,10 +138,10 @@ class GkeLifecycle:
         self.wait_s = wait_s
 
     def _api(self, kind: str) -> Any:
+        if self._api_client is None:
+            self._api_client = kube_client()  # says how to install the client if missing
         from kubernetes import client
 
-        if self._api_client is None:
-            self._api_client = kube_client()
         return getattr(client, kind)(self._api_client)
 
     def _call(self, what: str, fn: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:

@@ -279,3 +279,35 @@ def test_stage_on_azure_says_how_a_version_reaches_the_idle_colour(azure: AzureP
             bundle=azure.root / "bundles" / "v1.2.0",
             sleep=no_sleep,
         )
+
+
+def test_names_match_the_plan_of_prod_azure(
+    project_root: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What the lifecycle calls is what the Azure target declares (a rename there fails here)."""
+    from inferstack.components.plan.run import run_plan
+
+    monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)
+    life = open_stack(STACK, project_root).lifecycle
+    assert isinstance(life, AzureLifecycle)
+    plan = run_plan(STACK, project_root)
+    ml = "azure-native:machinelearningservices"
+    (endpoint,) = plan.of_type(f"{ml}:OnlineEndpoint")
+    assert endpoint.inputs["endpointName"] == life.names.endpoint
+    assert endpoint.inputs["resourceGroupName"] == life.resource_group
+    (workspace,) = plan.of_type(f"{ml}:Workspace")
+    assert workspace.inputs["workspaceName"].startswith(f"{life.names.workspace_prefix}-")
+    (deployment,) = plan.of_type(f"{ml}:OnlineDeployment")
+    assert deployment.inputs["deploymentName"] == "blue"
+    variables = deployment.inputs["properties"]["environmentVariables"]
+    assert variables["INFERSTACK_MODEL_VERSION"] == "1.0.0"
+    assert {v.inputs["name"] for v in plan.of_type(f"{ml}:ModelVersion")} == {life.names.model}
+    rules = {
+        r.inputs["ruleName"]: r.type.rsplit(":", 1)[-1]
+        for kind in ("MetricAlert", "ScheduledQueryRule")
+        for r in plan.of_type(f"azure-native:monitor:{kind}")
+    }
+    types = {"MetricAlert": "metricAlerts", "ScheduledQueryRule": "scheduledQueryRules"}
+    for name, rule_id in life.rule_ids().items():
+        assert name in rules, f"{name} is not an alert rule of the stack"
+        assert rule_id.split("/")[-2] == types[rules[name]]

@@ -277,3 +277,24 @@ def test_open_stack_dispatches_to_gke(ab: GkeProject) -> None:
     assert isinstance(stack.file, GkeStackFile)
     assert stack.artifact_of("candidate") == ab.root / "bundles" / "v1.1.0"
     assert stack.artifact_of("stable") == ab.root / "bundles" / "v1.0.0"
+
+
+def test_names_match_the_plan_of_prod_gke(project_root: Path) -> None:
+    """What the lifecycle calls is what the GKE target declares (a rename there fails here)."""
+    from inferstack.components.plan.run import run_plan
+
+    life = open_stack(STACK, project_root).lifecycle
+    assert isinstance(life, GkeLifecycle)
+    plan = run_plan(STACK, project_root)
+    (route,) = plan.of_type("kubernetes:gateway.networking.k8s.io/v1:HTTPRoute")
+    assert route.inputs["metadata"]["name"] == life.route
+    assert route.inputs["metadata"]["namespace"] == life.namespace
+    backends = {ref["name"] for ref in route.inputs["spec"]["rules"][0]["backendRefs"]}
+    assert backends == {life.ctx.service_name(t) for t in ("stable", "canary")}
+    deployments = plan.of_type("kubernetes:apps/v1:Deployment")
+    labels = {d.inputs["metadata"]["labels"]["inferstack.dev/track"] for d in deployments}
+    assert labels == {"stable", "canary"}
+    policies = {
+        p.inputs["displayName"] for p in plan.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
+    }
+    assert set(life.conditions()) <= policies
