@@ -290,3 +290,18 @@ def test_gzip_objects_hold_json_lines() -> None:
     assert [json.loads(x) for x in gzip.decompress(body).splitlines()] == [
         {"kind": "prediction", "outputs": [1.5]}
     ]
+
+
+def test_quality_emf_record_names_and_dimensions() -> None:
+    from inferstack.runtime.emf import NAMESPACE, quality_record
+
+    record = quality_record({"auc": 0.9, "accuracy": 0.8}, "churn-prod", "primary", samples=40)
+    (directive,) = record["_aws"]["CloudWatchMetrics"]
+    assert directive["Namespace"] == NAMESPACE
+    assert directive["Dimensions"] == [["EndpointName", "VariantName"]]
+    names = [m["Name"] for m in directive["Metrics"]]
+    assert names == ["Quality.accuracy", "Quality.auc", "QualitySamples"]
+    assert record["Quality.auc"] == 0.9
+    assert record["VariantName"] == "primary"
+    with pytest.raises(ValueError, match="at least one metric"):
+        quality_record({}, "e", "v")
