@@ -44,6 +44,10 @@ from inferstack.components.batch.seam import (
 MIB = 1024 * 1024
 MAX_PAYLOAD_MB = 100
 """CreateTransformJob: MaxPayloadInMB at most 100, and MaxConcurrentTransforms times it too."""
+# The runtime's default request caps (runtime/settings.py; a test keeps them equal): the
+# settings module needs the runtime extra, which `score --stack` does not.
+RUNTIME_MAX_BYTES = 6 * MIB
+RUNTIME_MAX_ROWS = 100_000
 CONCURRENCY = 4
 """Requests in flight per instance; the runtime batches across them."""
 STATES: dict[str, JobState] = {
@@ -229,7 +233,6 @@ class AwsBatch:
     def submit(self, request: JobRequest) -> str:
         """Check the request, put the input in place, CreateTransformJob; the job's name."""
         from inferstack.runtime.contract import Env
-        from inferstack.runtime.settings import RuntimeSettings
 
         job, instance_type, count = self.check(request)
         where = self.stack_model()
@@ -246,13 +249,8 @@ class AwsBatch:
             inputs = staging.listed(key, request.input_uri)
         else:
             inputs = staging.upload(Path(request.input_uri), job)
-        fields = RuntimeSettings.model_fields
-        max_bytes = int(
-            where.environment.get(Env.MAX_REQUEST_BYTES) or fields["max_request_bytes"].default
-        )
-        max_rows = int(
-            where.environment.get(Env.MAX_REQUEST_ROWS) or fields["max_request_rows"].default
-        )
+        max_bytes = int(where.environment.get(Env.MAX_REQUEST_BYTES) or RUNTIME_MAX_BYTES)
+        max_rows = int(where.environment.get(Env.MAX_REQUEST_ROWS) or RUNTIME_MAX_ROWS)
         payload = payload_mb(max_bytes, max_rows, inputs.shortest_row)
         if payload < 1:
             raise BatchJobError(
@@ -353,4 +351,9 @@ class AwsBatch:
 
 def for_stack(stack: BatchStack) -> AwsBatch:
     """The batch seam of an AWS stack."""
-    return AwsBatch(stack)
+    try:
+        return AwsBatch(stack)
+    except ModuleNotFoundError as err:
+        raise BatchJobError(
+            f"batch jobs on aws need the package {err.name!r}: pip install 'inferstack[aws]'"
+        ) from err

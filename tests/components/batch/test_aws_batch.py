@@ -394,6 +394,15 @@ def test_header_detection() -> None:
     assert not looks_like_header("a,2", [])
 
 
+def test_the_runtimes_default_caps_are_those_the_job_assumes() -> None:
+    from inferstack.components.batch import aws
+    from inferstack.runtime.settings import RuntimeSettings
+
+    fields = RuntimeSettings.model_fields
+    assert fields["max_request_bytes"].default == aws.RUNTIME_MAX_BYTES
+    assert fields["max_request_rows"].default == aws.RUNTIME_MAX_ROWS
+
+
 def test_payload_stays_within_the_runtimes_caps() -> None:
     mib = 1024 * 1024
     assert payload_mb(6 * mib, 100_000, 400) == 6  # the body cap
