@@ -200,6 +200,8 @@ CLOUDWATCH_NAMESPACE: Final = "inferstack"
 """Namespace of the runtime's CloudWatch metrics (EMF lines on stdout)."""
 CLOUDWATCH_QUALITY_METRIC: Final = "Quality.{metric}"
 """CloudWatch metric name of a live quality metric (dimensions EndpointName, VariantName)."""
+CLOUDWATCH_QUALITY_SAMPLES_METRIC: Final = "QualitySamples"
+"""CloudWatch metric (and EMF field) of the joined outcomes the quality metrics are over."""
 
 RETRAIN_EVENT_SOURCE: Final = "inferstack"
 """EventBridge source (and CloudEvents source) of the retraining event."""

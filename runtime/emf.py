@@ -27,7 +27,10 @@ from typing import Any, TextIO
 
 import orjson
 
-from inferstack.runtime.contract import CLOUDWATCH_QUALITY_METRIC
+from inferstack.runtime.contract import (
+    CLOUDWATCH_QUALITY_METRIC,
+    CLOUDWATCH_QUALITY_SAMPLES_METRIC,
+)
 from inferstack.runtime.monitoring import DriftReport
 
 log = logging.getLogger("inferstack.runtime")
@@ -42,7 +45,7 @@ PREDICTION_METRIC = "PredictionDriftScore"
 """PSI of the model's recent predictions against the reference predictions."""
 PREDICTION_PVALUE_METRIC = "PredictionDriftPValue"
 """p-value of the predictions' test (KS or chi-squared)."""
-QUALITY_SAMPLES_METRIC = "QualitySamples"
+QUALITY_SAMPLES_METRIC = CLOUDWATCH_QUALITY_SAMPLES_METRIC
 """Joined outcomes the live quality metrics are over."""
 MAX_METRICS = 100
 """EMF's limit on metrics per directive: DriftScore plus the 99 highest features."""
@@ -219,11 +222,12 @@ class DriftEmitter:
 
 
 class QualityEmitter(DriftEmitter):
-    """Prints the live quality metrics (``quality()``) as an EMF line every interval."""
+    """Prints the live quality metrics and their sample count (``quality()``) as an EMF
+    line every interval, once there are any."""
 
     def __init__(
         self,
-        quality: Callable[[], dict[str, float]],
+        quality: Callable[[], tuple[dict[str, float], int]],
         endpoint: str,
         variant: str,
         interval_s: float,
@@ -235,10 +239,12 @@ class QualityEmitter(DriftEmitter):
 
     def emit(self) -> bool:
         """Print one line now if there are quality metrics; whether one was printed."""
-        values = self.quality()
+        values, samples = self.quality()
         if not values:
             return False
-        record = quality_record(values, self.endpoint, self.variant, self.properties)
+        record = quality_record(
+            values, self.endpoint, self.variant, self.properties, samples=samples
+        )
         stream = self.stream or sys.stdout
         stream.write(orjson.dumps(record).decode() + "\n")
         stream.flush()

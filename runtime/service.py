@@ -350,13 +350,13 @@ class ModelService:
             return "model failed to load; see the server log"
         return "model is loading"
 
-    def quality(self) -> dict[str, float]:
-        """The live quality metrics; also published to the gauges."""
+    def quality(self) -> tuple[dict[str, float], int]:
+        """The live quality metrics and their joined outcomes; also published to the gauges."""
         if self.feedback is None:
-            return {}
+            return {}, 0
         values, samples = self.feedback.metrics()
         self.metrics.set_quality(values, samples)
-        return values
+        return values, samples
 
     def refresh_quality(self) -> None:
         """Publish live quality to the gauges (called on each scrape)."""

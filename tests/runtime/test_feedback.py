@@ -104,6 +104,7 @@ def test_feedback_joins_outcomes_and_matches_sklearn(
     assert emf, "no Quality EMF line"
     assert emf[-1]["Quality.accuracy"] == pytest.approx(accuracy_score(y, predicted))
     assert emf[-1]["EndpointName"] == "churn-prod"
+    assert emf[-1]["QualitySamples"] == 100
     feedback = [
         json.loads(line)
         for f in capture.glob("*.feedback.jsonl")
