@@ -40,6 +40,8 @@ from inferstack.components.azure.traffic import EndpointTraffic
 from inferstack.runtime.contract import PORT, Env
 
 ML = azure_native.machinelearningservices
+AZURE_CLIENT_ID = "AZURE_CLIENT_ID"
+"""azure-identity's setting naming the user-assigned identity to use (data capture)."""
 MODEL_MOUNT_PATH = "/var/azureml-app/inferstack-model"
 """Where Azure ML mounts the registered model in the container. The runtime loads the
 bundle baked into the image (`inferstack build`, /opt/ml/model), which is certain to be
@@ -102,6 +104,8 @@ class OnlineServing(pulumi.ComponentResource):
     """ARM ID of each deployment by colour."""
     principal_id: pulumi.Output[str]
     """The endpoint identity's principal."""
+    client_id: pulumi.Output[str]
+    """The endpoint identity's client id (what azure-identity asks a token for)."""
 
     def __init__(
         self, name: str, args: OnlineServingArgs, opts: pulumi.ResourceOptions | None = None
@@ -121,6 +125,7 @@ class OnlineServing(pulumi.ComponentResource):
             opts=child,
         )
         self.principal_id = identity.principal_id
+        self.client_id = identity.client_id
         grants = [
             assign(
                 f"{name}-acr-pull" if i == 0 else f"{name}-workspace-acr-pull",
@@ -233,6 +238,10 @@ class OnlineServing(pulumi.ComponentResource):
         if args.capture is not None:
             env[Env.CAPTURE_URI] = args.capture.uri
             env[Env.CAPTURE_SAMPLE_RATE] = sample_rate(spec)
+            # The sink's DefaultAzureCredential takes a user-assigned identity's client
+            # id from AZURE_CLIENT_ID (without it, it asks for a system-assigned one,
+            # which the endpoint does not have).
+            env[AZURE_CLIENT_ID] = self.client_id
         return ML.OnlineDeployment(
             f"{name}-{color}",
             deployment_name=fit(ONLINE_DEPLOYMENT, color),

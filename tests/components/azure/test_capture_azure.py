@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from inferstack.components.azure.capture import account_of
+from inferstack.components.azure.plan_fakes import fake_uuid
 from inferstack.components.azure.roles import STORAGE_BLOB_DATA_CONTRIBUTOR
 from inferstack.components.plan.run import Plan, PlannedResource
 from inferstack.components.spec.models import DeploymentSpec
@@ -77,6 +78,11 @@ def test_the_endpoint_identity_writes_that_container_only(plan: Plan) -> None:
 def test_every_deployment_gets_the_capture_uri_and_rate(plan: Plan) -> None:
     container = _container(plan).inputs
     deployments = plan.of_type(ONLINE_DEPLOYMENT)
+    (identity,) = [
+        r
+        for r in plan.of_type("azure-native:managedidentity:UserAssignedIdentity")
+        if "serving" in r.name
+    ]
     assert len(deployments) == 2  # blue and green
     for deployment in deployments:
         env = deployment.inputs["properties"]["environmentVariables"]
@@ -85,6 +91,9 @@ def test_every_deployment_gets_the_capture_uri_and_rate(plan: Plan) -> None:
             f"{container['containerName']}/capture"
         )
         assert env["INFERSTACK_CAPTURE_SAMPLE_RATE"] == "0.1"
+        # the endpoint identity's client id (the plan's fake answers a stable UUID per
+        # resource name), which DefaultAzureCredential needs for a user-assigned identity
+        assert env["AZURE_CLIENT_ID"] == fake_uuid("client", identity.name)
 
 
 def test_an_existing_workspace_gets_the_container_in_its_own_account() -> None:
