@@ -25,6 +25,7 @@ The Kubernetes client is configured from the user's kubeconfig (KUBECONFIG or
 from __future__ import annotations
 
 import json
+import os
 import time
 import urllib.error
 import urllib.parse
@@ -99,7 +100,8 @@ def kube_client() -> Any:
             "the GKE lifecycle needs the kubernetes client: pip install 'inferstack[lifecycle]'"
         ) from err
     try:
-        return config.new_client_from_config()
+        # Read KUBECONFIG now: the client reads it once, when first imported.
+        return config.new_client_from_config(config_file=os.environ.get("KUBECONFIG") or None)
     except (ConfigException, OSError) as err:
         raise LifecycleError(
             f"no kubeconfig for the cluster ({err}): run `gcloud container clusters "

@@ -4,6 +4,7 @@ Prometheus's query route beside it, and the stack config left behind."""
 
 from __future__ import annotations
 
+import json
 import shutil
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -298,3 +299,36 @@ def test_names_match_the_plan_of_prod_gke(project_root: Path) -> None:
         p.inputs["displayName"] for p in plan.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
     }
     assert set(life.conditions()) <= policies
+
+
+def test_the_cli_reads_the_cluster_through_the_users_kubeconfig(
+    ab: GkeProject, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`inferstack versions` and `rollback` as a user runs them: the kubeconfig's current
+    context (as `gcloud container clusters get-credentials` writes it) names the cluster."""
+    from typer.testing import CliRunner
+
+    from inferstack.components.cli.app import app
+
+    kubeconfig = {
+        "apiVersion": "v1",
+        "kind": "Config",
+        "clusters": [{"name": "gke", "cluster": {"server": ab.url}}],
+        "users": [{"name": "me", "user": {"token": "kube-token"}}],
+        "contexts": [{"name": "gke", "context": {"cluster": "gke", "user": "me"}}],
+        "current-context": "gke",
+    }
+    (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    args = ["versions", STACK, "--json", "--project", str(ab.root)]
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 0, result.output
+    rows = [(v["version"], v["state"], v["variant"]) for v in json.loads(result.stdout)]
+    assert rows == [("1.0.0", "serving", "stable"), ("1.1.0", "standby", "candidate")]
+    ab.state.route["spec"]["rules"][0]["backendRefs"][0]["weight"] = 0  # 1.1.0 took over
+    ab.state.route["spec"]["rules"][0]["backendRefs"][1]["weight"] = 100
+    result = CliRunner().invoke(app, ["rollback", STACK, "--json", "--project", str(ab.root)])
+    assert result.exit_code == 0, result.output
+    assert json.loads(result.stdout)["version"] == "1.0.0"
+    assert ab.state.weights() == {STABLE: 100, CANDIDATE: 0}
+    assert ab.deployment()["rollout"]["primary_weight"] == 1.0
