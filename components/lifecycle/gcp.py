@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from inferstack.components.gcp.context import GcpContext
-from inferstack.components.gcp.rules import gcp_options
+from inferstack.components.gcp.rules import gcp_options, region_of
 from inferstack.components.gcp.workloads import SERVICE_PORT
 from inferstack.components.lifecycle.percents import whole_percents
 from inferstack.components.lifecycle.seam import LifecycleError, VersionInfo, shares
@@ -50,15 +50,17 @@ ROLLBACK_CONDITIONS = ("p99 latency", "5xx rate")
 MANAGED_PROMETHEUS = (
     "https://monitoring.googleapis.com/v1/projects/{project}/location/global/prometheus"
 )
+ARTIFACT_REGISTRY = "https://artifactregistry.googleapis.com"
+READ_SCOPE = "https://www.googleapis.com/auth/cloud-platform.read-only"
 MAX_WEIGHT = 1_000_000
 """Gateway API's bound on a backendRef weight."""
 WAIT_S = 600.0
 
 
-def context_of(spec: DeploymentSpec, stack: str, project: str = "") -> GcpContext:
-    """The GKE target's naming context of `spec` in `stack` (region and zones unused)."""
+def context_of(spec: DeploymentSpec, stack: str, project: str = "", region: str = "") -> GcpContext:
+    """The GKE target's naming context of `spec` in `stack` (zones unused)."""
     return GcpContext(
-        spec=spec, project=project, region="", zones=(), base=f"{spec.model.name}-{stack}"
+        spec=spec, project=project, region=region, zones=(), base=f"{spec.model.name}-{stack}"
     )
 
 
@@ -78,14 +80,11 @@ def google_token() -> str:
             "reading GKE alerts needs google-auth: pip install google-auth"
         ) from err
     try:
-        credentials, _ = google.auth.default(
-            scopes=["https://www.googleapis.com/auth/monitoring.read"]
-        )
+        credentials, _ = google.auth.default(scopes=[READ_SCOPE])
         credentials.refresh(google.auth.transport.requests.Request())
     except google.auth.exceptions.GoogleAuthError as err:
         raise LifecycleError(
-            f"no Google credentials for managed Prometheus ({err}): "
-            "run `gcloud auth application-default login`"
+            f"no Google credentials ({err}): run `gcloud auth application-default login`"
         ) from err
     return str(credentials.token)
 
@@ -123,17 +122,19 @@ class GkeLifecycle:
         *,
         api_client: Any = None,
         prometheus: str | None = None,
+        registry: str = ARTIFACT_REGISTRY,
         token: Callable[[], str] = google_token,
         sleep: Callable[[float], None] = time.sleep,
         poll_s: float = 5.0,
         wait_s: float = WAIT_S,
     ) -> None:
         self.spec = spec
-        self.ctx = context_of(spec, stack, project)
+        self.ctx = context_of(spec, stack, project, region_of(spec))
         self.namespace = self.ctx.namespace
         self.route = spec.model.name
         self._api_client = api_client
         self.prometheus = (prometheus or MANAGED_PROMETHEUS.format(project=project)).rstrip("/")
+        self.registry = registry.rstrip("/")
         self.token = token
         self.sleep = sleep
         self.poll_s = poll_s
@@ -231,8 +232,9 @@ class GkeLifecycle:
             for track, version in served.items()
         ]
         out.sort(key=lambda v: -v.share)
+        seen = {v for versions in served.values() for v in versions.split(", ")}
         configured = self.spec.model.version
-        if configured not in {v for versions in served.values() for v in versions.split(", ")}:
+        if configured not in seen:
             out.append(
                 VersionInfo(
                     configured,
@@ -241,7 +243,42 @@ class GkeLifecycle:
                     detail="not deployed (run `pulumi up`)",
                 )
             )
+            seen.add(configured)
+        repository = self._repository()
+        out += [
+            VersionInfo(version, "image", source=f"Artifact Registry {repository}", detail=tag)
+            for version, tag in sorted(self._image_tags().items())
+            if version not in seen
+        ]
         return out
+
+    def _repository(self) -> str:
+        ctx = self.ctx
+        return f"projects/{ctx.project}/locations/{ctx.region}/repositories/{ctx.repository_id()}"
+
+    def _image_tags(self) -> dict[str, str]:
+        """Model version -> an image tag of it in the stack's repository ({} when the
+        repository cannot be read: no project, no credentials, not created)."""
+        if not self.ctx.project or not self.ctx.region:
+            return {}
+        package = urllib.parse.quote(self.spec.model.name, safe="")
+        url = f"{self.registry}/v1/{self._repository()}/packages/{package}/tags"
+        out: dict[str, str] = {}
+        page: dict[str, Any] = {}
+        try:
+            while True:
+                query = {"pageSize": "500"}
+                if page.get("nextPageToken"):
+                    query["pageToken"] = str(page["nextPageToken"])
+                page = self._get_json(f"{url}?{urllib.parse.urlencode(query)}")
+                for item in page.get("tags", []):
+                    tag = str(item.get("name", "")).rsplit("/", 1)[-1]
+                    if "-" in tag:
+                        out.setdefault(tag.rsplit("-", 1)[0], tag)
+                if not page.get("nextPageToken"):
+                    return out
+        except LifecycleError:
+            return out
 
     def _accepted(self, route: dict[str, Any]) -> bool:
         """Whether every parent reports the route's current generation Accepted and
@@ -319,8 +356,8 @@ class GkeLifecycle:
             if c["display_name"] in ROLLBACK_CONDITIONS
         }
 
-    def _query(self, promql: str) -> list[Any]:
-        url = f"{self.prometheus}/api/v1/query?" + urllib.parse.urlencode({"query": promql})
+    def _get_json(self, url: str) -> dict[str, Any]:
+        """A Google API GET with the user's token."""
         request = urllib.request.Request(url)  # noqa: S310 (https, or a test URL)
         request.add_header("Authorization", f"Bearer {self.token()}")
         try:
@@ -328,13 +365,14 @@ class GkeLifecycle:
                 body = json.loads(response.read())
         except urllib.error.HTTPError as err:
             detail = err.read().decode(errors="replace")[:300]
-            raise LifecycleError(
-                f"managed Prometheus refused {promql!r}: HTTP {err.code} {detail}"
-            ) from err
+            raise LifecycleError(f"GET {url}: HTTP {err.code} {detail}") from err
         except (urllib.error.URLError, OSError, ValueError) as err:
-            raise LifecycleError(
-                f"cannot query managed Prometheus at {self.prometheus}: {err}"
-            ) from err
+            raise LifecycleError(f"GET {url}: {err}") from err
+        return body if isinstance(body, dict) else {}
+
+    def _query(self, promql: str) -> list[Any]:
+        query = urllib.parse.urlencode({"query": promql})
+        body = self._get_json(f"{self.prometheus}/api/v1/query?{query}")
         if body.get("status") != "success":
             raise LifecycleError(f"managed Prometheus: unexpected answer to {promql!r}: {body}")
         return list(body.get("data", {}).get("result", []))

@@ -1,6 +1,7 @@
 """A small Kubernetes API server on 127.0.0.1 holding a GKE stack's objects as the GKE
 target renders them (`gcp.serving.serving_objects`), with the routes the GKE lifecycle
-calls, and managed Prometheus's instant-query route beside them.
+calls, and managed Prometheus's instant-query route and Artifact Registry's tag list
+beside them.
 
 Where the lifecycle depends on the API's behaviour it answers as Kubernetes does: a list
 honours its label selector; replacing the HTTPRoute needs the current resourceVersion
@@ -34,6 +35,11 @@ class ClusterState:
     namespace: str
     objects: list[dict[str, Any]]
     """The stack's manifests (Deployments and the HTTPRoute are served)."""
+    repository: str = ""
+    """`projects/<p>/locations/<l>/repositories/<r>` of the stack's Artifact Registry."""
+    package: str = ""
+    tags: list[str] = field(default_factory=list)
+    """Image tags of the package, served two per page."""
     reconcile_gets: int = 2
     firing: set[str] = field(default_factory=set)
     """Alert conditions (display names) whose query returns a sample."""
@@ -110,6 +116,16 @@ class ClusterState:
         ]
         return {"kind": "DeploymentList", "apiVersion": "apps/v1", "metadata": {}, "items": items}
 
+    def tag_page(self, token: str) -> dict[str, Any]:
+        start = int(token or 0)
+        base = f"{self.repository}/packages/{self.package}/tags"
+        page: dict[str, Any] = {
+            "tags": [{"name": f"{base}/{t}"} for t in self.tags[start : start + 2]]
+        }
+        if start + 2 < len(self.tags):
+            page["nextPageToken"] = str(start + 2)
+        return page
+
     def query(self, promql: str) -> dict[str, Any]:
         self.queries.append(promql)
         hit = any(CONDITION_QUERIES[name] in promql for name in self.firing)
@@ -137,11 +153,14 @@ def kube_server(state: ClusterState) -> Iterator[str]:
             url = urllib.parse.urlsplit(self.path)
             query = dict(urllib.parse.parse_qsl(url.query))
             state.calls.append((method, url.path))
-            if url.path == "/api/v1/query":
-                if self.headers.get("Authorization") != f"Bearer {TOKEN}":
-                    self._answer(401, {"status": "error", "error": "no token"})
-                else:
-                    self._answer(200, state.query(query.get("query", "")))
+            google = url.path == "/api/v1/query" or url.path.startswith("/v1/projects/")
+            tags = f"/v1/{state.repository}/packages/{state.package}/tags"
+            if google and self.headers.get("Authorization") != f"Bearer {TOKEN}":
+                self._answer(401, {"error": {"code": 401, "status": "UNAUTHENTICATED"}})
+            elif url.path == "/api/v1/query":
+                self._answer(200, state.query(query.get("query", "")))
+            elif method == "GET" and url.path == tags:
+                self._answer(200, state.tag_page(query.get("pageToken", "")))
             elif method == "GET" and url.path == deployments_path:
                 self._answer(200, state.deployments(query.get("labelSelector", "")))
             elif method == "GET" and url.path == route_path:

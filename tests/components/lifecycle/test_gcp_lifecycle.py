@@ -15,6 +15,7 @@ import pytest
 import yaml
 from kubernetes import client
 
+from inferstack.components.gcp.rules import region_of
 from inferstack.components.gcp.serving import EdgeNames, serving_objects, tracks
 from inferstack.components.lifecycle.gcp import GkeLifecycle, GkeStackFile, context_of
 from inferstack.components.lifecycle.rollout import Event, promote, rollback
@@ -80,6 +81,7 @@ class GkeProject:
                 PROJECT,
                 api_client=client.ApiClient(configuration),
                 prometheus=self.url,
+                registry=self.url,
                 token=lambda: TOKEN,
                 sleep=sleep,
                 poll_s=2,
@@ -104,10 +106,14 @@ def _project(tmp_path: Path, project_root: Path, ab: bool) -> tuple[Path, Cluste
     write_bundle(tmp_path / "bundles" / "v1.0.0", "1.0.0")
     write_bundle(tmp_path / "bundles" / "v1.1.0", "1.1.0")
     spec = load_spec(yaml.safe_load(text)["config"]["inferstack:deployment"])
-    ctx = context_of(spec, STACK, PROJECT)
+    ctx = context_of(spec, STACK, PROJECT, region_of(spec))
     edge = EdgeNames("churn-address", "churn-armor", "churn-certs")
     objects = serving_objects(ctx, "us-docker.pkg.dev/p/r/churn:1", "gsa@p", "hash", edge)
-    return config, ClusterState(ctx.namespace, objects)
+    repository = f"projects/{PROJECT}/locations/us-central1/repositories/{ctx.repository_id()}"
+    tags = [f"{v}-{h * 12}" for v, h in (("1.0.0", "a"), ("1.1.0", "b"), ("1.2.0", "c"))]
+    return config, ClusterState(
+        ctx.namespace, objects, repository, "churn-logreg", [*tags, "1.2.0-" + "d" * 12]
+    )
 
 
 @pytest.fixture
@@ -127,11 +133,19 @@ def canary(tmp_path: Path, project_root: Path) -> Iterator[GkeProject]:
 
 
 def test_versions_list_tracks_with_route_shares(ab: GkeProject, canary: GkeProject) -> None:
-    rows = [(v.version, v.state, v.share, v.variant) for v in ab.stack().lifecycle.versions()]
-    assert rows == [("1.0.0", "serving", 1.0, "stable"), ("1.1.0", "standby", 0.0, "candidate")]
+    versions = ab.stack().lifecycle.versions()
+    rows = [(v.version, v.state, v.share, v.variant) for v in versions]
+    assert rows == [
+        ("1.0.0", "serving", 1.0, "stable"),
+        ("1.1.0", "standby", 0.0, "candidate"),
+        ("1.2.0", "image", 0.0, None),  # pushed, not deployed (tags read page by page)
+    ]
+    assert versions[2].source == f"Artifact Registry {ab.state.repository}"
+    assert versions[2].detail == "1.2.0-cccccccccccc"
     versions = canary.stack().lifecycle.versions()
     rows = [(v.version, v.state, round(v.share, 2), v.variant) for v in versions]
-    assert rows == [("0.9.0", "serving", 0.95, "stable"), ("1.0.0", "serving", 0.05, "canary")]
+    assert rows[:2] == [("0.9.0", "serving", 0.95, "stable"), ("1.0.0", "serving", 0.05, "canary")]
+    assert [v.version for v in versions[2:]] == ["1.1.0", "1.2.0"]
     assert versions[0].source == "HTTPRoute churn-logreg-prod-gke/churn-logreg"
 
 
@@ -320,6 +334,9 @@ def test_the_cli_reads_the_cluster_through_the_users_kubeconfig(
     }
     (tmp_path / "kubeconfig").write_text(yaml.safe_dump(kubeconfig))
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "kubeconfig"))
+    # No Google credentials (a missing file fails at once, with no metadata-server probe):
+    # versions then lists no Artifact Registry tags, and says nothing is wrong.
+    monkeypatch.setenv("GOOGLE_APPLICATION_CREDENTIALS", str(tmp_path / "absent.json"))
     args = ["versions", STACK, "--json", "--project", str(ab.root)]
     result = CliRunner().invoke(app, args)
     assert result.exit_code == 0, result.output
