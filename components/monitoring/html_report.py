@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from html import escape
 
-from inferstack.components.monitoring.report import DriftResult, Report
+from inferstack.components.monitoring.results import DriftResult, Report
 
 __all__ = ["render_html", "summary_svg"]
 
