@@ -57,18 +57,13 @@ SUBSCRIPTION_ENV = ("AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID")
 
 def subscription_of(spec: DeploymentSpec, config: dict[str, object], env: dict[str, str]) -> str:
     """The subscription: `targets.azure.workspace_id`'s, the stack's azure-native config,
-    or AZURE_SUBSCRIPTION_ID / ARM_SUBSCRIPTION_ID."""
+    or AZURE_SUBSCRIPTION_ID / ARM_SUBSCRIPTION_ID ("" when none is set)."""
     workspace_id = azure_options(spec).workspace_id
     if workspace_id:
         return workspace_id.split("/")[2]
     found = [str(config[k]) for k in SUBSCRIPTION_KEYS if config.get(k)]
     found += [env[k] for k in SUBSCRIPTION_ENV if env.get(k)]
-    if not found:
-        raise LifecycleError(
-            "no Azure subscription: set azure-native:subscriptionId in the stack config or "
-            "AZURE_SUBSCRIPTION_ID in the environment"
-        )
-    return found[0]
+    return found[0] if found else ""
 
 
 class AzureLifecycle:
@@ -92,7 +87,7 @@ class AzureLifecycle:
     ) -> None:
         self.spec = spec
         self.names: AzureNames = names_for(spec, project, stack)
-        self.subscription = subscription
+        self._subscription = subscription
         self.arm = arm.rstrip("/")
         self._credential = credential
         self.sleep = sleep
@@ -113,6 +108,17 @@ class AzureLifecycle:
             except DeployError as err:
                 raise LifecycleError(str(err)) from err
         return self._credential
+
+    @property
+    def subscription(self) -> str:
+        """The Azure subscription (checked when first needed, so that opening the stack
+        works without one, e.g. for ab-report)."""
+        if not self._subscription:
+            raise LifecycleError(
+                "no Azure subscription: set azure-native:subscriptionId in the stack config "
+                "or AZURE_SUBSCRIPTION_ID in the environment"
+            )
+        return self._subscription
 
     # ARM paths and calls
 

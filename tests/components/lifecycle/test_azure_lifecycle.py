@@ -258,7 +258,7 @@ def test_open_stack_dispatches_to_azure_with_the_subscription(
     for key in ("AZURE_SUBSCRIPTION_ID", "ARM_SUBSCRIPTION_ID"):
         monkeypatch.delenv(key, raising=False)
     with pytest.raises(LifecycleError, match="no Azure subscription"):
-        open_stack(STACK, azure.root)
+        open_stack(STACK, azure.root).lifecycle.versions()
     monkeypatch.setenv("AZURE_SUBSCRIPTION_ID", SUBSCRIPTION)
     stack = open_stack(STACK, azure.root)
     assert isinstance(stack.lifecycle, AzureLifecycle)
