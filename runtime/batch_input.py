@@ -3,7 +3,9 @@
 A chunk is ``chunk_rows`` consecutive rows of one file (the last may be shorter; a
 Parquet file's row groups may end one early), numbered from 0 in reading order, so the
 same files read with the same ``chunk_rows`` always give the same chunks: that is
-what lets a re-run skip the finished ones. Only one chunk per reader is in memory.
+what lets a re-run skip the finished ones. Only one chunk per reader is in memory,
+or for Parquet one row group (pyarrow decodes a row group at once): memory is bounded
+by the writer's row group size, whatever the file's size.
 
 A chunk is one numpy array per feature of the schema, in its order: Parquet columns go
 from pyarrow straight into numpy (no DataFrame), CSV files are read by pandas' C
