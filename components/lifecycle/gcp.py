@@ -89,7 +89,7 @@ def google_token() -> str:
     return str(credentials.token)
 
 
-def kube_client() -> Any:
+def kube_client(credentials_hint: str = "CLUSTER --location LOCATION") -> Any:
     """A Kubernetes API client from the user's kubeconfig and current context."""
     try:
         from kubernetes import config
@@ -104,7 +104,7 @@ def kube_client() -> Any:
     except (ConfigException, OSError) as err:
         raise LifecycleError(
             f"no kubeconfig for the cluster ({err}): run `gcloud container clusters "
-            "get-credentials CLUSTER --location LOCATION` first"
+            f"get-credentials {credentials_hint}` first"
         ) from err
 
 
@@ -142,7 +142,11 @@ class GkeLifecycle:
 
     def _api(self, kind: str) -> Any:
         if self._api_client is None:
-            self._api_client = kube_client()  # says how to install the client if missing
+            ctx = self.ctx
+            hint = f"{ctx.cluster_name} --location {ctx.cluster_location}"
+            if ctx.project:
+                hint += f" --project {ctx.project}"
+            self._api_client = kube_client(hint)  # says how to install the client if missing
         from kubernetes import client
 
         return getattr(client, kind)(self._api_client)

@@ -313,6 +313,13 @@ def test_names_match_the_plan_of_prod_gke(project_root: Path) -> None:
         p.inputs["displayName"] for p in plan.of_type("gcp:monitoring/alertPolicy:AlertPolicy")
     }
     assert set(life.conditions()) <= policies
+    # the kubeconfig hint names the stack's cluster
+    (cluster,) = plan.of_type("gcp:container/cluster:Cluster")
+    assert cluster.inputs["name"] == life.ctx.cluster_name
+    assert cluster.inputs["location"] == life.ctx.cluster_location
+    (repository,) = plan.of_type("gcp:artifactregistry/repository:Repository")
+    assert repository.inputs["repositoryId"] == life.ctx.repository_id()
+    assert repository.inputs["location"] == life.ctx.region
 
 
 def test_the_cli_reads_the_cluster_through_the_users_kubeconfig(
