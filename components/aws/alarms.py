@@ -20,7 +20,10 @@ from inferstack.components.aws.rules import aws_options
 from inferstack.components.monitoring.retrain_event import RetrainReason
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.components.targets import profile
-from inferstack.runtime.contract import CLOUDWATCH_QUALITY_METRIC
+from inferstack.runtime.contract import (
+    CLOUDWATCH_QUALITY_METRIC,
+    CLOUDWATCH_QUALITY_SAMPLES_METRIC,
+)
 
 # API Gateway's latency includes the model's; allow this much on top of the model's p99.
 GATEWAY_OVERHEAD_MS = 100.0
@@ -118,8 +121,8 @@ def _usage_alarms(spec: DeploymentSpec, names: Names, variant: str) -> list[Alar
 PVALUE_METRIC = "DriftPValue"
 PREDICTION_METRIC = "PredictionDriftScore"
 PREDICTION_PVALUE_METRIC = "PredictionDriftPValue"
-QUALITY_SAMPLES_METRIC = "QualitySamples"
-"""CloudWatch name of the joined-outcome count the quality alarm needs (see monitoring.md)."""
+QUALITY_SAMPLES_METRIC = CLOUDWATCH_QUALITY_SAMPLES_METRIC
+"""CloudWatch name of the joined-outcome count the quality alarm gates on."""
 
 
 def _runtime_metric(names: Names, variant: str, metric: str, stat: str) -> dict[str, Any]:

@@ -32,7 +32,10 @@ from inferstack.components.azure.context import AzureContext
 from inferstack.components.azure.naming import ACTION_GROUP_SHORT, fit
 from inferstack.components.errors import SpecError
 from inferstack.components.monitoring.retrain_event import RetrainReason, retrain_payload
-from inferstack.runtime.contract import CLOUDWATCH_QUALITY_METRIC
+from inferstack.runtime.contract import (
+    CLOUDWATCH_QUALITY_METRIC,
+    CLOUDWATCH_QUALITY_SAMPLES_METRIC,
+)
 
 MONITOR = azure_native.monitor
 ENDPOINT_LOGS = (
@@ -143,8 +146,8 @@ def retrain_log_alerts(
     return out
 
 
-QUALITY_SAMPLES_FIELD = "QualitySamples"
-"""The EMF field of joined outcomes the quality alert requires (docs/monitoring.md)."""
+QUALITY_SAMPLES_FIELD = CLOUDWATCH_QUALITY_SAMPLES_METRIC
+"""The EMF field of joined outcomes the quality alert requires."""
 
 
 def retrain_properties(ctx: AzureContext, reason: RetrainReason) -> dict[str, str]:

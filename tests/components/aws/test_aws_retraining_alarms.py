@@ -33,6 +33,7 @@ from inferstack.components.testing import MotoMocks, run_program
 from inferstack.runtime import emf
 from inferstack.runtime.contract import (
     CLOUDWATCH_QUALITY_METRIC,
+    CLOUDWATCH_QUALITY_SAMPLES_METRIC,
     RETRAIN_EVENT_SOURCE,
     RETRAIN_EVENT_TYPE,
     RETRAIN_EVENT_VERSION,
@@ -125,7 +126,10 @@ def test_quality_alarm_reads_the_metric_only_over_enough_outcomes(hooked) -> Non
     quality = queries["quality"]["MetricStat"]
     assert quality["Metric"]["MetricName"] == CLOUDWATCH_QUALITY_METRIC.format(metric="auc")
     assert quality["Stat"] == "Minimum"  # the worst worker's AUC
-    assert queries["samples"]["MetricStat"]["Metric"]["MetricName"] == "QualitySamples"
+    assert (
+        queries["samples"]["MetricStat"]["Metric"]["MetricName"]
+        == CLOUDWATCH_QUALITY_SAMPLES_METRIC
+    )
     assert queries["gated"]["Expression"] == "IF(samples >= 200, quality)"
     assert queries["gated"]["ReturnData"] is True
 
@@ -306,5 +310,5 @@ def test_the_dashboard_charts_drift_per_feature_prediction_drift_and_quality(hoo
     }
     assert named["Live quality (joined outcomes on the right)"] == {
         CLOUDWATCH_QUALITY_METRIC.format(metric="auc"),
-        "QualitySamples",
+        CLOUDWATCH_QUALITY_SAMPLES_METRIC,
     }
