@@ -152,11 +152,15 @@ class S3Sink(ObjectSink):
         super().__init__(prefix, model, version)
         try:
             import boto3
+            from botocore.config import Config
         except ImportError as err:
             raise _missing("capture-s3", "boto3") from err
         self.bucket = bucket
         self.kms_key = kms_key
-        self.client = boto3.client("s3", endpoint_url=endpoint_url)
+        # Short timeouts and few retries: the queue's own retries pace a failing store,
+        # and a stalled call holds up every batch behind it.
+        config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2})
+        self.client = boto3.client("s3", endpoint_url=endpoint_url, config=config)
 
     def put(self, key: str, body: bytes) -> None:
         extra: dict[str, str] = {}
