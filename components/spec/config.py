@@ -125,6 +125,11 @@ def check_local_bundle(spec: DeploymentSpec, source: str = CONFIG_KEY) -> None:
                 f"{spec.model.version!r}, whose bundle the variant would serve; give the "
                 "variant its own artifact"
             )
+    from inferstack.components.monitoring.quality_check import quality_metric_problem
+
+    quality = quality_metric_problem(spec)
+    if quality is not None:
+        problems.append(quality)
     if problems:
         raise SpecError(problems, source)
 

@@ -102,3 +102,13 @@ def test_a_quality_metric_the_local_bundle_cannot_export_is_named() -> None:
 
 def test_remote_artifacts_are_not_checked() -> None:
     assert quality_metric_problem(_spec("s3://models/m/1.0.0", "rmse", 3.0)) is None
+
+
+def test_deploying_refuses_a_quality_metric_the_bundle_cannot_export() -> None:
+    from inferstack.components.errors import SpecError
+    from inferstack.components.spec.config import check_local_bundle
+
+    bundle = str(ROOT / "examples" / "logreg-20f" / "bundle")
+    check_local_bundle(_spec(bundle, "auc", 0.7))
+    with pytest.raises(SpecError, match="quality_metric: the bundle's outputs are 'probabilities'"):
+        check_local_bundle(_spec(bundle, "rmse", 3.0))
