@@ -75,12 +75,14 @@ def feature_svg(result: DriftResult) -> str:
     group, bar, left, plot_h = max(28, min(60, 600 // max(len(bins), 1))), 0.0, 40, 160
     bar = (group - 6) / 2
     width = left + group * len(bins) + 20
-    height = plot_h + 90
+    height = plot_h + 110  # rotated labels (up to 18 characters) above the legend
     top = max([b.reference for b in bins] + [b.live for b in bins] + [0.01])
     parts = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
         f'viewBox="0 0 {width} {height}" role="img" '
-        f'aria-label="{escape(result.name)}: reference vs live distribution">',
+        f'aria-label="{escape(result.name)}: reference vs live distribution" '
+        'font-family="sans-serif" font-size="11">',
+        '<rect width="100%" height="100%" fill="white"/>',
         f'<line x1="{left}" x2="{width - 10}" y1="{plot_h + 10}" y2="{plot_h + 10}" '
         'stroke="#999"/>',
         f'<text x="{left - 4}" y="18" text-anchor="end">{top:.0%}</text>',
