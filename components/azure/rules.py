@@ -21,8 +21,8 @@ if TYPE_CHECKING:
 
 SPOT_MESSAGE = (
     "Azure ML managed online endpoints have no low-priority (spot) capacity; on Azure, "
-    "spot fits batch scoring on a low-priority compute cluster (a batch endpoint, not "
-    "built yet). Set spot: false for this online endpoint"
+    "spot fits batch scoring on a low-priority compute cluster (targets.azure.batch: a "
+    "batch endpoint, see docs/batch.md). Set spot: false for this online endpoint"
 )
 ACR_IMAGE = re.compile(
     r"^([a-zA-Z0-9]{5,50})\.azurecr\.io/[a-z0-9._/-]+(:[\w.-]+|@sha256:[0-9a-f]{64})$"
