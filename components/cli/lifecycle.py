@@ -42,7 +42,7 @@ def open_or_fail(stack: str, project: Path | None) -> Stack:
         return open_stack(stack, project)
     except ModuleNotFoundError as err:
         raise fail(
-            f"this command needs {err.name!r}: pip install 'inferstack[aws]'", EXIT_USAGE
+            f"this command needs {err.name!r}: pip install 'inferstack[lifecycle]'", EXIT_USAGE
         ) from err
     except DeployError as err:
         raise fail(str(err), EXIT_USAGE) from err
