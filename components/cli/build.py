@@ -19,6 +19,7 @@ from inferstack.components.cli.output import err_console as console
 from inferstack.components.cli.output import fail
 from inferstack.components.image.build import build_image
 from inferstack.components.image.context import ImageError, read_bundle_manifest
+from inferstack.components.image.install import check_extras
 from inferstack.components.image.verify import READY_TIMEOUT_S, verify_image
 
 _LEGACY_STEP = re.compile(r"^Step (\d+)/(\d+) : (.*)")
@@ -50,6 +51,15 @@ def build(
         typer.Option(
             "--requirement",
             help="A pip requirement to install beside the bundle's own (repeatable).",
+        ),
+    ] = None,
+    extra: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--extra",
+            help="An inferstack extra to install in the image (repeatable): capture-s3, "
+            "capture-gcs or capture-azure for data capture to that store, batch for batch "
+            "jobs (Azure ML batch endpoints, GKE Jobs).",
         ),
     ] = None,
     verify: Annotated[
@@ -98,6 +108,7 @@ def build(
                 base_image=base_image,
                 network=network,
                 requirements=requirement or (),
+                extras=_image_extras(extra or ()),
                 on_line=show,
             )
             if verify:
@@ -116,6 +127,19 @@ def build(
         )
     console.print(f"run it: docker run --rm -p 127.0.0.1:8080:8080 {image}", highlight=False)
     print(image)
+
+
+IMAGE_EXTRAS = ("batch", "capture-azure", "capture-gcs", "capture-s3", "explain", "grpc")
+"""The inferstack extras a runtime image can hold beside its framework's."""
+
+
+def _image_extras(extras: list[str]) -> tuple[str, ...]:
+    unknown = sorted(set(extras) - set(IMAGE_EXTRAS))
+    if unknown:
+        raise ImageError(
+            f"--extra {', '.join(unknown)}: not an image extra; one of {', '.join(IMAGE_EXTRAS)}"
+        )
+    return check_extras(extras)
 
 
 def register(app: typer.Typer) -> None:

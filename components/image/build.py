@@ -40,11 +40,14 @@ def build_image(
     base_image: str | None = None,
     network: str | None = None,
     requirements: Sequence[str] = (),
+    extras: Sequence[str] = (),
     on_line: Callable[[str], None] | None = None,
 ) -> str:
     """Build the image for `bundle_dir` and return its reference; `ImageError` on failure.
 
-    `requirements` are pip requirements added to the bundle's own (see `install`).
+    `requirements` are pip requirements added to the bundle's own (see `install`);
+    `extras` are inferstack extras installed beside the framework's (`capture-azure`,
+    `batch`).
     """
     if shutil.which("docker") is None:
         raise ImageError("the `docker` command is not on PATH")
@@ -55,6 +58,7 @@ def build_image(
         manifest.version,
         flavor(gpu, base_image),
         requirements=requirements,
+        extras=extras,
     )
     image = tag or f"inferstack/{manifest.name}:{plan.tag}"
     argv = plan.docker_command(image, network)

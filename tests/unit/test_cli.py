@@ -29,3 +29,12 @@ def test_a_group_whose_extra_is_missing_says_which_extra_to_install() -> None:
     assert result.exit_code == 2
     assert "needs the package 'no_such_package_for_cli_tests'" in result.output
     assert "pip install 'inferstack[gpu]'" in result.output
+
+
+def test_build_refuses_an_extra_the_image_cannot_hold() -> None:
+    from tests.conftest import ROOT
+
+    bundle = ROOT / "examples" / "logreg-20f" / "bundle"
+    result = CliRunner().invoke(app, ["build", str(bundle), "--extra", "aws", "--no-verify"])
+    assert result.exit_code == 1
+    assert "--extra aws: not an image extra; one of batch, capture-azure" in result.output
