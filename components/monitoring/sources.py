@@ -58,7 +58,9 @@ class CaptureSource(Protocol):
 def lines(source: CaptureSource, name: str) -> Iterator[bytes]:
     """The JSON lines of one object, gunzipped when its name ends in ``.gz``."""
     data = source.read(name)
-    if name.endswith(".gz"):
+    # A store may have undone the gzip already (HTTP Content-Encoding: gzip, which the
+    # runtime's GCS and Azure sinks set): only bytes with gzip's magic are gunzipped.
+    if name.endswith(".gz") and data[:2] == b"\x1f\x8b":
         try:
             data = gzip.decompress(data)
         except (OSError, EOFError) as err:
@@ -119,7 +121,8 @@ class GcsSource:
         return sorted(b.name for b in blobs if is_capture_object(b.name))
 
     def read(self, name: str) -> bytes:
-        data: bytes = self.bucket.blob(name).download_as_bytes()
+        # The bytes as stored: no decompressive transcoding of Content-Encoding: gzip.
+        data: bytes = self.bucket.blob(name).download_as_bytes(raw_download=True)
         return data
 
 

@@ -28,7 +28,8 @@ class _Blob:
     name: str
     data: bytes = b""
 
-    def download_as_bytes(self) -> bytes:  # google.cloud.storage.Blob
+    def download_as_bytes(self, raw_download: bool = False) -> bytes:  # storage.Blob
+        assert raw_download  # the stored gzip, not a transcoded copy
         return self.data
 
     def readall(self) -> bytes:  # azure.storage.blob.StorageStreamDownloader
@@ -109,10 +110,45 @@ def test_an_azure_container_prefix(drift_bundle: Bundle) -> None:
     assert set(report.drifted) == {"a", "color"}
 
 
+def test_gcs_with_the_real_sdk_on_the_emulator_reads_the_runtimes_own_sink(
+    drift_bundle: Bundle, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Objects written by the runtime's GCS sink (gzip, Content-Encoding: gzip) to a
+    local GCS emulator on 127.0.0.1, read back by the report through the real SDK."""
+    pytest.importorskip("google.cloud.storage")
+    emulator = pytest.importorskip("gcp_storage_emulator.server")
+    from google.auth.credentials import AnonymousCredentials
+    from google.cloud import storage
+
+    from inferstack.runtime.capture_sinks import object_sink
+    from tests.runtime.server import free_port
+
+    port = free_port()
+    server = emulator.create_server("127.0.0.1", port, in_memory=True, default_bucket="caps")
+    server.start()
+    try:
+        monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"http://127.0.0.1:{port}")
+        sink = object_sink("gs://caps/capture", "churn", "1.0.0")
+        live = draw(LIVE_ROWS, seed=LIVE_SEED, shift_a=0.6, colors=(0.2, 0.3, 0.5))
+        items = records(drift_bundle, live)
+        sink.write(items[:20])
+        sink.write([*items[20:], {"kind": "feedback", "id": "r0", "outcome": 1, "ts": 1.0}])
+        client = storage.Client(project="test", credentials=AnonymousCredentials())
+        report = build_report(
+            open_source("gs://caps/capture", client=client), load_reference(drift_bundle.path)
+        )
+    finally:
+        server.stop()
+    assert report.objects == 2
+    assert report.rows_scored == LIVE_ROWS
+    assert report.ignored == {"feedback": 1}
+    assert set(report.drifted) == {"a", "color"}
+
+
 def test_sdk_errors_and_bad_gzip_name_the_location(drift_bundle: Bundle) -> None:
     reference = load_reference(drift_bundle.path)
     with pytest.raises(CaptureError, match=r"cannot list 'gs://missing/x'.*does not exist"):
         build_report(open_source("gs://missing/x", client=FakeGcs()), reference)
-    broken = FakeGcs({"caps": {object_key("capture", 0): b"not gzip"}})
+    broken = FakeGcs({"caps": {object_key("capture", 0): b"\x1f\x8b not gzip"}})
     with pytest.raises(CaptureError, match=r"is not valid gzip"):
         build_report(open_source("gs://caps/capture", client=broken), reference)
