@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -66,6 +67,36 @@ def test_runtime_objects_under_an_s3_prefix(drift_bundle: Bundle, s3: Any) -> No
     assert report.objects == 2
     assert report.rows_scored == LIVE_ROWS
     assert set(report.drifted) == {"a", "color"}
+
+
+def test_the_runtimes_own_s3_sink_then_the_cli(
+    drift_bundle: Bundle, s3: Any, tmp_path: Path
+) -> None:
+    """Objects the runtime's S3 sink writes (its layout, gzip) read back by the CLI."""
+    from inferstack.runtime.capture_sinks import object_sink
+
+    sink = object_sink(f"s3://{BUCKET}/capture/churn-prod", "churn", "1.0.0")
+    live = draw(LIVE_ROWS, seed=LIVE_SEED)
+    items = records(drift_bundle, live)
+    for start in range(0, len(items), 8):
+        sink.write(items[start : start + 8])
+    done = CliRunner().invoke(
+        app,
+        [
+            "drift-report",
+            f"s3://{BUCKET}/capture/churn-prod",
+            "--bundle",
+            str(drift_bundle.path),
+            "--out",
+            str(tmp_path / "out"),
+            "--json",
+        ],
+    )
+    assert done.exit_code == 0, done.output
+    data = json.loads(done.output)
+    assert data["objects"] == len(range(0, len(items), 8))
+    assert data["rows"]["scored"] == LIVE_ROWS
+    assert data["drifted"] == []  # unshifted traffic
 
 
 def test_sagemaker_data_capture_is_decoded_and_scored_through_the_cli(
