@@ -203,7 +203,8 @@ def test_a_dataframe_pipeline_scores_csv_and_parquet_as_in_process(
     a, b = _frame_data(1_234, 5), _frame_data(987, 6)
     a.to_csv(src / "a.csv", index=False)  # the csv module quotes "san jose, ca"
     b.to_parquet(src / "b.parquet")
-    result = score(path, src, tmp_path / "out", workers=0, chunk_rows=300)
+    # a worker process: chunks with a string column are pickled to it
+    result = score(path, src, tmp_path / "out", workers=1, chunk_rows=300)
     assert (result.rows, result.rejected) == (2_221, 0)
     got = _by_file(tmp_path / "out")
     for file, frame in ((0, a), (1, b)):
