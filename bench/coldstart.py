@@ -122,7 +122,16 @@ def one_start(
 
 
 # What bench/fastapi_baseline.py needs beyond the runtime image (pure Python packages).
-BASELINE_PACKAGES = ("fastapi", "starlette", "anyio", "idna", "sniffio")
+BASELINE_PACKAGES = (
+    "fastapi",
+    "starlette",
+    "anyio",
+    "idna",
+    "sniffio",
+    "opentelemetry",  # fastapi's telemetry hooks import its API
+    "importlib_metadata",
+    "zipp",
+)
 BASELINE_ARGS = (
     "python",
     "-m",
@@ -139,18 +148,24 @@ BASELINE_ARGS = (
 
 def baseline_image(image: str, tmp: Path) -> str:
     """``image`` plus fastapi (copied from this interpreter) and the baseline app."""
-    import importlib
+    import importlib.metadata
+    import importlib.util
 
     context = tmp / "baseline"
     (context / "site").mkdir(parents=True)
+    dists = importlib.metadata.packages_distributions()
     for name in BASELINE_PACKAGES:
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
+        spec = importlib.util.find_spec(name)
+        if spec is None or not spec.submodule_search_locations:
             continue  # not a dependency of this fastapi version
-        assert module.__file__ is not None
-        source = Path(module.__file__).parent
-        shutil.copytree(source, context / "site" / name, ignore=shutil.ignore_patterns("*.pyc"))
+        source = Path(next(iter(spec.submodule_search_locations)))
+        ignore = shutil.ignore_patterns("*.pyc", "instrumentation", "sdk", "exporter")
+        shutil.copytree(source, context / "site" / name, ignore=ignore)
+        for dist in dists.get(name, []):  # entry points (opentelemetry's context) need these
+            meta = importlib.metadata.distribution(dist)
+            found = getattr(meta, "_path", None)
+            if found is not None and Path(found).is_dir():
+                shutil.copytree(found, context / "site" / Path(found).name)
     shutil.copy(ROOT / "bench" / "fastapi_baseline.py", context / "site")
     (context / "Dockerfile").write_text(
         f"FROM {image}\n"
