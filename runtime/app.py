@@ -34,6 +34,8 @@ from inferstack.runtime.settings import RuntimeSettings
 
 log = logging.getLogger("inferstack.runtime")
 DRAIN_ENDED = "server is shutting down: the drain ended before this request was answered"
+# Readiness routes: their 503 while the model loads is what probes expect, not an error
+_PROBES = frozenset({"/ping", "/ready", "/v2/health/ready", "/v2/models/{name}/ready"})
 
 
 class InferenceApp:
@@ -87,6 +89,10 @@ class InferenceApp:
                 await self.service.stop()
                 await send({"type": "lifespan.shutdown.complete"})
                 return
+
+    def _loading(self) -> bool:
+        service = self.service
+        return not service.ready and not service.load_error and service.manifest is not None
 
     def resolve(self, path: str, method: str) -> tuple[str, Handler, bool, list[str]]:
         """Route label, handler, whether it needs auth, and path parameters."""
@@ -163,6 +169,8 @@ class InferenceApp:
         status = response.status
         elapsed = time.perf_counter() - start
         self.service.metrics.observe_request(route, status, elapsed)
+        if status == 503 and route in _PROBES and self._loading():
+            return  # polled while loading (a log line each, competing with the load)
         if status >= 400 or (self.log_rate and random.random() < self.log_rate):  # noqa: S311
             level = (
                 logging.ERROR
