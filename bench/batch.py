@@ -23,9 +23,12 @@ below runs RUNS times:
 
 Per case, the median over runs of: rows per wall second, and rows per CPU second
 (user + system time of this process and, for workers, of its worker processes, from
-their CPU-time clocks). Both are "steady": from the first finished chunk to the last (with N
-workers, from the 2N-th: by then every worker has started), which leaves loading
-the bundle and starting workers out. Rows per CPU second is the
+their CPU-time clocks). Both are "steady": from the first finished chunk to the last
+(with workers, from the middle chunk), which leaves loading the bundle and starting
+workers out. With workers that is not certain: on a loaded machine one worker can
+score half the chunks of a cheap model while another still starts (imports
+scikit-learn: seconds of CPU), and that start then counts; the w=N per-core numbers
+are lower bounds. Rows per CPU second is the
 per-core number: it does not move when other jobs share the cores, where wall time
 does. ``--pin CPU`` runs the one-core cases (in-process and w=0) on that CPU only.
 The ratio to ``in-process`` is printed and saved (bench/results/batch.json), with
@@ -77,9 +80,9 @@ def _cpu_seconds() -> float:
 class Clock:
     """Marks (wall, CPU, rows) after each chunk; the steady rates are first to last mark."""
 
-    def __init__(self, skip: int = 0) -> None:
+    def __init__(self, workers: int = 0) -> None:
         self.marks: list[tuple[float, float, int]] = []
-        self.skip = skip
+        self.workers = workers
 
     def chunk(self, rows_done: int, _total: int | None = None) -> None:
         if rows_done:
@@ -87,7 +90,9 @@ class Clock:
 
     def rates(self) -> tuple[float, float]:
         """(rows per wall second, rows per CPU second)."""
-        first = min(self.skip, len(self.marks) - 2)
+        # with workers, the second half only: one worker can score many chunks while
+        # another still imports scikit-learn (seconds of CPU that are no chunk's)
+        first = len(self.marks) // 2 if self.workers else 0
         (w0, c0, r0), (w1, c1, r1) = self.marks[first], self.marks[-1]
         return (r1 - r0) / (w1 - w0), (r1 - r0) / max(c1 - c0, 1e-9)
 
@@ -164,7 +169,7 @@ def _score(bundle: Path, path: Path, chunk_rows: int, workers: int, fmt: str) ->
     from inferstack.runtime.scoring import score
 
     out = Path(tempfile.mkdtemp(prefix="bench-batch-"))
-    clock = Clock(skip=2 * workers)
+    clock = Clock(workers)
     try:
         score(
             bundle,
