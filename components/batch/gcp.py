@@ -35,7 +35,7 @@ from inferstack.components.gcp.batch_job import (
     job_name,
 )
 from inferstack.components.gcp.naming import K8S_LABEL, fit
-from inferstack.components.gcp.rules import pod_requests
+from inferstack.components.gcp.rules import gcp_options, pod_requests
 
 STABLE = "inferstack.dev/track=stable"
 
@@ -105,6 +105,12 @@ class GkeBatch:
             raise BatchJobError(
                 f"instance_type {request.instance_type}: the job runs on the stack's node "
                 f"pools ({spec.instance_type()}); drop --instance-type"
+            )
+        if not gcp_options(spec).batch_jobs:
+            raise BatchJobError(
+                f"stack {self.stack.name}: its image has no batch extra (pyarrow) to score "
+                "files with; set targets.gcp.batch_jobs: true and run `pulumi up` (an image "
+                "given in targets.gcp.image: build it with `inferstack build --extra batch`)"
             )
         image, account = self._serving()
         cpu, memory = pod_requests(spec)

@@ -20,9 +20,11 @@ import pulumi_gcp as gcp
 
 from inferstack.components.gcp.context import GcpContext
 from inferstack.components.gcp.naming import NameRule, fit
+from inferstack.components.gcp.rules import gcp_options
 from inferstack.components.spec.models import DeploymentSpec
 
 CAPTURE_EXTRA = "capture-gcs"
+BATCH_EXTRA = "batch"
 CAPTURE_PREFIX = "capture"
 RETENTION_DAYS = 90
 GCS_BUCKET = NameRule(
@@ -40,8 +42,10 @@ def capture_on(spec: DeploymentSpec) -> bool:
 
 
 def image_extras(spec: DeploymentSpec) -> tuple[str, ...]:
-    """The runtime image's extras for the capture sink (none without capture)."""
-    return (CAPTURE_EXTRA,) if capture_on(spec) else ()
+    """The runtime image's extras: the capture sink's SDK when capturing, the batch
+    extra when the stack's image also runs batch Jobs (`targets.gcp.batch_jobs`)."""
+    capture = (CAPTURE_EXTRA,) if capture_on(spec) else ()
+    return (*capture, BATCH_EXTRA) if gcp_options(spec).batch_jobs else capture
 
 
 def capture_bucket_name(ctx: GcpContext) -> str:

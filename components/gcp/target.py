@@ -77,6 +77,12 @@ class GcpOptions(CloudTargetOptions):
         "(<location>-docker.pkg.dev/<project>/<repo>/<image>:<tag>|@sha256:...) instead of one "
         "built from the bundle; required for gs:// artifacts.",
     )
+    batch_jobs: bool = Field(
+        False,
+        description="Build the runtime image with the batch extra (pyarrow) so that "
+        "`inferstack score --stack` can run it as a Kubernetes Job (docs/batch.md); an image "
+        "given in `image` must then hold it too (`inferstack build --extra batch`).",
+    )
     stable_version: str | None = Field(
         None,
         description="Canary rollouts: the model version now serving; the stable Deployment "

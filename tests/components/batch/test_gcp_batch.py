@@ -42,7 +42,7 @@ JOBS = f"/apis/batch/v1/namespaces/{NAMESPACE}/jobs"
 BUNDLE = Path(__file__).resolve().parents[3] / "examples" / "logreg-20f" / "bundle"
 
 
-def gke_spec() -> DeploymentSpec:
+def gke_spec(batch_jobs: bool = True) -> DeploymentSpec:
     return DeploymentSpec.model_validate(
         {
             "target": "gcp",
@@ -51,7 +51,13 @@ def gke_spec() -> DeploymentSpec:
             "model": {"name": "churn", "version": "1.1.0", "framework": "sklearn", "artifact": "b"},
             "compute": {"accelerator": "nvidia-l4", "spot": True, "on_demand_base": 1},
             "scaling": {"min_replicas": 2, "max_replicas": 8, "target_metric": "gpu_utilization"},
-            "targets": {"gcp": {"project": "inferstack-prod", "custom_metrics_adapter": True}},
+            "targets": {
+                "gcp": {
+                    "project": "inferstack-prod",
+                    "custom_metrics_adapter": True,
+                    "batch_jobs": batch_jobs,
+                }
+            },
         }
     )
 
@@ -344,3 +350,22 @@ def test_the_seam_finds_the_gke_runner_with_the_kubeconfig_context(
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     with pytest.raises(BatchJobError, match="get-credentials"):
         batch_for(BatchStack("prod-gke", tmp_path, gke_spec(), {}))
+
+
+def test_a_stack_whose_image_has_no_batch_extra_is_refused_before_any_call(
+    tmp_path: Path,
+) -> None:
+    stack = BatchStack("prod-gke", tmp_path, gke_spec(batch_jobs=False), {})
+    configuration = kubernetes.client.Configuration()
+    configuration.host = "http://127.0.0.1:9"  # nothing listens: a call would fail otherwise
+    batch = GkeBatch(stack, api_client=kubernetes.client.ApiClient(configuration))
+    request = JobRequest("gs://in-bucket/in/", "gs://out-bucket/out/")
+    with pytest.raises(BatchJobError, match=r"set targets\.gcp\.batch_jobs: true"):
+        batch.submit(request)
+
+
+def test_the_image_holds_the_batch_extra_only_when_asked() -> None:
+    from inferstack.components.gcp.capture import image_extras
+
+    assert image_extras(gke_spec(batch_jobs=False)) == ()
+    assert image_extras(gke_spec(batch_jobs=True)) == ("batch",)
