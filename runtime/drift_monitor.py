@@ -2,7 +2,11 @@
 
 ``DriftMonitor`` keeps the last ``window`` rows of each profiled feature (and of the
 model's predictions) in a ring allocated once: the model thread only copies a batch's
-columns in, so memory is constant and the request path pays no binning. Statistics are
+columns in, so memory is constant and the request path pays no binning. Under heavy
+traffic the window is a sample: within each second the first ``2 * window`` rows are
+kept and later batches of that second are skipped (counted in ``skipped_rows``), so the
+copying costs at most that many rows per second however many arrive; below that rate
+the window is exactly the last ``window`` rows. Statistics are
 computed when asked (on a ``/metrics`` scrape or the CloudWatch emitter's tick), at
 most once per ``period_s``, over the window: per feature PSI
 ``sum((a - e) * ln(a / e))`` over the profile's bins (rules of thumb: < 0.1 stable,
@@ -129,6 +133,10 @@ class DriftMonitor:
         self.window = window
         self.min_rows = min_rows
         self.period_s = period_s
+        self.budget = 2 * window  # rows kept per second; more are skipped
+        self.skipped_rows = 0
+        self._second = -1.0
+        self._kept = 0
         self._inputs = _Window(window)
         self._outputs = _Window(window)
         self._lock = threading.Lock()
@@ -151,6 +159,13 @@ class DriftMonitor:
 
     def update(self, x: np.ndarray, out: Any = None) -> None:
         """Keep a batch's profiled columns (and its outputs) in the window."""
+        second = time.monotonic() // 1
+        if second != self._second:
+            self._second, self._kept = second, 0
+        if self._kept >= self.budget:  # this second's share is in: a sample suffices
+            self.skipped_rows += len(x)
+            return
+        self._kept += len(x)
         cols = None
         if self._all_columns is not None and x.ndim >= 1 and len(x):
             cols = x.reshape(len(x), -1)

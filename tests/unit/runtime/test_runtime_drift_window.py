@@ -57,3 +57,23 @@ def test_only_profiled_columns_are_kept() -> None:
     assert held is not None
     np.testing.assert_array_equal(held, x[-50:, [0]])
     assert set(monitor.report().features) == {"b"}
+
+
+def test_past_twice_the_window_in_one_second_batches_are_skipped_and_counted(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from inferstack.runtime import drift_monitor
+
+    now = [100.2]
+    monkeypatch.setattr(drift_monitor.time, "monotonic", lambda: now[0])
+    x = np.random.default_rng(1).normal(size=(10, 1))
+    monitor = DriftMonitor(profile(x, ["a"]), ["a"], window=20, min_rows=1)
+    for _ in range(5):  # 50 rows in one second: 40 kept, the last batch skipped
+        monitor.update(x)
+    assert (monitor._inputs.rows, monitor.skipped_rows) == (20, 10)
+    now[0] = 101.0  # the next second keeps again
+    monitor.update(x + 5)
+    held = monitor._inputs.values()
+    assert held is not None
+    np.testing.assert_array_equal(held[-10:], x + 5)
+    assert monitor.skipped_rows == 10
