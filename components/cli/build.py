@@ -9,6 +9,7 @@ lines of the build log, or the container's log, are printed when either fails.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Annotated
 
@@ -133,7 +134,7 @@ IMAGE_EXTRAS = ("batch", "capture-azure", "capture-gcs", "capture-s3", "explain"
 """The inferstack extras a runtime image can hold beside its framework's."""
 
 
-def _image_extras(extras: list[str]) -> tuple[str, ...]:
+def _image_extras(extras: Sequence[str]) -> tuple[str, ...]:
     unknown = sorted(set(extras) - set(IMAGE_EXTRAS))
     if unknown:
         raise ImageError(
