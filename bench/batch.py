@@ -25,10 +25,12 @@ Per case, the median over runs of: rows per wall second, and rows per CPU second
 (user + system time of this process and, for workers, of its worker processes, from
 their CPU-time clocks). Both are "steady": from the first finished chunk to the last
 (with workers, from the middle chunk), which leaves loading the bundle and starting
-workers out. With workers that is not certain: on a loaded machine one worker can
-score half the chunks of a cheap model while another still starts (imports
-scikit-learn: seconds of CPU), and that start then counts; the w=N per-core numbers
-are lower bounds. "In all" is rows per CPU second over the whole run (loading the
+workers out. With workers the window is approximate both ways: on a loaded machine
+one worker can score half the chunks of a cheap model while another still starts
+(imports scikit-learn: seconds of CPU), which then counts (too low); and the parent
+reads up to 2N chunks ahead, so some reading falls before the window (too high,
+mostly for CSV, whose reading costs most). Take w=N steady ratios as indicative.
+"In all" is rows per CPU second over the whole run (loading the
 bundle, starting the workers; os.times() with the exited workers' times), the
 number that says what a job of ROWS rows costs. Rows per CPU second is the
 per-core number: it does not move when other jobs share the cores, where wall time
