@@ -97,12 +97,15 @@ class AnomalyCheck:
         out_of_range: dict[str, int] = {}
         range_checked = 0
         if self.numeric_names:
-            values = flat[:, self.numeric_cols].astype(np.float64)
+            values = flat[:, self.numeric_cols]  # a copy already: no astype copy if float64
+            if values.dtype != np.float64:
+                values = values.astype(np.float64)
             finite = np.isfinite(values)
-            range_checked = int(finite.sum())
-            with np.errstate(invalid="ignore"):
-                outside = finite & ((values < self.low) | (values > self.high))
-            counts = outside.sum(axis=0)
+            range_checked = int(np.count_nonzero(finite))
+            outside = (values < self.low) | (values > self.high)  # NaN compares false
+            if range_checked != values.size:  # infinities are not checked
+                outside &= finite
+            counts = np.count_nonzero(outside, axis=0)
             out_of_range = {n: int(c) for n, c in zip(self.numeric_names, counts, strict=True) if c}
         unseen: dict[str, int] = {}
         for j, name, known in self.categorical:

@@ -41,3 +41,12 @@ def test_profiles_from_data_carry_the_range() -> None:
     assert (p.low, p.high) == (-2.0, 7.0)
     assert categorical_profile(np.array(["a", "b"], dtype=object)).low is None
     assert not AnomalyCheck({"a": OLD}, ["a"], ["float64"]).active
+
+
+def test_float_batches_count_only_finite_values_outside_the_range() -> None:
+    check = AnomalyCheck({"a": NUM, "b": NUM}, ["a", "b"], ["float64", "float64"])
+    x = np.array([[2.0, -3.0], [np.inf, 0.5], [np.nan, -np.inf], [0.0, 1.0]])
+    found = check.check(x)
+    assert found.range_checked == 5  # two infinities and a NaN are not checked
+    assert found.out_of_range == {"a": 1, "b": 1}
+    assert check.check(np.zeros((3, 2), dtype=np.float32)).range_checked == 6
