@@ -29,7 +29,6 @@ MODULES = (
     "httptools",
     "orjson",
     "prometheus_client",
-    "pydantic_settings",
     "yaml",
     "pandas",
     "joblib",
