@@ -17,9 +17,9 @@ transport at a time against the same server: V2 JSON tensors and V2 binary tenso
 in-process ``predict_proba`` of the same rows in the same run (written to
 ``bench/results/runtime-large.json``). A transport is one small function in
 ``TRANSPORTS``: it gets the running server and the rows and returns its measurement.
-``--drift-compare`` serves the same transports from a copy of the bundle without its
-reference profiles too (drift off), ``--rounds`` times in alternating order, and gives
-drift-on's rows/s and CPU per request as a share of drift-off's.
+``--drift-compare`` serves the same transports with ``INFERSTACK_DRIFT=false`` too
+(drift off; the anomaly check stays on in both), ``--rounds`` times in alternating
+order, and gives drift-on's rows/s and CPU per request as a share of drift-off's.
 ``--runtime-ref REF`` serves the runtime as committed at ``REF`` instead of the
 working tree's, to measure a change against its parent in the same hour.
 
@@ -35,7 +35,6 @@ import argparse
 import io
 import json
 import os
-import shutil
 import signal
 import socket
 import subprocess
@@ -464,21 +463,15 @@ def runtime_at(ref: str, into: Path) -> Path:
     return into
 
 
-def without_drift(bundle: Path, into: Path) -> Path:
-    """A copy of ``bundle`` without its reference profiles: the server then runs no drift
-    monitor (nor the anomaly check, which reads the same profiles)."""
-    shutil.copytree(bundle, into)
-    manifest = yaml.safe_load((into / "inferstack.yaml").read_text())
-    for key in ("reference", "prediction_reference", "reference_samples"):
-        manifest.pop(key, None)
-    (into / "inferstack.yaml").write_text(yaml.safe_dump(manifest, sort_keys=False))
-    return into
-
-
 def serve_large(
-    args: argparse.Namespace, tmp: Path, single_row: Path, bundle: Path, x: np.ndarray
+    args: argparse.Namespace,
+    tmp: Path,
+    single_row: Path,
+    bundle: Path,
+    x: np.ndarray,
+    extra_env: dict[str, str],
 ) -> list[dict[str, Any]]:
-    """Start a server for ``bundle``, run every transport against it, stop it."""
+    """Start a server for ``bundle`` (``extra_env`` added), run every transport, stop it."""
     model = yaml.safe_load((bundle / "inferstack.yaml").read_text())["name"]
     port = free_port()
     grpc_port = free_port()
@@ -488,6 +481,7 @@ def serve_large(
         "INFERSTACK_LOG_LEVEL": "warning",
         "INFERSTACK_GRPC_PORT": str(grpc_port),
         **dict(kv.split("=", 1) for kv in args.server_env),
+        **extra_env,
     }
     if args.runtime_ref:
         env["PYTHONPATH"] = str(tmp / "ref")
@@ -506,23 +500,23 @@ def serve_large(
 def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
     """``--large``: rows/s of each transport against the in-process figure, same run.
 
-    With ``--drift-compare`` the same transports run against the bundle as it is (drift
-    on) and against a copy without reference profiles (drift off), ``--rounds`` times in
-    alternating order, and each drift-on figure is given as a share of drift-off's.
+    With ``--drift-compare`` the same transports run against a server with drift on and
+    one with ``INFERSTACK_DRIFT=false``, ``--rounds`` times in alternating order, and each
+    drift-on figure is given as a share of drift-off's.
     """
     x = np.random.default_rng(7).normal(size=(args.rows, 20))
     load_before = os.getloadavg()
     if args.runtime_ref:
         runtime_at(args.runtime_ref, tmp / "ref")  # served from there (serve_large)
-    bundles = {"drift-on": args.bundle}
+    servers: dict[str, dict[str, str]] = {"drift-on": {}}
     if args.drift_compare:
-        bundles["drift-off"] = without_drift(args.bundle, tmp / "no-drift")
+        servers["drift-off"] = {"INFERSTACK_DRIFT": "false"}
     results: list[dict[str, Any]] = []
-    order = list(bundles)
+    order = list(servers)
     for round_ in range(args.rounds):
         for label in order if round_ % 2 == 0 else order[::-1]:
             print(f"{label} (round {round_ + 1}):", flush=True)
-            for r in serve_large(args, tmp, single_row, bundles[label], x):
+            for r in serve_large(args, tmp, single_row, args.bundle, x, servers[label]):
                 results.append({**r, "bundle": label, "round": round_ + 1})
     # pinned to the server's core, so "one core" means the same thing for both
     os.sched_setaffinity(0, {args.server_core})
@@ -650,7 +644,7 @@ def main() -> int:
     parser.add_argument(
         "--drift-compare",
         action="store_true",
-        help="(--large) also serve the bundle without reference profiles: drift on vs off",
+        help="(--large) also serve with INFERSTACK_DRIFT=false: drift on vs off",
     )
     parser.add_argument(
         "--rounds", type=int, default=1, help="(--large) repeat the servers, alternating order"

@@ -164,7 +164,7 @@ class ModelService:
     def _setup_monitoring(self, model: ServedModel) -> None:
         s = self.settings
         try:  # each part alone: a drift failure must not turn capture off too
-            if model.manifest.reference:
+            if model.manifest.reference and s.drift:
                 self.drift = DriftMonitor(
                     model.manifest.reference,
                     model.manifest.input.names,
@@ -180,7 +180,7 @@ class ModelService:
             log.exception("drift monitor setup failed; serving without it")
         try:
             m = model.manifest
-            if m.reference:
+            if m.reference and s.anomaly_check:
                 check = AnomalyCheck(m.reference, m.input.names, list(m.input.dtypes))
                 self.anomalies = check if check.active else None
         except Exception:  # monitoring never breaks inference

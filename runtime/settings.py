@@ -117,6 +117,10 @@ class RuntimeSettings(BaseModel):
         100_000, ge=1, le=10_000_000, validation_alias=_env(Env.FEEDBACK_MAX_PENDING)
     )
     """Captured predictions kept for joining outcomes (oldest evicted first)."""
+    drift: bool = Field(True, validation_alias=_env(Env.DRIFT))
+    """Score drift when the bundle has reference profiles; false turns the monitor off."""
+    anomaly_check: bool = Field(True, validation_alias=_env(Env.ANOMALY_CHECK))
+    """Count anomalous inputs against the reference profiles; false turns the check off."""
     drift_window: int = Field(10_000, ge=10, validation_alias=_env(Env.DRIFT_WINDOW))
     drift_min_rows: int = Field(100, ge=1, validation_alias=_env(Env.DRIFT_MIN_ROWS))
     drift_period_s: float = Field(0.0, ge=0, validation_alias=_env(Env.DRIFT_PERIOD_S))

@@ -197,3 +197,26 @@ def test_ks_pvalues_and_prediction_drift_from_a_real_server(
         )
         assert metric_value(text, "inferstack_prediction_drift_score", **MV) > max(0.25, 5 * calm)
         assert metric_value(text, "inferstack_prediction_drift_pvalue", test="ks", **MV) < 1e-6
+
+
+def test_drift_and_the_anomaly_check_turn_off_one_at_a_time(
+    sklearn_bundle: Built, log_dir: Path
+) -> None:
+    rows = sklearn_bundle[2]
+    outside = rows[:100].copy()
+    outside[:, 0] += 1e6  # every first value far outside the reference range
+    for env, drift, anomalies in (
+        ({"INFERSTACK_DRIFT": "false"}, False, True),
+        ({"INFERSTACK_ANOMALY_CHECK": "false"}, True, False),
+    ):
+        env = {**env, "INFERSTACK_DRIFT_MIN_ROWS": "50"}
+        with RuntimeServer(sklearn_bundle[0], log_dir, env=env) as server:
+            assert server.post("/predict", json={"instances": outside.tolist()}).status_code == 200
+            lines = server.get("/metrics").text.splitlines()
+            assert _has(lines, "inferstack_drift_score", 'feature="f0"') is drift, env
+            found = _has(lines, "inferstack_anomalous_values_total", 'feature="f0"')
+            assert found is anomalies, env
+
+
+def _has(lines: list[str], metric: str, label: str) -> bool:
+    return any(line.startswith(metric + "{") and label in line for line in lines)
