@@ -8,12 +8,20 @@ stack's cloud instead (`cli/score_stack.py`, `components/batch/`).
 
 from __future__ import annotations
 
+from enum import StrEnum
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
 from inferstack.components.cli.output import EXIT_FAILURE, EXIT_USAGE, console, fail
+
+
+class PartFormatChoice(StrEnum):
+    """The part files' format (`--part-format`)."""
+
+    csv = "csv"
+    parquet = "parquet"
 
 
 def register(app: typer.Typer) -> None:
@@ -59,6 +67,14 @@ def score_cmd(
         ),
     ] = False,
     progress: Annotated[bool, typer.Option(help="Show a progress bar.")] = True,
+    part_format: Annotated[
+        PartFormatChoice,
+        typer.Option(
+            "--part-format",
+            help="Part files: csv (numbers as the server writes them) or parquet (much "
+            "cheaper to write when the model is cheap).",
+        ),
+    ] = PartFormatChoice.csv,
     stack: Annotated[
         str | None,
         typer.Option(help="Run the job on this stack's cloud with its deployed model."),
@@ -117,7 +133,14 @@ def score_cmd(
     if source is None:
         raise fail("missing INPUT: inferstack score BUNDLE INPUT --out OUTPUT", EXIT_USAGE)
     _score_here(
-        Path(bundle_dir), Path(source), Path(out), workers, chunk_rows, allow_pickle, progress
+        Path(bundle_dir),
+        Path(source),
+        Path(out),
+        workers,
+        chunk_rows,
+        allow_pickle,
+        progress,
+        part_format.value,
     )
 
 
@@ -129,6 +152,7 @@ def _score_here(
     chunk_rows: int,
     allow_pickle: bool,
     progress: bool,
+    part_format: Literal["csv", "parquet"],
 ) -> None:
     from inferstack.runtime.errors import InferstackError
 
@@ -159,6 +183,7 @@ def _score_here(
                 workers=workers,
                 chunk_rows=chunk_rows,
                 allow_pickle=allow_pickle,
+                part_format=part_format,
                 progress=lambda done, total: bar.update(task, completed=done, total=total),
             )
     except InferstackError as err:

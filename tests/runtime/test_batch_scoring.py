@@ -282,3 +282,25 @@ def test_parquet_part_files_hold_the_same_predictions_and_a_resume_keeps_the_for
         score(path, tmp_path / "in.parquet", out, workers=0, chunk_rows=1_000)
     with pytest.raises(InvalidInput, match="part_format must be one of csv, parquet"):
         score(path, tmp_path / "in.parquet", tmp_path / "o2", part_format="json")  # type: ignore[arg-type]
+
+
+def test_the_cli_writes_parquet_part_files_when_asked(
+    sklearn_bundle: Built, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from inferstack.components.cli.app import app
+
+    path, proba, _ = sklearn_bundle
+    x = _rows(500, 11)
+    pd.DataFrame(x, columns=NAMES).to_csv(tmp_path / "in.csv", index=False)
+    out = tmp_path / "out"
+    args = ["score", str(path), str(tmp_path / "in.csv"), "--out", str(out), "--workers", "0"]
+    result = CliRunner().invoke(app, [*args, "--part-format", "parquet", "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "500 rows scored, 0 rejected" in result.output
+    table = pa.concat_tables(pq.read_table(p) for p in sorted(out.glob("part-*.parquet")))
+    scored = np.column_stack([c.to_numpy() for c in table.columns[1:]])
+    np.testing.assert_array_equal(scored, proba(x))
+    refused = CliRunner().invoke(app, [*args, "--part-format", "json"])
+    assert refused.exit_code == 2
