@@ -33,9 +33,10 @@ from inferstack.components.gcp.workloads import (
     CAPACITY_LABEL,
     DEPLOYMENT_LABEL,
     GPU_TAINT,
-    RUNTIME_UID,
     SPOT_TAINT,
     Manifest,
+    restricted_container,
+    restricted_pod,
 )
 from inferstack.runtime.contract import Env
 
@@ -169,16 +170,7 @@ def _container(job: BatchJob) -> dict[str, Any]:
             {"name": Env.ENVIRONMENT, "value": job.environment},
         ],
         "resources": {"requests": dict(limits), "limits": limits},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": RUNTIME_UID,
-            "runAsGroup": RUNTIME_UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container(),
         "volumeMounts": [
             {"name": "input", "mountPath": INPUT_MOUNT, "readOnly": True},
             {"name": "output", "mountPath": OUTPUT_MOUNT},
@@ -204,13 +196,7 @@ def batch_job(job: BatchJob) -> Manifest:
         "restartPolicy": "Never",
         "serviceAccountName": job.service_account,
         "automountServiceAccountToken": False,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUNTIME_UID,
-            "runAsGroup": RUNTIME_UID,
-            "fsGroup": RUNTIME_UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_pod(),
         "affinity": _affinity(job.namespace),
         "tolerations": tolerations,
         "containers": [_container(job)],

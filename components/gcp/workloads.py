@@ -46,6 +46,31 @@ RUNTIME_UID = 10001
 assert PRESTOP_S + DRAIN_S < SPOT_POD_SHUTDOWN_S < GRACE_S
 
 
+def restricted_pod() -> dict[str, Any]:
+    """A pod's security context under the restricted Pod Security Standard (non-root)."""
+    return {
+        "runAsNonRoot": True,
+        "runAsUser": RUNTIME_UID,
+        "runAsGroup": RUNTIME_UID,
+        "fsGroup": RUNTIME_UID,
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
+def restricted_container() -> dict[str, Any]:
+    """The runtime container's security context: read-only root, no capabilities."""
+    return {
+        "allowPrivilegeEscalation": False,
+        "privileged": False,
+        "readOnlyRootFilesystem": True,
+        "runAsNonRoot": True,
+        "runAsUser": RUNTIME_UID,
+        "runAsGroup": RUNTIME_UID,
+        "capabilities": {"drop": ["ALL"]},
+        "seccompProfile": {"type": "RuntimeDefault"},
+    }
+
+
 @dataclass(frozen=True)
 class Workload:
     """One Deployment of the runtime: its track, version, image, capacity and scaling."""
@@ -206,16 +231,7 @@ def _container(serving: Serving, workload: Workload) -> dict[str, Any]:
         "readinessProbe": probe(Routes.V2_READY, 5, 2),
         "livenessProbe": probe(Routes.V2_LIVE, 10, 3),
         "lifecycle": {"preStop": {"sleep": {"seconds": PRESTOP_S}}},
-        "securityContext": {
-            "allowPrivilegeEscalation": False,
-            "privileged": False,
-            "readOnlyRootFilesystem": True,
-            "runAsNonRoot": True,
-            "runAsUser": RUNTIME_UID,
-            "runAsGroup": RUNTIME_UID,
-            "capabilities": {"drop": ["ALL"]},
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_container(),
         "volumeMounts": [{"name": "tmp", "mountPath": "/tmp"}],  # noqa: S108 (read-only root)
     }
 
@@ -242,13 +258,7 @@ def deployment(serving: Serving, workload: Workload) -> Manifest:
         "serviceAccountName": serving.service_account,
         "automountServiceAccountToken": False,
         "terminationGracePeriodSeconds": GRACE_S,
-        "securityContext": {
-            "runAsNonRoot": True,
-            "runAsUser": RUNTIME_UID,
-            "runAsGroup": RUNTIME_UID,
-            "fsGroup": RUNTIME_UID,
-            "seccompProfile": {"type": "RuntimeDefault"},
-        },
+        "securityContext": restricted_pod(),
         "affinity": _affinity(serving, workload.capacity),
         "tolerations": tolerations,
         "topologySpreadConstraints": [
