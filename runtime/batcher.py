@@ -87,6 +87,7 @@ class Batcher:
         self._task: asyncio.Task[None] | None = None
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inferstack-model")
         self.inline_rows = 0  # calls of at most this many rows run on the loop (see INLINE_S)
+        self._inline_off = False  # set for good once a call the loop would have run was slow
 
     def start(self) -> None:
         """Start the worker task on the running loop."""
@@ -212,13 +213,13 @@ class Batcher:
 
     async def _call(self, loop: asyncio.AbstractEventLoop, items: list[_Item]) -> list[Any]:
         """One model call over ``items``: on the loop when known to be quick, else handed off."""
-        if sum(item.rows for item in items) <= self.inline_rows:
+        if sum(item.rows for item in items) <= self.inline_rows and _plain(items[0].x):
             return self._run_batch(items)
         return await loop.run_in_executor(self._pool, self._run_batch, items)
 
     async def _run_large(self, loop: asyncio.AbstractEventLoop, item: _Item) -> None:
         try:
-            if min(item.rows, self.max_batch_size) <= self.inline_rows:
+            if min(item.rows, self.max_batch_size) <= self.inline_rows and _plain(item.x):
                 finished = await self._run_chunks_inline(item)
             else:
                 finished = await loop.run_in_executor(self._pool, self._run_chunks, item)
@@ -272,30 +273,41 @@ class Batcher:
         x, counts = merge([item.x[item.done :] if item.done else item.x for item in items])
         start = time.perf_counter()
         try:
-            out = self.run(x)
-        finally:
+            parts = split(self.run(x), counts)
+            if self.on_batch is not None:
+                try:
+                    first = 0
+                    metas = []
+                    for item, n in zip(items, counts, strict=True):
+                        rows = x[first : first + n]
+                        metas.append(None if item.meta is None else item.meta(rows))
+                        first += n
+                    self.on_batch(x, parts, metas)
+                except Exception:  # monitoring never breaks inference
+                    log.exception("batch observer failed")
+        finally:  # the observer runs where the call runs, so it counts too
             self._timed(len(x), time.perf_counter() - start)
-        parts = split(out, counts)
-        if self.on_batch is not None:
-            try:
-                start = 0
-                metas = []
-                for item, n in zip(items, counts, strict=True):
-                    rows = x[start : start + n]
-                    metas.append(None if item.meta is None else item.meta(rows))
-                    start += n
-                self.on_batch(x, parts, metas)
-            except Exception:  # monitoring never breaks inference
-                log.exception("batch observer failed")
         return parts
 
     def _timed(self, rows: int, seconds: float) -> None:
-        """Learn which calls are quick enough for the loop from one call's duration."""
+        """Learn which calls are quick enough for the loop from one call's duration.
+
+        A slow call of a size the loop would have run turns inlining off for good: the
+        model's cost then depends on more than the row count (content, a remote call,
+        pauses), and a second stall of every connection is not worth the hand-off saved.
+        """
         if seconds < INLINE_S:
-            if rows > self.inline_rows:
+            if rows > self.inline_rows and not self._inline_off:
                 self.inline_rows = rows
         elif rows <= self.inline_rows:
-            self.inline_rows = rows - 1
+            self.inline_rows = 0
+            self._inline_off = True
+
+
+def _plain(x: np.ndarray) -> bool:
+    """Whether a batch may run on the loop: not object cells (text, whose cost is the
+    content's, not the row count's)."""
+    return not x.dtype.hasobject
 
 
 def _whole(item: _Item, last: Any) -> Any:

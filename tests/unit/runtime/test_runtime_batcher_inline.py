@@ -55,15 +55,24 @@ def test_a_slow_model_stays_on_the_thread() -> None:
     assert [on_loop for _, on_loop in model.calls] == [0, 0, 0]
 
 
-def test_a_call_that_turns_slow_sends_its_size_back_to_the_thread() -> None:
+def test_a_call_that_turns_slow_sends_every_call_back_to_the_thread_for_good() -> None:
     model = Model()
     batcher = Batcher(model, max_batch_size=4, max_wait_s=0.0)
     batcher._timed(4, 0.0)
     assert batcher.inline_rows == 4
-    batcher._timed(3, batcher_module.INLINE_S * 2)
-    assert batcher.inline_rows == 2
-    batcher._timed(1, 0.0)
-    assert batcher.inline_rows == 2
+    batcher._timed(8, batcher_module.INLINE_S * 2)  # a size never inlined: nothing changes
+    assert batcher.inline_rows == 4
+    batcher._timed(3, batcher_module.INLINE_S * 2)  # the loop would have run it: off
+    assert batcher.inline_rows == 0
+    batcher._timed(4, 0.0)  # quick calls after that do not bring it back
+    assert batcher.inline_rows == 0
+
+
+def test_text_batches_never_run_on_the_loop() -> None:
+    model = Model()
+    x = np.array([["a", "b"], ["c", "d"]], dtype=object)
+    _serve(model, [x, x, x])
+    assert [on_loop for _, on_loop in model.calls] == [0, 0, 0]
 
 
 def test_a_large_request_runs_its_calls_on_the_loop_in_order() -> None:
