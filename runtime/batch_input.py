@@ -130,7 +130,9 @@ def _columns(
                 yield [by_name[n].to_numpy(zero_copy_only=False) for n in names]
             return
         text = {n: str for n in names if n in strings}
-        with pd.read_csv(f.path, chunksize=chunk_rows, dtype=text) as reader:
+        # keep_default_na=False: "NA", "None" or an empty cell stay text, as in the
+        # server's CSV bodies (a string feature keeps them; a number column refuses them)
+        with pd.read_csv(f.path, chunksize=chunk_rows, dtype=text, keep_default_na=False) as reader:
             for k, frame in enumerate(reader):
                 if k == 0:
                     _need(names, list(frame.columns), where)

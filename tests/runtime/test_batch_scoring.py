@@ -90,7 +90,7 @@ def test_bad_rows_go_to_rejects_with_their_reason_and_never_stop_the_job(
     rejects = [line for f in sorted((tmp_path / "out").glob("rejects-*.csv")) for line in _csv(f)]
     assert rejects == [
         ["10", "row 10 (feature 'f4'): 'abc' is not a number"],
-        ["250", "row 250 (feature 'f7'): NaN or infinity is not allowed"],
+        ["250", "row 250 (feature 'f7'): '' is not a number"],  # as the server says it
     ]
     got = _parts(tmp_path / "out")
     assert sorted(got) == [i for i in range(300) if i not in (10, 250)]
@@ -304,3 +304,23 @@ def test_the_cli_writes_parquet_part_files_when_asked(
     np.testing.assert_array_equal(scored, proba(x))
     refused = CliRunner().invoke(app, [*args, "--part-format", "json"])
     assert refused.exit_code == 2
+
+
+def test_csv_text_that_pandas_would_call_missing_stays_text_as_on_the_server(
+    frame_bundle: tuple[Path, Any], tmp_path: Path
+) -> None:
+    path, model = frame_bundle
+    frame = _frame_data(40, 8)
+    frame.loc[[1, 2, 3], "city"] = ["NA", "None", ""]  # Namibia, a word, an empty cell
+    written = frame.astype(object)
+    written.loc[5, "income"] = ""  # an empty number: refused, as the server refuses it
+    written.to_csv(tmp_path / "in.csv", index=False)
+    result = score(path, tmp_path / "in.csv", tmp_path / "out", workers=0)
+    assert (result.rows, result.rejected) == (39, 1)
+    rejects = [line for f in sorted((tmp_path / "out").glob("rejects-*.csv")) for line in _csv(f)]
+    assert [r[0] for r in rejects] == ["5"]
+    assert "income" in rejects[0][1]
+    got = _parts(tmp_path / "out")
+    good = [i for i in range(40) if i != 5]
+    expected = model.predict_proba(frame.iloc[good])
+    np.testing.assert_allclose(np.array([got[i] for i in good]), expected, rtol=1e-12, atol=0)
