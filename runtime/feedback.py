@@ -143,8 +143,10 @@ class Feedback:
         self.regression = output.kind == "value"
         self.quality: QualityWindow | None = None
         self._window = window
-        if output.kind in ("value", "label"):
-            self.quality = QualityWindow(window, regression=output.kind == "value")
+        if output.kind == "value":
+            self.quality = QualityWindow(window, regression=True)
+        elif output.kind == "label":
+            self.quality = QualityWindow(window, regression=False, classes=self.classes)
 
     def remember(self, request_id: str, outputs: Any) -> None:
         """Keep a captured request's outputs for joining (called as its answer resolves)."""
@@ -243,6 +245,9 @@ class Feedback:
         raise ValueError(f"outcome '{label[:50]}' is none of the classes {classes[:20]}")
 
     def _window_for(self, pair: tuple[Any, Any, Any]) -> QualityWindow:
+        if self.quality is None and pair[2] is None:  # raw outputs: a number is a regressor
+            regression = isinstance(pair[0], float) and isinstance(pair[1], float)
+            self.quality = QualityWindow(self._window, regression=regression)
         if self.quality is None:  # probabilities: the classes are known from the first row
             scores = pair[2]
             if self.classes is not None and len(self.classes) == np.size(scores):

@@ -3,10 +3,12 @@
 Numpy only (the runtime image carries no scikit-learn); the definitions are
 scikit-learn's defaults, which the tests check value for value:
 
-- classifiers: accuracy; precision and recall of the positive class when two classes
-  were seen (the second of ``output.names``, else ``1``/``True``, else the second in
-  sorted order), macro averages over the classes seen in outcomes and predictions
-  otherwise, 0 where a class was never predicted (or never true); AUC from the
+- classifiers: accuracy; for a binary model (two classes in ``output.names``, or, when
+  the model names none, at most two labels seen) precision and recall of the positive
+  class (the second of ``output.names``, else ``1``/``True``, else the second of two
+  labels in sorted order; none while a single unknown label says nothing about which
+  is positive); otherwise macro averages over the classes seen in outcomes and
+  predictions, 0 where a class was never predicted (or never true); AUC from the
   probabilities when the model returns them: ROC AUC of the positive class for two
   classes, the macro average of one-vs-rest AUCs for more (only while every class is
   among the window's outcomes).
@@ -71,13 +73,16 @@ class QualityWindow:
         return found
 
 
-def _positive(seen: list[str], classes: list[str] | None) -> str:
+def _positive(seen: list[str], classes: list[str] | None) -> str | None:
+    """The positive class of a binary model: the second of its classes; unknown classes:
+    1 / True of a 0-1 or boolean window, else the larger of two labels (None for one
+    label that says nothing about which class is positive)."""
     if classes is not None and len(classes) == 2:
         return classes[1]
-    for candidate in ("1", "True", "true"):
-        if candidate in seen:
-            return candidate
-    return sorted(seen)[-1]
+    for negative, positive in (("0", "1"), ("False", "True"), ("false", "true")):
+        if set(seen) <= {negative, positive}:
+            return positive
+    return sorted(seen)[-1] if len(seen) == 2 else None
 
 
 def _classification(
@@ -87,9 +92,11 @@ def _classification(
     f = np.array(predicted, dtype=object)
     found = {"accuracy": float(np.mean(y == f))}
     seen = sorted(set(truth) | set(predicted))
-    if len(seen) <= 2:
+    # binary or macro by the model's classes when known, not by what the window holds
+    if (len(classes) == 2) if classes is not None else (len(seen) <= 2):
         positive = _positive(seen, classes)
-        found["precision"], found["recall"] = _precision_recall(y, f, positive)
+        if positive is not None:
+            found["precision"], found["recall"] = _precision_recall(y, f, positive)
         return found
     per_class = [_precision_recall(y, f, c) for c in seen]
     found["precision"] = float(np.mean([p for p, _ in per_class]))

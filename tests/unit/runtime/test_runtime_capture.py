@@ -11,6 +11,7 @@ from typing import Any
 
 import numpy as np
 import pytest
+from sklearn.exceptions import UndefinedMetricWarning
 from sklearn.metrics import (
     accuracy_score,
     mean_absolute_error,
@@ -305,3 +306,40 @@ def test_quality_emf_record_names_and_dimensions() -> None:
     assert record["VariantName"] == "primary"
     with pytest.raises(ValueError, match="at least one metric"):
         quality_record({}, "e", "v")
+
+
+def test_raw_numbers_are_a_regressors_and_an_all_negative_window_is_not_perfect() -> None:
+    rng = np.random.default_rng(6)
+    raw = Feedback(OutputSchema(kind="raw"), 100, 1000, 60.0)
+    y = rng.normal(size=20)
+    f = y + rng.normal(scale=0.5, size=20)
+    for i in range(20):
+        raw.remember(f"r{i}", np.array([f[i]]))
+    raw.join([{"id": f"r{i}", "outcome": float(y[i])} for i in range(20)])
+    got, _ = raw.metrics()
+    assert got["mae"] == pytest.approx(mean_absolute_error(y, f))
+    assert got["rmse"] == pytest.approx(mean_squared_error(y, f) ** 0.5)
+    assert "accuracy" not in got
+
+    early = Feedback(OutputSchema(kind="label"), 100, 1000, 60.0)
+    for i in range(10):  # a fraud model's first outcomes: nothing positive yet
+        early.remember(f"e{i}", np.array([0]))
+    early.join([{"id": f"e{i}", "outcome": 0} for i in range(10)])
+    got, _ = early.metrics()
+    zeros = np.zeros(10, dtype=int)
+    assert got["accuracy"] == 1.0
+    with pytest.warns(UndefinedMetricWarning):  # scikit-learn says 0.0 and warns
+        assert got["precision"] == precision_score(zeros, zeros)
+    assert got["recall"] == recall_score(zeros, zeros, zero_division=0.0) == 0.0
+
+
+def test_a_named_binary_labels_positive_class_is_its_second_name() -> None:
+    named = Feedback(OutputSchema(kind="label", names=("stay", "churn")), 100, 1000, 60.0)
+    truth = ["stay", "churn", "churn", "stay", "stay"]
+    pred = ["churn", "churn", "stay", "stay", "stay"]
+    for i, p in enumerate(pred):
+        named.remember(f"n{i}", np.array([p], dtype=object))
+    named.join([{"id": f"n{i}", "outcome": t} for i, t in enumerate(truth)])
+    got, _ = named.metrics()
+    assert got["precision"] == precision_score(truth, pred, pos_label="churn")
+    assert got["recall"] == recall_score(truth, pred, pos_label="churn")
