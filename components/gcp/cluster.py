@@ -43,9 +43,11 @@ def attached_cluster_problems(
     managed_prometheus: bool,
     datapath_provider: str | None,
     network_policy: bool,
+    gcs_fuse: bool | None = None,
 ) -> list[str]:
     """What an attached cluster misses; read from the cluster at preview, before any
-    node pool or workload is created."""
+    node pool or workload is created. `gcs_fuse`: whether its Cloud Storage FUSE CSI
+    driver is on (None: the stack runs no batch Jobs, which mount their files with it)."""
     problems = []
     if workload_pool != expected_pool:
         problems.append(
@@ -60,11 +62,21 @@ def attached_cluster_problems(
         )
     if datapath_provider != "ADVANCED_DATAPATH" and not network_policy:
         problems.append("a network policy dataplane (Dataplane V2 or network policy enforcement)")
+    if gcs_fuse is False:
+        problems.append(
+            "the Cloud Storage FUSE CSI driver for batch Jobs (targets.gcp.batch_jobs): gcloud "
+            "container clusters update --update-addons GcsFuseCsiDriver=ENABLED"
+        )
     return [f"targets.gcp.cluster: {name} needs {p}" for p in problems]
 
 
-def _check_attached(found: Any, name: str, expected_pool: str) -> str:
+def _check_attached(found: Any, name: str, expected_pool: str, batch_jobs: bool) -> str:
     pools = [c.workload_pool for c in found.workload_identity_configs]
+    fuse = any(
+        c.enabled
+        for a in (found.addons_configs or [])
+        for c in (a.gcs_fuse_csi_driver_configs or [])
+    )
     channels = [c.channel for c in found.gateway_api_configs]
     prometheus = any(p.enabled for m in found.monitoring_configs for p in m.managed_prometheuses)
     policy = any(p.enabled for p in found.network_policies)
@@ -76,6 +88,7 @@ def _check_attached(found: Any, name: str, expected_pool: str) -> str:
         prometheus,
         found.datapath_provider,
         policy,
+        fuse if batch_jobs else None,
     )
     if problems:
         raise AttachedClusterError("; ".join(problems))
@@ -162,7 +175,9 @@ class GkeCluster(pulumi.ComponentResource):
                 name=ctx.cluster_name, location=ctx.cluster_location, project=ctx.project
             )
             self.name = found.apply(
-                lambda f: _check_attached(f, ctx.cluster_name, ctx.workload_pool)
+                lambda f: _check_attached(
+                    f, ctx.cluster_name, ctx.workload_pool, gcp_options(ctx.spec).batch_jobs
+                )
             )
             self.location = pulumi.Output.from_input(ctx.cluster_location)
             self.created = None
@@ -251,6 +266,11 @@ class GkeCluster(pulumi.ComponentResource):
             },
             workload_identity_config={"workload_pool": ctx.workload_pool},
             gateway_api_config={"channel": "CHANNEL_STANDARD"},
+            # Batch Jobs mount their gs:// folders with the Cloud Storage FUSE CSI driver,
+            # off by default on Standard clusters; turning it on later updates in place.
+            addons_config=(
+                {"gcs_fuse_csi_driver_config": {"enabled": True}} if options.batch_jobs else None
+            ),
             monitoring_config=cast(
                 Any,
                 {

@@ -79,9 +79,10 @@ class GcpOptions(CloudTargetOptions):
     )
     batch_jobs: bool = Field(
         False,
-        description="Build the runtime image with the batch extra (pyarrow) so that "
-        "`inferstack score --stack` can run it as a Kubernetes Job (docs/batch.md); an image "
-        "given in `image` must then hold it too (`inferstack build --extra batch`).",
+        description="Build the runtime image with the batch extra (pyarrow) and turn on the "
+        "cluster's Cloud Storage FUSE CSI driver so that `inferstack score --stack` can run "
+        "it as a Kubernetes Job (docs/batch.md); an image given in `image` must then hold it "
+        "too (`inferstack build --extra batch`).",
     )
     stable_version: str | None = Field(
         None,

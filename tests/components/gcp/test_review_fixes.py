@@ -243,3 +243,20 @@ def test_m11_waf_rules_run_at_sensitivity_1_on_parsed_json(plan: Plan) -> None:
     assert waf
     for rule in waf:
         assert "{'sensitivity': 1}" in rule["match"]["expr"]["expression"]
+
+
+def test_batch_jobs_turn_on_the_cloud_storage_fuse_driver_their_volumes_need(plan: Plan) -> None:
+    from inferstack.components.gcp.cluster import attached_cluster_problems
+
+    targets = {"gcp": {"project": "inferstack-prod", "domain": "churn.example.com",
+                       "batch_jobs": True}}  # fmt: skip
+    spec = gke_spec(model=MODEL, targets=targets, rollout={"strategy": "all_at_once"})
+    (created,) = _deploy(spec).of_type("gcp:container/cluster:Cluster")
+    assert created.inputs["addonsConfig"] == {"gcsFuseCsiDriverConfig": {"enabled": True}}
+    (plain,) = plan.of_type("gcp:container/cluster:Cluster")
+    assert "addonsConfig" not in plain.inputs  # clusters without batch Jobs are unchanged
+
+    ready = ("c", "p.svc.id.goog", "p.svc.id.goog", "CHANNEL_STANDARD", True, "ADVANCED_DATAPATH")
+    assert attached_cluster_problems(*ready, False, gcs_fuse=None) == []
+    (problem,) = attached_cluster_problems(*ready, False, gcs_fuse=False)
+    assert "GcsFuseCsiDriver=ENABLED" in problem
