@@ -17,7 +17,11 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from inferstack.components.lifecycle.seam import LifecycleError, VersionInfo, shares
+from inferstack.components.lifecycle.seam import (
+    LifecycleError,
+    VersionInfo,
+    deployed_versions,
+)
 from inferstack.components.spec.models import DeploymentSpec
 from inferstack.runtime.contract import Env
 
@@ -137,18 +141,7 @@ class AwsLifecycle:
     def versions(self) -> list[VersionInfo]:
         """The endpoint's variants (with their traffic shares), then registered packages."""
         served = self.variants()
-        share = shares(self.weights())
-        out = [
-            VersionInfo(
-                version,
-                "serving" if share.get(variant, 0) > 0 else "standby",
-                share.get(variant, 0.0),
-                variant,
-                f"endpoint {self.endpoint}",
-            )
-            for variant, version in served.items()
-        ]
-        out.sort(key=lambda v: -v.share)
+        out = deployed_versions(served, self.weights(), f"endpoint {self.endpoint}")
         deployed = set(served.values())
         out += [
             VersionInfo(

@@ -38,7 +38,11 @@ from inferstack.components.azure.rules import azure_options
 from inferstack.components.azure.traffic import API_VERSION, check_split
 from inferstack.components.errors import DeployError
 from inferstack.components.lifecycle.percents import whole_percents
-from inferstack.components.lifecycle.seam import LifecycleError, VersionInfo, shares
+from inferstack.components.lifecycle.seam import (
+    LifecycleError,
+    VersionInfo,
+    deployed_versions,
+)
 from inferstack.components.lifecycle.stackfile import Key, Scalar, StackFile, StackFileError
 from inferstack.components.spec.config import load_spec
 from inferstack.components.spec.models import DeploymentSpec
@@ -215,18 +219,7 @@ class AzureLifecycle:
     def versions(self) -> list[VersionInfo]:
         """The deployments with their traffic shares, then the model's other versions."""
         served = self.variants()
-        share = shares(self.weights())
-        out = [
-            VersionInfo(
-                version,
-                "serving" if share.get(name, 0) > 0 else "standby",
-                share.get(name, 0.0),
-                name,
-                f"endpoint {self.names.endpoint}",
-            )
-            for name, version in served.items()
-        ]
-        out.sort(key=lambda v: -v.share)
+        out = deployed_versions(served, self.weights(), f"endpoint {self.names.endpoint}")
         deployed = set(served.values())
         for item in self._registered():
             version = str(item.get("name", "?"))

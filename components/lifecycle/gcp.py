@@ -37,7 +37,12 @@ from inferstack.components.gcp.context import GcpContext
 from inferstack.components.gcp.rules import gcp_options, region_of
 from inferstack.components.gcp.workloads import SERVICE_PORT
 from inferstack.components.lifecycle.percents import whole_percents
-from inferstack.components.lifecycle.seam import LifecycleError, VersionInfo, shares
+from inferstack.components.lifecycle.seam import (
+    LifecycleError,
+    VersionInfo,
+    deployed_versions,
+    shares,
+)
 from inferstack.components.lifecycle.stackfile import StackFile, StackFileError
 from inferstack.components.spec.config import load_spec
 from inferstack.components.spec.models import DeploymentSpec
@@ -223,19 +228,8 @@ class GkeLifecycle:
     def versions(self) -> list[VersionInfo]:
         """The tracks with their route shares, then the configured version if not deployed."""
         served = self.variants()
-        share = shares(self.weights())
         where = f"HTTPRoute {self.namespace}/{self.route}"
-        out = [
-            VersionInfo(
-                version,
-                "serving" if share.get(track, 0) > 0 else "standby",
-                share.get(track, 0.0),
-                track,
-                where,
-            )
-            for track, version in served.items()
-        ]
-        out.sort(key=lambda v: -v.share)
+        out = deployed_versions(served, self.weights(), where)
         seen = {v for versions in served.values() for v in versions.split(", ")}
         configured = self.spec.model.version
         if configured not in seen:

@@ -81,6 +81,26 @@ def shares(weights: dict[str, float]) -> dict[str, float]:
     return {k: (w / total if total > 0 else 0.0) for k, w in weights.items()}
 
 
+def deployed_versions(
+    variants: dict[str, str], weights: dict[str, float], source: str
+) -> list[VersionInfo]:
+    """Deployed `variants` (variant -> version) as versions: serving or standby by their
+    share of `weights`, largest share first."""
+    share = shares(weights)
+    out = [
+        VersionInfo(
+            version,
+            "serving" if share.get(variant, 0) > 0 else "standby",
+            share.get(variant, 0.0),
+            variant,
+            source,
+        )
+        for variant, version in variants.items()
+    ]
+    out.sort(key=lambda v: -v.share)
+    return out
+
+
 def bundle_path(artifact: str | None, root: Path) -> Path | None:
     """The local bundle folder an artifact names, or None for a URI or a missing folder."""
     if not artifact or "://" in artifact:
