@@ -41,7 +41,11 @@ from inferstack.components.azure.context import AzureContext, nested
 from inferstack.components.azure.model import environment_version
 from inferstack.components.azure.naming import digest
 from inferstack.components.azure.propagation import RolePropagation
-from inferstack.components.azure.roles import ACR_PULL, STORAGE_BLOB_DATA_CONTRIBUTOR, assign
+from inferstack.components.azure.roles import (
+    STORAGE_BLOB_DATA_CONTRIBUTOR,
+    assign,
+    identity_pulling_from,
+)
 from inferstack.components.azure.serving import iso_seconds
 from inferstack.components.azure.upload import BundleUpload, bundle_files
 from inferstack.runtime.contract import Env
@@ -137,25 +141,15 @@ class BatchScoring(pulumi.ComponentResource):
             "resource_group_name": args.resource_group_name,
             "workspace_name": args.workspace_name,
         }
-        identity = azure_native.managedidentity.UserAssignedIdentity(
-            f"{name}-identity",
+        identity, grants = identity_pulling_from(
+            name,
             resource_group_name=args.resource_group_name,
             location=ctx.location,
             tags=ctx.tags,
+            registry_ids=args.registry_ids,
+            subscription_id=args.subscription_id,
             opts=child,
         )
-        grants = [
-            assign(
-                f"{name}-acr-pull" if i == 0 else f"{name}-workspace-acr-pull",
-                scope=registry_id,
-                role=ACR_PULL,
-                principal_id=identity.principal_id,
-                subscription_id=args.subscription_id,
-                service_principal=True,
-                opts=child,
-            )
-            for i, registry_id in enumerate(args.registry_ids)
-        ]
         grants.append(
             assign(
                 f"{name}-storage",

@@ -11,6 +11,8 @@ import uuid
 import pulumi
 import pulumi_azure_native as azure_native
 
+Identity = azure_native.managedidentity.UserAssignedIdentity
+
 ACR_PULL = "7f951dda-4ed3-4680-a7ca-43fe172d538d"
 """AcrPull: the endpoint's identity pulls the runtime image ("Access Azure resources from
 an online endpoint with a managed identity", user-assigned identity section:
@@ -76,3 +78,41 @@ def assign(
         principal_type="ServicePrincipal" if service_principal else None,
         opts=opts,
     )
+
+
+def identity_pulling_from(
+    name: str,
+    *,
+    resource_group_name: pulumi.Input[str],
+    location: str,
+    tags: dict[str, str],
+    registry_ids: tuple[pulumi.Input[str], ...],
+    subscription_id: pulumi.Input[str],
+    opts: pulumi.ResourceOptions,
+) -> tuple[
+    azure_native.managedidentity.UserAssignedIdentity,
+    list[azure_native.authorization.RoleAssignment],
+]:
+    """A user-assigned identity `<name>-identity` and its AcrPull grants on `registry_ids`
+    (`<name>-acr-pull`, then `<name>-workspace-acr-pull`): what a deployment or cluster that
+    runs the runtime image needs before anything else."""
+    identity = azure_native.managedidentity.UserAssignedIdentity(
+        f"{name}-identity",
+        resource_group_name=resource_group_name,
+        location=location,
+        tags=tags,
+        opts=opts,
+    )
+    grants = [
+        assign(
+            f"{name}-acr-pull" if i == 0 else f"{name}-workspace-acr-pull",
+            scope=registry_id,
+            role=ACR_PULL,
+            principal_id=identity.principal_id,
+            subscription_id=subscription_id,
+            service_principal=True,
+            opts=opts,
+        )
+        for i, registry_id in enumerate(registry_ids)
+    ]
+    return identity, grants

@@ -29,10 +29,10 @@ from inferstack.components.azure.context import OTHER, AzureContext, nested
 from inferstack.components.azure.naming import ONLINE_DEPLOYMENT, digest, fit
 from inferstack.components.azure.propagation import RolePropagation
 from inferstack.components.azure.roles import (
-    ACR_PULL,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_READER,
     assign,
+    identity_pulling_from,
 )
 from inferstack.components.azure.rules import live_traffic_percent
 from inferstack.components.azure.target import Color, ProbeOptions
@@ -117,27 +117,17 @@ class OnlineServing(pulumi.ComponentResource):
             "resource_group_name": args.resource_group_name,
             "workspace_name": args.workspace_name,
         }
-        identity = azure_native.managedidentity.UserAssignedIdentity(
-            f"{name}-identity",
+        identity, grants = identity_pulling_from(
+            name,
             resource_group_name=args.resource_group_name,
             location=ctx.location,
             tags=ctx.tags,
+            registry_ids=args.registry_ids,
+            subscription_id=args.subscription_id,
             opts=child,
         )
         self.principal_id = identity.principal_id
         self.client_id = identity.client_id
-        grants = [
-            assign(
-                f"{name}-acr-pull" if i == 0 else f"{name}-workspace-acr-pull",
-                scope=registry_id,
-                role=ACR_PULL,
-                principal_id=identity.principal_id,
-                subscription_id=args.subscription_id,
-                service_principal=True,
-                opts=child,
-            )
-            for i, registry_id in enumerate(args.registry_ids)
-        ]
         grants += [
             assign(
                 f"{name}-model-reader",
