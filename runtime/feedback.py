@@ -19,7 +19,8 @@ What "the prediction" is, by the manifest's ``output.kind``:
   ``"1"`` and ``true`` match).
 - ``probabilities``: the class of the highest probability (a name of ``output.names``,
   else the column index); the outcome is a class name or index; AUC uses the
-  probabilities. One probability per row is the positive class's (predicted at >= 0.5).
+  probabilities. One probability per row (an n or (n, 1) output, e.g. a sigmoid) is the
+  positive class's (predicted at >= 0.5).
 - ``value``, or a ``raw`` number: a regressor; the outcome is a number.
 - other ``raw`` outputs: no quality metric can be defined, every outcome is invalid.
 
@@ -227,7 +228,8 @@ class Feedback:
 
     def _probabilities(self, truth: Any, row: np.ndarray) -> tuple[Any, Any, Any]:
         row = np.asarray(row, dtype=np.float64)
-        if row.ndim == 0:  # one probability per row: the positive class's
+        if row.size == 1:  # one probability per row (n or (n, 1) outputs): the positive class's
+            row = row.reshape(())
             classes = self.classes if self.classes and len(self.classes) == 2 else ["0", "1"]
             predicted = classes[1] if row >= 0.5 else classes[0]
             return (self._class_of(truth, classes), predicted, float(row))
@@ -250,10 +252,10 @@ class Feedback:
             self.quality = QualityWindow(self._window, regression=regression)
         if self.quality is None:  # probabilities: the classes are known from the first row
             scores = pair[2]
-            if self.classes is not None and len(self.classes) == np.size(scores):
-                classes = self.classes
-            elif np.ndim(scores) == 0:
+            if np.ndim(scores) == 0:
                 classes = self.classes if self.classes and len(self.classes) == 2 else ["0", "1"]
+            elif self.classes is not None and len(self.classes) == np.size(scores):
+                classes = self.classes
             else:
                 classes = [str(j) for j in range(np.size(scores))]
             self.quality = QualityWindow(self._window, regression=False, classes=classes)

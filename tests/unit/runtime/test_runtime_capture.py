@@ -179,6 +179,27 @@ def test_binary_quality_matches_sklearn() -> None:
     assert values["auc"] == pytest.approx(roc_auc_score(truth, p1))
 
 
+def test_one_probability_column_is_the_positive_class() -> None:
+    """A sigmoid model's (n, 1) output is binary, not one class that is always predicted."""
+    rng = np.random.default_rng(11)
+    p1 = rng.random(200)
+    truth = (rng.random(200) < p1).astype(int)
+    for outputs in (p1[:, None], p1):
+        fb = _binary()
+        for i, p in enumerate(outputs):
+            fb.remember(
+                f"r{i}", np.asarray(p).reshape(1, -1) if outputs.ndim == 2 else np.array([p])
+            )
+        results, _ = fb.join([{"id": f"r{i}", "outcome": int(t)} for i, t in enumerate(truth)])
+        assert {r["result"] for r in results} == {"joined"}
+        values, _ = fb.metrics()
+        predicted = (p1 >= 0.5).astype(int)
+        assert values["accuracy"] == pytest.approx(accuracy_score(truth, predicted))
+        assert values["precision"] == pytest.approx(precision_score(truth, predicted))
+        assert values["recall"] == pytest.approx(recall_score(truth, predicted))
+        assert values["auc"] == pytest.approx(roc_auc_score(truth, p1))
+
+
 def test_multiclass_quality_matches_sklearn() -> None:
     rng = np.random.default_rng(3)
     names = ("a", "b", "c")
