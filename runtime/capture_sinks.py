@@ -118,6 +118,7 @@ class ObjectSink:
         self.version = version
         self._host = _safe(socket.gethostname())[:63] or "host"
         self._seq = count()
+        self._unsent: tuple[list[dict[str, Any]], str, bytes] | None = None
 
     def key(self, now: datetime | None = None) -> str:
         """The next object's key (see the module docstring)."""
@@ -128,10 +129,19 @@ class ObjectSink:
         return "/".join(p for p in parts if p)
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        self.put(self.key(), gzip.compress(encode_records(records), compresslevel=6))
+        # The queue retries a failed batch with the same list: it keeps its key, so an
+        # attempt that stored the object but failed to answer leaves no second copy.
+        again = self._unsent is not None and self._unsent[0] is records
+        if again and self._unsent is not None:
+            _, key, body = self._unsent
+        else:
+            key, body = self.key(), gzip.compress(encode_records(records), compresslevel=6)
+        self._unsent = (records, key, body)
+        self.put(key, body, again=again)
+        self._unsent = None
 
-    def put(self, key: str, body: bytes) -> None:
-        """Store one object; raises when it was not stored."""
+    def put(self, key: str, body: bytes, *, again: bool = False) -> None:
+        """Store one object (``again``: a retry of the same key); raises when not stored."""
         raise NotImplementedError
 
 
@@ -162,7 +172,7 @@ class S3Sink(ObjectSink):
         config = Config(connect_timeout=5, read_timeout=30, retries={"max_attempts": 2})
         self.client = boto3.client("s3", endpoint_url=endpoint_url, config=config)
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, body: bytes, *, again: bool = False) -> None:
         extra: dict[str, str] = {}
         if self.kms_key:
             extra = {"ServerSideEncryption": "aws:kms", "SSEKMSKeyId": self.kms_key}
@@ -189,7 +199,7 @@ class GcsSink(ObjectSink):
             raise _missing("capture-gcs", "google-cloud-storage") from err
         self.bucket = storage.Client().bucket(bucket)
 
-    def put(self, key: str, body: bytes) -> None:
+    def put(self, key: str, body: bytes, *, again: bool = False) -> None:
         blob = self.bucket.blob(key)
         blob.content_encoding = "gzip"
         blob.upload_from_string(body, content_type="application/x-ndjson")
@@ -226,8 +236,9 @@ class AzureBlobSink(ObjectSink):
             content_type="application/x-ndjson", content_encoding="gzip"
         )
 
-    def put(self, key: str, body: bytes) -> None:
-        self.container.upload_blob(key, body, overwrite=False, content_settings=self._settings)
+    def put(self, key: str, body: bytes, *, again: bool = False) -> None:
+        # never overwrite another writer's object; a retry rewrites its own, same bytes
+        self.container.upload_blob(key, body, overwrite=again, content_settings=self._settings)
 
 
 def object_sink(uri: str, model: str, version: str, kms_key: str | None = None) -> ObjectSink:

@@ -304,7 +304,7 @@ def test_gzip_objects_hold_json_lines() -> None:
     stored: dict[str, bytes] = {}
 
     class Memory(ObjectSink):
-        def put(self, key: str, body: bytes) -> None:
+        def put(self, key: str, body: bytes, *, again: bool = False) -> None:
             stored[key] = body
 
     Memory("p", "m", "1.0.0").write([{"kind": "prediction", "outputs": np.array([1.5])}])
@@ -312,6 +312,35 @@ def test_gzip_objects_hold_json_lines() -> None:
     assert [json.loads(x) for x in gzip.decompress(body).splitlines()] == [
         {"kind": "prediction", "outputs": [1.5]}
     ]
+
+
+def test_a_retried_batch_keeps_its_key() -> None:
+    """A store that kept the object but failed to answer gets no second copy on retry."""
+    stored: dict[str, bytes] = {}
+    calls: list[tuple[str, bool]] = []
+
+    class StoresThenTimesOut(ObjectSink):
+        def put(self, key: str, body: bytes, *, again: bool = False) -> None:
+            calls.append((key, again))
+            stored[key] = body
+            if len(calls) == 1:
+                raise TimeoutError("the answer was lost")
+
+    queue = CaptureQueue(
+        StoresThenTimesOut("p", "m", "1.0.0"),
+        max_records=10,
+        flush_records=2,
+        flush_interval_s=0.01,
+        retry_delays_s=(0.0,),
+    )
+    queue.put([{"kind": "prediction", "id": "a"}, {"kind": "prediction", "id": "b"}])
+    queue.put([{"kind": "prediction", "id": "c"}])
+    queue.close(5.0)
+    assert queue.written == 3
+    assert queue.dropped == 0
+    assert calls[0][0] == calls[1][0]
+    assert [a for _, a in calls] == [False, True, False]
+    assert len(stored) == 2  # two batches, two objects; the retry rewrote its own key
 
 
 def test_quality_emf_record_names_and_dimensions() -> None:
