@@ -55,8 +55,8 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     """Score this shard's files; the exit code tells the Job whether to retry."""
     args = _parser().parse_args(argv)
-    settings = RuntimeSettings()
     try:
+        settings = RuntimeSettings()  # a bad setting is a configuration error too
         if args.shards < 1:
             raise ConfigError(f"--shards must be at least 1, got {args.shards}")
         index = int(os.environ.get(INDEX_ENV, "0"))
@@ -73,6 +73,7 @@ def main(argv: list[str] | None = None) -> int:
             )
             print(f"{path.name}: {result.rows} rows, {result.rejected} rejected", flush=True)
     except (InvalidInput, ConfigError, BundleError, ValueError) as err:
+        # ValueError: pydantic's ValidationError of a bad setting is one
         print(f"inferstack batch_job: {err}", file=sys.stderr)
         return USAGE_EXIT
     return 0
