@@ -22,7 +22,11 @@ class AzureBatchOptions(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid", str_strip_whitespace=True)
 
-    enabled: bool = Field(False, description="Create the batch endpoint and its cluster.")
+    enabled: bool = Field(
+        False,
+        description="Create the batch endpoint and its cluster (the image in image_uri must be "
+        "built with `inferstack build --extra azureml-batch`).",
+    )
     instance_type: str | None = Field(
         None,
         description="VM size of the cluster's nodes (default: the online deployment's size).",

@@ -60,7 +60,8 @@ def build(
             "--extra",
             help="An inferstack extra to install in the image (repeatable): capture-s3, "
             "capture-gcs or capture-azure for data capture to that store, batch for batch "
-            "jobs (Azure ML batch endpoints, GKE Jobs).",
+            "jobs (GKE Jobs), azureml-batch for Azure ML batch endpoints (batch plus "
+            "azureml-core, which their batch driver needs).",
         ),
     ] = None,
     verify: Annotated[
@@ -130,7 +131,15 @@ def build(
     print(image)
 
 
-IMAGE_EXTRAS = ("batch", "capture-azure", "capture-gcs", "capture-s3", "explain", "grpc")
+IMAGE_EXTRAS = (
+    "azureml-batch",
+    "batch",
+    "capture-azure",
+    "capture-gcs",
+    "capture-s3",
+    "explain",
+    "grpc",
+)
 """The inferstack extras a runtime image can hold beside its framework's."""
 
 
