@@ -12,7 +12,7 @@ import pulumi_aws as aws
 from inferstack.components.aws.context import AwsContext
 from inferstack.components.aws.group_capture import capture_statements
 from inferstack.components.aws.naming import INSTANCE_PROFILE, auto_logical
-from inferstack.components.aws.policies import TOKEN_ONLY_ACTIONS, Policy
+from inferstack.components.aws.policies import Policy, image_pull_statements
 from inferstack.components.aws.roles import service_role
 
 
@@ -43,22 +43,7 @@ def instance_policy(
             "Action": "kms:Decrypt",
             "Resource": key_arn,
         },
-        {
-            "Sid": "PullImage",
-            "Effect": "Allow",
-            "Action": [
-                "ecr:BatchGetImage",
-                "ecr:GetDownloadUrlForLayer",
-                "ecr:BatchCheckLayerAvailability",
-            ],
-            "Resource": repository_arn,
-        },
-        {
-            "Sid": "RegistryLogin",
-            "Effect": "Allow",
-            "Action": list(TOKEN_ONLY_ACTIONS),
-            "Resource": "*",
-        },
+        *image_pull_statements(repository_arn),
         {
             "Sid": "WriteOwnLogs",
             "Effect": "Allow",

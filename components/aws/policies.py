@@ -126,6 +126,28 @@ def service_trust(service: str, account_id: str) -> Policy:
     return _doc(statement)
 
 
+def image_pull_statements(repository_arn: str) -> list[Policy]:
+    """Pull one repository's images (and the registry login, which takes no resource)."""
+    return [
+        {
+            "Sid": "PullImage",
+            "Effect": "Allow",
+            "Action": [
+                "ecr:BatchGetImage",
+                "ecr:GetDownloadUrlForLayer",
+                "ecr:BatchCheckLayerAvailability",
+            ],
+            "Resource": repository_arn,
+        },
+        {
+            "Sid": "RegistryLogin",
+            "Effect": "Allow",
+            "Action": list(TOKEN_ONLY_ACTIONS),
+            "Resource": "*",
+        },
+    ]
+
+
 def execution_role_policy(
     *,
     artifact_arns: list[str],
@@ -164,22 +186,7 @@ def execution_role_policy(
             "Action": ["kms:Decrypt", "kms:GenerateDataKey", "kms:CreateGrant", "kms:DescribeKey"],
             "Resource": key_arn,
         },
-        {
-            "Sid": "PullImage",
-            "Effect": "Allow",
-            "Action": [
-                "ecr:BatchGetImage",
-                "ecr:GetDownloadUrlForLayer",
-                "ecr:BatchCheckLayerAvailability",
-            ],
-            "Resource": repository_arn,
-        },
-        {
-            "Sid": "RegistryLogin",
-            "Effect": "Allow",
-            "Action": list(TOKEN_ONLY_ACTIONS),
-            "Resource": "*",
-        },
+        *image_pull_statements(repository_arn),
         {
             "Sid": "WriteOwnLogs",
             "Effect": "Allow",
