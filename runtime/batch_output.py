@@ -58,10 +58,12 @@ def csv_lines(rows: list[list[Any]]) -> bytes:
     return buffer.getvalue().encode()
 
 
-def write_atomic(path: Path, header: list[str], body: bytes) -> None:
+def write_atomic(path: Path, header: list[str], body: bytes | memoryview) -> None:
     """Write a header line and ``body`` under a temporary name, then rename it to ``path``."""
     tmp = path.with_name(path.name + ".tmp")
-    tmp.write_bytes(csv_lines([header]) + body)
+    with tmp.open("wb") as fh:
+        fh.write(csv_lines([header]))
+        fh.write(body)
     os.replace(tmp, path)
 
 
@@ -75,21 +77,58 @@ def write_part(
         write_atomic(path, ["row", *names], prediction_lines(rows, flat))
 
 
-def prediction_lines(rows: np.ndarray, flat: np.ndarray) -> bytes:
+def prediction_lines(rows: np.ndarray, flat: np.ndarray) -> bytes | memoryview:
     """CSV lines ``row,cell,...`` (see the module's docstring for how cells are written)."""
     if not len(rows):
         return b""
-    if flat.dtype.kind in "fiu" and np.isfinite(flat).all():
-        option = orjson.OPT_SERIALIZE_NUMPY
-        cells = orjson.dumps(np.ascontiguousarray(flat), option=option)[2:-2].split(b"],[")
-        numbers = orjson.dumps(np.ascontiguousarray(rows), option=option)[1:-1].split(b",")
-        return b"\n".join(map(b",".join, zip(numbers, cells, strict=True))) + b"\n"
+    if flat.dtype.kind in "fiu" and flat.shape[1] and np.isfinite(flat).all():
+        return _number_lines(rows, flat)
     return csv_lines(
         [
             [r, *(protocols.csv_safe(v) for v in p)]
             for r, p in zip(rows.tolist(), flat.tolist(), strict=True)
         ]
     )
+
+
+def _number_lines(rows: np.ndarray, flat: np.ndarray) -> memoryview:
+    """Finite numbers as orjson writes them, joined into lines without a Python object
+    per cell: orjson writes the row numbers and the cells (one flat array each), the
+    separators after every cell of a row but its last become the line ends, and
+    pyarrow joins each row's number to its line (all in C)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    option = orjson.OPT_SERIALIZE_NUMPY
+    numbers = bytearray(orjson.dumps(np.ascontiguousarray(rows, dtype=np.int64), option=option))
+    cells = bytearray(orjson.dumps(np.ascontiguousarray(flat).ravel(), option=option))
+    # "[1,2,3]" -> "1,2,3," : every value ends with its separator
+    del numbers[0], cells[0]
+    numbers[-1] = cells[-1] = ord(",")
+    ends = _ends(cells, ord(","))[flat.shape[1] - 1 :: flat.shape[1]]
+    np.frombuffer(cells, dtype=np.uint8)[ends] = ord("\n")
+    empty = pa.scalar(b"", pa.large_binary())
+    joined = pc.binary_join_element_wise(
+        _values(numbers, _ends(numbers, ord(","))), _values(cells, ends), empty
+    )
+    _, offsets, data = joined.buffers()
+    bounds = np.frombuffer(offsets, dtype=np.int64)
+    return memoryview(data)[bounds[0] : bounds[len(joined)]]
+
+
+def _ends(text: bytearray, separator: int) -> np.ndarray:
+    return np.flatnonzero(np.frombuffer(text, dtype=np.uint8) == separator)
+
+
+def _values(text: bytearray, ends: np.ndarray) -> Any:
+    """A pyarrow binary array over ``text`` whose values end after each of ``ends``."""
+    import pyarrow as pa
+
+    offsets = np.empty(len(ends) + 1, dtype=np.int64)
+    offsets[0] = 0
+    offsets[1:] = ends + 1
+    buffers = [None, pa.py_buffer(offsets), pa.py_buffer(text)]
+    return pa.LargeBinaryArray.from_buffers(pa.large_binary(), len(ends), buffers)
 
 
 def _write_parquet(path: Path, header: list[str], rows: np.ndarray, flat: np.ndarray) -> None:
@@ -102,10 +141,19 @@ def _write_parquet(path: Path, header: list[str], rows: np.ndarray, flat: np.nda
         # labels (and any other objects) as text
         columns.append(pa.array(col if col.dtype.kind in "fiub" else col.astype(str)))
     tmp = path.with_name(path.name + ".tmp")
-    # dictionary encoding and statistics cost more than the rest of the write and do
-    # nothing for unique floats
+    # Dictionary encoding and statistics cost more than the rest of the write and do
+    # nothing for unique floats; nor does compression (snappy: 15 % of the write, no
+    # gain on such floats). Without the stored Arrow schema the types read back are the
+    # same (int64, double, string), and the write is another 10 % cheaper.
     table = pa.Table.from_arrays(columns, names=header)
-    pq.write_table(table, tmp, use_dictionary=False, write_statistics=False)
+    pq.write_table(
+        table,
+        tmp,
+        use_dictionary=False,
+        write_statistics=False,
+        compression="none",
+        store_schema=False,
+    )
     os.replace(tmp, path)
 
 
