@@ -21,6 +21,9 @@ skops, same bundle), until its first 200 (``/openapi.json``); the two alternate.
 plain FastAPI app (``bench/fastapi_baseline.py`` under uvicorn, which loads the same
 skops model at import) until it answers its first 200 (``/openapi.json``), alternated
 ``--runs`` times after one warm-up each; results in bench/results/coldstart-process.json.
+Beside the wall time, ``cpu_s`` is the CPU time (user + system, every thread) the server
+process had used when it first answered 200: on a busy machine it moves far less than
+the wall time, and it counts what answering the 5 ms readiness polls costs the runtime.
 ``--runtime-ref REF`` adds the runtime as committed at ``REF`` to the alternation.
 """
 
@@ -181,10 +184,20 @@ def baseline_image(image: str, tmp: Path) -> str:
     return tag
 
 
+def cpu_seconds(pid: int) -> float | None:
+    """User + system CPU seconds process ``pid`` has used (all its threads); None off Linux."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return None
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 def process_start(
     cmd: list[str], path: str, port: int, timeout_s: float = 60, extra: dict[str, str] | None = None
-) -> float:
-    """Seconds from spawning ``cmd`` until ``path`` on ``port`` answers 200."""
+) -> tuple[float, float | None]:
+    """Seconds from spawning ``cmd`` until ``path`` on ``port`` answers 200, and the CPU
+    seconds the process had used by then (steadier than wall time on a busy machine)."""
     env = {
         **os.environ,
         **(extra or {}),
@@ -202,7 +215,9 @@ def process_start(
             while time.perf_counter() - started < timeout_s:
                 try:
                     if client.get(path).status_code == 200:
-                        return round(time.perf_counter() - started, 3)
+                        took = round(time.perf_counter() - started, 3)
+                        cpu = cpu_seconds(proc.pid)
+                        return took, None if cpu is None else round(cpu, 2)
                 except httpx.TransportError:
                     pass
                 if proc.poll() is not None:
@@ -242,14 +257,23 @@ def processes(runs: int, ref: str | None, tmp: Path) -> None:
         old = {"PYTHONPATH": str(runtime_at(ref, tmp / "ref"))}
         servers[f"inferstack at {ref}"] = (lambda port: serve, "/ping", old)
     times: dict[str, list[float]] = {name: [] for name in servers}
+    cpus: dict[str, list[float]] = {name: [] for name in servers}
     for n in range(runs + 1):
         for name, (cmd, path, extra) in servers.items():
             port = free_port()
-            took = process_start(cmd(port), path, port, extra=extra)
+            took, cpu = process_start(cmd(port), path, port, extra=extra)
             if n:  # the first round warms the page cache
                 times[name].append(took)
-    result = {
-        name: {"median": statistics.median(t), "min": min(t), "max": max(t), "runs": t}
+                if cpu is not None:
+                    cpus[name].append(cpu)
+    result: dict[str, Any] = {
+        name: {
+            "median": statistics.median(t),
+            "min": min(t),
+            "max": max(t),
+            "runs": t,
+            "cpu_s": _summary(cpus[name]),
+        }
         for name, t in times.items()
     }
     result["load"] = {"avg": list(os.getloadavg())}
@@ -257,6 +281,12 @@ def processes(runs: int, ref: str | None, tmp: Path) -> None:
     out.parent.mkdir(parents=True, exist_ok=True)
     out.write_text(json.dumps(result, indent=2) + "\n")
     print(json.dumps(result, indent=2))
+
+
+def _summary(values: list[float]) -> dict[str, Any] | None:
+    if not values:
+        return None
+    return {"median": statistics.median(values), "min": min(values), "runs": values}
 
 
 def main() -> None:
