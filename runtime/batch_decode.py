@@ -11,9 +11,13 @@ become one batch typed as the server types a request:
 - an all-number schema: one numeric array through ``RowDecoder.from_array``, the
   server's path for CSV bodies and V2 tensors;
 - a schema with string features: an ``object`` array whose cells are Python values
-  of each feature's kind, what ``RowDecoder`` gives the model for any protocol.
+  of each feature's kind, what ``RowDecoder`` gives the model for any protocol; or,
+  for a model whose preprocessing builds a DataFrame (``FrameBuilder``), the checked
+  columns themselves (``frames.Columns``), from which it builds the same DataFrame.
 
-No Python runs per good row, except the type check of string cells.
+A string feature's column may be a pyarrow string array (see ``batch_input``): its
+cells are strings or nulls, so only its nulls are checked. No Python runs per good
+row, except the type check of string cells held as Python objects.
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from typing import Any
 import numpy as np
 
 from inferstack.runtime.errors import InvalidInput
+from inferstack.runtime.frames import Columns
 from inferstack.runtime.schema import RowDecoder
 
 _TYPE_OF = np.frompyfunc(type, 1, 1)
@@ -35,14 +40,20 @@ _INT_RANGE: dict[str, np.iinfo[Any]] = {"int32": np.iinfo(np.int32), "int64": np
 class Decoded:
     """A chunk's good rows as a batch (``None`` if none), their numbers, and the rejects."""
 
-    batch: np.ndarray | None
+    batch: np.ndarray | Columns | None
     rows: np.ndarray
     rejects: list[list[Any]]
     """``[row number, reason]`` in row order."""
 
 
-def decode_columns(decoder: RowDecoder, columns: list[np.ndarray], first_row: int) -> Decoded:
-    """Check a chunk given as one array per schema feature (in schema order)."""
+def decode_columns(
+    decoder: RowDecoder, columns: list[Any], first_row: int, columnar: bool = False
+) -> Decoded:
+    """Check a chunk given as one array per schema feature (in schema order).
+
+    ``columnar``: a batch with string features comes as ``Columns`` (for a model that
+    builds a DataFrame with ``FrameBuilder``), else as the server's rows batch.
+    """
     n = len(columns[0])
     numbers = np.arange(first_row, first_row + n, dtype=np.int64)
     if decoder.np_dtype is not object and all(c.dtype.kind in "fiu" for c in columns):
@@ -59,7 +70,7 @@ def decode_columns(decoder: RowDecoder, columns: list[np.ndarray], first_row: in
     rejects: list[list[Any]] = []
     late: list[int] = []  # rows the column checks doubted but the server's decoder takes
     for i in np.flatnonzero(bad).tolist():
-        reason = row_reason(decoder, [c[i] for c in columns], int(numbers[i]))
+        reason = row_reason(decoder, [_cell(c, i) for c in columns], int(numbers[i]))
         if reason is None:
             late.append(i)
         else:
@@ -69,8 +80,13 @@ def decode_columns(decoder: RowDecoder, columns: list[np.ndarray], first_row: in
         good[late] = True
     if not good.any():
         return Decoded(None, numbers[:0], rejects)
-    batch = _batch(decoder, typed, columns, good, late)
+    batch = _batch(decoder, typed, columns, good, late, columnar)
     return Decoded(batch, numbers[good], rejects)
+
+
+def _cell(column: Any, i: int) -> Any:
+    """Cell ``i`` of a numpy or pyarrow column, as the reader gave it (None for a null)."""
+    return column[i] if isinstance(column, np.ndarray) else column[i].as_py()
 
 
 def row_reason(decoder: RowDecoder, cells: list[Any], number: int) -> str | None:
@@ -94,10 +110,14 @@ def _parsed_row(decoder: RowDecoder, cells: list[Any], where: str) -> list[Any]:
     return row
 
 
-def _column(decoder: RowDecoder, j: int, col: np.ndarray) -> tuple[np.ndarray | None, np.ndarray]:
+def _column(decoder: RowDecoder, j: int, col: Any) -> tuple[Any, np.ndarray]:
     """The column's values typed for the batch (``None`` if it has to go row by row) and
     the mask of its bad cells."""
     kind, dtype = decoder.kinds[j], decoder.dtypes[j]
+    if kind == "string" and not isinstance(col, np.ndarray):  # pyarrow strings
+        if not col.null_count:
+            return col, np.zeros(len(col), dtype=bool)
+        return col, col.is_null().to_numpy(zero_copy_only=False)
     if kind == "string":
         types: np.ndarray = _TYPE_OF(col)
         return col, types != str  # noqa: E721 - elementwise, over a numpy array
@@ -133,25 +153,37 @@ def _bad_integer(col: np.ndarray, info: np.iinfo[Any]) -> np.ndarray:
 
 def _batch(
     decoder: RowDecoder,
-    typed: list[np.ndarray | None],
-    columns: list[np.ndarray],
+    typed: list[Any],
+    columns: list[Any],
     good: np.ndarray,
     late: list[int],
-) -> np.ndarray:
+    columnar: bool,
+) -> np.ndarray | Columns:
     if late or any(t is None for t in typed):
         # some column could not be typed at once: the good rows through the server's decoder
         rows = [
-            _parsed_row(decoder, [c[i] for c in columns], "rows")
+            _parsed_row(decoder, [_cell(c, i) for c in columns], "rows")
             for i in np.flatnonzero(good).tolist()
         ]
         return decoder.decode(rows, "rows")
-    picked = [t[good] for t in typed if t is not None]
+    every = bool(good.all())
+    picked = [_picked(t, good, every) for t in typed]
     if decoder.np_dtype is not object:
         return decoder.from_array(np.column_stack(picked), "rows")
+    if columnar:  # FrameBuilder casts each column to its feature's dtype
+        return Columns(picked)
     out = np.empty((len(picked[0]), len(picked)), dtype=object)
     for j, values in enumerate(picked):
+        if not isinstance(values, np.ndarray):
+            values = values.to_numpy(zero_copy_only=False)
         out[:, j] = _python_values(values, decoder.kinds[j], decoder.dtypes[j])
     return out
+
+
+def _picked(values: Any, good: np.ndarray, every: bool) -> Any:
+    if every:
+        return values
+    return values[good] if isinstance(values, np.ndarray) else values.filter(good)
 
 
 def _python_values(values: np.ndarray, kind: str, dtype: str) -> np.ndarray:

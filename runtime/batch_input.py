@@ -7,10 +7,11 @@ what lets a re-run skip the finished ones. Only one chunk per reader is in memor
 or for Parquet one row group (pyarrow decodes a row group at once): memory is bounded
 by the writer's row group size, whatever the file's size.
 
-A chunk is one numpy array per feature of the schema, in its order: Parquet columns go
+A chunk is one array per feature of the schema, in its order: Parquet columns go
 from pyarrow straight into numpy (no DataFrame), CSV files are read by pandas' C
 parser in chunks (a column holding a cell that is not a number comes as text; the
-checks in ``batch_decode`` parse such cells as the server parses a CSV body's).
+checks in ``batch_decode`` parse such cells as the server parses a CSV body's). A
+string feature's column stays a pyarrow string array when the reader gives one.
 pandas and pyarrow (the ``batch`` extra) are imported here, when a job runs.
 """
 
@@ -20,8 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from inferstack.runtime.errors import InvalidInput, MissingExtraError
 
@@ -47,12 +46,13 @@ class InputFile:
 
 @dataclass(frozen=True)
 class Chunk:
-    """Rows ``first_row`` onwards of input file ``file``: one array per schema feature."""
+    """Rows ``first_row`` onwards of input file ``file``: one array per schema feature
+    (numpy, or for a string feature possibly a pyarrow string array)."""
 
     file: int
     index: int
     first_row: int
-    columns: list[np.ndarray]
+    columns: list[Any]
 
     def __len__(self) -> int:
         return len(self.columns[0])
@@ -118,16 +118,18 @@ def read_chunks(
 
 def _columns(
     f: InputFile, names: list[str], chunk_rows: int, strings: frozenset[str]
-) -> Iterator[list[np.ndarray]]:
+) -> Iterator[list[Any]]:
     pd, pq = batch_modules()
     where = f"input '{f.path.name}'"
     try:
         if f.parquet:
             pfile = pq.ParquetFile(f.path)
             _need(names, pfile.schema_arrow.names, where)
-            for batch in pfile.iter_batches(batch_size=chunk_rows, columns=names):
+            # one thread: the CPU time threads add costs more than it saves here
+            batches = pfile.iter_batches(batch_size=chunk_rows, columns=names, use_threads=False)
+            for batch in batches:
                 by_name = dict(zip(batch.schema.names, batch.columns, strict=True))
-                yield [by_name[n].to_numpy(zero_copy_only=False) for n in names]
+                yield [_parquet_column(by_name[n], n in strings) for n in names]
             return
         text = {n: str for n in names if n in strings}
         # keep_default_na=False: "NA", "None" or an empty cell stay text, as in the
@@ -136,9 +138,29 @@ def _columns(
             for k, frame in enumerate(reader):
                 if k == 0:
                     _need(names, list(frame.columns), where)
-                yield [frame[n].to_numpy() for n in names]
+                yield [_csv_column(frame[n], n in strings) for n in names]
     except (OSError, ValueError) as err:  # pandas' and pyarrow's parse errors are ValueErrors
         raise InvalidInput(f"{where}: cannot be read: {err}") from err
+
+
+def _parquet_column(column: Any, string: bool) -> Any:
+    """A Parquet column as numpy, but a string feature's strings stay pyarrow's (no
+    Python object per cell: ``batch_decode`` checks them for nulls only)."""
+    import pyarrow as pa
+
+    if string and (pa.types.is_string(column.type) or pa.types.is_large_string(column.type)):
+        return column
+    return column.to_numpy(zero_copy_only=False)
+
+
+def _csv_column(column: Any, string: bool) -> Any:
+    """A CSV column as numpy, but a string feature read as pandas' pyarrow-backed
+    ``str`` stays pyarrow's (every cell is text: ``keep_default_na=False``)."""
+    if string and type(column.array).__name__ == "ArrowStringArray":
+        import pyarrow as pa
+
+        return pa.array(column.array)
+    return column.to_numpy()
 
 
 def _need(names: list[str], columns: list[str], where: str) -> None:

@@ -10,6 +10,7 @@ bundles that need it, so the all-numeric path never pays for it.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -127,13 +128,27 @@ class FrameBuilder:
                     f"{framework} takes string feature '{name}' only as a category: "
                     "input.categories needs its categories (bundle it with sample=DataFrame)"
                 )
+        self.arrow_strings = _arrow_strings(pd) if object in self.dtypes else None
 
-    def __call__(self, batch: np.ndarray) -> Any:
-        """The batch (rows x features) as a DataFrame with the schema's columns and dtypes."""
+    def __call__(self, batch: np.ndarray | Columns) -> Any:
+        """The batch (rows x features) as a DataFrame with the schema's columns and dtypes.
+
+        A ``Columns`` batch (batch scoring's) gives the same DataFrame as the rows batch
+        holding the same values, without a Python object per cell.
+        """
         pd = self.pd
+        given = (
+            batch.columns
+            if isinstance(batch, Columns)
+            else [batch[:, j] for j in range(len(self.names))]
+        )
         columns: dict[str, Any] = {}
-        for j, (name, dtype) in enumerate(zip(self.names, self.dtypes, strict=True)):
-            col = batch[:, j]
+        for name, dtype, col in zip(self.names, self.dtypes, given, strict=True):
+            if not isinstance(col, np.ndarray):  # pyarrow strings (a Columns batch)
+                if dtype is object and self.arrow_strings is not None:
+                    columns[name] = pd.array(col, dtype=self.arrow_strings)
+                    continue
+                col = col.to_numpy(zero_copy_only=False)
             if isinstance(dtype, pd.CategoricalDtype):
                 # codes straight from the categories: -1 (missing) for values outside them
                 codes = dtype.categories.get_indexer(col)
@@ -150,6 +165,25 @@ class FrameBuilder:
             else:
                 columns[name] = col
         return pd.DataFrame(columns, copy=False)
+
+
+def _arrow_strings(pd: Any) -> Any:
+    """The dtype pandas gives a column of ``str`` objects when pyarrow stores it (pandas
+    3's ``str``), else ``None`` (then pyarrow strings become objects first)."""
+    inferred = pd.DataFrame({"s": np.array(["s"], dtype=object)}, copy=False)["s"].dtype
+    return inferred if getattr(inferred, "storage", None) == "pyarrow" else None
+
+
+@dataclass(frozen=True)
+class Columns:
+    """A validated batch as one column per schema feature, typed as the feature says:
+    numpy arrays (numbers, booleans, ``str`` objects) or pyarrow string arrays. Batch
+    scoring hands these to a ``FrameBuilder`` instead of a rows batch of Python objects."""
+
+    columns: list[Any]
+
+    def __len__(self) -> int:
+        return len(self.columns[0])
 
 
 def probe_rows(schema: InputSchema, rows: int) -> np.ndarray:

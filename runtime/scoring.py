@@ -39,6 +39,7 @@ from inferstack.runtime.batch_output import (
     write_part,
 )
 from inferstack.runtime.errors import InvalidInput
+from inferstack.runtime.frames import FrameBuilder
 from inferstack.runtime.integrity import sha256_file
 from inferstack.runtime.manifest import MANIFEST_NAME, read_manifest
 from inferstack.runtime.model import ServedModel, load_bundle
@@ -63,7 +64,7 @@ def score_chunk(
     model: ServedModel, chunk: Chunk, out: Path, fmt: PartFormat = "csv"
 ) -> dict[str, Any]:
     """Score one chunk into its part (and rejects) file; returns its ledger entry."""
-    decoded = decode_columns(model.decoder, chunk.columns, chunk.first_row)
+    decoded = decode_columns(model.decoder, chunk.columns, chunk.first_row, takes_columns(model))
     flat = np.empty((0, 1))
     if decoded.batch is not None:
         predictions = np.asarray(model.run(decoded.batch))
@@ -76,6 +77,20 @@ def score_chunk(
     else:
         rejects_path(out, chunk.key).unlink(missing_ok=True)
     return {"chunk": chunk.key, "rows": len(decoded.rows), "rejected": len(rejects)}
+
+
+def takes_columns(model: ServedModel) -> bool:
+    """Whether the model's preprocessing builds a DataFrame from a batch with string
+    features: then its batch is handed over as ``Columns``, from which ``FrameBuilder``
+    builds the same DataFrame as from the server's rows batch, without a Python object
+    per cell. (The scikit-learn, LightGBM and XGBoost predictors keep their builder in
+    ``frame``; scikit-learn's linear fast path, ``fast``, takes numbers only.)"""
+    predictor = model.predictor
+    return (
+        model.decoder.np_dtype is object
+        and isinstance(getattr(predictor, "frame", None), FrameBuilder)
+        and getattr(predictor, "fast", None) is None
+    )
 
 
 def _output_names(model: ServedModel, width: int) -> list[str]:
