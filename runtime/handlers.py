@@ -3,6 +3,9 @@
 A body of at least ``INFERSTACK_OFFLOAD_BYTES`` is decoded, and its answer encoded, in
 a thread, so that one large request does not hold the event loop (and every other
 client) while it is parsed; small requests keep the direct path.
+
+The OpenAPI document, the metadata routes and ``/feedback`` import their modules on
+their first request: the server answers its readiness route without them.
 """
 
 from __future__ import annotations
@@ -25,10 +28,8 @@ from inferstack.runtime.errors import (
     NotFound,
     UnsupportedMediaType,
 )
-from inferstack.runtime.feedback import RESULTS, parse_outcomes
 from inferstack.runtime.http import CSV, Receive, Response, json_response, read_body
 from inferstack.runtime.logs import clip
-from inferstack.runtime.openapi import openapi_document, server_metadata, v2_model_metadata
 from inferstack.runtime.schema import RowDecoder
 from inferstack.runtime.service import ModelService
 from inferstack.runtime.settings import RuntimeSettings
@@ -111,6 +112,8 @@ class Handlers:
     async def openapi(
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
     ) -> Response:
+        from inferstack.runtime.openapi import openapi_document
+
         return json_response(200, openapi_document(self.service.manifest))
 
     # ---- inference ----------------------------------------------------------
@@ -213,6 +216,8 @@ class Handlers:
     async def v2_server(
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
     ) -> Response:
+        from inferstack.runtime.openapi import server_metadata
+
         return json_response(200, server_metadata())
 
     async def v2_model(
@@ -221,6 +226,8 @@ class Handlers:
         self._check_model(params)
         if self.service.manifest is None:
             raise ModelNotReady(self.service.not_ready_message())
+        from inferstack.runtime.openapi import v2_model_metadata
+
         model = self.service.model
         probe = model.probe_output if model is not None else None
         return json_response(200, v2_model_metadata(self.service.manifest, probe))
@@ -262,6 +269,8 @@ class Handlers:
         self, receive: Receive, headers: dict[bytes, bytes], params: list[str]
     ) -> Response:
         """Outcomes for earlier requests: per-item results and counts (200 once parsed)."""
+        from inferstack.runtime.feedback import RESULTS, parse_outcomes
+
         await self.service.loaded()
         body = await read_body(receive, headers, self.limit, self.body_timeout)
         items = parse_outcomes(protocols.parse_json(body))

@@ -59,7 +59,11 @@ def probe_batch(manifest: Manifest, rows: int = 2) -> np.ndarray:
 
 
 def load_bundle(
-    bundle_dir: str | Path, probe: bool = True, fast_path: bool = True, allow_pickle: bool = False
+    bundle_dir: str | Path,
+    probe: bool = True,
+    fast_path: bool = True,
+    allow_pickle: bool = False,
+    manifest: Manifest | None = None,
 ) -> ServedModel:
     """Load and check a bundle: its files, the manifest, the artifact, a probe prediction.
 
@@ -67,9 +71,12 @@ def load_bundle(
     resolved) and match the digest the manifest records. A pickle-based artifact loads
     only when the manifest records the opt-in or ``allow_pickle`` is true. Raises
     ``BundleError`` naming the problem, e.g. when the schema does not fit the model.
+    ``manifest`` is the bundle's manifest when the caller has read it already (the
+    server reads it before listening); it is not read again.
     """
     bundle_dir = Path(bundle_dir)
-    manifest = read_manifest(bundle_dir)
+    if manifest is None:
+        manifest = read_manifest(bundle_dir)
     check_files(bundle_dir, manifest)
     start = time.perf_counter()
     predictor = load_predictor(bundle_dir, manifest, fast_path=fast_path, allow_pickle=allow_pickle)

@@ -13,7 +13,6 @@ import math
 import os
 import signal
 import socket
-import tempfile
 import threading
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
@@ -184,6 +183,8 @@ def serve(settings: RuntimeSettings | None = None) -> None:
     for field, value in settings.model_dump(exclude_none=True).items():
         os.environ[f"INFERSTACK_{field.upper()}"] = str(value)
     if not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        import tempfile
+
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="inferstack-metrics-")
     config = _config(settings, _FACTORY, settings.workers)
     sock = config.bind_socket()

@@ -8,29 +8,33 @@ import gc
 import logging
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from inferstack.runtime.anomalies import AnomalyCheck
 from inferstack.runtime.batcher import Batcher
-from inferstack.runtime.capture import CaptureQueue
 from inferstack.runtime.capture_ids import RequestIds
-from inferstack.runtime.capture_sinks import FileSink, Sink, object_sink
-from inferstack.runtime.emf import DriftEmitter, QualityEmitter
 from inferstack.runtime.errors import (
     InferstackError,
     ModelNotReady,
     PayloadTooLarge,
     PredictionError,
 )
-from inferstack.runtime.explain_service import ExplainService
-from inferstack.runtime.feedback import Feedback
+from inferstack.runtime.gc_hold import full_collections_held
 from inferstack.runtime.manifest import Manifest, read_manifest
 from inferstack.runtime.metrics import Metrics
 from inferstack.runtime.model import ServedModel, load_bundle
-from inferstack.runtime.monitoring import Capture, DriftMonitor, Observer
 from inferstack.runtime.settings import RuntimeSettings
+
+# Monitoring, capture, explanations and the CloudWatch emitter are imported where they
+# are first set up (after the model loaded, or on the first explanation): the server
+# answers its readiness route without them.
+if TYPE_CHECKING:
+    from inferstack.runtime.anomalies import AnomalyCheck
+    from inferstack.runtime.emf import DriftEmitter, QualityEmitter
+    from inferstack.runtime.explain_service import ExplainService
+    from inferstack.runtime.feedback import Feedback
+    from inferstack.runtime.monitoring import Capture, DriftMonitor, Observer
 
 log = logging.getLogger("inferstack.runtime")
 CAPTURE_DRAIN_S = 10.0
@@ -58,11 +62,12 @@ class ModelService:
         self.quality_emitter: QualityEmitter | None = None
         self.feedback: Feedback | None = None
         self.anomalies: AnomalyCheck | None = None
-        self.explanations = ExplainService(self, settings)
+        self._explanations: ExplainService | None = None
         self.ids = RequestIds()
         self._load_task: asyncio.Task[None] | None = None
+        self._bundle_manifest: Manifest | None = None  # as read, before a rename
         try:
-            self.manifest = read_manifest(self.bundle_dir)
+            self.manifest = self._bundle_manifest = read_manifest(self.bundle_dir)
             if settings.model_name:  # the deployment names what it serves
                 self.manifest = self.manifest.model_copy(update={"name": settings.model_name})
         except InferstackError as err:
@@ -76,6 +81,15 @@ class ModelService:
         )
 
     @property
+    def explanations(self) -> ExplainService:
+        """Explanations' threads and state, made on the first explanation."""
+        if self._explanations is None:
+            from inferstack.runtime.explain_service import ExplainService
+
+            self._explanations = ExplainService(self, self.settings)
+        return self._explanations
+
+    @property
     def ready(self) -> bool:
         """True once the model is loaded and the batcher runs."""
         return self.batcher is not None
@@ -86,6 +100,10 @@ class ModelService:
             self._load_task = asyncio.get_running_loop().create_task(self._load())
 
     async def _load(self) -> None:
+        with full_collections_held():  # until everything loaded is frozen
+            await self._load_model()
+
+    async def _load_model(self) -> None:
         start = time.perf_counter()
         try:
             model = await asyncio.get_running_loop().run_in_executor(
@@ -95,6 +113,7 @@ class ModelService:
                     self.bundle_dir,
                     fast_path=self.settings.fast_path,
                     allow_pickle=self.settings.allow_pickle,
+                    manifest=self._bundle_manifest,
                 ),
             )
         except Exception as err:  # noqa: BLE001 - any failure keeps readiness false
@@ -162,9 +181,13 @@ class ModelService:
         )
 
     def _setup_monitoring(self, model: ServedModel) -> None:
+        from inferstack.runtime.feedback import Feedback
+
         s = self.settings
         try:  # each part alone: a drift failure must not turn capture off too
             if model.manifest.reference and s.drift:
+                from inferstack.runtime.monitoring import DriftMonitor
+
                 self.drift = DriftMonitor(
                     model.manifest.reference,
                     model.manifest.input.names,
@@ -181,6 +204,8 @@ class ModelService:
         try:
             m = model.manifest
             if m.reference and s.anomaly_check:
+                from inferstack.runtime.anomalies import AnomalyCheck
+
                 check = AnomalyCheck(m.reference, m.input.names, list(m.input.dtypes))
                 self.anomalies = check if check.active else None
         except Exception:  # monitoring never breaks inference
@@ -196,6 +221,8 @@ class ModelService:
         except Exception:  # monitoring never breaks inference
             log.exception("feedback setup failed; serving without it")
         if self.drift is not None or self.capture is not None:
+            from inferstack.runtime.monitoring import Observer
+
             self.observer = Observer(self.drift, self.capture)
 
     def _capture(self) -> Capture | None:
@@ -203,6 +230,10 @@ class ModelService:
         s = self.settings
         if s.capture_sample_rate <= 0 or (s.capture_dir is None and s.capture_uri is None):
             return None
+        from inferstack.runtime.capture import CaptureQueue
+        from inferstack.runtime.capture_sinks import FileSink, Sink, object_sink
+        from inferstack.runtime.monitoring import Capture
+
         sinks: list[Sink] = []
         if s.capture_dir is not None:
             sinks.append(FileSink(s.capture_dir, self.name, self.version))
@@ -227,6 +258,8 @@ class ModelService:
         s = self.settings
         if not s.cloudwatch_emf:
             return
+        from inferstack.runtime.emf import DriftEmitter, QualityEmitter
+
         if self.feedback is not None:
             try:
                 self.quality_emitter = QualityEmitter(
@@ -272,7 +305,8 @@ class ModelService:
             await self.quality_emitter.stop()
         if self.batcher is not None:
             await self.batcher.close()
-        self.explanations.close()
+        if self._explanations is not None:
+            self._explanations.close()
         if self.capture is not None:  # after the batcher: its last records are queued
             bound = min(CAPTURE_DRAIN_S, self.settings.timeout_graceful_shutdown_s)
             await asyncio.get_running_loop().run_in_executor(None, self.capture.close, bound)
