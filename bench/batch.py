@@ -13,7 +13,8 @@ chunk is done, outside the steady window below) and a CSV file, and each case
 below runs RUNS times:
 
 - ``in-process``: load the bundle, read the file in the same chunks with the same
-  reader ``score`` uses (pyarrow for Parquet, pandas' C parser for CSV) and predict
+  reader ``score`` uses (pyarrow for Parquet on one thread, pandas' C parser for CSV
+  with the same options) and predict
   (the quickstart: the fast path on the numpy batch; ``frame``: the pipeline's
   ``predict_proba`` on the chunk as a DataFrame). No checks, nothing written.
 - ``score w=0 csv|parquet``: ``inferstack.runtime.scoring.score`` in this process
@@ -155,9 +156,13 @@ def _chunks(path: Path, names: list[str], strings: list[str], rows: int) -> Iter
     if path.suffix == ".parquet":
         import pyarrow.parquet as pq
 
-        yield from pq.ParquetFile(path).iter_batches(batch_size=rows, columns=names)
+        # as score reads: one thread
+        yield from pq.ParquetFile(path).iter_batches(
+            batch_size=rows, columns=names, use_threads=False
+        )
     else:
-        with pd.read_csv(path, chunksize=rows, dtype={n: str for n in strings}) as reader:
+        text = {n: str for n in strings}
+        with pd.read_csv(path, chunksize=rows, dtype=text, keep_default_na=False) as reader:
             yield from reader
 
 
