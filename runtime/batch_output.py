@@ -146,14 +146,15 @@ def _write_parquet(path: Path, header: list[str], rows: np.ndarray, flat: np.nda
     # gain on such floats). Without the stored Arrow schema the types read back are the
     # same (int64, double, string), and the write is another 10 % cheaper.
     table = pa.Table.from_arrays(columns, names=header)
-    pq.write_table(
-        table,
-        tmp,
-        use_dictionary=False,
-        write_statistics=False,
-        compression="none",
-        store_schema=False,
-    )
+    with pa.OSFile(str(tmp), "wb") as sink:  # a file, not a path: no filesystem lookup
+        pq.write_table(
+            table,
+            sink,
+            use_dictionary=False,
+            write_statistics=False,
+            compression="none",
+            store_schema=False,
+        )
     os.replace(tmp, path)
 
 
