@@ -20,7 +20,8 @@ below runs RUNS times:
 - ``score w=0 csv|parquet``: ``inferstack.runtime.scoring.score`` in this process
   (the server's input checks, rejects, part files as CSV or Parquet, the ledger).
 - ``score w=N csv|parquet``: the same with N worker processes (WORKER_RUNS runs:
-  each start of a worker imports scikit-learn and loads the bundle, seconds of CPU).
+  each start of a worker imports scikit-learn and loads the bundle, seconds of CPU;
+  ``--worker-runs 0`` leaves these cases out).
 
 Per case, the median over runs of: rows per wall second, and rows per CPU second
 (user + system time of this process and, for workers, of its worker processes, from
@@ -290,6 +291,7 @@ def main() -> None:
                         args.pin if one_core else None,
                     )
                     for name, (fn, one_core) in _cases(bundle, path, args).items()
+                    if one_core or args.worker_runs > 0  # --worker-runs 0: one core only
                 }
                 base_wall, base_cpu, base_all = measured["in-process"]
                 results["models"][model][kind] = {
