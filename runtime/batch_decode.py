@@ -171,13 +171,22 @@ def _batch(
     if decoder.np_dtype is not object:
         return decoder.from_array(np.column_stack(picked), "rows")
     if columnar:  # FrameBuilder casts each column to its feature's dtype
-        return Columns(picked)
+        return Columns([_for_frame(v, k) for v, k in zip(picked, decoder.kinds, strict=True)])
     out = np.empty((len(picked[0]), len(picked)), dtype=object)
     for j, values in enumerate(picked):
         if not isinstance(values, np.ndarray):
             values = values.to_numpy(zero_copy_only=False)
         out[:, j] = _python_values(values, decoder.kinds[j], decoder.dtypes[j])
     return out
+
+
+def _for_frame(values: Any, kind: str) -> Any:
+    """Integers bound for a number feature as float64 first, as the server's decoder
+    takes them (then float32, if so): one rounding step more than a direct cast, which
+    differs for integers beyond 2**53."""
+    if kind == "number" and isinstance(values, np.ndarray) and values.dtype.kind in "iu":
+        return values.astype(np.float64)
+    return values
 
 
 def _picked(values: Any, good: np.ndarray, every: bool) -> Any:

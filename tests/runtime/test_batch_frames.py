@@ -34,12 +34,15 @@ def _schema(categories: bool = False) -> InputSchema:
 def _columns(n: int, strings: str) -> list[Any]:
     rng = np.random.default_rng(n)
     city = rng.choice([*CITIES, "lima", "NA", ""], n).astype(object)
+    big = rng.integers(-(2**62), 2**62, n)
+    # rounds to another float32 directly than through float64 (a tie there)
+    big[0] = 2**60 + 2**35 + 1
     text: Any = city
     if strings != "numpy":
         text = pa.array(city.tolist(), pa.large_string() if strings == "large" else pa.string())
     return [
         rng.normal(size=n) * 1e3,
-        rng.normal(size=n).astype(np.float32),  # a Parquet float column
+        big,  # integers for a float32 feature, beyond 2**53 (rounded as the server does)
         rng.integers(-100, 100, n).astype(np.float64),  # whole floats for an int feature
         rng.integers(-(2**40), 2**40, n),
         rng.integers(0, 2, n).astype(bool),
