@@ -96,7 +96,7 @@ class GrpcInference:
             SERVICE,
             {
                 name: grpc.unary_unary_rpc_method_handler(
-                    functools.partial(self._call, name, fn, needs_auth)
+                    functools.partial(self._call, f"grpc:{name}", fn, needs_auth)
                 )
                 for name, (fn, needs_auth) in rpcs.items()
             },
@@ -104,7 +104,7 @@ class GrpcInference:
 
     async def _call(
         self,
-        method: str,
+        route: str,
         fn: Callable[[bytes], Awaitable[bytes]],
         needs_auth: bool,
         body: bytes,
@@ -112,7 +112,6 @@ class GrpcInference:
     ) -> bytes:
         """One RPC: auth, timeout, error mapping, metrics and logs (as ``InferenceApp.handle``)."""
         start = time.perf_counter()
-        route = f"grpc:{method}"
         metrics = self.service.metrics
         metrics.inflight.inc()
         error: InferstackError | None = None
@@ -203,44 +202,45 @@ class GrpcInference:
 
     # ---- inference ------------------------------------------------------------
     async def model_infer(self, body: bytes) -> bytes:
+        # Plain calls, not awaits, unless a large message goes off the loop: each await
+        # of a coroutine costs more than some of these steps.
         large = len(body) >= self.offload_bytes
-        request = await self._maybe_off_loop(large, _parse, pb.ModelInferRequest, body)
+        if large:
+            request = await _off_loop(_parse, pb.ModelInferRequest, body)
+        else:
+            request = _parse(pb.ModelInferRequest, body)
         self._check_model(request.model_name, request.model_version)
-        batcher, model = await self.service.loaded()
-        manifest = model.manifest
-        check_outputs(request, manifest.output.kind)
+        s = self.service
+        batcher, model = s.batcher, s.model
+        if batcher is None or model is None:  # loading: wait for it, or not ready
+            batcher, model = await s.loaded()
+        kind = model.manifest.output.kind
+        check_outputs(request, kind)
         batcher.incoming += 1
         try:
-            x, raw = await self._maybe_off_loop(large, self._decode, request, model.decoder)
+            if large:
+                x, raw = await _off_loop(_decode, request, model.decoder)
+            else:
+                x, raw = _decode(request, model.decoder)
         finally:
             batcher.incoming -= 1
         # The response's id is the request's id (the key of its captured record): the
         # caller's when safe to echo, else a fresh one, as X-Request-Id on HTTP.
-        request_id = accept_id(request.id) or self.service.ids.new()
-        out = await self.service.submit(x, "grpc:ModelInfer", request_id)
-        s = self.service
-        return await self._maybe_off_loop(
-            large or len(x) * 8 >= self.offload_bytes,
-            _encode,
-            out,
-            s.name,
-            s.version,
-            manifest.output.kind,
-            request_id,
-            raw,
-        )
+        request_id = accept_id(request.id) or s.ids.new()
+        out = await s.submit(x, "grpc:ModelInfer", request_id)
+        if large or len(x) * 8 >= self.offload_bytes:
+            return await _off_loop(_encode, out, s.name, s.version, kind, request_id, raw)
+        return _encode(out, s.name, s.version, kind, request_id, raw)
 
-    @staticmethod
-    def _decode(request: pb.ModelInferRequest, decoder: Any) -> tuple[np.ndarray, bool]:
-        tensors, raw = input_tensors(request)
-        return tensors_to_batch(tensors, decoder), raw
 
-    @staticmethod
-    async def _maybe_off_loop(large: bool, fn: Callable[..., Any], *args: Any) -> Any:
-        if not large:
-            return fn(*args)
-        loop = asyncio.get_running_loop()
-        return await loop.run_in_executor(_LARGE, functools.partial(fn, *args))
+def _decode(request: pb.ModelInferRequest, decoder: Any) -> tuple[np.ndarray, bool]:
+    tensors, raw = input_tensors(request)
+    return tensors_to_batch(tensors, decoder), raw
+
+
+async def _off_loop(fn: Callable[..., Any], *args: Any) -> Any:
+    loop = asyncio.get_running_loop()
+    return await loop.run_in_executor(_LARGE, functools.partial(fn, *args))
 
 
 def _encode(out: Any, name: str, version: str, kind: str, request_id: str, raw: bool) -> bytes:

@@ -35,7 +35,7 @@ CONTENTS_FIELD = {
     "BYTES": "bytes_contents",
 }
 _FIELDS = sorted(set(CONTENTS_FIELD.values()))
-# numpy dtype kinds a feature tensor may have, by the feature's kind (as the JSON route)
+_ITEMSIZE = {k: np.dtype(v).itemsize for k, v in V2_TO_NP.items() if v is not object}
 
 
 def input_tensors(request: pb.ModelInferRequest) -> tuple[list[tuple[str, np.ndarray]], bool]:
@@ -44,42 +44,45 @@ def input_tensors(request: pb.ModelInferRequest) -> tuple[list[tuple[str, np.nda
     if not inputs:
         raise InvalidInput("inputs: expected a non-empty list of tensors")
     raw = request.raw_input_contents
-    if raw and len(raw) != len(inputs):
+    n_raw = len(raw)
+    if n_raw and n_raw != len(inputs):
         raise InvalidInput(
-            f"raw_input_contents: {len(raw)} items for {len(inputs)} inputs; "
+            f"raw_input_contents: {n_raw} items for {len(inputs)} inputs; "
             "give one per input, in order"
         )
     tensors = []
+    # Each field read from a parsed message builds a new Python object: read each once.
     for i, tensor in enumerate(inputs):
-        where = f"inputs[{i}]"
-        shape = _shape(tensor, where)
-        if raw:
+        datatype = tensor.datatype
+        shape = _shape(datatype, tensor.shape, i)
+        if n_raw:
             if tensor.HasField("contents"):
                 raise InvalidInput(
-                    f"{where}.contents: the request has raw_input_contents; "
+                    f"inputs[{i}].contents: the request has raw_input_contents; "
                     "give every tensor's data there, not in contents"
                 )
-            tensors.append((tensor.name, _from_raw(raw[i], tensor.datatype, shape, i)))
+            tensors.append((tensor.name, _from_raw(raw[i], datatype, shape, i)))
         else:
-            tensors.append((tensor.name, _from_contents(tensor, shape, where)))
-    return tensors, bool(raw)
+            tensors.append((tensor.name, _from_contents(tensor, datatype, shape, f"inputs[{i}]")))
+    return tensors, n_raw > 0
 
 
-def _shape(tensor: pb.ModelInferRequest.InferInputTensor, where: str) -> list[int]:
-    if tensor.datatype not in V2_TO_NP:
+def _shape(datatype: str, dims: Any, i: int) -> list[int]:
+    if datatype not in V2_TO_NP:
         raise InvalidInput(
-            f"{where}.datatype: expected one of {sorted(V2_TO_NP)}, got {tensor.datatype[:40]!r}"
+            f"inputs[{i}].datatype: expected one of {sorted(V2_TO_NP)}, got {datatype[:40]!r}"
         )
-    shape = list(tensor.shape)
-    if not shape or any(d < 0 for d in shape):
-        raise InvalidInput(f"{where}.shape: expected a list of non-negative integers")
+    shape = list(dims)
+    if not shape or min(shape) < 0:
+        raise InvalidInput(f"inputs[{i}].shape: expected a list of non-negative integers")
     return shape
 
 
 def _from_raw(raw: bytes, datatype: str, shape: list[int], i: int) -> np.ndarray:
     where = f"raw_input_contents[{i}]"
-    if datatype != "BYTES":
-        expected = math.prod(shape) * np.dtype(V2_TO_NP[datatype]).itemsize
+    itemsize = _ITEMSIZE.get(datatype)  # None for BYTES: from_raw checks its framing
+    if itemsize is not None:
+        expected = math.prod(shape) * itemsize
         if len(raw) != expected:
             raise InvalidInput(
                 f"{where}: {len(raw)} bytes, but inputs[{i}] of shape {shape} and datatype "
@@ -89,9 +92,8 @@ def _from_raw(raw: bytes, datatype: str, shape: list[int], i: int) -> np.ndarray
 
 
 def _from_contents(
-    tensor: pb.ModelInferRequest.InferInputTensor, shape: list[int], where: str
+    tensor: pb.ModelInferRequest.InferInputTensor, datatype: str, shape: list[int], where: str
 ) -> np.ndarray:
-    datatype = tensor.datatype
     field = CONTENTS_FIELD.get(datatype)
     if field is None:
         raise InvalidInput(f"{where}: {datatype} data travels only in raw_input_contents")
