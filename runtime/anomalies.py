@@ -7,6 +7,11 @@ largest finite reference values; NaN is not checked) and the categorical values
 categorical profile that lists only the most frequent categories (its fractions add
 up to less than 1) cannot tell unseen from rare, so that feature is not checked;
 numeric profiles made before ``low``/``high`` existed are not checked either.
+
+The range check is vectorised over the whole batch: each value is compared with a
+tile of the bounds laid out like the rows (contiguous, so numpy runs one long loop
+instead of a short one per row), and the per-feature counts come from the positions
+of the few values outside, so a batch inside the range costs a handful of numpy calls.
 """
 
 from __future__ import annotations
@@ -85,6 +90,15 @@ class AnomalyCheck:
             and sum(p.fractions) >= COMPLETE
         ]
         self.booleans = {j for j, d in enumerate(dtypes) if d == "bool"}
+        self._all_numeric = len(numeric) == len(names)  # every column, in order
+        self._ranges = _Ranges(self.low, self.high)
+
+    def _numeric(self, flat: np.ndarray) -> np.ndarray:
+        """The checked numeric columns as float64 (the batch itself when it is exactly that)."""
+        if self._all_numeric and flat.dtype == np.float64 and flat.shape[1] == len(self.low):
+            return flat
+        values = flat[:, self.numeric_cols]  # a copy already: no astype copy if float64
+        return values if values.dtype == np.float64 else values.astype(np.float64)
 
     @property
     def active(self) -> bool:
@@ -97,16 +111,10 @@ class AnomalyCheck:
         out_of_range: dict[str, int] = {}
         range_checked = 0
         if self.numeric_names:
-            values = flat[:, self.numeric_cols]  # a copy already: no astype copy if float64
-            if values.dtype != np.float64:
-                values = values.astype(np.float64)
-            finite = np.isfinite(values)
-            range_checked = int(np.count_nonzero(finite))
-            outside = (values < self.low) | (values > self.high)  # NaN compares false
-            if range_checked != values.size:  # infinities are not checked
-                outside &= finite
-            counts = np.count_nonzero(outside, axis=0)
-            out_of_range = {n: int(c) for n, c in zip(self.numeric_names, counts, strict=True) if c}
+            range_checked, counts = self._ranges.count(self._numeric(flat))
+            if counts:
+                names = self.numeric_names
+                out_of_range = {names[j]: c for j, c in counts.items()}
         unseen: dict[str, int] = {}
         for j, name, known in self.categorical:
             col = flat[:, j]
@@ -122,5 +130,60 @@ class AnomalyCheck:
             unseen=unseen,
         )
 
+
+class _Ranges:
+    """Counts values outside per-column bounds ``[low, high]``, finite values only.
+
+    The bounds are tiled into arrays shaped like a block of rows, grown to the largest
+    batch seen up to ``TILE_VALUES`` values; larger batches are counted block by block.
+    """
+
+    def __init__(self, low: np.ndarray, high: np.ndarray) -> None:
+        self.width = len(low)
+        self.low_row = low
+        self.high_row = high
+        self.max_rows = max(1, TILE_VALUES // max(self.width, 1))
+        self._tiles = (low.reshape(1, -1), high.reshape(1, -1))  # one attribute: thread-safe
+
+    def tiles(self, rows: int) -> tuple[np.ndarray, np.ndarray]:
+        """The bounds repeated for ``rows`` rows (views of tiles at least that long)."""
+        low, high = self._tiles
+        if len(low) < rows:
+            low, high = np.tile(self.low_row, (rows, 1)), np.tile(self.high_row, (rows, 1))
+            self._tiles = (low, high)
+        return low[:rows], high[:rows]
+
+    def count(self, values: np.ndarray) -> tuple[int, dict[int, int]]:
+        """Finite values checked, and the columns holding finite values outside the
+        bounds with how many, in column order."""
+        checked = 0
+        counts: dict[int, int] = {}
+        for start in range(0, len(values), self.max_rows):
+            block = values[start : start + self.max_rows]
+            low, high = self.tiles(len(block))
+            inside = np.greater_equal(block, low)
+            inside &= np.less_equal(block, high)  # false for NaN and infinities too
+            if np.count_nonzero(inside) == block.size:  # the usual case: all finite, inside
+                checked += block.size
+                continue
+            where = np.logical_not(inside).ravel().nonzero()[0]  # few: look at them alone
+            finite = np.isfinite(block.ravel()[where])
+            checked += block.size - len(where) + int(np.count_nonzero(finite))
+            if len(where) > FEW:
+                found = np.bincount(where[finite] % self.width, minlength=self.width)
+                for j in found.nonzero()[0].tolist():
+                    counts[j] = counts.get(j, 0) + int(found[j])
+                continue
+            width = self.width
+            for k, ok in zip(where.tolist(), finite.tolist(), strict=True):
+                if ok:
+                    counts[k % width] = counts.get(k % width, 0) + 1
+        return checked, counts if len(counts) < 2 else dict(sorted(counts.items()))
+
+
+TILE_VALUES = 1 << 16
+"""Values per block of the range check: the bounds' tiles hold at most this many each."""
+FEW = 64
+"""Up to this many values not inside the range are counted one by one; more by bincount."""
 
 __all__ = ["Anomalies", "AnomalyCheck"]

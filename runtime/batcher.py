@@ -20,15 +20,19 @@ on one core the thread's wake-up and the result's way back cost more than a fast
 model's call (a 256-row logistic regression takes tens of microseconds). A call of
 ``n`` rows is known to be quick once a call of at least ``n`` rows took under
 ``INLINE_S``; a call that took longer sends calls of its size and more back to the
-thread, and the first call of a size never seen is always handed off. A large request
-run this way gives the loop a turn (to queue what arrived) at least every
-``INLINE_S``, and stops for small requests as on the thread.
+thread, and the first call of a size never seen is always handed off. A call on the
+loop that never waited of its own accord (``getrusage``) is judged by its own CPU time,
+not by the wall clock: on a shared machine other processes' turns on the core would
+otherwise send every call to the thread for good. A large request run this way gives
+the loop a turn (to queue what arrived) at least every ``INLINE_S``, and stops for
+small requests as on the thread.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
+import resource
 import time
 from collections import deque
 from collections.abc import Callable
@@ -88,6 +92,7 @@ class Batcher:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="inferstack-model")
         self.inline_rows = 0  # calls of at most this many rows run on the loop (see INLINE_S)
         self._inline_off = False  # set for good once a call the loop would have run was slow
+        self._preempted = False  # the last call was preempted and slow by CPU time
 
     def start(self) -> None:
         """Start the worker task on the running loop."""
@@ -214,7 +219,7 @@ class Batcher:
     async def _call(self, loop: asyncio.AbstractEventLoop, items: list[_Item]) -> list[Any]:
         """One model call over ``items``: on the loop when known to be quick, else handed off."""
         if sum(item.rows for item in items) <= self.inline_rows and _plain(items[0].x):
-            return self._run_batch(items)
+            return self._run_batch(items, inline=True)
         return await loop.run_in_executor(self._pool, self._run_batch, items)
 
     async def _run_large(self, loop: asyncio.AbstractEventLoop, item: _Item) -> None:
@@ -258,7 +263,7 @@ class Batcher:
             if len(rows) > self.inline_rows:  # slow calls seen meanwhile: back to the thread
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self._pool, self._run_chunks, item)
-            part = self._run_batch([_Item(rows, item.fut, item.meta)])[0]
+            part = self._run_batch([_Item(rows, item.fut, item.meta)], inline=True)[0]
             item.parts.append(part)
             item.done += len(rows)
             if item.done >= len(item.x):
@@ -269,8 +274,9 @@ class Batcher:
             if self._small > 0 or item.fut.done():
                 return False
 
-    def _run_batch(self, items: list[_Item]) -> list[Any]:
+    def _run_batch(self, items: list[_Item], inline: bool = False) -> list[Any]:
         x, counts = merge([item.x[item.done :] if item.done else item.x for item in items])
+        usage = _usage() if inline and _THREAD is not None else None
         start = time.perf_counter()
         try:
             parts = split(self.run(x), counts)
@@ -286,8 +292,28 @@ class Batcher:
                 except Exception:  # monitoring never breaks inference
                     log.exception("batch observer failed")
         finally:  # the observer runs where the call runs, so it counts too
-            self._timed(len(x), time.perf_counter() - start)
+            seconds = time.perf_counter() - start
+            if usage is None or seconds < INLINE_S:
+                self._timed(len(x), seconds)
+            else:
+                self._judge(len(x), seconds, usage)
         return parts
+
+    def _judge(self, rows: int, seconds: float, before: tuple[float, int, int]) -> None:
+        """A call on the loop that took ``INLINE_S`` or more: slow if it waited (I/O, a
+        lock, a sleep: the loop would wait as long), else only if its own CPU time was
+        that long too; the time beyond it went to other processes or the hypervisor.
+        A preempted thread's CPU clock can count time it did not run, so a preempted
+        call slow by CPU time alone is believed the second time in a row."""
+        cpu, waits, preemptions = _usage()
+        if waits > before[1]:
+            self._timed(rows, seconds)
+        elif cpu - before[0] < INLINE_S:
+            return
+        elif preemptions > before[2] and not self._preempted:
+            self._preempted = True
+        else:
+            self._timed(rows, seconds)
 
     def _timed(self, rows: int, seconds: float) -> None:
         """Learn which calls are quick enough for the loop from one call's duration.
@@ -296,12 +322,23 @@ class Batcher:
         model's cost then depends on more than the row count (content, a remote call,
         pauses), and a second stall of every connection is not worth the hand-off saved.
         """
+        self._preempted = False
         if seconds < INLINE_S:
             if rows > self.inline_rows and not self._inline_off:
                 self.inline_rows = rows
         elif rows <= self.inline_rows:
             self.inline_rows = 0
             self._inline_off = True
+
+
+_THREAD: int | None = getattr(resource, "RUSAGE_THREAD", None)  # Linux; else wall time alone
+
+
+def _usage() -> tuple[float, int, int]:
+    """This thread's CPU seconds (``getrusage``'s own are too coarse) and its context
+    switches so far: voluntary (it waited) and involuntary (it was preempted)."""
+    usage = resource.getrusage(_THREAD or 0)
+    return time.thread_time(), usage.ru_nvcsw, usage.ru_nivcsw
 
 
 def _plain(x: np.ndarray) -> bool:

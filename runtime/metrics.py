@@ -231,6 +231,7 @@ class Metrics:
         ).labels(model, version)
         self._mv = (model, version)
         self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
+        self._anomaly_children: dict[tuple[Any, ...], Any] = {}
 
     def observe_request(self, route: str, code: int, seconds: float) -> None:
         """Record one answered request."""
@@ -270,15 +271,23 @@ class Metrics:
         """Count one request's checked and anomalous input values."""
         self.anomaly_requests.inc()
         if found.range_checked:
-            self.anomaly_checked.labels(*self._mv, "range").inc(found.range_checked)
+            self._anomaly_child(self.anomaly_checked, "range").inc(found.range_checked)
         if found.category_checked:
-            self.anomaly_checked.labels(*self._mv, "category").inc(found.category_checked)
+            self._anomaly_child(self.anomaly_checked, "category").inc(found.category_checked)
         for feature, count in found.out_of_range.items():
-            self.anomalous.labels(*self._mv, feature, "range").inc(count)
+            self._anomaly_child(self.anomalous, feature, "range").inc(count)
         for feature, count in found.unseen.items():
-            self.anomalous.labels(*self._mv, feature, "category").inc(count)
+            self._anomaly_child(self.anomalous, feature, "category").inc(count)
         if found.anomalous:
             self.anomalous_requests.inc()
+
+    def _anomaly_child(self, family: Counter, *labels: str) -> Any:
+        """The cached child of an anomaly counter (a dict lookup, not ``labels()``)."""
+        key = (family, *labels)
+        child = self._anomaly_children.get(key)
+        if child is None:
+            child = self._anomaly_children[key] = family.labels(*self._mv, *labels)
+        return child
 
     def observe_step(self, step: str, seconds: float) -> None:
         """Record one part's latency in a composed model."""

@@ -8,6 +8,7 @@ import time
 from typing import Any
 
 import numpy as np
+import pytest
 
 from inferstack.runtime import batcher as batcher_module
 from inferstack.runtime.batcher import Batcher
@@ -102,3 +103,42 @@ def test_a_small_request_does_not_wait_for_all_of_a_large_one_run_on_the_loop() 
     calls = asyncio.run(scenario())
     assert sum(calls) == 45
     assert calls.index(1) < len(calls) - 1, "the small request waited for the whole large one"
+
+
+def _judged(monkeypatch: pytest.MonkeyPatch, after: list[tuple[float, int, int]]) -> Batcher:
+    """A batcher that ran 4-row calls on the loop, then judged slow calls whose thread
+    usage (CPU seconds, voluntary, involuntary switches) went from (0, 0, 0) to ``after``."""
+    batcher = Batcher(Model(), max_batch_size=4, max_wait_s=0.0)
+    batcher._timed(4, 0.0)
+    for usage in after:
+        monkeypatch.setattr(batcher_module, "_usage", lambda u=usage: u)
+        batcher._judge(4, batcher_module.INLINE_S * 5, (0.0, 0, 0))
+    return batcher
+
+
+def test_a_slow_call_that_waited_turns_inlining_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    assert _judged(monkeypatch, [(0.0, 1, 0)]).inline_rows == 0  # I/O, a lock, a sleep
+
+
+def test_a_call_slow_only_because_it_was_preempted_changes_nothing(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    quick_cpu = batcher_module.INLINE_S / 10
+    batcher = _judged(monkeypatch, [(quick_cpu, 0, 3)] * 5 + [(quick_cpu, 0, 0)] * 5)
+    assert batcher.inline_rows == 4
+
+
+def test_a_call_slow_by_its_cpu_time_turns_inlining_off(monkeypatch: pytest.MonkeyPatch) -> None:
+    slow_cpu = batcher_module.INLINE_S * 2
+    assert _judged(monkeypatch, [(slow_cpu, 0, 0)]).inline_rows == 0
+    preempted = [(slow_cpu, 0, 1)]  # a preempted thread's CPU clock is believed the second time
+    assert _judged(monkeypatch, preempted).inline_rows == 4
+    assert _judged(monkeypatch, preempted * 2).inline_rows == 0
+
+
+def test_calls_on_the_loop_are_judged_with_this_threads_usage() -> None:
+    before = batcher_module._usage()
+    time.sleep(0.002)
+    cpu, waits, _ = batcher_module._usage()
+    assert waits > before[1], "a sleep is a voluntary wait"
+    assert cpu - before[0] < 0.002
