@@ -392,9 +392,13 @@ def v2_grpc(served: Served, x: np.ndarray, args: argparse.Namespace) -> list[dic
     try:
         for c in args.concurrency:
             asyncio.run(loop(c, args.warmup))
-            before = cpu_seconds(served.pid)
+            before, threads_before = cpu_seconds(served.pid), thread_cpu(served.pid)
+            client_before = time.process_time()
             latencies, errors, seconds = asyncio.run(loop(c, args.duration))
             cpu = cpu_seconds(served.pid) - before
+            client_cpu = time.process_time() - client_before
+            by_thread = thread_cpu(served.pid, threads_before)
+            n = max(len(latencies), 1)
             ms = np.percentile(np.array(latencies) * 1000, [50, 99])
             results.append(
                 {
@@ -406,19 +410,50 @@ def v2_grpc(served: Served, x: np.ndarray, args: argparse.Namespace) -> list[dic
                     "p50_ms": float(ms[0]),
                     "p99_ms": float(ms[1]),
                     "errors": errors,
-                    "cpu_us_per_req": cpu / max(len(latencies), 1) * 1e6,
+                    "cpu_us_per_req": cpu / n * 1e6,
+                    # where the server's CPU went: the event loop's thread, gRPC core's
+                    # own threads, other Python threads (gRPC's poller, the model thread)
+                    "cpu_us_per_req_by_thread": {k: v / n * 1e6 for k, v in by_thread.items()},
+                    # the client's own CPU: near one core's worth, the figures are its
+                    "client_cpu_us_per_req": client_cpu / n * 1e6,
                 }
             )
             r = results[-1]
+            split = ", ".join(f"{k} {v:.0f}" for k, v in r["cpu_us_per_req_by_thread"].items())
             print(
                 f"  v2-grpc    c={c:<3} {r['rows_per_s']:10.0f} rows/s  ({r['rps']:6.0f} req/s)  "
                 f"p50 {ms[0]:6.2f} ms  p99 {ms[1]:6.2f} ms  errors {errors}  "
-                f"cpu/req {r['cpu_us_per_req']:7.1f} us",
+                f"cpu/req {r['cpu_us_per_req']:7.1f} us ({split}; client "
+                f"{r['client_cpu_us_per_req']:.0f} us, {client_cpu / seconds:.0%} of its core)",
                 flush=True,
             )
     finally:
         os.sched_setaffinity(0, affinity)
     return results
+
+
+def thread_cpu(pid: int, since: dict[str, float] | None = None) -> dict[str, float]:
+    """CPU seconds of a process's live threads in three groups (``v2_grpc``'s split):
+    ``loop`` (the main thread, which runs the event loop), ``grpc core`` (threads gRPC's
+    C core names), ``other python``; minus ``since`` when given. Threads that exited
+    meanwhile are not counted."""
+    groups = {"loop": 0.0, "grpc core": 0.0, "other python": 0.0}
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            comm = (task / "comm").read_text().strip()
+            fields = (task / "stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:  # the thread exited
+            continue
+        if task.name == str(pid):
+            group = "loop"
+        elif comm.startswith(("event_engine", "grpc_", "lifeguard")):
+            group = "grpc core"
+        else:
+            group = "other python"
+        groups[group] += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    if since is not None:
+        groups = {k: v - since[k] for k, v in groups.items()}
+    return groups
 
 
 TRANSPORTS: dict[str, Transport] = {"v2-json": v2_json, "v2-binary": v2_binary, "v2-grpc": v2_grpc}
