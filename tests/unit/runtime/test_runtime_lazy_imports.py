@@ -8,6 +8,7 @@ comes back onto that path, without timing anything.
 
 from __future__ import annotations
 
+import asyncio
 import gc
 import json
 import subprocess
@@ -16,7 +17,9 @@ from pathlib import Path
 
 import pytest
 
+from inferstack.runtime.app import InferenceApp
 from inferstack.runtime.gc_hold import full_collections_held
+from inferstack.runtime.settings import RuntimeSettings
 
 BUNDLE = Path(__file__).resolve().parents[3] / "examples" / "logreg-20f" / "bundle"
 
@@ -94,3 +97,37 @@ def test_hold_is_released_when_the_load_fails() -> None:
     with pytest.raises(RuntimeError, match="the load failed"), full_collections_held():
         raise RuntimeError("the load failed")
     assert gc.get_threshold() == before
+
+
+def test_a_real_load_holds_full_collections_until_ready_then_restores_them() -> None:
+    before = gc.get_threshold()
+    app = InferenceApp(RuntimeSettings(bundle_dir=BUNDLE))
+    seen: dict[str, object] = {}
+
+    async def run() -> None:
+        messages: asyncio.Queue[dict[str, str]] = asyncio.Queue()
+        await messages.put({"type": "lifespan.startup"})
+        sent: list[dict[str, object]] = []
+
+        async def send(message: dict[str, object]) -> None:
+            sent.append(message)
+
+        task = asyncio.create_task(app({"type": "lifespan"}, messages.get, send))
+        while not sent:
+            await asyncio.sleep(0)
+        await asyncio.sleep(0)  # the load task has begun
+        seen["loading"] = gc.get_threshold()
+        while not app.service.ready:
+            await asyncio.sleep(0.01)
+        seen["ready"] = gc.get_threshold()
+        await messages.put({"type": "lifespan.shutdown"})
+        await task
+
+    try:
+        asyncio.run(run())
+    finally:
+        gc.unfreeze()  # the service froze this test process's objects
+    loading = seen["loading"]
+    assert isinstance(loading, tuple)
+    assert loading[2] > 1_000_000
+    assert seen["ready"] == before
