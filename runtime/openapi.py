@@ -31,8 +31,12 @@ _V2_TYPE = {
 
 
 def server_metadata() -> dict[str, Any]:
-    """``GET /v2``."""
-    return {"name": "inferstack", "version": inferstack_version(), "extensions": []}
+    """``GET /v2`` (and gRPC ``ServerMetadata``): the extensions are the V2 ones served."""
+    return {
+        "name": "inferstack",
+        "version": inferstack_version(),
+        "extensions": ["binary_tensor_data"],
+    }
 
 
 def v2_model_metadata(manifest: Manifest, output: np.ndarray | None = None) -> dict[str, Any]:

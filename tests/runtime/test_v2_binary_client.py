@@ -135,6 +135,15 @@ def test_triton_client_matches_model(case: Case, binary_in: bool, binary_out: bo
     assert ("data" in answer["outputs"][0]) is not binary
 
 
+def test_server_metadata_names_the_binary_extension(case: Case) -> None:
+    server, model, _, _, _ = case
+    if model != "m-float64":
+        pytest.skip("the server's metadata: once")
+    metadata = _client(server).get_server_metadata()
+    assert metadata["name"] == "inferstack"
+    assert metadata["extensions"] == ["binary_tensor_data"]
+
+
 def test_mixed_binary_and_json_inputs(case: Case) -> None:
     server, model, output, tensors, expected = case
     if len(tensors) == 1:
