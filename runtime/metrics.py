@@ -2,7 +2,9 @@
 
 Every metric carries ``model`` and ``version`` labels; ``inferstack_model_info`` also
 ``framework`` and ``environment`` (``INFERSTACK_ENVIRONMENT``, empty when unset).
-Label children are cached so a request costs a dict lookup, not a ``labels()`` call.
+Label children are cached so a request costs a dict lookup, not a ``labels()`` call,
+and the ones requests move are updated through ``fast_metrics`` (the same values, less
+work per update).
 With several worker processes ``PROMETHEUS_MULTIPROC_DIR`` is set by the server and
 ``/metrics`` aggregates them.
 """
@@ -22,6 +24,7 @@ from prometheus_client import (
 )
 
 from inferstack.runtime.contract import Metric
+from inferstack.runtime.fast_metrics import fast
 
 if TYPE_CHECKING:
     from inferstack.runtime.anomalies import Anomalies
@@ -64,23 +67,29 @@ class Metrics:
             [*mv, "route", "code"],
             registry=reg,
         )
-        self.batch_size = Histogram(
-            Metric.BATCH_SIZE, "Rows per model call.", mv, buckets=BATCH_BUCKETS, registry=reg
-        ).labels(model, version)
-        self.queue_depth = Gauge(
-            Metric.QUEUE_DEPTH,
-            "Rows waiting for the model.",
-            mv,
-            multiprocess_mode="livesum",
-            registry=reg,
-        ).labels(model, version)
-        self.inflight = Gauge(
-            Metric.INFLIGHT,
-            "Requests being handled.",
-            mv,
-            multiprocess_mode="livesum",
-            registry=reg,
-        ).labels(model, version)
+        self.batch_size = fast(
+            Histogram(
+                Metric.BATCH_SIZE, "Rows per model call.", mv, buckets=BATCH_BUCKETS, registry=reg
+            ).labels(model, version)
+        )
+        self.queue_depth = fast(
+            Gauge(
+                Metric.QUEUE_DEPTH,
+                "Rows waiting for the model.",
+                mv,
+                multiprocess_mode="livesum",
+                registry=reg,
+            ).labels(model, version)
+        )
+        self.inflight = fast(
+            Gauge(
+                Metric.INFLIGHT,
+                "Requests being handled.",
+                mv,
+                multiprocess_mode="livesum",
+                registry=reg,
+            ).labels(model, version)
+        )
         self.load_seconds = Gauge(
             Metric.MODEL_LOAD_SECONDS,
             "Seconds the model took to load.",
@@ -157,18 +166,22 @@ class Metrics:
             [*mv, "feature", "check"],
             registry=reg,
         )
-        self.anomaly_requests = Counter(
-            Metric.ANOMALY_CHECKED_REQUESTS,
-            "Requests whose inputs were compared with the reference.",
-            mv,
-            registry=reg,
-        ).labels(model, version)
-        self.anomalous_requests = Counter(
-            Metric.ANOMALOUS_REQUESTS,
-            "Requests holding at least one anomalous input value.",
-            mv,
-            registry=reg,
-        ).labels(model, version)
+        self.anomaly_requests = fast(
+            Counter(
+                Metric.ANOMALY_CHECKED_REQUESTS,
+                "Requests whose inputs were compared with the reference.",
+                mv,
+                registry=reg,
+            ).labels(model, version)
+        )
+        self.anomalous_requests = fast(
+            Counter(
+                Metric.ANOMALOUS_REQUESTS,
+                "Requests holding at least one anomalous input value.",
+                mv,
+                registry=reg,
+            ).labels(model, version)
+        )
         self.step_duration = Histogram(
             Metric.STEP_DURATION,
             "Latency of each part of a composed model.",
@@ -239,9 +252,9 @@ class Metrics:
         if child is None:
             labels = (*self._mv, route, str(code))
             child = (
-                self.duration.labels(*labels),
-                self.requests.labels(*labels),
-                self.errors.labels(*labels) if code >= 400 else None,
+                fast(self.duration.labels(*labels)),
+                fast(self.requests.labels(*labels)),
+                fast(self.errors.labels(*labels)) if code >= 400 else None,
             )
             self._children[(route, code)] = child
         child[0].observe(seconds)
@@ -286,7 +299,7 @@ class Metrics:
         key = (family, *labels)
         child = self._anomaly_children.get(key)
         if child is None:
-            child = self._anomaly_children[key] = family.labels(*self._mv, *labels)
+            child = self._anomaly_children[key] = fast(family.labels(*self._mv, *labels))
         return child
 
     def observe_step(self, step: str, seconds: float) -> None:

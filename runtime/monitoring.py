@@ -53,6 +53,8 @@ def _plain(value: Any) -> Any:
 
 
 def _joined(parts: list[Any]) -> Any:
+    if len(parts) == 1 and isinstance(parts[0], np.ndarray) and parts[0].ndim:
+        return parts[0]  # one request's outputs: the drift window copies them itself
     try:
         return np.concatenate([np.asarray(p) for p in parts])
     except ValueError:  # ragged or scalar outputs: no prediction drift for this batch
