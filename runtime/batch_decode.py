@@ -183,9 +183,12 @@ def _batch(
 def _for_frame(values: Any, kind: str) -> Any:
     """Integers bound for a number feature as float64 first, as the server's decoder
     takes them (then float32, if so): one rounding step more than a direct cast, which
-    differs for integers beyond 2**53."""
+    differs for integers beyond 2**53. A read-only array (pyarrow's and pandas' views of
+    what they read) is copied: a pipeline may write into its DataFrame, as on the server."""
     if kind == "number" and isinstance(values, np.ndarray) and values.dtype.kind in "iu":
         return values.astype(np.float64)
+    if isinstance(values, np.ndarray) and not values.flags.writeable:
+        return values.copy()
     return values
 
 

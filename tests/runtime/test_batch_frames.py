@@ -71,6 +71,26 @@ def test_columns_give_the_dataframe_the_servers_rows_batch_gives(
     pd.testing.assert_frame_equal(builder(as_columns.batch), expected, check_exact=True)
 
 
+@pytest.mark.parametrize("source", ["parquet", "csv"])
+def test_a_pipeline_may_write_into_the_dataframe_it_gets(source: str) -> None:
+    """pyarrow and pandas hand out read-only views; the server's DataFrame is writable."""
+    schema = _schema()
+    decoder = RowDecoder(schema)
+    columns = _columns(40, "numpy")
+    table = pa.table({f["name"]: c for f, c in zip(FEATURES, columns, strict=True)})
+    if source == "parquet":
+        read = [table.column(j).to_numpy() for j in range(len(FEATURES))]
+    else:
+        frame = table.to_pandas()
+        read = [frame[f["name"]].to_numpy() for f in FEATURES]
+    assert not all(v.flags.writeable for v in read[:-1])  # the views this is about
+    batch = decode_columns(decoder, read, 0, columnar=True).batch
+    df = FrameBuilder(schema, "sklearn", categorical=False)(batch)
+    df.loc[df["n64"] > 0, "n64"] = 0.0  # what a FunctionTransformer may do in place
+    df.iloc[0, 3] = 1
+    assert (df["n64"] <= 0).all()
+
+
 def test_bad_cells_of_pyarrow_strings_are_rejected_and_the_rest_kept_in_order() -> None:
     schema = _schema()
     decoder = RowDecoder(schema)
