@@ -191,8 +191,17 @@ def _keeps_columns(step: Any, names: list[str]) -> bool:
 
 
 def _binary_proba(scores: np.ndarray) -> np.ndarray:
-    p = 1.0 / (1.0 + np.exp(-scores[:, 0]))
-    return np.stack([1.0 - p, p], axis=1)
+    """``[1 - p, p]`` with ``p = 1 / (1 + exp(-score))``, computed in place in the answer
+    (the same operations as scikit-learn's, so the same bits; no temporaries to stack)."""
+    dtype = scores.dtype if scores.dtype.kind == "f" else np.float64
+    out = np.empty((scores.shape[0], 2), dtype=dtype)
+    p = out[:, 1]
+    np.negative(scores[:, 0], out=p)
+    np.exp(p, out=p)
+    p += 1.0
+    np.divide(1.0, p, out=p)
+    np.subtract(1.0, p, out=out[:, 0])
+    return out
 
 
 _LIBRARIES = frozenset({"sklearn", "numpy", "scipy"})

@@ -39,3 +39,23 @@ def test_onnx_uses_the_cuda_provider_when_present() -> None:
     assert providers(gpu) == ["CUDAExecutionProvider", "CPUExecutionProvider"]
     cpu = SimpleNamespace(get_available_providers=lambda: ["CPUExecutionProvider"])
     assert providers(cpu) == ["CPUExecutionProvider"]
+
+
+def test_binary_logistic_fast_path_gives_predict_proba(tmp_path: Path) -> None:
+    from sklearn.linear_model import LogisticRegression
+
+    from inferstack.runtime.loaders.sklearn import linear_fast_path
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(300, 6)) * 5
+    model = LogisticRegression().fit(x, x[:, 0] + rng.normal(size=300) > 0)
+    fast = linear_fast_path(model, "probabilities")
+    assert fast is not None
+    got = fast(x)
+    assert got.shape == (300, 2)
+    np.testing.assert_allclose(got, model.predict_proba(x), rtol=1e-12, atol=1e-15)
+    assert np.array_equal(got[:, 0], 1.0 - got[:, 1])
+    served = load_bundle(
+        bundle(model, framework="sklearn", name="m", version="1.0.0", out=tmp_path)
+    )
+    assert np.array_equal(served.run(x[:64]), got[:64])
