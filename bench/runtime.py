@@ -15,7 +15,9 @@ transport at a time against the same server: V2 JSON tensors and V2 binary tenso
 (the binary tensor data extension) on ``/v2/models/{name}/infer``, and V2 over gRPC
 (``ModelInfer`` with raw contents, on ``INFERSTACK_GRPC_PORT``), beside the
 in-process ``predict_proba`` of the same rows in the same run (written to
-``bench/results/runtime-large.json``). A transport is one small function in
+``bench/results/runtime-large.json``): once at the end, and again on the server's core
+right after each transport's runs, which each run is also compared with (the machine's
+speed drifts over minutes on shared hardware). A transport is one small function in
 ``TRANSPORTS``: it gets the running server and the rows and returns its measurement.
 ``--drift-compare`` serves the same transports with ``INFERSTACK_DRIFT=false`` too
 (drift off; the anomaly check stays on in both), ``--rounds`` times in alternating
@@ -485,6 +487,34 @@ def in_process_rows(bundle: Path, x: np.ndarray) -> dict[str, float]:
     }
 
 
+class Adjacent:
+    """``predict_proba`` on the same rows, measured on the server's core right after each
+    transport's run: the machine's speed drifts by tens of percent over a few minutes on
+    shared hardware, so each run is compared with the model measured next to it."""
+
+    def __init__(self, bundle: Path, x: np.ndarray, core: int) -> None:
+        from inferstack.runtime import load_bundle
+
+        self.model = load_bundle(bundle).predictor.model  # type: ignore[attr-defined]
+        self.x = x
+        self.core = core
+
+    def measure(self, n: int = 1000) -> dict[str, float]:
+        """Rows per second of wall time and of this process's CPU time, pinned."""
+        affinity = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, {self.core})
+        try:
+            self.model.predict_proba(self.x)
+            wall, cpu = time.perf_counter(), time.process_time()
+            for _ in range(n):
+                self.model.predict_proba(self.x)
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+        finally:
+            os.sched_setaffinity(0, affinity)
+        rows = len(self.x) * n
+        return {"rows_per_s": rows / wall, "rows_per_cpu_s": rows / cpu}
+
+
 def runtime_at(ref: str, into: Path) -> Path:
     """A directory to put first on ``PYTHONPATH`` that holds ``inferstack.runtime`` as
     committed at ``ref`` (``git archive``), to measure a change against its parent."""
@@ -505,8 +535,10 @@ def serve_large(
     bundle: Path,
     x: np.ndarray,
     extra_env: dict[str, str],
+    adjacent: Adjacent,
 ) -> list[dict[str, Any]]:
-    """Start a server for ``bundle`` (``extra_env`` added), run every transport, stop it."""
+    """Start a server for ``bundle`` (``extra_env`` added), run every transport, stop it;
+    each transport's runs carry the in-process figure measured right after them."""
     model = yaml.safe_load((bundle / "inferstack.yaml").read_text())["name"]
     port = free_port()
     grpc_port = free_port()
@@ -526,7 +558,9 @@ def serve_large(
     try:
         served = Served(proc.pid, f"http://127.0.0.1:{port}", model, tmp, f"127.0.0.1:{grpc_port}")
         for name in args.transports:
-            results += TRANSPORTS[name](served, x, args)
+            runs = TRANSPORTS[name](served, x, args)
+            near = adjacent.measure()
+            results += [{**r, "in_process_adjacent": near} for r in runs]
     finally:
         stop(proc)
     return results
@@ -548,10 +582,12 @@ def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
         servers["drift-off"] = {"INFERSTACK_DRIFT": "false"}
     results: list[dict[str, Any]] = []
     order = list(servers)
+    adjacent = Adjacent(args.bundle, x, args.server_core)
     for round_ in range(args.rounds):
         for label in order if round_ % 2 == 0 else order[::-1]:
             print(f"{label} (round {round_ + 1}):", flush=True)
-            for r in serve_large(args, tmp, single_row, args.bundle, x, servers[label]):
+            runs = serve_large(args, tmp, single_row, args.bundle, x, servers[label], adjacent)
+            for r in runs:
                 results.append({**r, "bundle": label, "round": round_ + 1})
     # pinned to the server's core, so "one core" means the same thing for both
     os.sched_setaffinity(0, {args.server_core})
@@ -568,10 +604,15 @@ def large(args: argparse.Namespace, tmp: Path, single_row: Path) -> int:
         # rows per second of the server's CPU time against the same for predict_proba
         r["rows_per_server_cpu_s"] = args.rows / (r["cpu_us_per_req"] / 1e6)
         r["cpu_share_of_in_process"] = r["rows_per_server_cpu_s"] / base_cpu
+        near = r["in_process_adjacent"]
+        r["share_of_adjacent"] = r["rows_per_s"] / near["rows_per_s"]
+        r["cpu_share_of_adjacent"] = r["rows_per_server_cpu_s"] / near["rows_per_cpu_s"]
         print(
             f"  {r['bundle']:<9} {r['transport']:<10} c={r['concurrency']:<3} "
             f"{r['share_of_in_process']:.2f} x in-process predict_proba (wall), "
-            f"{r['cpu_share_of_in_process']:.2f} x per CPU second"
+            f"{r['cpu_share_of_in_process']:.2f} x per CPU second; against the one measured "
+            f"next to it ({near['rows_per_s']:,.0f} rows/s): {r['share_of_adjacent']:.2f} "
+            f"(wall), {r['cpu_share_of_adjacent']:.2f} (per CPU second)"
         )
     drift = drift_summary(results) if args.drift_compare else []
     args.out.parent.mkdir(parents=True, exist_ok=True)

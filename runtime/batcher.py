@@ -240,57 +240,66 @@ class Batcher:
         """Model calls of at most the batch size over ``item``'s remaining rows, until
         its last row ran (True) or a request that fits in one batch waits (False)."""
         size = self.max_batch_size
-        while True:
-            rows = item.x[item.done : item.done + size]
-            part = self._run_batch([_Item(rows, item.fut, item.meta)])[0]
-            item.parts.append(part)
-            item.done += len(rows)
-            if item.done >= len(item.x):
-                return True
-            # Let the event loop take the GIL, if it waits for it, to queue what arrived:
-            # without this, calls back to back hold it for whole switch intervals.
-            time.sleep(0)
-            if self._small > 0 or item.fut.done():
-                return False
+        done, parts = item.done, len(item.parts)
+        try:
+            while True:
+                rows = item.x[item.done : item.done + size]
+                part = self._run_batch([_Item(rows, item.fut, item.meta)], observe=False)[0]
+                item.parts.append(part)
+                item.done += len(rows)
+                if item.done >= len(item.x):
+                    return True
+                # Let the event loop take the GIL, if it waits for it, to queue what
+                # arrived: without this, calls back to back hold it for whole switch
+                # intervals.
+                time.sleep(0)
+                if self._small > 0 or item.fut.done():
+                    return False
+        finally:
+            self._observe_chunks(item, done, parts)
 
     async def _run_chunks_inline(self, item: _Item) -> bool:
         """``_run_chunks`` on the event loop, giving the loop a turn every ``INLINE_S``;
         hands the rest to the thread if a call turns out slow."""
         size = self.max_batch_size
         turn = time.perf_counter() + INLINE_S
+        done, parts = item.done, len(item.parts)
         while True:
             rows = item.x[item.done : item.done + size]
             if len(rows) > self.inline_rows:  # slow calls seen meanwhile: back to the thread
+                self._observe_chunks(item, done, parts)
                 loop = asyncio.get_running_loop()
                 return await loop.run_in_executor(self._pool, self._run_chunks, item)
-            part = self._run_batch([_Item(rows, item.fut, item.meta)], inline=True)[0]
+            try:
+                one = _Item(rows, item.fut, item.meta)
+                part = self._run_batch([one], inline=True, observe=False)[0]
+            except BaseException:
+                self._observe_chunks(item, done, parts)
+                raise
             item.parts.append(part)
             item.done += len(rows)
             if item.done >= len(item.x):
+                self._observe_chunks(item, done, parts)
                 return True
             if time.perf_counter() >= turn:
+                self._observe_chunks(item, done, parts)
                 await asyncio.sleep(0)  # let the loop read and queue what arrived
                 turn = time.perf_counter() + INLINE_S
+                done, parts = item.done, len(item.parts)
             if self._small > 0 or item.fut.done():
+                self._observe_chunks(item, done, parts)
                 return False
 
-    def _run_batch(self, items: list[_Item], inline: bool = False) -> list[Any]:
+    def _run_batch(
+        self, items: list[_Item], inline: bool = False, observe: bool = True
+    ) -> list[Any]:
         x, counts = merge([item.x[item.done :] if item.done else item.x for item in items])
         usage = _usage() if inline and _THREAD is not None else None
         start = time.perf_counter()
         try:
             parts = split(self.run(x), counts)
-            if self.on_batch is not None:
-                try:
-                    first = 0
-                    metas = []
-                    for item, n in zip(items, counts, strict=True):
-                        rows = x[first : first + n]
-                        metas.append(None if item.meta is None else item.meta(rows))
-                        first += n
-                    self.on_batch(x, parts, metas)
-                except Exception:  # monitoring never breaks inference
-                    log.exception("batch observer failed")
+            if observe:
+                self._observe(x, items, counts, parts)
         finally:  # the observer runs where the call runs, so it counts too
             seconds = time.perf_counter() - start
             if usage is None or seconds < INLINE_S:
@@ -298,6 +307,32 @@ class Batcher:
             else:
                 self._judge(len(x), seconds, usage)
         return parts
+
+    def _observe(
+        self, x: np.ndarray, items: list[_Item], counts: list[int], parts: list[Any]
+    ) -> None:
+        if self.on_batch is None:
+            return
+        try:
+            first = 0
+            metas = []
+            for item, n in zip(items, counts, strict=True):
+                rows = x[first : first + n]
+                metas.append(None if item.meta is None else item.meta(rows))
+                first += n
+            self.on_batch(x, parts, metas)
+        except Exception:  # monitoring never breaks inference
+            log.exception("batch observer failed")
+
+    def _observe_chunks(self, item: _Item, done: int, parts: int) -> None:
+        """Observe the rows a large request's back-to-back calls ran since ``done`` (its
+        parts from index ``parts``) as one batch: the observer's fixed cost (the drift
+        window, a captured record) once per hand-off, not once per call."""
+        if item.done > done:
+            rows = item.x[done : item.done]
+            self._observe(
+                rows, [_Item(rows, item.fut, item.meta)], [len(rows)], [join(item.parts[parts:])]
+            )
 
     def _judge(self, rows: int, seconds: float, before: tuple[float, int, int]) -> None:
         """A call on the loop that took ``INLINE_S`` or more: slow if it waited (I/O, a

@@ -142,3 +142,33 @@ def test_calls_on_the_loop_are_judged_with_this_threads_usage() -> None:
     cpu, waits, _ = batcher_module._usage()
     assert waits > before[1], "a sleep is a voluntary wait"
     assert cpu - before[0] < 0.002
+
+
+def test_a_large_request_on_the_loop_is_observed_once_per_hand_off() -> None:
+    """Every row and output reaches the observer once, in order, in one batch per turn."""
+    model = Model()
+    seen: list[tuple[np.ndarray, list[Any], list[Any]]] = []
+    x = np.arange(22, dtype=float).reshape(11, 2)
+
+    async def scenario() -> Any:
+        batcher = Batcher(
+            model,
+            max_batch_size=4,
+            max_wait_s=0.0,
+            on_batch=lambda b, p, m: seen.append((b.copy(), p, m)),
+        )
+        batcher.start()
+        await batcher.submit(x[:4])  # calls of 4 rows are now known to be quick
+        seen.clear()
+        out = await batcher.submit(x, lambda rows: len(rows))
+        await batcher.close()
+        return out, threading.get_ident()
+
+    out, loop_thread = asyncio.run(scenario())
+    np.testing.assert_array_equal(out, x.sum(axis=1))
+    assert [(n, t == loop_thread) for n, t in model.calls[1:]] == [(4, True), (4, True), (3, True)]
+    rows = np.concatenate([b for b, _, _ in seen])
+    np.testing.assert_array_equal(rows, x)
+    np.testing.assert_array_equal(np.concatenate([p[0] for _, p, _ in seen]), x.sum(axis=1))
+    assert sum(m[0] for _, _, m in seen) == 11
+    assert len(seen) < 3, "observed per call, not per hand-off"
