@@ -37,4 +37,7 @@ def test_build_refuses_an_extra_the_image_cannot_hold() -> None:
     bundle = ROOT / "examples" / "logreg-20f" / "bundle"
     result = CliRunner().invoke(app, ["build", str(bundle), "--extra", "aws", "--no-verify"])
     assert result.exit_code == 1
-    assert "--extra aws: not an image extra; one of azureml-batch, batch, capture-azure" in result.output
+    assert (
+        "--extra aws: not an image extra; one of azureml-batch, batch, capture-azure"
+        in result.output
+    )
