@@ -181,8 +181,6 @@ class ModelService:
         )
 
     def _setup_monitoring(self, model: ServedModel) -> None:
-        from inferstack.runtime.feedback import Feedback
-
         s = self.settings
         try:  # each part alone: a drift failure must not turn capture off too
             if model.manifest.reference and s.drift:
@@ -215,6 +213,8 @@ class ModelService:
         except Exception:  # monitoring never breaks inference
             log.exception("data capture setup failed; serving without it")
         try:
+            from inferstack.runtime.feedback import Feedback
+
             self.feedback = Feedback(
                 model.manifest.output, s.quality_window, s.feedback_max_pending, s.feedback_ttl_s
             )
