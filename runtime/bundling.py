@@ -141,8 +141,7 @@ def bundle(
             "saved_with": (saved or _saved_with(framework, declared)).model_dump(),
             "requirements": list(declared),
         }
-        if batching is not None:
-            data["batching"] = batching if isinstance(batching, dict) else batching.model_dump()
+        data["batching"] = _batching(served, batching)
         columns = reference_columns(reference_data, inp) if reference_data is not None else None
         if columns is not None:
             ref = profile_columns(columns, inp)
@@ -298,6 +297,15 @@ def _input_schema(
     return parse_manifest_part(
         InputSchema, {k: v for k, v in raw.items() if v is not None}, "input"
     )
+
+
+def _batching(
+    served: ServedModel | None, batching: Batching | dict[str, Any] | None
+) -> dict[str, Any]:
+    """The bounds given; the framework's default for any not given."""
+    default = served.predictor.default_batching() if served is not None else Batching()
+    given = batching.model_dump() if isinstance(batching, Batching) else dict(batching or {})
+    return {**default.model_dump(), **given}
 
 
 def _output_schema(served: ServedModel | None, output: str | OutputSchema | None) -> OutputSchema:

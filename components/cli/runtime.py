@@ -131,7 +131,11 @@ def bundle_cmd(
         Path | None, typer.Option(help="A requirements file of extra pip packages to keep.")
     ] = None,
     max_batch_size: Annotated[
-        int | None, typer.Option(help="Most rows per model call [default: 64].")
+        int | None,
+        typer.Option(
+            help="Most rows per model call [default: 256 for sklearn, xgboost and lightgbm, "
+            "else 64]."
+        ),
     ] = None,
     max_wait_ms: Annotated[
         float | None, typer.Option(help="Longest wait for batch mates [default: 1 ms].")

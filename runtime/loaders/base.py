@@ -8,7 +8,12 @@ from typing import Any, NamedTuple
 import numpy as np
 
 from inferstack.runtime.errors import BundleError, MissingExtraError
-from inferstack.runtime.manifest import Manifest, OutputSchema
+from inferstack.runtime.manifest import Batching, Manifest, OutputSchema
+
+TABULAR_MAX_BATCH_SIZE = 256
+"""The default for tabular models scored on the CPU (scikit-learn, XGBoost, LightGBM): a
+call costs them little more at 256 rows than at 64, and a request of up to 256 rows is
+then one call rather than four."""
 
 
 class FittedInput(NamedTuple):
@@ -35,6 +40,9 @@ class Predictor:
     framework: str = "custom"
     manifest: Manifest
     fast_path_allowed: bool = True
+    default_max_batch_size: int = 64
+    """Rows per model call when the bundle's author does not say: a bound on accelerator
+    memory, and on how long a small request waits behind one call of a large request."""
     pickle_allowed: bool = False
     """Load a pickle-based artifact even when the manifest does not record the opt-in
     (``INFERSTACK_ALLOW_PICKLE``)."""
@@ -57,6 +65,10 @@ class Predictor:
     def default_output(self) -> OutputSchema:
         """The output a bundle gets when its author does not say (used by ``bundle``)."""
         return OutputSchema(kind="raw")
+
+    def default_batching(self) -> Batching:
+        """The batching bounds a bundle gets when its author does not say (``bundle``)."""
+        return Batching(max_batch_size=self.default_max_batch_size)
 
     def expected_width(self) -> int | None:
         """Number of input cells per row the model expects, when it can tell."""

@@ -16,6 +16,7 @@ import numpy as np
 from inferstack.runtime.errors import BundleError
 from inferstack.runtime.frames import FrameBuilder
 from inferstack.runtime.loaders.base import (
+    TABULAR_MAX_BATCH_SIZE,
     FittedInput,
     Predictor,
     artifact_path,
@@ -37,6 +38,7 @@ class LightGBMPredictor(Predictor):
     """A LightGBM booster; binary models give ``[P(0), P(1)]`` like scikit-learn."""
 
     framework = "lightgbm"
+    default_max_batch_size = TABULAR_MAX_BATCH_SIZE
     frame: FrameBuilder | None = None
 
     def load(self, bundle_dir: Path) -> None:

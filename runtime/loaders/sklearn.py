@@ -33,6 +33,7 @@ import numpy as np
 from inferstack.runtime.errors import BundleError
 from inferstack.runtime.frames import FrameBuilder
 from inferstack.runtime.loaders.base import (
+    TABULAR_MAX_BATCH_SIZE,
     FittedInput,
     Predictor,
     artifact_path,
@@ -223,6 +224,7 @@ class SklearnPredictor(Predictor):
     """A scikit-learn estimator or pipeline."""
 
     framework = "sklearn"
+    default_max_batch_size = TABULAR_MAX_BATCH_SIZE
     model: Any
     fast: Callable[[np.ndarray], np.ndarray] | None = None
     frame: FrameBuilder | None = None

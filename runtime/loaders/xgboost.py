@@ -17,6 +17,7 @@ import numpy as np
 from inferstack.runtime.errors import BundleError
 from inferstack.runtime.frames import FrameBuilder
 from inferstack.runtime.loaders.base import (
+    TABULAR_MAX_BATCH_SIZE,
     FittedInput,
     Predictor,
     artifact_path,
@@ -52,6 +53,7 @@ class XGBoostPredictor(Predictor):
     """An XGBoost booster; binary models give ``[P(0), P(1)]`` like scikit-learn."""
 
     framework = "xgboost"
+    default_max_batch_size = TABULAR_MAX_BATCH_SIZE
     frame: FrameBuilder | None = None
 
     def load(self, bundle_dir: Path) -> None:

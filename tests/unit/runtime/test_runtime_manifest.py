@@ -183,3 +183,24 @@ def test_skops_artifact_refuses_untrusted_types(
     np.testing.assert_allclose(
         load_bundle(path).predict(x[:3].tolist()), model.predict_proba(x[:3])
     )
+
+
+def test_batching_defaults_by_framework(model: LogisticRegression, tmp_path: Path) -> None:
+    common = {"name": "m", "version": "1.0.0", "features": ["x", "y", "z"]}
+    tabular = bundle(model, framework="sklearn", out=tmp_path / "a", **common)
+    assert read_manifest(tabular).batching.max_batch_size == 256  # one call per 256 rows
+    waits = bundle(
+        model, framework="sklearn", out=tmp_path / "b", batching={"max_wait_ms": 0}, **common
+    )
+    assert read_manifest(waits).batching.model_dump() == {"max_batch_size": 256, "max_wait_ms": 0}
+    given = bundle(
+        model, framework="sklearn", out=tmp_path / "c", batching={"max_batch_size": 8}, **common
+    )
+    assert read_manifest(given).batching.max_batch_size == 8
+    (tmp_path / "predictor.py").write_text(
+        "class P:\n    def predict(self, batch):\n        return batch[:, 0]\n"
+    )
+    custom = bundle(
+        f"{tmp_path / 'predictor.py'}:P", framework="custom", out=tmp_path / "d", **common
+    )
+    assert read_manifest(custom).batching.max_batch_size == 64  # accelerator memory
