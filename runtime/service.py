@@ -94,6 +94,14 @@ class ModelService:
         """True once the model is loaded and the batcher runs."""
         return self.batcher is not None
 
+    async def wait_loaded(self, within_s: float) -> bool:
+        """Whether the model is ready, waiting up to ``within_s`` seconds for a load in
+        progress to end (it is never cancelled here)."""
+        task = self._load_task
+        if self.batcher is None and task is not None and not task.done():
+            await asyncio.wait({task}, timeout=within_s)
+        return self.ready
+
     async def start(self) -> None:
         """Begin loading in a thread; returns at once so liveness answers meanwhile."""
         if self.manifest is not None:
