@@ -20,7 +20,7 @@ from pathlib import Path
 from inferstack.runtime.batch_job import output_folder
 from inferstack.runtime.errors import ConfigError
 from inferstack.runtime.manifest import read_manifest
-from inferstack.runtime.model import load_bundle
+from inferstack.runtime.model import ServedModel, load_bundle
 from inferstack.runtime.scoring import score
 from inferstack.runtime.settings import RuntimeSettings
 
@@ -32,7 +32,8 @@ _STATE: dict[str, object] = {}
 
 def init() -> None:
     """Read the settings, check the bundle's version and load it once (its probe runs),
-    so a broken bundle fails the job before any mini-batch."""
+    so a broken bundle fails the job before any mini-batch; every mini-batch's files are
+    scored with that model."""
     settings = RuntimeSettings()
     manifest = read_manifest(settings.bundle_dir)
     if settings.model_version and manifest.version != settings.model_version:
@@ -40,11 +41,11 @@ def init() -> None:
             f"the image's bundle is {manifest.name} {manifest.version}, the deployment "
             f"expects version {settings.model_version}; rebuild the image or redeploy"
         )
-    load_bundle(settings.bundle_dir, allow_pickle=settings.allow_pickle)
+    model = load_bundle(settings.bundle_dir, allow_pickle=settings.allow_pickle)
     output = os.environ.get(OUTPUT_ENV)
     if not output:
         raise ConfigError(f"{OUTPUT_ENV} is not set: run this script as a batch deployment's")
-    _STATE.update(settings=settings, output=Path(output))
+    _STATE.update(settings=settings, output=Path(output), model=model)
 
 
 def run(mini_batch: list[str]) -> list[str]:
@@ -56,6 +57,8 @@ def run(mini_batch: list[str]) -> list[str]:
     assert isinstance(settings, RuntimeSettings)
     root = _STATE["output"]
     assert isinstance(root, Path)
+    model = _STATE["model"]
+    assert isinstance(model, ServedModel)
     lines = []
     for path in mini_batch:
         result = score(
@@ -63,7 +66,7 @@ def run(mini_batch: list[str]) -> list[str]:
             path,
             output_folder(root, str(path)),
             workers=0,  # the driver runs max_concurrency_per_instance processes itself
-            allow_pickle=settings.allow_pickle,
+            model=model,  # loaded once, in init()
         )
         lines.append(f"{Path(path).name},{result.rows},{result.rejected}")
     return lines

@@ -65,10 +65,11 @@ def score_chunk(
 ) -> dict[str, Any]:
     """Score one chunk into its part (and rejects) file; returns its ledger entry."""
     decoded = decode_columns(model.decoder, chunk.columns, chunk.first_row, takes_columns(model))
-    flat = np.empty((0, 1))
     if decoded.batch is not None:
         predictions = np.asarray(model.run(decoded.batch))
         flat = predictions.reshape(len(predictions), -1)
+    else:  # every row rejected
+        flat = _no_predictions(model)
     names = _output_names(model, flat.shape[1])
     write_part(part_path(out, chunk.key, fmt), names, decoded.rows, flat, fmt)
     rejects = decoded.rejects
@@ -91,6 +92,19 @@ def takes_columns(model: ServedModel) -> bool:
         and isinstance(getattr(predictor, "frame", None), FrameBuilder)
         and getattr(predictor, "fast", None) is None
     )
+
+
+def _no_predictions(model: ServedModel) -> np.ndarray:
+    """No rows, as wide and of the type of the model's answers (its load-time probe's, else
+    the manifest's output names): a chunk whose every row was rejected writes a part file
+    of the same columns and column types as the others, which readers of the folder as
+    one table need."""
+    probe = model.probe_output
+    if probe is not None and probe.ndim >= 1 and len(probe):
+        answer = probe.reshape(len(probe), -1)
+        return np.empty((0, answer.shape[1]), dtype=answer.dtype)
+    names = model.manifest.output.names
+    return np.empty((0, len(names) if names else 1))
 
 
 def _output_names(model: ServedModel, width: int) -> list[str]:
@@ -131,17 +145,21 @@ def score(
     allow_pickle: bool = False,
     progress: Progress | None = None,
     part_format: PartFormat = "csv",
+    model: ServedModel | None = None,
 ) -> ScoreResult:
     """Score every row of ``source`` with the bundle into ``out``; resumes a cut-off job.
 
     ``workers`` processes (default: the machine's cores) each load the bundle once;
-    ``workers=0`` scores in this process. ``part_format`` is the part files' format
+    ``workers=0`` scores in this process, with ``model`` if given (the bundle, already
+    loaded: a caller scoring many sources loads it once). ``part_format`` is the part files' format
     (``csv`` or ``parquet``). Raises ``InvalidInput`` for an unreadable
     input or a missing column, ``ConfigError`` when ``out`` holds another job, and
     ``BundleError`` when the bundle does not load.
     """
     if chunk_rows < 1:
         raise InvalidInput(f"chunk_rows must be at least 1, got {chunk_rows}")
+    if model is not None and workers != 0:
+        raise InvalidInput("a loaded model scores in this process: pass workers=0 with it")
     if part_format not in FORMATS:
         raise InvalidInput(f"part_format must be one of {', '.join(FORMATS)}, got {part_format!r}")
     bundle_dir, out = Path(bundle_dir), Path(out)
@@ -179,7 +197,8 @@ def score(
     pending = (c for c in chunks if not ledger.finished(c.key))
     count = workers if workers is not None else os.cpu_count() or 1
     if count == 0:
-        model = load_bundle(bundle_dir, allow_pickle=allow_pickle)
+        if model is None:
+            model = load_bundle(bundle_dir, allow_pickle=allow_pickle)
         for chunk in pending:
             finished(score_chunk(model, chunk, out, part_format))
     else:

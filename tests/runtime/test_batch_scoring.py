@@ -17,6 +17,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
+from inferstack.runtime.batch_output import PartFormat
 from inferstack.runtime.errors import ConfigError, InvalidInput
 from inferstack.runtime.scoring import score
 from tests.runtime.conftest import Built
@@ -324,3 +325,29 @@ def test_csv_text_that_pandas_would_call_missing_stays_text_as_on_the_server(
     good = [i for i in range(40) if i != 5]
     expected = model.predict_proba(frame.iloc[good])
     np.testing.assert_allclose(np.array([got[i] for i in good]), expected, rtol=1e-12, atol=0)
+
+
+@pytest.mark.parametrize("fmt", ["csv", "parquet"])
+def test_a_chunk_whose_every_row_is_rejected_writes_the_same_columns(
+    sklearn_bundle: Built, tmp_path: Path, fmt: PartFormat
+) -> None:
+    path, proba, _ = sklearn_bundle
+    x = _rows(300, 11)
+    x[100:200, 3] = np.nan  # the whole second chunk
+    pd.DataFrame(x, columns=NAMES).to_parquet(tmp_path / "in.parquet")
+    out = tmp_path / "out"
+    result = score(path, tmp_path / "in.parquet", out, workers=0, chunk_rows=100, part_format=fmt)
+    assert (result.rows, result.rejected) == (200, 100)
+    parts = sorted(out.glob(f"part-*.{fmt}"))
+    assert len(parts) == 3
+    if fmt == "parquet":
+        schemas = {pq.read_schema(p) for p in parts}
+        assert len(schemas) == 1, schemas  # one table: the empty part's types too
+        table = pa.concat_tables(pq.read_table(p) for p in parts)
+        got = np.column_stack([c.to_numpy() for c in table.columns[1:]])
+    else:
+        headers = {p.read_text().splitlines()[0] for p in parts}
+        assert headers == {"row,0,1"}
+        got = np.array([[float(v) for v in line[1:]] for p in parts for line in _csv(p)])
+    good = [i for i in range(300) if not 100 <= i < 200]
+    np.testing.assert_allclose(got, proba(x[good]), rtol=1e-12)

@@ -31,7 +31,7 @@ from inferstack.components.azure.batch_naming import (
 )
 from inferstack.components.azure.roles import ACR_PULL, STORAGE_BLOB_DATA_CONTRIBUTOR
 from inferstack.components.plan.run import Plan, PlannedResource
-from inferstack.runtime import azureml_batch
+from inferstack.runtime import azureml_batch, scoring
 from inferstack.runtime.model import load_bundle
 from tests.components.azure.test_names_and_modes import IMAGE, MODEL, STACK, deploy, spec
 
@@ -213,8 +213,14 @@ def test_scoring_script_scores_every_row_like_the_model_in_process(
     monkeypatch.setenv("INFERSTACK_MODEL_VERSION", "1.0.0")
     monkeypatch.setenv(azureml_batch.OUTPUT_ENV, str(out))
     azureml_batch.init()
+    loads: list[object] = []
+    real_load = scoring.load_bundle
+    monkeypatch.setattr(
+        scoring, "load_bundle", lambda *a, **k: loads.append(a) or real_load(*a, **k)
+    )
     summary = azureml_batch.run([str(p) for p, _ in inputs] + [str(bad)])
     assert summary == ["in-0.csv,250,0", "in-1.csv,40,0", "bad.csv,39,1"]
+    assert loads == []  # every file scored with the model init() loaded
     model = load_bundle(BUNDLE)
     for path, frame in inputs:
         folder = azureml_batch.output_folder(out, str(path))
