@@ -151,8 +151,8 @@ def score(
 
     ``workers`` processes (default: the machine's cores) each load the bundle once;
     ``workers=0`` scores in this process, with ``model`` if given (the bundle, already
-    loaded: a caller scoring many sources loads it once). ``part_format`` is the part files' format
-    (``csv`` or ``parquet``). Raises ``InvalidInput`` for an unreadable
+    loaded: a caller scoring many sources loads it once). ``part_format`` is the part
+    files' format (``csv`` or ``parquet``). Raises ``InvalidInput`` for an unreadable
     input or a missing column, ``ConfigError`` when ``out`` holds another job, and
     ``BundleError`` when the bundle does not load.
     """
