@@ -11,6 +11,7 @@ With several worker processes ``PROMETHEUS_MULTIPROC_DIR`` is set by the server 
 
 from __future__ import annotations
 
+import math
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -243,6 +244,7 @@ class Metrics:
             registry=reg,
         ).labels(model, version)
         self._mv = (model, version)
+        self._quality_published: set[str] = set()
         self._children: dict[tuple[str, int], tuple[Any, Any, Any]] = {}
         self._anomaly_children: dict[tuple[Any, ...], Any] = {}
 
@@ -333,9 +335,17 @@ class Metrics:
                 self.feedback_outcomes.labels(*self._mv, result).inc(count)
 
     def set_quality(self, values: dict[str, float], samples: int) -> None:
-        """Publish the live quality metrics and the size of their window."""
+        """Publish the live quality metrics and the size of their window. A metric
+        published before and not computed now (AUC once the window holds one class) is
+        withdrawn, so that no alarm reads its old value as current."""
+        for metric in self._quality_published - values.keys():
+            if self.multiprocess:  # prometheus_client cannot remove a series there
+                self.quality.labels(*self._mv, metric).set(math.nan)
+            else:
+                self.quality.remove(*self._mv, metric)
         for metric, value in values.items():
             self.quality.labels(*self._mv, metric).set(value)
+        self._quality_published = set(values)
         self.quality_samples.set(samples)
 
     def exposition(self) -> bytes:
