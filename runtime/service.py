@@ -94,9 +94,10 @@ class ModelService:
         """True once the model is loaded and the batcher runs."""
         return self.batcher is not None
 
-    async def wait_loaded(self, within_s: float) -> bool:
-        """Whether the model is ready, waiting up to ``within_s`` seconds for a load in
-        progress to end (it is never cancelled here)."""
+    async def wait_loaded(self, within_s: float | None) -> bool:
+        """Whether the model is ready, waiting up to ``within_s`` seconds (``None``: until
+        it ends) for a load in progress; the load is never cancelled here, even if the
+        waiting request is."""
         task = self._load_task
         if self.batcher is None and task is not None and not task.done():
             await asyncio.wait({task}, timeout=within_s)
@@ -326,9 +327,7 @@ class ModelService:
         others, so a request routed to one still loading waits (up to the request
         timeout) instead of failing with 503.
         """
-        task = self._load_task
-        if self.batcher is None and task is not None and not task.done():
-            await asyncio.wait({task})  # never cancels the load, even if the request is
+        await self.wait_loaded(None)
         if self.batcher is None or self.model is None:
             raise ModelNotReady(self.not_ready_message())
         return self.batcher, self.model

@@ -12,7 +12,6 @@ from inferstack.runtime.contract import Metric
 from inferstack.runtime.metrics import Metrics
 
 SCRIPT = """
-from inferstack.runtime.contract import Metric
 from inferstack.runtime.metrics import Metrics
 m = Metrics("m", "1.0.0", "sklearn")
 m.set_quality({"auc": 0.91, "accuracy": 0.8}, 40)
