@@ -13,7 +13,8 @@ invocation under the same load. Everything listens on 127.0.0.1 only.
 ``--large`` measures rows per second for 256-row requests (``--rows``) instead, one
 transport at a time against the same server: V2 JSON tensors and V2 binary tensors
 (the binary tensor data extension) on ``/v2/models/{name}/infer``, and V2 over gRPC
-(``ModelInfer`` with raw contents, on ``INFERSTACK_GRPC_PORT``), beside the
+(``ModelInfer`` with raw contents, on ``INFERSTACK_GRPC_PORT``, ``c`` callers; and
+``ModelStreamInfer``, the same messages on one stream with ``c`` in flight), beside the
 in-process ``predict_proba`` of the same rows in the same run (written to
 ``bench/results/runtime-large.json``): once at the end, and again on the server's core
 right after each transport's runs, which each run is also compared with (the machine's
@@ -34,6 +35,7 @@ DataFrame built per batch (mixed string/number rows; no baseline, no fast path).
 from __future__ import annotations
 
 import argparse
+import asyncio
 import io
 import json
 import os
@@ -44,7 +46,8 @@ import sys
 import tarfile
 import tempfile
 import time
-from collections.abc import Callable
+from collections import deque
+from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -348,45 +351,105 @@ def v2_binary(served: Served, x: np.ndarray, args: argparse.Namespace) -> list[d
     return measure_http("v2-binary", served, path, header + raw, headers, len(x), args)
 
 
-def v2_grpc(served: Served, x: np.ndarray, args: argparse.Namespace) -> list[dict[str, Any]]:
-    """V2 over gRPC: raw_input_contents in, raw_output_contents out (Triton's client's form).
-
-    No wrk for gRPC: a closed loop of ``c`` grpc.aio calls from this process, pinned to
-    the client core, drives it; rows/s, latency and server CPU as ``measure_http``.
-    """
-    import asyncio
-
-    import grpc
-
+def _model_infer_body(served: Served, x: np.ndarray) -> bytes:
     from inferstack.runtime import grpc_predict_v2_pb2 as pb
 
     request = pb.ModelInferRequest(model_name=served.model)
     request.inputs.add(name="input-0", datatype="FP64", shape=list(x.shape))
     request.raw_input_contents.append(np.ascontiguousarray(x, dtype="<f8").tobytes())
-    body = request.SerializeToString()
-    method = "/inference.GRPCInferenceService/ModelInfer"
+    return request.SerializeToString()
+
+
+# A gRPC driver sends ``body`` on the channel from ``c`` callers (or with ``c`` requests in
+# flight) for ``seconds``; returns each request's latency, the errors and the seconds taken.
+GrpcDriver = Callable[[Any, bytes, int, float], Awaitable[tuple[list[float], int, float]]]
+
+
+async def _unary_calls(
+    channel: Any, body: bytes, c: int, seconds: float
+) -> tuple[list[float], int, float]:
+    """``c`` callers in a closed loop of ``ModelInfer`` calls."""
+    import grpc
+
+    call = channel.unary_unary("/inference.GRPCInferenceService/ModelInfer")
+    await call(body)  # fails loudly if the server refuses the request
+    latencies: list[float] = []
+    errors = 0
+    end = time.perf_counter() + seconds
+
+    async def client() -> None:
+        nonlocal errors
+        while time.perf_counter() < end:
+            t = time.perf_counter()
+            try:
+                await call(body)
+            except grpc.RpcError:
+                errors += 1
+            latencies.append(time.perf_counter() - t)
+
+    start = time.perf_counter()
+    await asyncio.gather(*(client() for _ in range(c)))
+    return latencies, errors, time.perf_counter() - start
+
+
+async def _one_stream(
+    channel: Any, body: bytes, c: int, seconds: float
+) -> tuple[list[float], int, float]:
+    """One ``ModelStreamInfer`` stream with ``c`` requests in flight (as Triton's client's
+    ``async_stream_infer`` sends them); answers come in the order sent."""
+    stream = channel.stream_stream("/inference.GRPCInferenceService/ModelStreamInfer")()
+    slots = asyncio.Semaphore(c)
+    sent: deque[float] = deque()
+    latencies: list[float] = []
+    errors = 0
+    end = time.perf_counter() + seconds
+
+    async def send() -> None:
+        while time.perf_counter() < end:
+            await slots.acquire()
+            sent.append(time.perf_counter())
+            await stream.write(body)
+        await stream.done_writing()
+
+    async def receive() -> None:
+        nonlocal errors
+        async for answer in stream:
+            latencies.append(time.perf_counter() - sent.popleft())
+            if answer[:1] == b"\x0a":  # field 1, error_message, is set: the request failed
+                if not latencies[1:]:
+                    raise RuntimeError(f"ModelStreamInfer: {answer[:300]!r}")
+                errors += 1
+            slots.release()
+
+    start = time.perf_counter()
+    await asyncio.gather(send(), receive())
+    return latencies, errors, time.perf_counter() - start
+
+
+def v2_grpc(served: Served, x: np.ndarray, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """V2 over gRPC, unary ``ModelInfer``: raw_input_contents in, raw_output_contents out
+    (Triton's client's form), ``c`` callers."""
+    return measure_grpc("v2-grpc", _unary_calls, served, x, args)
+
+
+def v2_grpc_stream(served: Served, x: np.ndarray, args: argparse.Namespace) -> list[dict[str, Any]]:
+    """V2 over gRPC, ``ModelStreamInfer``: the same messages on one stream, ``c`` in flight."""
+    return measure_grpc("grpc-stream", _one_stream, served, x, args)
+
+
+def measure_grpc(
+    name: str, driver: GrpcDriver, served: Served, x: np.ndarray, args: argparse.Namespace
+) -> list[dict[str, Any]]:
+    """Drive the gRPC port with ``driver`` at each concurrency; rows/s, latency and server
+    CPU as ``measure_http``. No wrk for gRPC: grpc.aio from this process, pinned to the
+    client core, drives it."""
+    import grpc
+
+    body = _model_infer_body(served, x)
 
     async def loop(c: int, seconds: float) -> tuple[list[float], int, float]:
-        latencies: list[float] = []
-        errors = 0
         async with grpc.aio.insecure_channel(served.grpc_address) as channel:
-            call = channel.unary_unary(method)
-            await call(body)  # fails loudly if the server refuses the request
-            end = time.perf_counter() + seconds
-
-            async def client() -> None:
-                nonlocal errors
-                while time.perf_counter() < end:
-                    t = time.perf_counter()
-                    try:
-                        await call(body)
-                    except grpc.RpcError:
-                        errors += 1
-                    latencies.append(time.perf_counter() - t)
-
-            start = time.perf_counter()
-            await asyncio.gather(*(client() for _ in range(c)))
-            return latencies, errors, time.perf_counter() - start
+            return await driver(channel, body, c, seconds)
 
     affinity = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {args.client_core})
@@ -404,7 +467,7 @@ def v2_grpc(served: Served, x: np.ndarray, args: argparse.Namespace) -> list[dic
             ms = np.percentile(np.array(latencies) * 1000, [50, 99])
             results.append(
                 {
-                    "transport": "v2-grpc",
+                    "transport": name,
                     "concurrency": c,
                     "body_bytes": len(body),
                     "rows_per_s": len(latencies) * len(x) / seconds,
@@ -423,7 +486,7 @@ def v2_grpc(served: Served, x: np.ndarray, args: argparse.Namespace) -> list[dic
             r = results[-1]
             split = ", ".join(f"{k} {v:.0f}" for k, v in r["cpu_us_per_req_by_thread"].items())
             print(
-                f"  v2-grpc    c={c:<3} {r['rows_per_s']:10.0f} rows/s  ({r['rps']:6.0f} req/s)  "
+                f"  {name:<10} c={c:<3} {r['rows_per_s']:10.0f} rows/s  ({r['rps']:6.0f} req/s)  "
                 f"p50 {ms[0]:6.2f} ms  p99 {ms[1]:6.2f} ms  errors {errors}  "
                 f"cpu/req {r['cpu_us_per_req']:7.1f} us ({split}; client "
                 f"{r['client_cpu_us_per_req']:.0f} us, {client_cpu / seconds:.0%} of its core)",
@@ -458,7 +521,12 @@ def thread_cpu(pid: int, since: dict[str, float] | None = None) -> dict[str, flo
     return groups
 
 
-TRANSPORTS: dict[str, Transport] = {"v2-json": v2_json, "v2-binary": v2_binary, "v2-grpc": v2_grpc}
+TRANSPORTS: dict[str, Transport] = {
+    "v2-json": v2_json,
+    "v2-binary": v2_binary,
+    "v2-grpc": v2_grpc,
+    "grpc-stream": v2_grpc_stream,
+}
 JSON = "application/json"
 
 

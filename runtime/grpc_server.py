@@ -67,6 +67,7 @@ class GrpcServer:
         self.grace = settings.timeout_graceful_shutdown_s
         self.max_bytes = settings.max_request_bytes
         self._server: Any = None
+        self._stream: Any = None  # the StreamInference, told when the drain begins
         self._stopping: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
@@ -74,6 +75,7 @@ class GrpcServer:
         import grpc
 
         from inferstack.runtime.grpc_service import GrpcInference
+        from inferstack.runtime.grpc_stream import StreamInference
 
         server = grpc.aio.server(
             options=[
@@ -82,7 +84,11 @@ class GrpcServer:
                 ("grpc.so_reuseport", 0),  # a port in use is an error, never shared
             ]
         )
-        server.add_generic_rpc_handlers((GrpcInference(self.app).handler(),))
+        inference = GrpcInference(self.app)
+        self._stream = StreamInference(inference)
+        server.add_generic_rpc_handlers(
+            (inference.handler({"ModelStreamInfer": self._stream.handler()}),)
+        )
         cause: RuntimeError | None = None
         try:
             bound = server.add_insecure_port(self.address)
@@ -100,6 +106,7 @@ class GrpcServer:
     def begin_stop(self) -> None:
         """Refuse new calls now; calls in flight have ``grace`` seconds, then are cancelled."""
         if self._stopping is None and self._server is not None:
+            self._stream.begin_drain()
             self._stopping = asyncio.ensure_future(self._server.stop(self.grace))
 
     async def stopped(self) -> None:

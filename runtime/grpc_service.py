@@ -15,8 +15,9 @@ import asyncio
 import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import grpc
@@ -82,8 +83,13 @@ class GrpcInference:
         self.timeout = settings.request_timeout_s
         self.offload_bytes = settings.offload_bytes
 
-    def handler(self) -> grpc.GenericRpcHandler:
-        """The generic handler to add to a ``grpc.aio`` server (bytes in, bytes out)."""
+    def handler(
+        self, streams: Mapping[str, grpc.RpcMethodHandler] | None = None
+    ) -> grpc.GenericRpcHandler:
+        """The generic handler to add to a ``grpc.aio`` server (bytes in, bytes out).
+
+        ``streams``: the service's streaming methods, by name, served beside the unary ones.
+        """
         rpcs: dict[str, tuple[Callable[[bytes], Awaitable[bytes]], bool]] = {
             "ServerLive": (self.server_live, False),
             "ServerReady": (self.server_ready, False),
@@ -99,7 +105,8 @@ class GrpcInference:
                     functools.partial(self._call, f"grpc:{name}", fn, needs_auth)
                 )
                 for name, (fn, needs_auth) in rpcs.items()
-            },
+            }
+            | dict(streams or {}),
         )
 
     async def _call(
@@ -118,7 +125,7 @@ class GrpcInference:
         try:
             async with asyncio.timeout(self.timeout):
                 if needs_auth and self.app.auth.enabled:
-                    self._check_key(context)
+                    self.check_key(context)
                 answer = await fn(body)
         except TimeoutError:
             error = RequestTimeout(f"request not answered within {self.timeout} s")
@@ -154,7 +161,8 @@ class GrpcInference:
         await context.abort(status_of(error), error.message)
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
 
-    def _check_key(self, context: grpc.aio.ServicerContext) -> None:
+    def check_key(self, context: grpc.aio.ServicerContext) -> None:
+        """Refuse a call without a valid API key in its metadata (``Unauthorized``)."""
         metadata: dict[str, bytes] = {}
         for key, value in context.invocation_metadata() or ():
             metadata[key.lower()] = value if isinstance(value, bytes) else value.encode()
@@ -202,8 +210,13 @@ class GrpcInference:
 
     # ---- inference ------------------------------------------------------------
     async def model_infer(self, body: bytes) -> bytes:
+        pending = await self.start_infer(body)
+        return await self.answer(pending, await pending.outputs)
+
+    async def start_infer(self, body: bytes, route: str = "grpc:ModelInfer") -> PendingInfer:
+        """Parse, check, decode and queue one ``ModelInferRequest`` (``InferstackError`` if bad)."""
         # Plain calls, not awaits, unless a large message goes off the loop: each await
-        # of a coroutine costs more than some of these steps.
+        # of a coroutine that suspends costs more than some of these steps.
         large = len(body) >= self.offload_bytes
         if large:
             request = await _off_loop(_parse, pb.ModelInferRequest, body)
@@ -227,10 +240,33 @@ class GrpcInference:
         # The response's id is the request's id (the key of its captured record): the
         # caller's when safe to echo, else a fresh one, as X-Request-Id on HTTP.
         request_id = accept_id(request.id) or s.ids.new()
-        out = await s.submit(x, "grpc:ModelInfer", request_id)
-        if large or len(x) * 8 >= self.offload_bytes:
-            return await _off_loop(_encode, out, s.name, s.version, kind, request_id, raw)
-        return _encode(out, s.name, s.version, kind, request_id, raw)
+        outputs = s.submit(x, route, request_id)
+        return PendingInfer(
+            outputs, request_id, kind, raw, large or len(x) * 8 >= self.offload_bytes
+        )
+
+    async def answer(self, pending: PendingInfer, out: Any, stream: bool = False) -> bytes:
+        """The serialized ``ModelInferResponse`` of a request's outputs.
+
+        ``stream``: wrapped in a ``ModelStreamInferResponse``, as ``ModelStreamInfer`` answers.
+        """
+        s = self.service
+        args = (out, s.name, s.version, pending.kind, pending.request_id, pending.raw, stream)
+        if pending.large:
+            return await _off_loop(_encode, *args)
+        return _encode(*args)
+
+
+@dataclass(slots=True)
+class PendingInfer:
+    """A ``ModelInferRequest`` queued in the batcher, and how to answer it."""
+
+    outputs: asyncio.Future[Any]
+    request_id: str
+    kind: str
+    raw: bool
+    large: bool
+    """Encode the answer off the event loop."""
 
 
 def _decode(request: pb.ModelInferRequest, decoder: Any) -> tuple[np.ndarray, bool]:
@@ -243,5 +279,10 @@ async def _off_loop(fn: Callable[..., Any], *args: Any) -> Any:
     return await loop.run_in_executor(_LARGE, functools.partial(fn, *args))
 
 
-def _encode(out: Any, name: str, version: str, kind: str, request_id: str, raw: bool) -> bytes:
-    return infer_response(out, name, version, kind, request_id, raw).SerializeToString()
+def _encode(
+    out: Any, name: str, version: str, kind: str, request_id: str, raw: bool, stream: bool
+) -> bytes:
+    response = infer_response(out, name, version, kind, request_id, raw)
+    if stream:
+        return pb.ModelStreamInferResponse(infer_response=response).SerializeToString()
+    return response.SerializeToString()

@@ -9,6 +9,7 @@ of the metrics are checked on the same servers.
 
 from __future__ import annotations
 
+import queue
 from collections.abc import Iterator
 from typing import Any, NamedTuple
 
@@ -206,3 +207,104 @@ def test_metrics_label_grpc_routes(case: Case) -> None:
     text = server.get("/metrics").text
     assert metric_value(text, "inferstack_requests_total", route="grpc:ServerLive", code="200") >= 1
     assert metric_value(text, "inferstack_requests_total", route="grpc:ModelInfer", code="200") >= 1
+
+
+# ---- ModelStreamInfer: Triton's streaming client on the same servers -----------------
+
+
+class StreamAnswers:
+    """What Triton's ``start_stream`` callback receives, in order."""
+
+    def __init__(self) -> None:
+        self.got: queue.Queue[tuple[Any, Any]] = queue.Queue()
+
+    def __call__(self, result: Any, error: Any) -> None:
+        self.got.put((result, error))
+
+    def take(self, n: int) -> list[tuple[Any, Any]]:
+        return [self.got.get(timeout=30) for _ in range(n)]
+
+
+def _inputs(tensors: Tensors) -> list[Any]:
+    inputs = []
+    for tensor_name, arr in tensors:
+        tensor = grpcclient.InferInput(tensor_name, list(arr.shape), datatype(arr))
+        tensor.set_data_from_numpy(arr)
+        inputs.append(tensor)
+    return inputs
+
+
+def test_triton_stream_answers_in_order_and_match_model(case: Case) -> None:
+    name, output, tensors, expected = case.name, case.output, case.tensors, case.expected
+    answers = StreamAnswers()
+    client = _client(case.address)
+    client.start_stream(answers, headers=AUTH)
+    # The first rows only, then all of them: the answers must keep the order sent.
+    short = [(tensor_name, arr[:2]) for tensor_name, arr in tensors]
+    for i in range(20):
+        sent = short if i % 2 else tensors
+        client.async_stream_infer(name, _inputs(sent), request_id=f"s-{i}")
+    got = answers.take(20)
+    client.stop_stream()
+    client.close()
+    for i, (result, error) in enumerate(got):
+        assert error is None, error
+        assert result.get_response().id == f"s-{i}"
+        assert result.get_response().model_name == name
+        _same(result.as_numpy(output), expected[:2] if i % 2 else expected)
+
+
+def test_stream_errors_are_answers_and_the_stream_goes_on(case: Case) -> None:
+    server, name, output, tensors, expected = (
+        case.server,
+        case.name,
+        case.output,
+        case.tensors,
+        case.expected,
+    )
+    if len(tensors) != 1:
+        pytest.skip("the numeric models cover the error paths")
+    before = server.get("/metrics").text
+    answers = StreamAnswers()
+    client = _client(case.address)
+    client.start_stream(answers, headers=AUTH)
+    bad_shape = [(tensors[0][0], tensors[0][1][:, :3])]
+    client.async_stream_infer(name, _inputs(tensors), request_id="ok-1")
+    client.async_stream_infer(name, _inputs(bad_shape), request_id="bad-shape")
+    client.async_stream_infer("nope", _inputs(tensors), request_id="no-model")
+    client.async_stream_infer(name, _inputs(tensors), request_id="ok-2")
+    got = answers.take(4)
+    client.stop_stream()
+    client.close()
+    assert [r.get_response().id for r, _ in (got[0], got[3])] == ["ok-1", "ok-2"]
+    for result, _ in (got[0], got[3]):
+        _same(result.as_numpy(output), expected)
+    # The same messages as ModelInfer's for the same mistakes.
+    assert got[1][0] is None
+    assert "expected rows of shape [4], got [3]" in got[1][1].message()
+    assert got[2][0] is None
+    assert got[2][1].message() == "model 'nope' not found"
+    after = server.get("/metrics").text
+
+    def grew(code: str) -> float:
+        labels = {"route": "grpc:ModelStreamInfer", "code": code}
+        return metric_value(after, "inferstack_requests_total", **labels) - metric_value(
+            before, "inferstack_requests_total", **labels
+        )
+
+    assert (grew("200"), grew("400"), grew("404")) == (2, 1, 1)
+
+
+def test_stream_without_key_ends_unauthenticated(case: Case) -> None:
+    name, tensors = case.name, case.tensors
+    for headers in ({}, {"x-api-key": "wrong-key-wrong-key"}):
+        answers = StreamAnswers()
+        client = _client(case.address)
+        client.start_stream(answers, headers=headers)
+        client.async_stream_infer(name, _inputs(tensors), request_id="no-key")
+        [(result, error)] = answers.take(1)
+        client.stop_stream()
+        client.close()
+        assert result is None
+        assert error.status() == "StatusCode.UNAUTHENTICATED"
+        assert "API key" in error.message()

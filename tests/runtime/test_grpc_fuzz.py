@@ -4,6 +4,8 @@ Hypothesis builds ModelInfer messages with any datatype name, shape and size, ra
 contents cut short or too long, typed contents in the wrong field, and bytes that are
 no protobuf at all; every answer is OK or a client error (INVALID_ARGUMENT,
 NOT_FOUND, RESOURCE_EXHAUSTED), never INTERNAL or UNKNOWN, and the server stays up.
+The same messages sent in runs on one ModelStreamInfer stream get, each, the answer
+ModelInfer gives them (its error message in ``error_message``), and the stream ends OK.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from tests.runtime.server import RuntimeServer, free_port
 service_pb2 = pytest.importorskip("tritonclient.grpc.service_pb2")
 
 INFER = "/inference.GRPCInferenceService/ModelInfer"
+STREAM = "/inference.GRPCInferenceService/ModelStreamInfer"
 DATATYPES = ["BOOL", "INT8", "INT16", "INT32", "INT64", "UINT8", "UINT16", "UINT32", "UINT64"]
 DATATYPES += ["FP16", "FP32", "FP64", "BYTES", "BF16", "", "fp64", "STRING"]
 FIELDS = ["bool_contents", "int_contents", "int64_contents", "uint_contents"]
@@ -130,6 +133,32 @@ def test_fuzzed_messages_are_client_errors(
     except grpc.RpcError as err:
         code, details = err.code(), err.details()
     assert code in CLIENT_ERRORS, (code, details)
+
+
+@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(bodies=st.lists(requests(), min_size=1, max_size=6))
+@example(bodies=[_valid(raw=True), b"\xff\xff", _valid(raw=True)[:-7], _valid(raw=False)])
+def test_fuzzed_stream_messages_are_answered_as_model_infer_answers_them(
+    grpc_server: tuple[RuntimeServer, grpc.Channel], bodies: list[bytes]
+) -> None:
+    """One answer per message, in order, on a stream that ends OK: what ModelInfer
+    answers the same message, its error message in ``error_message``."""
+    _, channel = grpc_server
+    stream = channel.stream_stream(STREAM)
+    answers = [
+        service_pb2.ModelStreamInferResponse.FromString(a) for a in stream(iter(bodies), timeout=30)
+    ]
+    assert len(answers) == len(bodies)
+    call = channel.unary_unary(INFER)
+    for body, answer in zip(bodies, answers, strict=True):
+        try:
+            call(body, timeout=30)
+            code, details = grpc.StatusCode.OK, ""
+        except grpc.RpcError as err:
+            code, details = err.code(), err.details()
+        assert code in CLIENT_ERRORS, (code, details)
+        assert answer.error_message == details
+        assert bool(answer.infer_response.outputs) == (code == grpc.StatusCode.OK)
 
 
 def test_server_is_still_up_after_fuzzing(grpc_server: tuple[RuntimeServer, grpc.Channel]) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import queue
 import signal
 import threading
 import time
@@ -110,3 +111,118 @@ def test_sigterm_drains_grpc_and_http_in_flight(tmp_path: Path, log_dir: Path) -
     for i in range(EACH):
         assert results[f"http-{i}"] == (200, {"predictions": [i + 1.0]}), results[f"http-{i}"]
         assert results[f"grpc-{i}"] == [i + 2.0], results[f"grpc-{i}"]
+
+
+def test_sigterm_ends_streams_after_answering_what_they_read(tmp_path: Path, log_dir: Path) -> None:
+    """A busy stream answers the requests it read, then ends UNAVAILABLE; so does an idle
+    one, at once; a request sent after SIGTERM is not run; the server exits 0."""
+    (tmp_path / "nap.py").write_text(NAP)
+    path = bundle(
+        f"{tmp_path / 'nap.py'}:Nap",
+        framework="custom",
+        name="nap",
+        version="1.0.0",
+        out=tmp_path / "b",
+        features=["a", "b"],
+    )
+    port = free_port()
+    env = {
+        "INFERSTACK_MAX_BATCH_SIZE": "4",
+        "INFERSTACK_MAX_BATCH_WAIT_MS": "0",
+        "INFERSTACK_GRPC_PORT": str(port),
+        "INFERSTACK_TIMEOUT_GRACEFUL_SHUTDOWN_S": "60",
+    }
+    server = RuntimeServer(path, log_dir, env=env).start()
+    address = f"127.0.0.1:{port}"
+    busy: queue.Queue[tuple[object, object]] = queue.Queue()
+    idle: queue.Queue[tuple[object, object]] = queue.Queue()
+    clients = [grpcclient.InferenceServerClient(address) for _ in range(2)]
+
+    def inputs(i: int) -> list[object]:
+        tensor = grpcclient.InferInput("input-0", [1, 2], "FP64")
+        tensor.set_data_from_numpy(np.array([[float(i), 2.0]]))
+        return [tensor]
+
+    try:
+        clients[0].start_stream(lambda result, error: busy.put((result, error)))
+        clients[1].start_stream(lambda result, error: idle.put((result, error)))
+        clients[1].async_stream_infer("nap", inputs(100), request_id="idle-0")
+        assert idle.get(timeout=30)[0] is not None  # answered; the stream now waits
+        for i in range(EACH):
+            clients[0].async_stream_infer("nap", inputs(i), request_id=f"busy-{i}")
+        # 12 requests, 4 per 0.25 s batch: SIGTERM lands once all are read.
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            metrics = server.get("/metrics").text
+            in_flight = metric_value(metrics, "inferstack_inflight_requests") - 1  # this one
+            route = {"route": "grpc:ModelStreamInfer"}
+            read = in_flight + metric_value(metrics, "inferstack_requests_total", **route) - 1
+            if read >= EACH:  # (less the idle stream's answer)
+                break
+            time.sleep(0.01)
+        assert read >= EACH, f"only {read} of {EACH} requests were read"
+        assert in_flight > 0, "nothing was left in flight to drain"
+        started = time.monotonic()
+        assert server.proc is not None
+        server.proc.send_signal(signal.SIGTERM)
+        time.sleep(0.3)
+        clients[0].async_stream_infer("nap", inputs(99), request_id="after-sigterm")
+        code = server.proc.wait(30)
+        took = time.monotonic() - started
+        busy_got = [busy.get(timeout=10) for _ in range(EACH + 1)]
+        idle_got = idle.get(timeout=10)
+    finally:
+        for client in clients:
+            client.stop_stream()
+            client.close()
+        server.stop()
+    assert code == 0, server.logs()
+    assert took < 20, "the streams held the shutdown until the drain's grace ended"
+    for i, (result, error) in enumerate(busy_got[:EACH]):
+        assert error is None, error
+        assert result.get_response().id == f"busy-{i}"  # type: ignore[attr-defined]
+        assert result.as_numpy("raw").tolist() == [i + 2.0]  # type: ignore[attr-defined]
+    for result, error in (busy_got[EACH], idle_got):
+        assert result is None
+        assert error.status() == "StatusCode.UNAVAILABLE"  # type: ignore[attr-defined]
+        assert "resend the requests it did not answer" in error.message()  # type: ignore[attr-defined]
+    assert busy.empty(), "the request sent after SIGTERM was answered"
+
+
+def test_a_stream_the_client_cancels_leaves_nothing_in_flight(
+    tmp_path: Path, log_dir: Path
+) -> None:
+    (tmp_path / "nap.py").write_text(NAP)
+    path = bundle(
+        f"{tmp_path / 'nap.py'}:Nap",
+        framework="custom",
+        name="nap",
+        version="1.0.0",
+        out=tmp_path / "b",
+        features=["a", "b"],
+    )
+    port = free_port()
+    env = {"INFERSTACK_MAX_BATCH_SIZE": "1", "INFERSTACK_GRPC_PORT": str(port)}
+    with (
+        RuntimeServer(path, log_dir, env=env) as server,
+        grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        request = grpcclient.service_pb2.ModelInferRequest(model_name="nap")
+        request.inputs.add(name="input-0", datatype="FP64", shape=[1, 2])
+        request.raw_input_contents.append(np.array([[1.0, 2.0]]).tobytes())
+        stream = channel.stream_stream("/inference.GRPCInferenceService/ModelStreamInfer")(
+            iter([request.SerializeToString()] * 6), timeout=60
+        )
+        first = next(stream)  # one answered; five queued behind a 0.25 s model
+        assert first[:1] != b"\x0a", first
+        stream.cancel()
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            metrics = server.get("/metrics").text
+            if metric_value(metrics, "inferstack_inflight_requests") == 1:  # this one
+                break
+            time.sleep(0.05)
+        assert metric_value(metrics, "inferstack_inflight_requests") == 1
+        assert metric_value(metrics, "inferstack_drain_refused_total") == 0
+        live = channel.unary_unary("/inference.GRPCInferenceService/ServerLive")
+        assert live(b"", timeout=10) == b"\x08\x01"
