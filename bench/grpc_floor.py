@@ -6,10 +6,12 @@ The runtime's gRPC port answers a 256-row ``ModelInfer`` (about 41 kB in, 4 kB o
 the server's CPU split by ``bench/runtime.py --large``. This measures the part of it that
 is grpcio's: a server pinned to one core whose handler returns a fixed 4 kB answer without
 looking at the request, driven by a closed loop of ``c`` grpc.aio calls of the same size
-from another core. Three servers: ``grpc.aio`` (what the runtime runs, in its event
+from another core. Four servers: ``grpc.aio`` (what the runtime runs, in its event
 loop), the threaded ``grpc.server`` with one worker, and the threaded server handing each
 call to an asyncio loop in another thread and waiting for the answer (what serving the
-runtime's batcher from a threaded server would add). Reported per server and
+runtime's batcher from a threaded server would add); and ``aio-stream``, a ``grpc.aio``
+stream answering each message it reads (``ModelStreamInfer``'s floor: one stream with
+``c`` messages in flight). Reported per server and
 concurrency: calls/s, the server's CPU per call (from /proc, every thread) and its
 utilisation. Results: stdout and bench/results/grpc-floor.json. 127.0.0.1 only.
 """
@@ -33,7 +35,8 @@ ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results" / "grpc-floor.json"
 METHOD = "/inference.GRPCInferenceService/ModelInfer"
 ANSWER = b"\x00" * 4_200
-SERVERS = ("aio", "threaded", "threaded+loop")
+STREAM_METHOD = "/inference.GRPCInferenceService/ModelStreamInfer"
+SERVERS = ("aio", "threaded", "threaded+loop", "aio-stream")
 
 
 def serve(kind: str, port: int) -> None:
@@ -46,14 +49,23 @@ def serve(kind: str, port: int) -> None:
             "inference.GRPCInferenceService", {"ModelInfer": method}
         )
 
-    if kind == "aio":
+    if kind in ("aio", "aio-stream"):
 
         async def answer(request: bytes, context: Any) -> bytes:
             return ANSWER
 
+        async def answer_each(requests: Any, context: Any) -> None:
+            while await context.read() is not grpc.aio.EOF:
+                await context.write(ANSWER)
+
+        stream = grpc.method_handlers_generic_handler(
+            "inference.GRPCInferenceService",
+            {"ModelStreamInfer": grpc.stream_stream_rpc_method_handler(answer_each)},
+        )
+
         async def main() -> None:
             server = grpc.aio.server()
-            server.add_generic_rpc_handlers((handlers(answer),))
+            server.add_generic_rpc_handlers((stream if kind == "aio-stream" else handlers(answer),))
             server.add_insecure_port(f"127.0.0.1:{port}")
             await server.start()
             await server.wait_for_termination()
@@ -90,11 +102,14 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-async def drive(port: int, c: int, seconds: float, body: bytes) -> int:
-    """Calls completed by ``c`` clients in a closed loop for ``seconds``."""
+async def drive(port: int, c: int, seconds: float, body: bytes, kind: str) -> int:
+    """Calls completed by ``c`` clients in a closed loop for ``seconds`` (for
+    ``aio-stream``, messages answered on one stream with ``c`` in flight)."""
     import grpc
 
     async with grpc.aio.insecure_channel(f"127.0.0.1:{port}") as channel:
+        if kind == "aio-stream":
+            return await _stream(channel, c, seconds, body)
         call = channel.unary_unary(METHOD)
         await call(body)
         end = time.perf_counter() + seconds
@@ -110,6 +125,28 @@ async def drive(port: int, c: int, seconds: float, body: bytes) -> int:
         return done
 
 
+async def _stream(channel: Any, c: int, seconds: float, body: bytes) -> int:
+    stream = channel.stream_stream(STREAM_METHOD)()
+    slots = asyncio.Semaphore(c)
+    end = time.perf_counter() + seconds
+    done = 0
+
+    async def send() -> None:
+        while time.perf_counter() < end:
+            await slots.acquire()
+            await stream.write(body)
+        await stream.done_writing()
+
+    async def receive() -> None:
+        nonlocal done
+        async for _ in stream:
+            done += 1
+            slots.release()
+
+    await asyncio.gather(send(), receive())
+    return done
+
+
 def measure(kind: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     port = free_port()
     cmd = ["taskset", "-c", str(args.server_core), sys.executable, __file__, "--serve", kind]
@@ -119,9 +156,9 @@ def measure(kind: str, args: argparse.Namespace) -> list[dict[str, Any]]:
     try:
         time.sleep(1.5)  # grpcio's import and bind
         for c in args.concurrency:
-            asyncio.run(drive(port, c, args.warmup, body))
+            asyncio.run(drive(port, c, args.warmup, body, kind))
             before, start = cpu_seconds(proc.pid), time.perf_counter()
-            calls = asyncio.run(drive(port, c, args.duration, body))
+            calls = asyncio.run(drive(port, c, args.duration, body, kind))
             wall, cpu = time.perf_counter() - start, cpu_seconds(proc.pid) - before
             rows.append(
                 {

@@ -21,7 +21,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,6 +159,7 @@ class StreamInference:
             raise
 
     async def _read_until_end(self, stream: _Stream) -> bool:
+        loop = asyncio.get_running_loop()
         inflight = self.service.metrics.inflight
         window = stream.window
         while True:
@@ -175,10 +175,17 @@ class StreamInference:
             if self.draining:  # read as the drain began: not run
                 self.service.metrics.drain_refused.inc()
                 continue
-            start = time.perf_counter()
+            start = loop.time()
             inflight.inc()
             try:
-                read = _Read(start, await self.inference.start_infer(body, ROUTE), None)
+                if self.service.batcher is None:  # loading: wait for it, as long as ModelInfer
+                    async with asyncio.timeout(self.timeout):
+                        pending = await self.inference.start_infer(body, ROUTE)
+                else:
+                    pending = await self.inference.start_infer(body, ROUTE)
+                read = _Read(start, pending, None)
+            except TimeoutError:
+                read = _Read(start, None, self._timed_out())
             except InferstackError as err:
                 read = _Read(start, None, err)
             except Exception as err:  # the one error mapping: INTERNAL, generic message
@@ -190,12 +197,19 @@ class StreamInference:
         """One request's ``ModelStreamInferResponse``; records its metrics (and logs a failure)."""
         pending, error = read.pending, read.error
         if pending is not None:
+            outputs = pending.outputs
             try:
-                async with asyncio.timeout(read.start + self.timeout - time.perf_counter()):
-                    out = await pending.outputs
-                body = await self.inference.answer(pending, out, stream=True)
-            except TimeoutError:
-                error = RequestTimeout(f"request not answered within {self.timeout} s")
+                if not outputs.done():
+                    # A timer, not asyncio.timeout: a third of the cost, and the batcher
+                    # skips a request whose future is done (here, failed) as it would a
+                    # cancelled one.
+                    loop = asyncio.get_running_loop()
+                    timer = loop.call_at(read.start + self.timeout, self._expire, outputs)
+                    try:
+                        await outputs
+                    finally:
+                        timer.cancel()
+                body = await self.inference.answer(pending, outputs.result(), stream=True)
             except InferstackError as err:
                 error = err
             except Exception as err:  # the one error mapping: INTERNAL, generic message
@@ -203,7 +217,7 @@ class StreamInference:
                 error = InferstackError("internal server error")
         metrics = self.service.metrics
         metrics.inflight.dec()
-        elapsed = time.perf_counter() - read.start
+        elapsed = asyncio.get_running_loop().time() - read.start
         if error is None:
             metrics.observe_request(ROUTE, 200, elapsed)
             return body
@@ -219,6 +233,13 @@ class StreamInference:
         return pb.ModelStreamInferResponse(
             error_message=error.message, infer_response=response
         ).SerializeToString()
+
+    def _timed_out(self) -> RequestTimeout:
+        return RequestTimeout(f"request not answered within {self.timeout} s")
+
+    def _expire(self, outputs: asyncio.Future[Any]) -> None:
+        if not outputs.done():
+            outputs.set_exception(self._timed_out())
 
     def _forget(self, stream: _Stream) -> int:
         """Drop the requests a cancelled stream will not answer; how many there were."""

@@ -1,4 +1,6 @@
-"""SIGTERM with gRPC and HTTP requests in flight: both stop accepting, none is lost, exit 0."""
+"""gRPC calls and streams against a slow model: SIGTERM with gRPC and HTTP requests in
+flight (both stop accepting, none is lost, exit 0), streams on SIGTERM, a stream the
+client cancels, and a stream's per-request timeout."""
 
 from __future__ import annotations
 
@@ -29,9 +31,10 @@ class Nap:
 EACH = 12  # requests per transport
 
 
-def test_sigterm_drains_grpc_and_http_in_flight(tmp_path: Path, log_dir: Path) -> None:
+def _nap_bundle(tmp_path: Path) -> Path:
+    """A custom model that sleeps 0.25 s per call."""
     (tmp_path / "nap.py").write_text(NAP)
-    path = bundle(
+    return bundle(
         f"{tmp_path / 'nap.py'}:Nap",
         framework="custom",
         name="nap",
@@ -39,6 +42,10 @@ def test_sigterm_drains_grpc_and_http_in_flight(tmp_path: Path, log_dir: Path) -
         out=tmp_path / "b",
         features=["a", "b"],
     )
+
+
+def test_sigterm_drains_grpc_and_http_in_flight(tmp_path: Path, log_dir: Path) -> None:
+    path = _nap_bundle(tmp_path)
     port = free_port()
     env = {
         "INFERSTACK_MAX_BATCH_SIZE": "4",
@@ -116,15 +123,7 @@ def test_sigterm_drains_grpc_and_http_in_flight(tmp_path: Path, log_dir: Path) -
 def test_sigterm_ends_streams_after_answering_what_they_read(tmp_path: Path, log_dir: Path) -> None:
     """A busy stream answers the requests it read, then ends UNAVAILABLE; so does an idle
     one, at once; a request sent after SIGTERM is not run; the server exits 0."""
-    (tmp_path / "nap.py").write_text(NAP)
-    path = bundle(
-        f"{tmp_path / 'nap.py'}:Nap",
-        framework="custom",
-        name="nap",
-        version="1.0.0",
-        out=tmp_path / "b",
-        features=["a", "b"],
-    )
+    path = _nap_bundle(tmp_path)
     port = free_port()
     env = {
         "INFERSTACK_MAX_BATCH_SIZE": "4",
@@ -192,15 +191,7 @@ def test_sigterm_ends_streams_after_answering_what_they_read(tmp_path: Path, log
 def test_a_stream_the_client_cancels_leaves_nothing_in_flight(
     tmp_path: Path, log_dir: Path
 ) -> None:
-    (tmp_path / "nap.py").write_text(NAP)
-    path = bundle(
-        f"{tmp_path / 'nap.py'}:Nap",
-        framework="custom",
-        name="nap",
-        version="1.0.0",
-        out=tmp_path / "b",
-        features=["a", "b"],
-    )
+    path = _nap_bundle(tmp_path)
     port = free_port()
     env = {"INFERSTACK_MAX_BATCH_SIZE": "1", "INFERSTACK_GRPC_PORT": str(port)}
     with (
@@ -226,3 +217,41 @@ def test_a_stream_the_client_cancels_leaves_nothing_in_flight(
         assert metric_value(metrics, "inferstack_drain_refused_total") == 0
         live = channel.unary_unary("/inference.GRPCInferenceService/ServerLive")
         assert live(b"", timeout=10) == b"\x08\x01"
+
+
+def test_a_stream_request_past_its_timeout_is_answered_with_the_timeout(
+    tmp_path: Path, log_dir: Path
+) -> None:
+    path = _nap_bundle(tmp_path)
+    port = free_port()
+    env = {
+        "INFERSTACK_MAX_BATCH_SIZE": "1",
+        "INFERSTACK_GRPC_PORT": str(port),
+        "INFERSTACK_REQUEST_TIMEOUT_S": "0.4",
+    }
+    request = grpcclient.service_pb2.ModelInferRequest(model_name="nap")
+    request.inputs.add(name="input-0", datatype="FP64", shape=[1, 2])
+    request.raw_input_contents.append(np.array([[1.0, 2.0]]).tobytes())
+    body = request.SerializeToString()
+    with (
+        RuntimeServer(path, log_dir, env=env) as server,
+        grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
+    ):
+        stream = channel.stream_stream("/inference.GRPCInferenceService/ModelStreamInfer")
+        # One call at a time, 0.25 s each: the first is answered, the second and third
+        # wait past 0.4 s and time out; the batcher skips them.
+        answers = [
+            grpcclient.service_pb2.ModelStreamInferResponse.FromString(a)
+            for a in stream(iter([body] * 3), timeout=30)
+        ]
+        assert [a.error_message for a in answers] == [""] + [
+            "request not answered within 0.4 s"
+        ] * 2
+        assert answers[0].infer_response.raw_output_contents
+        text = server.get("/metrics").text
+        route = {"route": "grpc:ModelStreamInfer"}
+        assert metric_value(text, "inferstack_requests_total", code="504", **route) == 2
+        [after] = list(stream(iter([body]), timeout=30))  # the server goes on
+        assert grpcclient.service_pb2.ModelStreamInferResponse.FromString(
+            after
+        ).infer_response.outputs
