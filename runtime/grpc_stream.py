@@ -109,10 +109,11 @@ class StreamInference:
         self._streams.add(stream)
         try:
             drained = await self._write(stream)
-        except asyncio.CancelledError:
-            # grpc cancels the stream when the client leaves or the drain's grace ends.
+        except BaseException as err:
+            # grpc cancels the stream when the client leaves or the drain's grace ends; a
+            # write fails when the call is gone. Either way the rest goes unanswered.
             unanswered = self._forget(stream)
-            if unanswered and self.draining:
+            if unanswered and self.draining and isinstance(err, asyncio.CancelledError):
                 metrics.drain_refused.inc(unanswered)
                 log.warning(
                     f"gRPC stream cancelled with {unanswered} requests unanswered: " + DRAIN_ENDED,
@@ -120,7 +121,7 @@ class StreamInference:
                 )
             elif unanswered:
                 log.info(
-                    f"gRPC stream cancelled by the client with {unanswered} requests unanswered",
+                    f"gRPC stream ended by the client with {unanswered} requests unanswered",
                     extra={"route": ROUTE},
                 )
             raise
@@ -200,9 +201,9 @@ class StreamInference:
             outputs = pending.outputs
             try:
                 if not outputs.done():
-                    # A timer, not asyncio.timeout: a third of the cost, and the batcher
-                    # skips a request whose future is done (here, failed) as it would a
-                    # cancelled one.
+                    # One timer handle instead of a timeout context per request; the
+                    # batcher skips a request whose future is done (here, failed) as it
+                    # skips a cancelled one.
                     loop = asyncio.get_running_loop()
                     timer = loop.call_at(read.start + self.timeout, self._expire, outputs)
                     try:
