@@ -125,14 +125,17 @@ def _valid(raw: bool) -> bytes:
 def test_fuzzed_messages_are_client_errors(
     grpc_server: tuple[RuntimeServer, grpc.Channel], body: bytes
 ) -> None:
-    _, channel = grpc_server
-    call = channel.unary_unary(INFER)
-    try:
-        call(body, timeout=30)
-        code, details = grpc.StatusCode.OK, ""
-    except grpc.RpcError as err:
-        code, details = err.code(), err.details()
+    code, details = _model_infer(grpc_server[1], body)
     assert code in CLIENT_ERRORS, (code, details)
+
+
+def _model_infer(channel: grpc.Channel, body: bytes) -> tuple[grpc.StatusCode, str]:
+    """``ModelInfer``'s status for ``body``, and its message (empty when OK)."""
+    try:
+        channel.unary_unary(INFER)(body, timeout=30)
+    except grpc.RpcError as err:
+        return err.code(), err.details() or ""
+    return grpc.StatusCode.OK, ""
 
 
 @settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -149,13 +152,8 @@ def test_fuzzed_stream_messages_are_answered_as_model_infer_answers_them(
         service_pb2.ModelStreamInferResponse.FromString(a) for a in stream(iter(bodies), timeout=30)
     ]
     assert len(answers) == len(bodies)
-    call = channel.unary_unary(INFER)
     for body, answer in zip(bodies, answers, strict=True):
-        try:
-            call(body, timeout=30)
-            code, details = grpc.StatusCode.OK, ""
-        except grpc.RpcError as err:
-            code, details = err.code(), err.details()
+        code, details = _model_infer(channel, body)
         assert code in CLIENT_ERRORS, (code, details)
         assert answer.error_message == details
         assert bool(answer.infer_response.outputs) == (code == grpc.StatusCode.OK)

@@ -44,6 +44,14 @@ def _nap_bundle(tmp_path: Path) -> Path:
     )
 
 
+def _nap_request() -> bytes:
+    """A serialized one-row ``ModelInferRequest`` for the nap model."""
+    request = grpcclient.service_pb2.ModelInferRequest(model_name="nap")
+    request.inputs.add(name="input-0", datatype="FP64", shape=[1, 2])
+    request.raw_input_contents.append(np.array([[1.0, 2.0]]).tobytes())
+    return request.SerializeToString()
+
+
 def test_sigterm_drains_grpc_and_http_in_flight(tmp_path: Path, log_dir: Path) -> None:
     path = _nap_bundle(tmp_path)
     port = free_port()
@@ -198,11 +206,8 @@ def test_a_stream_the_client_cancels_leaves_nothing_in_flight(
         RuntimeServer(path, log_dir, env=env) as server,
         grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
     ):
-        request = grpcclient.service_pb2.ModelInferRequest(model_name="nap")
-        request.inputs.add(name="input-0", datatype="FP64", shape=[1, 2])
-        request.raw_input_contents.append(np.array([[1.0, 2.0]]).tobytes())
         stream = channel.stream_stream("/inference.GRPCInferenceService/ModelStreamInfer")(
-            iter([request.SerializeToString()] * 6), timeout=60
+            iter([_nap_request()] * 6), timeout=60
         )
         first = next(stream)  # one answered; five queued behind a 0.25 s model
         assert first[:1] != b"\x0a", first
@@ -229,10 +234,7 @@ def test_a_stream_request_past_its_timeout_is_answered_with_the_timeout(
         "INFERSTACK_GRPC_PORT": str(port),
         "INFERSTACK_REQUEST_TIMEOUT_S": "0.4",
     }
-    request = grpcclient.service_pb2.ModelInferRequest(model_name="nap")
-    request.inputs.add(name="input-0", datatype="FP64", shape=[1, 2])
-    request.raw_input_contents.append(np.array([[1.0, 2.0]]).tobytes())
-    body = request.SerializeToString()
+    body = _nap_request()
     with (
         RuntimeServer(path, log_dir, env=env) as server,
         grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
