@@ -18,6 +18,7 @@ from inferstack.runtime.settings import RuntimeSettings
 
 if TYPE_CHECKING:
     from inferstack.runtime.app import InferenceApp
+    from inferstack.runtime.grpc_stream import StreamInference
 
 log = logging.getLogger("inferstack.runtime")
 
@@ -67,7 +68,7 @@ class GrpcServer:
         self.grace = settings.timeout_graceful_shutdown_s
         self.max_bytes = settings.max_request_bytes
         self._server: Any = None
-        self._stream: Any = None  # the StreamInference, told when the drain begins
+        self._stream: StreamInference | None = None  # told when the drain begins
         self._stopping: asyncio.Future[None] | None = None
 
     async def start(self) -> None:
@@ -106,7 +107,8 @@ class GrpcServer:
     def begin_stop(self) -> None:
         """Refuse new calls now; calls in flight have ``grace`` seconds, then are cancelled."""
         if self._stopping is None and self._server is not None:
-            self._stream.begin_drain()
+            if self._stream is not None:
+                self._stream.begin_drain()
             self._stopping = asyncio.ensure_future(self._server.stop(self.grace))
 
     async def stopped(self) -> None:

@@ -6,7 +6,8 @@ metrics (route ``grpc:<Method>``; the ``code`` label is the HTTP status the same
 answer has on HTTP, so the 5xx alarms cover both) and the bounded SIGTERM drain.
 Errors keep the HTTP side's messages and map to gRPC status codes (``STATUS``).
 Requests arrive as bytes and are parsed here, so a message that is not valid protobuf
-is an ``INVALID_ARGUMENT`` naming it, not an error of the gRPC library.
+is an ``INVALID_ARGUMENT`` naming it, not an error of the gRPC library. The streaming
+``ModelStreamInfer`` is ``grpc_stream``'s, on top of ``start_infer`` and ``answer``.
 """
 
 from __future__ import annotations
