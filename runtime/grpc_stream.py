@@ -121,14 +121,18 @@ class StreamInference:
                 )
             elif unanswered:
                 log.info(
-                    f"gRPC stream ended by the client with {unanswered} requests unanswered",
+                    f"gRPC stream ended with {unanswered} requests unanswered (the client "
+                    "left, or grpc failed the call: a message over the size limit)",
                     extra={"route": ROUTE},
                 )
             raise
         finally:
             self._streams.discard(stream)
-            if not stream.reader.done():
-                stream.reader.cancel()
+            reader = stream.reader
+            if not reader.done():
+                reader.cancel()
+            elif not reader.cancelled():
+                reader.exception()  # retrieved: the call's own failure is what is reported
         if drained:
             await context.abort(grpc.StatusCode.UNAVAILABLE, STREAM_DRAINED)
 
@@ -138,7 +142,9 @@ class StreamInference:
         while True:
             if self.draining and stream.reading and window.empty():
                 # Nothing read is unanswered. A cancelled read leaves the call fit only
-                # to be ended, which is all that is left to do.
+                # to be ended, which is all that is left to do. (A message whose read
+                # completed just now, the reader not yet resumed, is dropped unrun: the
+                # status tells the client to resend what was not answered.)
                 stream.reader.cancel()
                 return True
             item = await window.get()
@@ -178,21 +184,33 @@ class StreamInference:
                 continue
             start = loop.time()
             inflight.inc()
+            read: _Read | None = None
             try:
-                if self.service.batcher is None:  # loading: wait for it, as long as ModelInfer
-                    async with asyncio.timeout(self.timeout):
-                        pending = await self.inference.start_infer(body, ROUTE)
-                else:
-                    pending = await self.inference.start_infer(body, ROUTE)
-                read = _Read(start, pending, None)
-            except TimeoutError:
-                read = _Read(start, None, self._timed_out())
-            except InferstackError as err:
-                read = _Read(start, None, err)
-            except Exception as err:  # the one error mapping: INTERNAL, generic message
-                log.error("unhandled error", exc_info=err)
-                read = _Read(start, None, InferstackError("internal server error"))
-            await window.put(read)
+                read = await self._start(body, start)
+                await window.put(read)
+            except BaseException:  # cancelled holding it (the stream is ending): release it
+                inflight.dec()
+                if read is not None and read.pending is not None:
+                    read.pending.outputs.cancel()
+                raise
+
+    async def _start(self, body: bytes, start: float) -> _Read:
+        """Check and queue one request; a failure becomes its answer."""
+        inference = self.inference
+        try:
+            # Waiting for a loading model, or for the thread that parses large messages,
+            # counts against the request's timeout, as everything does for ModelInfer.
+            if self.service.batcher is None or len(body) >= inference.offload_bytes:
+                async with asyncio.timeout(self.timeout):
+                    return _Read(start, await inference.start_infer(body, ROUTE), None)
+            return _Read(start, await inference.start_infer(body, ROUTE), None)
+        except TimeoutError:
+            return _Read(start, None, self._timed_out())
+        except InferstackError as err:
+            return _Read(start, None, err)
+        except Exception as err:  # the one error mapping: INTERNAL, generic message
+            log.error("unhandled error", exc_info=err)
+            return _Read(start, None, InferstackError("internal server error"))
 
     async def _answer(self, read: _Read) -> bytes:
         """One request's ``ModelStreamInferResponse``; records its metrics (and logs a failure)."""

@@ -207,9 +207,11 @@ def test_a_stream_the_client_cancels_leaves_nothing_in_flight(
         grpc.insecure_channel(f"127.0.0.1:{port}") as channel,
     ):
         stream = channel.stream_stream("/inference.GRPCInferenceService/ModelStreamInfer")(
-            iter([_nap_request()] * 6), timeout=60
+            iter([_nap_request()] * 40), timeout=60
         )
-        first = next(stream)  # one answered; five queued behind a 0.25 s model
+        # One answered; behind it the writer waits on one, 16 wait in the stream's window
+        # and the reader holds one more it cannot queue: all must be let go.
+        first = next(stream)
         assert first[:1] != b"\x0a", first
         stream.cancel()
         deadline = time.monotonic() + 10
@@ -220,6 +222,10 @@ def test_a_stream_the_client_cancels_leaves_nothing_in_flight(
             time.sleep(0.05)
         assert metric_value(metrics, "inferstack_inflight_requests") == 1
         assert metric_value(metrics, "inferstack_drain_refused_total") == 0
+        calls = metric_value(metrics, "inferstack_batch_size_count")
+        time.sleep(0.8)  # the model would have run three more requests by now
+        later = metric_value(server.get("/metrics").text, "inferstack_batch_size_count")
+        assert later <= calls + 1, "the batcher still runs requests of the cancelled stream"
         live = channel.unary_unary("/inference.GRPCInferenceService/ServerLive")
         assert live(b"", timeout=10) == b"\x08\x01"
 
