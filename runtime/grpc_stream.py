@@ -6,8 +6,9 @@ instead of a whole call, which is most of what a unary ``ModelInfer`` costs on a
 model. Each request is checked and queued in the shared batcher as soon as it is read
 (at most ``STREAM_WINDOW`` ahead of the answers) and answered in the order read, with its
 id. A request that fails gets a response whose ``error_message`` says what ``ModelInfer``
-would have said, and the stream goes on. The API key is checked once, from the stream's
-metadata. Metrics and logs count each request under the route ``grpc:ModelStreamInfer``.
+would have said (with its id, when it parsed), and the stream goes on. The API key is
+checked once, from the stream's metadata. Metrics and logs count each request under the
+route ``grpc:ModelStreamInfer``.
 
 On SIGTERM a stream stops reading, answers every request it had read, then ends
 ``UNAVAILABLE`` (``STREAM_DRAINED``) at once, idle or not: a request sent after the drain
@@ -25,9 +26,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from inferstack.runtime import grpc_predict_v2_pb2 as pb
 from inferstack.runtime.app import DRAIN_ENDED
+from inferstack.runtime.capture_ids import accept_id
 from inferstack.runtime.errors import InferstackError, RequestTimeout
 from inferstack.runtime.grpc_service import GrpcInference, PendingInfer, status_of
 from inferstack.runtime.logs import clip
@@ -56,6 +59,8 @@ class _Read:
     start: float
     pending: PendingInfer | None
     error: InferstackError | None
+    request_id: str = ""
+    """For a refused request: its id when it parsed and the id is safe to echo."""
 
 
 @dataclass(eq=False, slots=True)
@@ -205,9 +210,9 @@ class StreamInference:
                     return _Read(start, await inference.start_infer(body, ROUTE), None)
             return _Read(start, await inference.start_infer(body, ROUTE), None)
         except TimeoutError:
-            return _Read(start, None, self._timed_out())
+            return _Read(start, None, self._timed_out(), _echoed_id(body))
         except InferstackError as err:
-            return _Read(start, None, err)
+            return _Read(start, None, err, _echoed_id(body))
         except Exception as err:  # the one error mapping: INTERNAL, generic message
             log.error("unhandled error", exc_info=err)
             return _Read(start, None, InferstackError("internal server error"))
@@ -247,7 +252,7 @@ class StreamInference:
         response = pb.ModelInferResponse(
             model_name=s.name,
             model_version=s.version,
-            id=pending.request_id if pending is not None else "",
+            id=pending.request_id if pending is not None else read.request_id,
         )
         return pb.ModelStreamInferResponse(
             error_message=error.message, infer_response=response
@@ -272,6 +277,15 @@ class StreamInference:
                 item.pending.outputs.cancel()
             self.service.metrics.inflight.dec()
         return len(dropped)
+
+
+def _echoed_id(body: bytes) -> str:
+    """A refused request's id, to echo beside its error: parsed again (errors only)."""
+    try:
+        given = pb.ModelInferRequest.FromString(body).id
+    except DecodeError:
+        return ""
+    return accept_id(given) or ""
 
 
 def _log_fields(error: InferstackError, elapsed: float) -> dict[str, Any]:

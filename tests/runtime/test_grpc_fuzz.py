@@ -159,6 +159,34 @@ def test_fuzzed_stream_messages_are_answered_as_model_infer_answers_them(
         assert bool(answer.infer_response.outputs) == (code == grpc.StatusCode.OK)
 
 
+def test_stream_answers_echo_each_request_id_errors_too(
+    grpc_server: tuple[RuntimeServer, grpc.Channel],
+) -> None:
+    def with_id(body: bytes, request_id: str) -> bytes:
+        request = service_pb2.ModelInferRequest.FromString(body)
+        request.id = request_id
+        return request.SerializeToString()
+
+    good = _valid(raw=True)
+    bad = service_pb2.ModelInferRequest.FromString(good)
+    bad.inputs[0].shape[:] = [3, 20]  # the raw bytes hold two rows
+    bodies = [
+        with_id(good, "ok-1"),
+        with_id(bad.SerializeToString(), "bad-2"),
+        with_id(good, "bad id with spaces"),  # not echoed (nor on HTTP): a fresh one
+        b"\xff\xff",  # no protobuf, no id
+    ]
+    stream = grpc_server[1].stream_stream(STREAM)
+    answers = [
+        service_pb2.ModelStreamInferResponse.FromString(a) for a in stream(iter(bodies), timeout=30)
+    ]
+    assert [bool(a.error_message) for a in answers] == [False, True, False, True]
+    assert "needs 480 bytes" in answers[1].error_message
+    assert [a.infer_response.id for a in answers[:2]] == ["ok-1", "bad-2"]
+    assert answers[2].infer_response.id not in ("", "bad id with spaces")
+    assert answers[3].infer_response.id == ""
+
+
 def test_server_is_still_up_after_fuzzing(grpc_server: tuple[RuntimeServer, grpc.Channel]) -> None:
     server, channel = grpc_server
     live = channel.unary_unary(
