@@ -67,6 +67,27 @@ def status_of(err: InferstackError) -> grpc.StatusCode:
     return grpc.StatusCode.INTERNAL
 
 
+def internal_error(err: Exception) -> InferstackError:
+    """Log an unexpected error; the generic error (``INTERNAL``) answered in its place."""
+    log.error("unhandled error", exc_info=err)
+    return InferstackError("internal server error")
+
+
+def log_refused(route: str, error: InferstackError, elapsed: float) -> None:
+    """Log a request answered with an error: ERROR for a 5xx status, else WARNING."""
+    log.log(
+        logging.ERROR if error.status_code >= 500 else logging.WARNING,
+        "request",
+        extra={
+            "route": route,
+            "status": error.status_code,
+            "grpc_status": status_of(error).name,
+            "ms": round(elapsed * 1000, 3),
+            "error": clip(error.message, 300),
+        },
+    )
+
+
 def _parse(cls: type[Message], body: bytes) -> Any:
     try:
         return cls.FromString(body)
@@ -129,7 +150,7 @@ class GrpcInference:
                     self.check_key(context)
                 answer = await fn(body)
         except TimeoutError:
-            error = RequestTimeout(f"request not answered within {self.timeout} s")
+            error = self.timed_out()
         except InferstackError as err:
             error = err
         except asyncio.CancelledError:
@@ -137,9 +158,8 @@ class GrpcInference:
             metrics.drain_refused.inc()
             log.warning("gRPC call cancelled: " + DRAIN_ENDED, extra={"route": route})
             raise
-        except Exception as err:  # the one error mapping: INTERNAL, with a generic message
-            log.error("unhandled error", exc_info=err)
-            error = InferstackError("internal server error")
+        except Exception as err:  # noqa: BLE001 - internal_error logs it, answers INTERNAL
+            error = internal_error(err)
         finally:
             metrics.inflight.dec()
         elapsed = time.perf_counter() - start
@@ -147,20 +167,13 @@ class GrpcInference:
         metrics.observe_request(route, status, elapsed)
         if error is None:
             return answer
-        level = logging.ERROR if status >= 500 else logging.WARNING
-        log.log(
-            level,
-            "request",
-            extra={
-                "route": route,
-                "status": status,
-                "grpc_status": status_of(error).name,
-                "ms": round(elapsed * 1000, 3),
-                "error": clip(error.message, 300),
-            },
-        )
+        log_refused(route, error, elapsed)
         await context.abort(status_of(error), error.message)
         raise AssertionError("unreachable: abort raises")  # pragma: no cover
+
+    def timed_out(self) -> RequestTimeout:
+        """The error of a request not answered within ``INFERSTACK_REQUEST_TIMEOUT_S``."""
+        return RequestTimeout(f"request not answered within {self.timeout} s")
 
     def check_key(self, context: grpc.aio.ServicerContext) -> None:
         """Refuse a call without a valid API key in its metadata (``Unauthorized``)."""

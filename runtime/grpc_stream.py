@@ -31,9 +31,14 @@ from google.protobuf.message import DecodeError
 from inferstack.runtime import grpc_predict_v2_pb2 as pb
 from inferstack.runtime.app import DRAIN_ENDED
 from inferstack.runtime.capture_ids import accept_id
-from inferstack.runtime.errors import InferstackError, RequestTimeout
-from inferstack.runtime.grpc_service import GrpcInference, PendingInfer, status_of
-from inferstack.runtime.logs import clip
+from inferstack.runtime.errors import InferstackError
+from inferstack.runtime.grpc_service import (
+    GrpcInference,
+    PendingInfer,
+    internal_error,
+    log_refused,
+    status_of,
+)
 
 log = logging.getLogger("inferstack.runtime")
 ROUTE = "grpc:ModelStreamInfer"
@@ -107,7 +112,7 @@ class StreamInference:
                 self.inference.check_key(context)
             except InferstackError as err:
                 metrics.observe_request(ROUTE, err.status_code, 0.0)
-                log.warning("request", extra=_log_fields(err, 0.0))
+                log_refused(ROUTE, err, 0.0)
                 await context.abort(status_of(err), err.message)
         stream = _Stream(context)
         stream.reader = asyncio.ensure_future(self._read(stream))
@@ -210,12 +215,11 @@ class StreamInference:
                     return _Read(start, await inference.start_infer(body, ROUTE), None)
             return _Read(start, await inference.start_infer(body, ROUTE), None)
         except TimeoutError:
-            return _Read(start, None, self._timed_out(), _echoed_id(body))
+            return _Read(start, None, self.inference.timed_out(), _echoed_id(body))
         except InferstackError as err:
             return _Read(start, None, err, _echoed_id(body))
-        except Exception as err:  # the one error mapping: INTERNAL, generic message
-            log.error("unhandled error", exc_info=err)
-            return _Read(start, None, InferstackError("internal server error"))
+        except Exception as err:  # noqa: BLE001 - internal_error logs it, answers INTERNAL
+            return _Read(start, None, internal_error(err))
 
     async def _answer(self, read: _Read) -> bytes:
         """One request's ``ModelStreamInferResponse``; records its metrics (and logs a failure)."""
@@ -236,9 +240,8 @@ class StreamInference:
                 body = await self.inference.answer(pending, outputs.result(), stream=True)
             except InferstackError as err:
                 error = err
-            except Exception as err:  # the one error mapping: INTERNAL, generic message
-                log.error("unhandled error", exc_info=err)
-                error = InferstackError("internal server error")
+            except Exception as err:  # noqa: BLE001 - internal_error logs it, answers INTERNAL
+                error = internal_error(err)
         metrics = self.service.metrics
         metrics.inflight.dec()
         elapsed = asyncio.get_running_loop().time() - read.start
@@ -246,8 +249,7 @@ class StreamInference:
             metrics.observe_request(ROUTE, 200, elapsed)
             return body
         metrics.observe_request(ROUTE, error.status_code, elapsed)
-        level = logging.ERROR if error.status_code >= 500 else logging.WARNING
-        log.log(level, "request", extra=_log_fields(error, elapsed))
+        log_refused(ROUTE, error, elapsed)
         s = self.service
         response = pb.ModelInferResponse(
             model_name=s.name,
@@ -258,12 +260,9 @@ class StreamInference:
             error_message=error.message, infer_response=response
         ).SerializeToString()
 
-    def _timed_out(self) -> RequestTimeout:
-        return RequestTimeout(f"request not answered within {self.timeout} s")
-
     def _expire(self, outputs: asyncio.Future[Any]) -> None:
         if not outputs.done():
-            outputs.set_exception(self._timed_out())
+            outputs.set_exception(self.inference.timed_out())
 
     def _forget(self, stream: _Stream) -> int:
         """Drop the requests a cancelled stream will not answer; how many there were."""
@@ -286,13 +285,3 @@ def _echoed_id(body: bytes) -> str:
     except DecodeError:
         return ""
     return accept_id(given) or ""
-
-
-def _log_fields(error: InferstackError, elapsed: float) -> dict[str, Any]:
-    return {
-        "route": ROUTE,
-        "status": error.status_code,
-        "grpc_status": status_of(error).name,
-        "ms": round(elapsed * 1000, 3),
-        "error": clip(error.message, 300),
-    }
